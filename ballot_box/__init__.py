@@ -1,0 +1,2 @@
+"""The registration-table station: pollbook, card issue and cast, storage,
+audit log, close of polls, protocol output, clerk app."""

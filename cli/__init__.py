@@ -1,0 +1,1 @@
+"""The one `sailau` command line, sitting on top of every component."""

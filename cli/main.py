@@ -1,0 +1,43 @@
+"""`sailau` entry point.
+
+Subcommands are registered lazily (module path, attribute) so that `sailau seats`
+does not import Textual or pyscard, and a broken optional component does not take
+the whole CLI down.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> (module, attribute, one-line help shown by `sailau --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "card": ("sailau.cli.card", "card", "Virtual ballot card: serve it to pcscd, inspect images."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="sailau")
+def cli() -> None:
+    """Sailau: polling-station electronic voting with smart-card ballots."""
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,1 @@
+"""Territorial and central tabulation: signed protocols in, seats out."""

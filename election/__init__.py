@@ -1,0 +1,2 @@
+"""Domain core shared by every app: election definition, ballot encoding and
+crypto, electoral law, results protocol. Imports nothing else of ours."""

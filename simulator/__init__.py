@@ -1,0 +1,2 @@
+"""The virtual ballot card (card side), its vpcd bridge into pcscd, fault
+injection and the election-day simulation."""

@@ -1,0 +1,1 @@
+"""The voting-booth kiosk (Textual). Keeps no vote state."""
