@@ -1,0 +1,1 @@
+"""Fixtures that start the packaged PostgreSQL cluster (filled in by the storage work)."""
