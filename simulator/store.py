@@ -1,0 +1,373 @@
+"""The virtual card's persistent memory (its EEPROM), in memory or in a file.
+
+A real applet makes each state change atomic with a Java Card transaction; this
+store does the same with a redo journal, so that after a power cut at any byte
+the card holds the old or the new data, never a mix:
+
+1. write the changed byte ranges (segments) into the journal area,
+2. set the one-byte commit marker (a single byte write is atomic),
+3. apply the segments to the data area,
+4. clear the marker.
+
+On power-on `recover()` re-applies a committed journal (idempotent) and ignores
+an uncommitted one. Writes are counted byte by byte; arming `tear_after_bytes`
+cuts the power after that many more bytes (the torn chunk is partly written)
+and raises `TornWrite`. The file-backed store writes in place and fsyncs at the
+commit points, so a crashed process also leaves old-or-new behind.
+
+Image layout (706 bytes):
+
+    0   magic "SLU" 01       4
+    4   state                1   00 BLANK, 01 ISSUED, 02 VOTED
+    5   serial               8
+    13  card key            16   diversified at personalisation
+    29  issue length         1   0 = absent
+    30  issue block         64   zero-padded
+    94  record length        1   0 = absent
+    95  record             255   zero-padded
+    350 journal marker       1   C3 = committed
+    351 segment count        1
+    352 segments             ..  offset(2) length(2) bytes, big-endian
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from sailau.smartcard.apdu import MAX_ISSUE_BLOCK, MAX_RECORD, SERIAL_LENGTH, CardState
+
+MAGIC = b"SLU\x01"
+CARD_KEY_LENGTH = 16
+
+_STATE = 4
+_SERIAL = 5
+_KEY = _SERIAL + SERIAL_LENGTH
+_ISSUE_LEN = _KEY + CARD_KEY_LENGTH
+_ISSUE = _ISSUE_LEN + 1
+_RECORD_LEN = _ISSUE + MAX_ISSUE_BLOCK
+_RECORD = _RECORD_LEN + 1
+DATA_SIZE = _RECORD + MAX_RECORD
+
+_MARKER = DATA_SIZE
+_COUNT = _MARKER + 1
+_SEGMENTS = _COUNT + 1
+_SEGMENT_HEADER = 4
+JOURNAL_CAPACITY = 2 + _SEGMENT_HEADER + DATA_SIZE
+IMAGE_SIZE = DATA_SIZE + JOURNAL_CAPACITY
+
+COMMITTED = 0xC3
+NOT_COMMITTED = 0x00
+
+
+class TornWrite(Exception):
+    """The power was cut during a persistent write (the tearing switch fired)."""
+
+
+class CorruptImageError(ValueError):
+    """The stored image is not a valid card image (wrong size, magic or fields)."""
+
+
+@dataclass(frozen=True)
+class CardImage:
+    """The card's persistent data, decoded."""
+
+    state: CardState
+    serial: bytes
+    card_key: bytes
+    issue_block: bytes | None = None
+    record: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.serial) != SERIAL_LENGTH:
+            raise ValueError(f"serial must be {SERIAL_LENGTH} bytes, got {len(self.serial)}")
+        if len(self.card_key) != CARD_KEY_LENGTH:
+            raise ValueError(f"card key must be {CARD_KEY_LENGTH} bytes, got {len(self.card_key)}")
+        if self.issue_block is not None and not 1 <= len(self.issue_block) <= MAX_ISSUE_BLOCK:
+            raise ValueError(f"issue block must be 1..{MAX_ISSUE_BLOCK} bytes")
+        if self.record is not None and not 1 <= len(self.record) <= MAX_RECORD:
+            raise ValueError(f"record must be 1..{MAX_RECORD} bytes")
+
+    def data_file(self) -> bytes:
+        """The file READ BINARY reads: len(issue) ‖ issue ‖ len(record) ‖ record."""
+        issue = self.issue_block or b""
+        record = self.record or b""
+        return bytes((len(issue),)) + issue + bytes((len(record),)) + record
+
+    def encode(self) -> bytes:
+        """The data area of the image (DATA_SIZE bytes)."""
+        issue = self.issue_block or b""
+        record = self.record or b""
+        out = (
+            MAGIC
+            + bytes((self.state,))
+            + self.serial
+            + self.card_key
+            + bytes((len(issue),))
+            + issue.ljust(MAX_ISSUE_BLOCK, b"\0")
+            + bytes((len(record),))
+            + record.ljust(MAX_RECORD, b"\0")
+        )
+        assert len(out) == DATA_SIZE
+        return out
+
+    @classmethod
+    def decode(cls, data: bytes) -> CardImage:
+        if len(data) != DATA_SIZE:
+            raise CorruptImageError(f"data area is {len(data)} bytes, expected {DATA_SIZE}")
+        if data[:4] != MAGIC:
+            raise CorruptImageError(f"bad magic {data[:4].hex()}: not a Sailau card image")
+        try:
+            state = CardState(data[_STATE])
+        except ValueError:
+            raise CorruptImageError(f"unknown card state byte {data[_STATE]:02X}") from None
+        issue_len, record_len = data[_ISSUE_LEN], data[_RECORD_LEN]
+        if issue_len > MAX_ISSUE_BLOCK:
+            raise CorruptImageError(f"issue length {issue_len} exceeds {MAX_ISSUE_BLOCK}")
+        return cls(
+            state=state,
+            serial=data[_SERIAL:_KEY],
+            card_key=data[_KEY:_ISSUE_LEN],
+            issue_block=data[_ISSUE : _ISSUE + issue_len] or None,
+            record=data[_RECORD : _RECORD + record_len] or None,
+        )
+
+
+def _segments(old: bytes, new: bytes, merge_gap: int = _SEGMENT_HEADER) -> list[tuple[int, bytes]]:
+    """The byte ranges where `new` differs from `old`; runs closer than a segment
+    header are merged (cheaper to rewrite the gap than to open a new segment)."""
+    runs: list[list[int]] = []
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        if a != b:
+            if runs and i - runs[-1][1] <= merge_gap:
+                runs[-1][1] = i + 1
+            else:
+                runs.append([i, i + 1])
+    segments = [(start, new[start:end]) for start, end in runs]
+    size = 2 + sum(_SEGMENT_HEADER + len(data) for _, data in segments)
+    if size > JOURNAL_CAPACITY or len(segments) > 255:
+        start, end = runs[0][0], runs[-1][1]
+        segments = [(start, new[start:end])]
+    return segments
+
+
+def _encode_journal(segments: list[tuple[int, bytes]]) -> bytes:
+    out = bytearray((len(segments),))
+    for offset, data in segments:
+        out += offset.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
+    return bytes(out)
+
+
+class CardStore(ABC):
+    """Journaled persistent memory; subclasses provide raw byte access."""
+
+    def __init__(self) -> None:
+        self.bytes_written = 0
+        """Lifetime count of persistent bytes written (journal, data and marker)."""
+        self._tear_after: int | None = None
+        self._written_since_armed = 0
+
+    # -- raw access, per backend ---------------------------------------
+    @abstractmethod
+    def _read(self, offset: int, length: int) -> bytes: ...
+
+    @abstractmethod
+    def _write_raw(self, offset: int, data: bytes) -> None: ...
+
+    @abstractmethod
+    def _create(self, image: bytes) -> None: ...
+
+    @abstractmethod
+    def is_formatted(self) -> bool: ...
+
+    def _sync(self) -> None:
+        """Make the writes so far durable (a commit point)."""
+
+    def close(self) -> None:
+        """Release the backing resource (file descriptor)."""
+
+    # -- tearing -------------------------------------------------------
+    @property
+    def tear_after_bytes(self) -> int | None:
+        """Armed: the power is cut after this many more persistent bytes are
+        written. One shot: it disarms when it fires."""
+        return self._tear_after
+
+    @tear_after_bytes.setter
+    def tear_after_bytes(self, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError(f"tear_after_bytes must be >= 0 or None, got {value}")
+        self._tear_after = value
+        self._written_since_armed = 0
+
+    def _write(self, offset: int, data: bytes) -> None:
+        """Write persistently, honouring the tearing switch."""
+        if self._tear_after is not None:
+            room = self._tear_after - self._written_since_armed
+            if len(data) > room:
+                if room > 0:
+                    self._write_raw(offset, data[:room])
+                    self.bytes_written += room
+                self._tear_after = None
+                raise TornWrite(
+                    f"power cut after {self._written_since_armed + room} persistent bytes"
+                )
+            self._written_since_armed += len(data)
+        self._write_raw(offset, data)
+        self.bytes_written += len(data)
+
+    # -- image ---------------------------------------------------------
+    def format(self, image: CardImage) -> None:
+        """Personalisation: write a whole fresh image (not journaled, not tearable;
+        the file-backed store writes it to a temporary file and renames it)."""
+        if self.is_formatted():
+            raise ValueError("the store already holds a card image")
+        journal = bytes((NOT_COMMITTED,)) + bytes(JOURNAL_CAPACITY - 1)
+        self._create(image.encode() + journal)
+
+    def load(self) -> CardImage:
+        """The data area as stored now (call `recover()` first after power-on)."""
+        return CardImage.decode(self._read(0, DATA_SIZE))
+
+    def peek(self) -> CardImage:
+        """What the card will hold after recovery, without writing anything (for
+        inspecting an unpowered card)."""
+        data = bytearray(self._read(0, DATA_SIZE))
+        for offset, chunk in self._committed_segments():
+            data[offset : offset + len(chunk)] = chunk
+        return CardImage.decode(bytes(data))
+
+    def save(self, image: CardImage) -> None:
+        """Atomically replace the stored image with `image`."""
+        old = self._read(0, DATA_SIZE)
+        new = image.encode()
+        if old == new:
+            return
+        segments = _segments(old, new)
+        self._write(_COUNT, _encode_journal(segments))
+        self._sync()
+        self._write(_MARKER, bytes((COMMITTED,)))
+        self._sync()
+        self._apply(segments)
+        self._sync()
+        self._write(_MARKER, bytes((NOT_COMMITTED,)))
+        self._sync()
+
+    def recover(self) -> bool:
+        """Finish a committed journal (True) or ignore an uncommitted one (False)."""
+        segments = self._committed_segments()
+        if segments is None:
+            return False
+        self._apply(segments)
+        self._sync()
+        self._write(_MARKER, bytes((NOT_COMMITTED,)))
+        self._sync()
+        return True
+
+    def _apply(self, segments: list[tuple[int, bytes]]) -> None:
+        for offset, data in segments:
+            self._write(offset, data)
+
+    def _committed_segments(self) -> list[tuple[int, bytes]] | None:
+        if self._read(_MARKER, 1)[0] != COMMITTED:
+            return None
+        journal = self._read(_COUNT, JOURNAL_CAPACITY - 1)
+        count, pos, segments = journal[0], 1, []
+        for _ in range(count):
+            offset = int.from_bytes(journal[pos : pos + 2], "big")
+            length = int.from_bytes(journal[pos + 2 : pos + 4], "big")
+            pos += _SEGMENT_HEADER
+            if offset + length > DATA_SIZE or pos + length > len(journal):
+                raise CorruptImageError(f"committed journal segment {offset}+{length} is out of range")
+            segments.append((offset, journal[pos : pos + length]))
+            pos += length
+        return segments
+
+
+class MemoryStore(CardStore):
+    """The image in a bytearray: fast, for tests and one-process simulations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._image: bytearray | None = None
+
+    def is_formatted(self) -> bool:
+        return self._image is not None
+
+    def _create(self, image: bytes) -> None:
+        self._image = bytearray(image)
+
+    def _read(self, offset: int, length: int) -> bytes:
+        assert self._image is not None, "store not formatted"
+        return bytes(self._image[offset : offset + length])
+
+    def _write_raw(self, offset: int, data: bytes) -> None:
+        assert self._image is not None, "store not formatted"
+        self._image[offset : offset + len(data)] = data
+
+    def raw_image(self) -> bytes:
+        """A copy of the whole EEPROM image (for tests)."""
+        assert self._image is not None, "store not formatted"
+        return bytes(self._image)
+
+
+class FileStore(CardStore):
+    """The image in a file, written in place, fsynced at the commit points, so a
+    card can be carried between processes and survives a crashed process."""
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.fsync = fsync
+        self._fd: int | None = None
+        if self.path.exists():
+            size = self.path.stat().st_size
+            if size != IMAGE_SIZE:
+                raise CorruptImageError(
+                    f"{self.path} is {size} bytes; a card image is {IMAGE_SIZE} bytes"
+                )
+
+    def is_formatted(self) -> bool:
+        return self.path.exists()
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR)
+        return self._fd
+
+    def _create(self, image: bytes) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(image)
+            f.flush()
+            if self.fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        if self.fsync:
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def _read(self, offset: int, length: int) -> bytes:
+        return os.pread(self._open(), length, offset)
+
+    def _write_raw(self, offset: int, data: bytes) -> None:
+        written = os.pwrite(self._open(), data, offset)
+        if written != len(data):
+            raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
+
+    def _sync(self) -> None:
+        if self.fsync:
+            os.fsync(self._open())
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()

@@ -1,0 +1,65 @@
+"""Per-card keys and the EXTERNAL AUTHENTICATE cryptogram (AES-CMAC, NIST SP
+800-38B, from `cryptography`).
+
+Each card holds only its own key, diversified from the station's card master
+key by the card serial, so a key extracted from one card opens no other card.
+Stations configure their own master key; the simulator's default test master
+key (`sailau.simulator.card_app.TEST_MASTER_KEY`) is for tests and demos only."""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import cmac
+from cryptography.hazmat.primitives.ciphers import algorithms
+
+SERIAL_LENGTH = 8
+CHALLENGE_LENGTH = 16
+CARD_KEY_LENGTH = 16
+DIVERSIFICATION_TAG = b"\x01"
+
+
+class InvalidKeyMaterialError(ValueError):
+    """A key, serial or challenge has the wrong length."""
+
+
+def _check_aes_key(name: str, key: bytes) -> None:
+    if len(key) not in (16, 24, 32):
+        raise InvalidKeyMaterialError(f"{name} must be an AES key of 16, 24 or 32 bytes, got {len(key)}")
+
+
+def _cmac(key: bytes, message: bytes) -> bytes:
+    mac = cmac.CMAC(algorithms.AES(key))
+    mac.update(message)
+    return mac.finalize()
+
+
+def diversify(master_key: bytes, serial: bytes) -> bytes:
+    """Card key = AES-CMAC(master key, 01 ‖ serial): 16 bytes, an AES-128 key."""
+    _check_aes_key("master key", master_key)
+    if len(serial) != SERIAL_LENGTH:
+        raise InvalidKeyMaterialError(f"card serial must be {SERIAL_LENGTH} bytes, got {len(serial)}")
+    return _cmac(master_key, DIVERSIFICATION_TAG + serial)
+
+
+def cryptogram(card_key: bytes, challenge: bytes) -> bytes:
+    """The EXTERNAL AUTHENTICATE cryptogram: AES-CMAC(card key, challenge)."""
+    _check_aes_key("card key", card_key)
+    if len(challenge) != CHALLENGE_LENGTH:
+        raise InvalidKeyMaterialError(
+            f"challenge must be {CHALLENGE_LENGTH} bytes, got {len(challenge)}"
+        )
+    return _cmac(card_key, challenge)
+
+
+def verify_cryptogram(card_key: bytes, challenge: bytes, candidate: bytes) -> bool:
+    """Constant-time check of a cryptogram (card side)."""
+    _check_aes_key("card key", card_key)
+    if len(challenge) != CHALLENGE_LENGTH:
+        return False
+    mac = cmac.CMAC(algorithms.AES(card_key))
+    mac.update(challenge)
+    try:
+        mac.verify(candidate)
+    except InvalidSignature:
+        return False
+    return True
