@@ -1,0 +1,625 @@
+"""The election definition: one JSON file every station loads, validated strictly.
+
+Every app (terminal, ballot box, commission) loads the same file and binds its
+work to the file's SHA-256 (the *fingerprint*, written into every issued card),
+so two stations with different definitions can never silently mix ballots.
+Structure is checked by pydantic (strict, unknown keys rejected); cross
+references (parties, contests, styles, territory, precincts) and the electoral
+law's requirements are checked after that, and every problem is reported at once
+with its path, because a definition is written by people and fixed in one pass.
+
+Build definitions in code with `election_from_data(dict)` and write them with
+`write_election`; the fingerprint of a built election is that of the canonical
+bytes `Election.to_json_bytes()` returns, so write-then-load keeps it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+FORMAT = "sailau/election"
+FORMAT_VERSION = 1
+
+LawId = Literal["kz-majilis-2007", "kz-majilis-2009", "kz-majilis-2023"]
+LAW_IDS: tuple[str, ...] = ("kz-majilis-2007", "kz-majilis-2009", "kz-majilis-2023")
+Language = Literal["kk", "ru", "en"]
+LANGUAGES: tuple[str, ...] = ("kk", "ru", "en")
+Level = Literal["national", "maslikhat"]
+
+#: Largest plaintext that fits one card record in one short APDU: 255 bytes
+#: minus 121 bytes of record overhead (election/README.md, "Ballot record").
+MAX_PLAINTEXT_LENGTH = 134
+#: One byte per contest; 0xFE (against all) and 0xFF (blank) are reserved, so a
+#: contest has at most 254 options (indices 0x00..0xFD).
+MAX_OPTIONS = 0xFE
+#: shamir-mnemonic splits into at most 16 shares.
+MAX_KEY_SHARES = 16
+PRECINCT_NUMBER_MAX = 2**32 - 1  # u32 in the issue block
+STYLE_CODE_MAX = 2**16 - 1  # u16 in the issue block; 0 is not a style
+
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class DefinitionError(ValueError):
+    """An election definition is invalid; `problems` lists each (path, message)."""
+
+    def __init__(self, problems: Iterable[tuple[str, str]]):
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems)
+        lines = [f"  {path or '<root>'}: {message}" for path, message in self.problems]
+        count = len(self.problems)
+        super().__init__(
+            f"invalid election definition ({count} problem{'s' if count != 1 else ''}):\n"
+            + "\n".join(lines)
+        )
+
+
+class ElectionLookupError(LookupError):
+    """A precinct, style, contest, party or option is not in this election."""
+
+
+def _decode_public_key(value: Any) -> Any:
+    """Accept the X25519 public key as hex (64 digits) or standard base64."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if re.fullmatch(r"[0-9a-fA-F]*", text) and len(text) % 2 == 0:
+        raw = bytes.fromhex(text)
+    else:
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("public key is neither hex nor base64") from None
+    if len(raw) != 32:
+        raise ValueError(f"X25519 public key must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+PublicKeyBytes = Annotated[
+    bytes,
+    BeforeValidator(_decode_public_key),
+    PlainSerializer(lambda raw: raw.hex(), return_type=str, when_used="json"),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class LocalizedText(_Model):
+    """A name in the three languages a Kazakh ballot is printed in."""
+
+    kk: Text
+    ru: Text
+    en: Text
+
+    def get(self, language: str) -> str:
+        if language not in LANGUAGES:
+            raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
+        return getattr(self, language)
+
+
+class Party(_Model):
+    id: Identifier
+    registration_number: int = Field(ge=1)
+    name: LocalizedText
+
+
+class Candidate(_Model):
+    id: Identifier
+    name: LocalizedText
+    party: Identifier | None = None
+
+
+class _ContestBase(_Model):
+    id: Identifier
+    name: LocalizedText
+    level: Level = "national"
+    #: The territory of a maslikhat (local council) contest: a region code.
+    region: Identifier | None = None
+    against_all: bool
+
+
+class PartyListContest(_ContestBase):
+    kind: Literal["party_list"]
+    #: Party ids, in registration order (the order printed on the ballot).
+    options: tuple[Identifier, ...]
+
+
+class SingleMemberContest(_ContestBase):
+    kind: Literal["single_member"]
+    #: The single-member district (territory.districts code) electing this seat.
+    district: Identifier
+    candidates: tuple[Candidate, ...]
+
+
+Contest = Annotated[Union[PartyListContest, SingleMemberContest], Field(discriminator="kind")]
+
+
+class Region(_Model):
+    code: Identifier
+    name: LocalizedText
+
+
+class District(_Model):
+    """A single-member electoral district (Mäjilis, or maslikhat if level says so)."""
+
+    code: Identifier
+    region: Identifier
+    level: Level = "national"
+    name: LocalizedText
+
+
+class Territory(_Model):
+    regions: tuple[Region, ...]
+    districts: tuple[District, ...] = ()
+
+
+class Precinct(_Model):
+    number: int = Field(ge=1, le=PRECINCT_NUMBER_MAX)
+    region: Identifier
+    #: The Mäjilis single-member district the precinct lies in (laws with such districts).
+    district: Identifier | None = None
+    #: The maslikhat single-member district, if a maslikhat contest is single-member.
+    maslikhat_district: Identifier | None = None
+    address: LocalizedText
+    style: int = Field(ge=1, le=STYLE_CODE_MAX)
+
+
+class BallotStyle(_Model):
+    code: int = Field(ge=1, le=STYLE_CODE_MAX)
+    #: Contest ids in ballot order; the plaintext has one byte per contest in this order.
+    contests: tuple[Identifier, ...]
+
+
+class KeyCeremony(_Model):
+    """k-of-n split of the election private key among commission members."""
+
+    threshold: int = Field(ge=1, le=MAX_KEY_SHARES)
+    shares: int = Field(ge=1, le=MAX_KEY_SHARES)
+
+
+@dataclass(frozen=True)
+class BallotOption:
+    """One choice of a contest as the voter sees it; `index` is its plaintext byte."""
+
+    index: int
+    id: str
+    name: LocalizedText
+    party: str | None
+
+
+class Election(_Model):
+    format: Literal["sailau/election"]
+    version: Literal[1]
+    id: Identifier
+    date: datetime.date
+    name: LocalizedText
+    law: LawId
+    #: Parties in registration order (ascending registration number).
+    parties: tuple[Party, ...]
+    contests: tuple[Contest, ...]
+    territory: Territory
+    precincts: tuple[Precinct, ...]
+    ballot_styles: tuple[BallotStyle, ...]
+    #: The election public key (X25519, raw 32 bytes; hex or base64 in JSON).
+    public_key: PublicKeyBytes
+    key_ceremony: KeyCeremony | None = None
+
+    _raw: bytes | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Election:
+        problems = _reference_problems(self)
+        if problems:
+            raise DefinitionError(problems)
+        return self
+
+    # -- identity -------------------------------------------------------------
+
+    @property
+    def raw_bytes(self) -> bytes:
+        """The bytes this election was parsed from (canonical bytes if built in code)."""
+        if self._raw is None:
+            self._raw = self.to_json_bytes()
+        return self._raw
+
+    @cached_property
+    def fingerprint(self) -> bytes:
+        """SHA-256 of the definition file's bytes, written into every issued card."""
+        return hashlib.sha256(self.raw_bytes).digest()
+
+    @property
+    def fingerprint_hex(self) -> str:
+        return self.fingerprint.hex()
+
+    def to_json_bytes(self) -> bytes:
+        """Canonical UTF-8 JSON (field order, 2-space indent, trailing newline)."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+    @property
+    def x25519_public_key(self) -> X25519PublicKey:
+        return X25519PublicKey.from_public_bytes(self.public_key)
+
+    # -- lookups ---------------------------------------------------------------
+
+    @cached_property
+    def _precincts(self) -> dict[int, Precinct]:
+        return {p.number: p for p in self.precincts}
+
+    @cached_property
+    def _styles(self) -> dict[int, BallotStyle]:
+        return {s.code: s for s in self.ballot_styles}
+
+    @cached_property
+    def _contests(self) -> dict[str, PartyListContest | SingleMemberContest]:
+        return {c.id: c for c in self.contests}
+
+    @cached_property
+    def _parties(self) -> dict[str, Party]:
+        return {p.id: p for p in self.parties}
+
+    @cached_property
+    def _options(self) -> dict[str, tuple[BallotOption, ...]]:
+        return {c.id: _options_of(c, self._parties) for c in self.contests}
+
+    def precinct(self, number: int) -> Precinct:
+        try:
+            return self._precincts[number]
+        except KeyError:
+            raise ElectionLookupError(f"precinct {number} is not in election {self.id}") from None
+
+    def style(self, code: int) -> BallotStyle:
+        try:
+            return self._styles[code]
+        except KeyError:
+            raise ElectionLookupError(f"ballot style {code} is not in election {self.id}") from None
+
+    def contest(self, contest_id: str) -> PartyListContest | SingleMemberContest:
+        try:
+            return self._contests[contest_id]
+        except KeyError:
+            raise ElectionLookupError(f"contest {contest_id!r} is not in election {self.id}") from None
+
+    def party(self, party_id: str) -> Party:
+        try:
+            return self._parties[party_id]
+        except KeyError:
+            raise ElectionLookupError(f"party {party_id!r} is not in election {self.id}") from None
+
+    def contests_for_style(self, code: int) -> tuple[PartyListContest | SingleMemberContest, ...]:
+        """The contests printed on a ballot style, in ballot order."""
+        return tuple(self._contests[c] for c in self.style(code).contests)
+
+    def style_for_precinct(self, number: int) -> BallotStyle:
+        return self.style(self.precinct(number).style)
+
+    def options(self, contest_id: str) -> tuple[BallotOption, ...]:
+        """A contest's options in ballot order; `index` is the plaintext byte."""
+        self.contest(contest_id)
+        return self._options[contest_id]
+
+    def option(self, contest_id: str, option_id: str) -> BallotOption:
+        for option in self.options(contest_id):
+            if option.id == option_id:
+                return option
+        raise ElectionLookupError(f"option {option_id!r} is not in contest {contest_id!r}")
+
+    def option_label(self, contest_id: str, option_id: str, language: str) -> str:
+        """The option's name as printed on the ballot in `language`."""
+        return self.option(contest_id, option_id).name.get(language)
+
+    @property
+    def party_list_contest(self) -> PartyListContest:
+        """The national (Mäjilis) party-list contest, the one seats are allocated in."""
+        for contest in self.contests:
+            if isinstance(contest, PartyListContest) and contest.level == "national":
+                return contest
+        raise ElectionLookupError(f"election {self.id} has no national party list")
+
+    @cached_property
+    def plaintext_length(self) -> int:
+        """Election-wide ballot plaintext length: the most contests on any style."""
+        return max((len(s.contests) for s in self.ballot_styles), default=0)
+
+
+def _options_of(
+    contest: PartyListContest | SingleMemberContest, parties: Mapping[str, Party]
+) -> tuple[BallotOption, ...]:
+    if isinstance(contest, PartyListContest):
+        return tuple(
+            BallotOption(i, pid, parties[pid].name, pid) for i, pid in enumerate(contest.options)
+        )
+    return tuple(
+        BallotOption(i, c.id, c.name, c.party) for i, c in enumerate(contest.candidates)
+    )
+
+
+# -- cross-reference and law checks --------------------------------------------
+
+
+def _duplicates(values: Iterable[Any]) -> list[Any]:
+    return [v for v, n in Counter(values).items() if n > 1]
+
+
+def _reference_problems(e: Election) -> list[tuple[str, str]]:
+    """Everything pydantic cannot see: references between parts and the law."""
+    problems: list[tuple[str, str]] = []
+
+    def add(path: str, message: str) -> None:
+        problems.append((path, message))
+
+    # parties
+    for pid in _duplicates(p.id for p in e.parties):
+        add("parties", f"duplicate party id {pid!r}")
+    for number in _duplicates(p.registration_number for p in e.parties):
+        add("parties", f"duplicate registration number {number}")
+    numbers = [p.registration_number for p in e.parties]
+    if numbers != sorted(numbers):
+        add("parties", "parties must be listed in registration order (ascending registration_number)")
+    party_rank = {p.id: i for i, p in enumerate(e.parties)}
+
+    # territory
+    regions = {r.code for r in e.territory.regions}
+    districts = {d.code: d for d in e.territory.districts}
+    for code in _duplicates(r.code for r in e.territory.regions):
+        add("territory.regions", f"duplicate region code {code!r}")
+    for code in _duplicates(d.code for d in e.territory.districts):
+        add("territory.districts", f"duplicate district code {code!r}")
+    for i, d in enumerate(e.territory.districts):
+        if d.region not in regions:
+            add(f"territory.districts[{i}].region", f"district {d.code!r} names unknown region {d.region!r}")
+
+    # contests
+    for cid in _duplicates(c.id for c in e.contests):
+        add("contests", f"duplicate contest id {cid!r}")
+    national_lists = 0
+    for i, c in enumerate(e.contests):
+        path = f"contests[{i}]"
+        if c.level == "maslikhat":
+            if c.region is None:
+                add(f"{path}.region", f"maslikhat contest {c.id!r} must name its region")
+            elif c.region not in regions:
+                add(f"{path}.region", f"contest {c.id!r} names unknown region {c.region!r}")
+        elif c.region is not None:
+            add(f"{path}.region", f"national contest {c.id!r} must not name a region")
+        if isinstance(c, PartyListContest):
+            count = len(c.options)
+            if c.level == "national":
+                national_lists += 1
+            for j, pid in enumerate(c.options):
+                if pid not in party_rank:
+                    add(f"{path}.options[{j}]", f"contest {c.id!r} names unknown party {pid!r}")
+            for pid in _duplicates(c.options):
+                add(f"{path}.options", f"contest {c.id!r} lists party {pid!r} twice")
+            ranks = [party_rank[p] for p in c.options if p in party_rank]
+            if ranks != sorted(ranks):
+                add(f"{path}.options", f"contest {c.id!r} must list parties in registration order")
+        else:
+            count = len(c.candidates)
+            for cand in _duplicates(x.id for x in c.candidates):
+                add(f"{path}.candidates", f"contest {c.id!r} has duplicate candidate id {cand!r}")
+            for j, cand in enumerate(c.candidates):
+                if cand.party is not None and cand.party not in party_rank:
+                    add(f"{path}.candidates[{j}].party", f"candidate {cand.id!r} names unknown party {cand.party!r}")
+            district = districts.get(c.district)
+            if district is None:
+                add(f"{path}.district", f"contest {c.id!r} names unknown district {c.district!r}")
+            else:
+                if district.level != c.level:
+                    add(f"{path}.district", f"{c.level} contest {c.id!r} names {district.level} district {c.district!r}")
+                if c.region is not None and district.region != c.region:
+                    add(f"{path}.district", f"district {c.district!r} is not in contest region {c.region!r}")
+        if count == 0:
+            add(path, f"contest {c.id!r} has no options")
+        elif count > MAX_OPTIONS:
+            add(path, f"contest {c.id!r} has {count} options; the ballot encoding allows at most {MAX_OPTIONS}")
+        # the law
+        if e.law == "kz-majilis-2023":
+            if not c.against_all:
+                add(f"{path}.against_all", f"law {e.law} requires 'against all' on every contest ({c.id!r})")
+        elif c.level == "national":
+            if c.against_all:
+                add(f"{path}.against_all", f"law {e.law} has no 'against all' on Mäjilis ballots ({c.id!r})")
+            if isinstance(c, SingleMemberContest):
+                add(path, f"law {e.law} elects the Mäjilis by party lists only; no single-member contest ({c.id!r})")
+    if national_lists != 1:
+        add("contests", f"a Mäjilis election needs exactly one national party_list contest, found {national_lists}")
+
+    # ballot styles
+    contests = {c.id: c for c in e.contests}
+    for code in _duplicates(s.code for s in e.ballot_styles):
+        add("ballot_styles", f"duplicate ballot style code {code}")
+    on_a_style: set[str] = set()
+    for i, s in enumerate(e.ballot_styles):
+        path = f"ballot_styles[{i}]"
+        if not s.contests:
+            add(f"{path}.contests", f"ballot style {s.code} has no contests")
+        for cid in _duplicates(s.contests):
+            add(f"{path}.contests", f"ballot style {s.code} lists contest {cid!r} twice")
+        for j, cid in enumerate(s.contests):
+            if cid not in contests:
+                add(f"{path}.contests[{j}]", f"ballot style {s.code} names missing contest {cid!r}")
+        on_a_style.update(s.contests)
+        kinds = Counter((contests[c].kind, contests[c].level) for c in set(s.contests) if c in contests)
+        for (kind, level), n in kinds.items():
+            if n > 1:
+                add(f"{path}.contests", f"ballot style {s.code} has {n} {level} {kind} contests; a voter votes in one")
+        if len(s.contests) > MAX_PLAINTEXT_LENGTH:
+            add(
+                f"{path}.contests",
+                f"ballot style {s.code} has {len(s.contests)} contests; one card record holds at most "
+                f"{MAX_PLAINTEXT_LENGTH} (one plaintext byte per contest)",
+            )
+    for i, c in enumerate(e.contests):
+        if c.id not in on_a_style:
+            add(f"contests[{i}]", f"contest {c.id!r} is on no ballot style")
+
+    # precincts
+    styles = {s.code: s for s in e.ballot_styles}
+    for number in _duplicates(p.number for p in e.precincts):
+        add("precincts", f"duplicate precinct number {number}")
+    for i, p in enumerate(e.precincts):
+        path = f"precincts[{i}]"
+        if p.region not in regions:
+            add(f"{path}.region", f"precinct {p.number} names unknown region {p.region!r}")
+        district = districts.get(p.district) if p.district is not None else None
+        if p.district is not None and district is None:
+            add(f"{path}.district", f"precinct {p.number} names unknown district {p.district!r}")
+        elif district is not None:
+            if district.level != "national":
+                add(f"{path}.district", f"precinct {p.number}: district {p.district!r} is not a Mäjilis district")
+            if district.region != p.region:
+                add(f"{path}.district", f"precinct {p.number}: district {p.district!r} is not in region {p.region!r}")
+        if p.maslikhat_district is not None:
+            mdistrict = districts.get(p.maslikhat_district)
+            if mdistrict is None:
+                add(f"{path}.maslikhat_district", f"precinct {p.number} names unknown district {p.maslikhat_district!r}")
+            elif mdistrict.level != "maslikhat":
+                add(f"{path}.maslikhat_district", f"precinct {p.number}: district {p.maslikhat_district!r} is not a maslikhat district")
+        style = styles.get(p.style)
+        if style is None:
+            add(f"{path}.style", f"precinct {p.number} names missing ballot style {p.style}")
+            continue
+        for cid in style.contests:
+            c = contests.get(cid)
+            if c is None:
+                continue
+            if isinstance(c, SingleMemberContest):
+                own = p.district if c.level == "national" else p.maslikhat_district
+                if c.district != own:
+                    add(
+                        f"{path}.style",
+                        f"precinct {p.number} (district {own!r}) gets style {style.code} with "
+                        f"contest {c.id!r} of district {c.district!r}",
+                    )
+            elif c.region is not None and c.region != p.region:
+                add(
+                    f"{path}.style",
+                    f"precinct {p.number} (region {p.region!r}) gets style {style.code} with "
+                    f"contest {c.id!r} of region {c.region!r}",
+                )
+
+    # the key
+    if len(e.public_key) != 32:
+        add("public_key", f"X25519 public key must be 32 bytes, got {len(e.public_key)}")
+    elif e.public_key == bytes(32):
+        add("public_key", "the all-zero X25519 public key is not a key")
+    if e.key_ceremony is not None:
+        k, n = e.key_ceremony.threshold, e.key_ceremony.shares
+        if k > n:
+            add("key_ceremony", f"threshold {k} exceeds the number of shares {n}")
+        elif k == 1 and n > 1:
+            add("key_ceremony", "threshold 1 with several shares would hand the key to each member; use k >= 2")
+    return problems
+
+
+# -- loading and writing ---------------------------------------------------------
+
+
+def _path_of(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("party_list", "single_member"):
+            continue  # discriminated-union tag, not a field
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _definition_error(exc: ValidationError) -> DefinitionError:
+    problems: list[tuple[str, str]] = []
+    for err in exc.errors():
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, DefinitionError):
+            problems.extend(inner.problems)
+            continue
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        problems.append((_path_of(err["loc"]), message))
+    return DefinitionError(problems)
+
+
+def parse_election(raw: bytes) -> Election:
+    """Validate definition bytes; the fingerprint is SHA-256 of exactly these bytes."""
+    try:
+        election = Election.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _definition_error(exc) from None
+    election._raw = bytes(raw)
+    return election
+
+
+def load_election(path: str | Path) -> Election:
+    """Read and validate an election definition file."""
+    raw = Path(path).read_bytes()
+    try:
+        return parse_election(raw)
+    except DefinitionError as exc:
+        raise DefinitionError(((f"{path}: {p}" if p else str(path), m) for p, m in exc.problems)) from None
+
+
+def election_from_data(data: Mapping[str, Any]) -> Election:
+    """Build an election from plain JSON-able data (tests, demo, synthetic elections).
+
+    Validated exactly as a file is; its raw bytes are the canonical serialisation,
+    so `write_election` then `load_election` gives the same fingerprint.
+    """
+    try:
+        election = Election.model_validate_json(json.dumps(data, default=_json_default))
+    except ValidationError as exc:
+        raise _definition_error(exc) from None
+    election._raw = election.to_json_bytes()
+    return election
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    raise TypeError(f"cannot put {type(value).__name__} into an election definition")
+
+
+def write_election(election: Election, path: str | Path | None = None) -> bytes:
+    """The bytes of `election` (written to `path` if given); they hash to its fingerprint.
+
+    These are the bytes it was parsed from, or the canonical serialisation if it was
+    built in code; `Election.to_json_bytes()` always gives the canonical form.
+    """
+    raw = election.raw_bytes
+    if path is not None:
+        Path(path).write_bytes(raw)
+    return raw
