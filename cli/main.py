@@ -14,6 +14,7 @@ import click
 # name -> (module, attribute, one-line help shown by `sailau --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "card": ("sailau.cli.card", "card", "Virtual ballot card: serve it to pcscd, inspect images."),
+    "keys": ("sailau.cli.keys", "keys", "Election key ceremony (k-of-n shares), terminal and station keys."),
 }
 
 
