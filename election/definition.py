@@ -132,6 +132,8 @@ class Party(_Model):
 
 
 class Candidate(_Model):
+    """A single-member candidate; ballots list them alphabetically in Kazakh (CEC 2023)."""
+
     id: Identifier
     name: LocalizedText
     party: Identifier | None = None
@@ -148,7 +150,9 @@ class _ContestBase(_Model):
 
 class PartyListContest(_ContestBase):
     kind: Literal["party_list"]
-    #: Party ids, in registration order (the order printed on the ballot).
+    #: Party ids in ballot order. Kazakhstan's CEC draws this order by lot (2021:
+    #: QHP, Nur Otan, Auyl, Ak Zhol, Adal), so it is not the registration order that
+    #: `Party.registration_number` records for seat-allocation ties.
     options: tuple[Identifier, ...]
 
 
@@ -222,7 +226,8 @@ class Election(_Model):
     date: datetime.date
     name: LocalizedText
     law: LawId
-    #: Parties in registration order (ascending registration number).
+    #: Parties in registration order (ascending registration number); the law breaks
+    #: equal remainders in favour of the party registered first.
     parties: tuple[Party, ...]
     contests: tuple[Contest, ...]
     territory: Territory
@@ -419,9 +424,6 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
                     add(f"{path}.options[{j}]", f"contest {c.id!r} names unknown party {pid!r}")
             for pid in _duplicates(c.options):
                 add(f"{path}.options", f"contest {c.id!r} lists party {pid!r} twice")
-            ranks = [party_rank[p] for p in c.options if p in party_rank]
-            if ranks != sorted(ranks):
-                add(f"{path}.options", f"contest {c.id!r} must list parties in registration order")
         else:
             count = len(c.candidates)
             for cand in _duplicates(x.id for x in c.candidates):
