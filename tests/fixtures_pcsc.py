@@ -1,1 +1,133 @@
-"""Fixtures that start a real pcscd with the vpcd driver (filled in by the PC/SC work)."""
+"""Fixtures that put virtual ballot cards on a real pcscd with the vpcd driver.
+
+Several pytest sessions (engineers, CI jobs) may share one machine and so one
+pcscd (its socket /run/pcscd/pcscd.comm is fixed) and the two vpcd ports. So:
+
+- `pcscd` (session): reuses a pcscd that already shows the vpcd readers, or
+  starts `pcscd -f` and stops it at the end unless another session still uses
+  it. Every session holds a shared flock on /tmp/sailau-pcscd.lock; the starter
+  stops pcscd only if it can take that lock exclusively.
+- `vpcd_slot` (per test): an exclusive flock per vpcd port, so two sessions never
+  insert two cards into one reader slot.
+- `card_bridge` (per test): a fresh VirtualBallotCard behind a VpcdBridge in a
+  thread, waited for through PC/SC and identified by its serial.
+
+Nothing here skips: if pcscd cannot run, the tests fail and say why.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from sailau.simulator.card_app import VirtualBallotCard
+from sailau.simulator.vpcd import READER_BY_PORT, Pcscd, PcscdError, VpcdBridge, ensure_pcscd
+from sailau.smartcard.apdu import AID
+from sailau.smartcard.pcsc import PcscTransport, wait_for_card
+
+LOCK_DIR = tempfile.gettempdir()
+LOCK_WAIT = 120.0  # another session's pcsc tests take seconds, not minutes
+CARD_WAIT = 10.0  # pcscd polls vpcd every ~400 ms
+
+
+def _flock(path: str, mode: int, timeout: float, what: str) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                pytest.fail(f"{what} is held by another test session for over {timeout:g} s ({path})")
+            time.sleep(0.05)  # poll the lock holder
+
+
+@pytest.fixture(scope="session")
+def pcscd() -> Iterator[Pcscd]:
+    lock_path = os.path.join(LOCK_DIR, "sailau-pcscd.lock")
+    fd = _flock(lock_path, fcntl.LOCK_SH, LOCK_WAIT, "pcscd")
+    try:
+        try:
+            service = ensure_pcscd()
+        except PcscdError as exc:
+            pytest.fail(f"cannot run pcscd with vpcd: {exc}")
+        yield service
+        if service.started_here:
+            try:  # stop it only if no other session holds the shared lock
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            service.stop()
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class VpcdSlot:
+    port: int
+    reader: str
+
+
+def _slot(port: int) -> Iterator[VpcdSlot]:
+    reader = READER_BY_PORT[port]
+    fd = _flock(os.path.join(LOCK_DIR, f"sailau-vpcd-{port}.lock"), fcntl.LOCK_EX, LOCK_WAIT, reader)
+    try:
+        try:  # a card of an earlier test may still be seen until pcscd's next poll
+            wait_for_card(reader, present=False, timeout=CARD_WAIT)
+        except TimeoutError:
+            pytest.fail(f"{reader!r} holds a card nobody in this session inserted (port {port} busy)")
+        yield VpcdSlot(port, reader)
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def vpcd_slot(pcscd: Pcscd) -> Iterator[VpcdSlot]:
+    """Reader slot 'Virtual PCD 00 00' (port 35963), empty and ours for one test."""
+    yield from _slot(35963)
+
+
+@pytest.fixture
+def vpcd_slot_2(pcscd: Pcscd) -> Iterator[VpcdSlot]:
+    """Reader slot 'Virtual PCD 00 01' (port 35964), empty and ours for one test."""
+    yield from _slot(35964)
+
+
+def card_serial_via_pcsc(reader: str) -> bytes:
+    """The serial of the card in `reader`, read through PC/SC (SELECT, GET STATUS)."""
+    with PcscTransport(reader) as transport:
+        sw = transport.transmit(bytes((0x00, 0xA4, 0x04, 0x00, len(AID))) + AID)
+        assert sw == b"\x90\x00", f"SELECT answered {sw.hex()}"
+        status = transport.transmit(bytes.fromhex("8040000000"))
+        assert status[-2:] == b"\x90\x00", f"GET STATUS answered {status.hex()}"
+        return status[1:9]
+
+
+@pytest.fixture
+def virtual_card() -> VirtualBallotCard:
+    return VirtualBallotCard()
+
+
+@pytest.fixture
+def card_bridge(vpcd_slot: VpcdSlot, virtual_card: VirtualBallotCard) -> Iterator[VpcdBridge]:
+    """`virtual_card` inserted into vpcd_slot through a VpcdBridge thread."""
+    bridge = VpcdBridge(virtual_card, port=vpcd_slot.port).start()
+    try:
+        wait_for_card(vpcd_slot.reader, present=True, timeout=CARD_WAIT)
+        serial = card_serial_via_pcsc(vpcd_slot.reader)
+        assert serial == virtual_card.serial, (
+            f"{vpcd_slot.reader!r} serves card {serial.hex()}, not ours: "
+            f"is another `sailau card serve --port {vpcd_slot.port}` running?"
+        )
+        yield bridge
+    finally:
+        bridge.stop()
+        wait_for_card(vpcd_slot.reader, present=False, timeout=CARD_WAIT)
