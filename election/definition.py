@@ -190,8 +190,6 @@ class Precinct(_Model):
     region: Identifier
     #: The Mäjilis single-member district the precinct lies in (laws with such districts).
     district: Identifier | None = None
-    #: The maslikhat single-member district, if a maslikhat contest is single-member.
-    maslikhat_district: Identifier | None = None
     address: LocalizedText
     style: int = Field(ge=1, le=STYLE_CODE_MAX)
 
@@ -470,10 +468,6 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
             if cid not in contests:
                 add(f"{path}.contests[{j}]", f"ballot style {s.code} names missing contest {cid!r}")
         on_a_style.update(s.contests)
-        kinds = Counter((contests[c].kind, contests[c].level) for c in set(s.contests) if c in contests)
-        for (kind, level), n in kinds.items():
-            if n > 1:
-                add(f"{path}.contests", f"ballot style {s.code} has {n} {level} {kind} contests; a voter votes in one")
         if len(s.contests) > MAX_PLAINTEXT_LENGTH:
             add(
                 f"{path}.contests",
@@ -500,12 +494,6 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
                 add(f"{path}.district", f"precinct {p.number}: district {p.district!r} is not a Mäjilis district")
             if district.region != p.region:
                 add(f"{path}.district", f"precinct {p.number}: district {p.district!r} is not in region {p.region!r}")
-        if p.maslikhat_district is not None:
-            mdistrict = districts.get(p.maslikhat_district)
-            if mdistrict is None:
-                add(f"{path}.maslikhat_district", f"precinct {p.number} names unknown district {p.maslikhat_district!r}")
-            elif mdistrict.level != "maslikhat":
-                add(f"{path}.maslikhat_district", f"precinct {p.number}: district {p.maslikhat_district!r} is not a maslikhat district")
         style = styles.get(p.style)
         if style is None:
             add(f"{path}.style", f"precinct {p.number} names missing ballot style {p.style}")
@@ -514,15 +502,16 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
             c = contests.get(cid)
             if c is None:
                 continue
-            if isinstance(c, SingleMemberContest):
-                own = p.district if c.level == "national" else p.maslikhat_district
-                if c.district != own:
+            if isinstance(c, SingleMemberContest) and c.level == "national":
+                # A precinct lies in one Mäjilis district: its voters get that district's race.
+                if c.district != p.district:
                     add(
                         f"{path}.style",
-                        f"precinct {p.number} (district {own!r}) gets style {style.code} with "
+                        f"precinct {p.number} (district {p.district!r}) gets style {style.code} with "
                         f"contest {c.id!r} of district {c.district!r}",
                     )
             elif c.region is not None and c.region != p.region:
+                # Maslikhat races (several levels may share a ballot) stay in their region.
                 add(
                     f"{path}.style",
                     f"precinct {p.number} (region {p.region!r}) gets style {style.code} with "
