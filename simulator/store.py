@@ -235,7 +235,7 @@ class CardStore(ABC):
         """What the card will hold after recovery, without writing anything (for
         inspecting an unpowered card)."""
         data = bytearray(self._read(0, DATA_SIZE))
-        for offset, chunk in self._committed_segments():
+        for offset, chunk in self._committed_segments() or []:
             data[offset : offset + len(chunk)] = chunk
         return CardImage.decode(bytes(data))
 
