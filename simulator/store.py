@@ -289,9 +289,13 @@ class CardStore(ABC):
 class MemoryStore(CardStore):
     """The image in a bytearray: fast, for tests and one-process simulations."""
 
-    def __init__(self) -> None:
+    def __init__(self, image: bytes | None = None) -> None:
+        """An empty (unformatted) store, or one holding a copy of `image` (a
+        whole EEPROM image, e.g. from `raw_image()`)."""
         super().__init__()
-        self._image: bytearray | None = None
+        if image is not None and len(image) != IMAGE_SIZE:
+            raise CorruptImageError(f"image is {len(image)} bytes; a card image is {IMAGE_SIZE} bytes")
+        self._image: bytearray | None = None if image is None else bytearray(image)
 
     def is_formatted(self) -> bool:
         return self._image is not None
