@@ -39,16 +39,16 @@ def election_cmd(k: int, n: int, election_id: str, out_dir: Path) -> None:
     33-word SLIP-39 mnemonic). The private key itself is never written: any k
     shares rebuild it at the close of polls. Existing files are never overwritten.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets = [out_dir / PUBLIC_KEY_FILE] + [out_dir / _share_file_name(i, n) for i in range(1, n + 1)]
-    existing = [str(p) for p in targets if p.exists()]
-    if existing:
-        raise click.ClickException(f"refusing to overwrite: {', '.join(existing)}")
     pair = crypto.ElectionKeyPair.generate()
     try:
         made = shares.split_election_key(pair.private_key, k, n, election_id, pair.public_key_bytes)
     except shares.ShareParameterError as e:
         raise click.UsageError(str(e)) from None
+    targets = [out_dir / PUBLIC_KEY_FILE] + [out_dir / _share_file_name(i, n) for i in range(1, n + 1)]
+    existing = [str(p) for p in targets if p.exists()]
+    if existing:
+        raise click.ClickException(f"refusing to overwrite: {', '.join(existing)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
     # Check the ceremony before anyone leaves the room: the first k shares rebuild the key.
     shares.reconstruct_election_key(made[:k], pair.public_key_bytes, election_id)
     try:
