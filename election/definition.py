@@ -267,6 +267,13 @@ class Election(_Model):
         data = self.model_dump(mode="json", exclude_none=True)
         return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Election:
+        """A changed election is a new definition: validate it again and drop the old
+        bytes and fingerprint (pydantic's copy would carry both over, stale)."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        data.update(update or {})
+        return election_from_data(data)
+
     @property
     def x25519_public_key(self) -> X25519PublicKey:
         return X25519PublicKey.from_public_bytes(self.public_key)

@@ -407,3 +407,13 @@ def test_wrong_format_tag_or_version():
     data = example_data("2021")
     data["version"] = 2
     assert any(p == "version" for p, _ in problems_of(data))
+
+
+def test_model_copy_revalidates_and_refingerprints():
+    e = load_election(EXAMPLES / "majilis-2021.json")
+    changed = e.model_copy(update={"id": "kz-majilis-2021-rerun"})
+    assert changed.id == "kz-majilis-2021-rerun"
+    assert changed.fingerprint == hashlib.sha256(changed.to_json_bytes()).digest() != e.fingerprint
+    precincts = [p.model_copy(update={"style": 2}) for p in e.precincts]
+    with pytest.raises(DefinitionError, match="missing ballot style 2"):
+        e.model_copy(update={"precincts": precincts})
