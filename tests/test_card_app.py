@@ -183,7 +183,8 @@ def test_length_comes_before_authentication_and_authentication_before_state():
     "apdu",
     [
         "00A40400",  # SELECT without data
-        "00A4040000",  # Lc 00 = extended length
+        "00A40400000008" + AID,  # extended length (Lc 00 then two bytes)
+        "00A4040000",  # Le only: SELECT needs the AID
         "00A4040009" + AID,  # Lc longer than data
         "00A4040006" + AID,  # Lc two short of the data (so not data + Le either)
         "8040000001AA",  # GET STATUS with data
