@@ -1,0 +1,293 @@
+"""The station's audit log: an append-only SHA-256 hash chain of events.
+
+Each event is ``(seq, kind, time, payload, prev_hash)`` plus ``hash`` =
+SHA-256 of the canonical JSON encoding of that tuple (an array, keys sorted,
+no whitespace, UTF-8). The first event's ``prev_hash`` is 64 zeros. A verifier
+recomputes every hash and link, so an altered, removed, inserted or reordered
+event breaks the chain at a named seq. Removing events from the *end* leaves a
+valid shorter chain: only a known head (the ``audit_head`` row, or a head hash
+published with the protocol) reveals that, so ``verify_chain`` takes one.
+
+Secrecy (DESIGN.md §5): events carry no voter identity and no ballot content.
+Times are coarse (to the minute). A ``ballot_accepted`` event carries nothing
+derived from the ballot (no id, no receipt code, no ciphertext hash): the
+chain's order is the casting order, so anything ballot-derived in it would
+re-link ballots to cast times. ``check_payload`` refuses payload keys that name
+such data, as a guard against a careless caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .db import StationDB
+from .models import AuditEventRow, AuditHeadRow
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditKind(str, Enum):
+    STATION_SET_UP = "station_set_up"
+    POLLBOOK_IMPORTED = "pollbook_imported"
+    TERMINAL_ENROLLED = "terminal_enrolled"
+    POLLS_OPENED = "polls_opened"
+    CHECK_IN_REFUSED = "check_in_refused"
+    CARD_ISSUED = "card_issued"
+    BALLOT_ACCEPTED = "ballot_accepted"
+    CARD_REJECTED = "card_rejected"
+    CARD_CANCELLED = "card_cancelled"
+    POLLS_CLOSED = "polls_closed"
+
+
+class RejectReason(str, Enum):
+    """Reason codes for ``card_rejected`` (payload key ``reason``)."""
+
+    ALREADY_COUNTED = "already_counted"
+    UNKNOWN_TOKEN = "unknown_token"
+    CARD_CANCELLED = "card_cancelled"
+    WRONG_ELECTION = "wrong_election"
+    WRONG_PRECINCT = "wrong_precinct"
+    UNKNOWN_TERMINAL = "unknown_terminal"
+    BAD_SIGNATURE = "bad_signature"
+    MALFORMED_RECORD = "malformed_record"
+    CARD_NOT_VOTED = "card_not_voted"
+
+
+# payload keys that would name a voter or carry ballot content
+FORBIDDEN_KEYS = frozenset(
+    {
+        "iin", "name", "surname", "given_name", "patronymic", "birth_date", "voter", "voter_id",
+        "token", "token_hash", "ballot", "ballot_id", "receipt", "receipt_code", "sealed",
+        "ciphertext", "record", "choices", "choice", "vote", "votes", "card_serial", "serial",
+    }
+)
+
+
+class IdentifyingPayload(ValueError):
+    """An audit payload would carry voter identity or ballot content, or is not plain JSON."""
+
+
+class AuditFileError(ValueError):
+    """An exported audit file line is not a well-formed event."""
+
+
+@dataclass(frozen=True)
+class AuditDraft:
+    """An event before it is chained: what the caller decides."""
+
+    kind: AuditKind
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """A chained event as stored and exported."""
+
+    seq: int
+    kind: str
+    time: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"seq": self.seq, "kind": self.kind, "time": self.time, "payload": self.payload,
+             "prev_hash": self.prev_hash, "hash": self.hash},
+            ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, line: str) -> AuditEvent:
+        data = json.loads(line)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        expected = {"seq", "kind", "time", "payload", "prev_hash", "hash"}
+        if set(data) != expected:
+            raise ValueError(f"keys {sorted(data)} != {sorted(expected)}")
+        if not isinstance(data["seq"], int) or not isinstance(data["payload"], dict):
+            raise ValueError("seq must be an integer and payload an object")
+        for key in ("kind", "time", "prev_hash", "hash"):
+            if not isinstance(data[key], str):
+                raise ValueError(f"{key} must be a string")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Outcome of a chain verification. ``first_bad_seq`` is None when ok."""
+
+    ok: bool
+    count: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def event_hash(seq: int, kind: str, time: str, payload: Mapping[str, Any], prev_hash: str) -> str:
+    """SHA-256 (hex) over the canonical encoding of the event's fields."""
+    encoded = canonical_json([seq, kind, time, dict(payload), prev_hash]).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def coarse_time(now: dt.datetime) -> str:
+    """An event time to the minute, with the clock's UTC offset."""
+    return now.replace(second=0, microsecond=0).isoformat(timespec="minutes")
+
+
+def check_payload(payload: Mapping[str, Any]) -> None:
+    """Refuse identifying keys and anything but str/int/bool/None/list/dict values."""
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                if not isinstance(key, str):
+                    raise IdentifyingPayload(f"audit payload key {key!r} at {where} is not a string")
+                if key.casefold() in FORBIDDEN_KEYS:
+                    raise IdentifyingPayload(
+                        f"audit payload key {key!r} at {where} would carry voter identity or ballot content"
+                    )
+                walk(inner, f"{where}.{key}")
+        elif isinstance(value, list | tuple):
+            for i, inner in enumerate(value):
+                walk(inner, f"{where}[{i}]")
+        elif value is None or isinstance(value, str | bool | int):
+            return
+        else:
+            raise IdentifyingPayload(f"audit payload value at {where} is {type(value).__name__}, not plain JSON")
+
+    walk(payload, "payload")
+
+
+def append(session: Session, draft: AuditDraft, now: dt.datetime) -> AuditEvent:
+    """Chain one event inside the caller's transaction.
+
+    Locks the head row first (FOR UPDATE; a no-op on SQLite, where the write
+    transaction already holds the database lock), so concurrent appenders on
+    PostgreSQL queue and each sees the previous one's committed head.
+    """
+    kind = AuditKind(draft.kind)
+    payload = json.loads(canonical_json(dict(draft.payload)))  # tuples -> lists, a private copy
+    check_payload(payload)
+    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one()
+    seq, prev = head.seq + 1, head.hash
+    time = coarse_time(now)
+    digest = event_hash(seq, kind.value, time, payload, prev)
+    session.add(AuditEventRow(seq=seq, kind=kind.value, time=time, payload=canonical_json(payload),
+                              prev_hash=prev, hash=digest))
+    session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=digest))
+    session.flush()
+    return AuditEvent(seq=seq, kind=kind.value, time=time, payload=payload, prev_hash=prev, hash=digest)
+
+
+def record(db: StationDB, draft: AuditDraft) -> AuditEvent:
+    """Append one event in its own transaction."""
+    with db.write() as session:
+        return append(session, draft, db.clock())
+
+
+def _row_to_event(row: AuditEventRow) -> AuditEvent:
+    try:
+        payload = json.loads(row.payload)
+    except ValueError:
+        payload = {"<unparseable payload>": row.payload}
+    if not isinstance(payload, dict):
+        payload = {"<non-object payload>": payload}
+    return AuditEvent(seq=row.seq, kind=row.kind, time=row.time, payload=payload, prev_hash=row.prev_hash, hash=row.hash)
+
+
+def read_events(db: StationDB) -> list[AuditEvent]:
+    """All events in seq order."""
+    with db.read() as session:
+        return [_row_to_event(r) for r in session.scalars(select(AuditEventRow).order_by(AuditEventRow.seq))]
+
+
+def read_head(db: StationDB) -> tuple[int, str]:
+    """The (seq, hash) the station recorded as the chain's end."""
+    with db.read() as session:
+        head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
+        return head.seq, head.hash
+
+
+def verify_chain(
+    events: Iterable[AuditEvent], *, expected_head: str | None = None, expected_count: int | None = None
+) -> ChainReport:
+    """Recompute every link; name the first seq at which the chain breaks.
+
+    ``expected_head`` / ``expected_count`` (from the station's head row or a
+    published protocol) also catch events removed from the end.
+    """
+    prev, expected_seq, count = GENESIS_HASH, 1, 0
+
+    def bad(seq: int, problem: str) -> ChainReport:
+        return ChainReport(ok=False, count=count, head_seq=expected_seq - 1, head_hash=prev,
+                           first_bad_seq=seq, problem=problem)
+
+    for position, event in enumerate(events, start=1):
+        if event.seq != expected_seq:
+            if event.seq < expected_seq:
+                what = "a duplicate or out-of-order event (inserted or reordered)"
+            else:
+                what = f"event {expected_seq} is missing (removed or reordered)"
+            return bad(expected_seq, f"at position {position} found seq {event.seq}, expected {expected_seq}: {what}")
+        if event.prev_hash != prev:
+            return bad(event.seq, f"event {event.seq} does not follow event {event.seq - 1}: prev_hash mismatch (inserted, removed or reordered)")
+        try:
+            recomputed = event_hash(event.seq, event.kind, event.time, event.payload, event.prev_hash)
+        except (TypeError, ValueError) as exc:
+            return bad(event.seq, f"event {event.seq} cannot be encoded: {exc}")
+        if recomputed != event.hash:
+            return bad(event.seq, f"event {event.seq} was altered: its hash does not match its content")
+        prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
+    if expected_count is not None and count != expected_count:
+        return bad(count + 1, f"chain has {count} events but the head says {expected_count}: events were removed from the end")
+    if expected_head is not None and prev != expected_head:
+        return bad(count + 1, f"chain ends at seq {count} in hash {prev[:16]}... but the head is "
+                              f"{expected_head[:16]}...: events after seq {count} were removed, or the chain was rewritten")
+    return ChainReport(ok=True, count=count, head_seq=expected_seq - 1, head_hash=prev)
+
+
+def verify_db(db: StationDB) -> ChainReport:
+    """Verify the stored chain against the stored head row."""
+    head_seq, head_hash = read_head(db)
+    return verify_chain(read_events(db), expected_head=head_hash, expected_count=head_seq)
+
+
+def export_jsonl(db: StationDB, path: str | Path) -> int:
+    """Write the chain as JSON lines (one event per line, seq order); returns the count."""
+    events = read_events(db)
+    Path(path).write_text("".join(event.to_json() + "\n" for event in events), encoding="utf-8")
+    return len(events)
+
+
+def load_jsonl(path: str | Path) -> list[AuditEvent]:
+    """Parse an exported file; a malformed line raises AuditFileError with its line number."""
+    events = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(AuditEvent.from_json(line))
+            except (ValueError, TypeError) as exc:
+                raise AuditFileError(f"{path}:{number}: not an audit event: {exc}") from None
+    return events
+
+
+def verify_file(path: str | Path, *, expected_head: str | None = None) -> ChainReport:
+    return verify_chain(load_jsonl(path), expected_head=expected_head)

@@ -1,0 +1,295 @@
+"""The precinct's list of voters: import, search, check-in, hourly turnout.
+
+A check-in sets a flag and bumps the current hour's turnout counter. It stores
+no time, no card and no token: nothing that could later be lined up with the
+issued tokens or the ballots (DESIGN.md §2 step 1, §5).
+
+Names are searched by prefix on casefolded copies (``search_key``), because
+SQLite's ``lower()`` and ``LIKE`` fold ASCII only and the list is Kazakh and
+Russian Cyrillic (Ә, Ғ, Қ, Ң, Ө, Ұ, Ү, Һ, І).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from . import audit
+from .audit import AuditDraft, AuditKind
+from .db import StationDB
+from .iin import InvalidIIN, validate_iin
+from .models import PollsState, StationStateRow, TurnoutRow, VoterRow
+from .store import WrongPollsState, require_state
+
+COLUMNS = ("iin", "surname", "given_name", "patronymic", "birth_date")
+_HEADER_FIRST_CELLS = {"iin", "иин", "жсн"}
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class VoterRecord:
+    """One pollbook line as imported."""
+
+    iin: str
+    surname: str
+    given_name: str
+    patronymic: str
+    birth_date: dt.date
+
+
+@dataclass(frozen=True)
+class Voter(VoterRecord):
+    checked_in: bool = False
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+class PollbookImportError(ValueError):
+    """The file has bad rows; nothing was imported. ``errors`` lists every one."""
+
+    def __init__(self, path: str, errors: Sequence[RowError]) -> None:
+        self.path = path
+        self.errors = list(errors)
+        lines = "\n".join(f"  {e}" for e in self.errors)
+        super().__init__(f"pollbook {path}: {len(self.errors)} problem(s), nothing imported:\n{lines}")
+
+
+class VoterNotFound(LookupError):
+    """No voter with this IIN on this precinct's list."""
+
+
+class AlreadyCheckedIn(Exception):
+    """The voter was already checked in: a voter gets at most one card."""
+
+
+@dataclass(frozen=True)
+class TurnoutBucket:
+    hour: str  # ISO hour with the station's UTC offset, e.g. "2024-03-19T10:00+05:00"
+    count: int
+
+
+def search_key(text: str) -> str:
+    """The form names are matched in: NFKC, casefolded, Ё read as Е."""
+    return unicodedata.normalize("NFKC", text).strip().casefold().replace("ё", "е")
+
+
+def _clean_name(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def hour_bucket(now: dt.datetime) -> str:
+    return now.replace(minute=0, second=0, microsecond=0).isoformat(timespec="minutes")
+
+
+# --- import -----------------------------------------------------------------------
+
+
+def parse_voters_csv(path: str | Path) -> list[VoterRecord]:
+    """Read and validate a pollbook CSV; raise PollbookImportError listing every bad row.
+
+    Columns: IIN, surname, given name, patronymic (may be empty), birth date
+    (YYYY-MM-DD). UTF-8 (a BOM is fine). A first row starting with "iin"/"ИИН"/"ЖСН"
+    is a header. Duplicated IINs are errors.
+    """
+    errors: list[RowError] = []
+    records: list[VoterRecord] = []
+    first_line: dict[str, int] = {}
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        seen_data = False
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if not seen_data and row[0].strip().casefold() in _HEADER_FIRST_CELLS:
+                seen_data = True
+                continue
+            seen_data = True
+            record, problems = _parse_row(row)
+            errors.extend(RowError(line, p) for p in problems)
+            if record is None:
+                continue
+            if record.iin in first_line:
+                errors.append(RowError(line, f"IIN {record.iin} duplicates line {first_line[record.iin]}"))
+                continue
+            first_line[record.iin] = line
+            records.append(record)
+    if errors:
+        raise PollbookImportError(str(path), errors)
+    return records
+
+
+def _parse_row(row: list[str]) -> tuple[VoterRecord | None, list[str]]:
+    if len(row) != len(COLUMNS):
+        return None, [f"expected {len(COLUMNS)} columns (IIN, surname, given name, patronymic, birth date), got {len(row)}"]
+    raw_iin, surname, given, patronymic, raw_birth = (cell.strip() for cell in row)
+    problems: list[str] = []
+    iin = None
+    try:
+        iin = validate_iin(raw_iin)
+    except InvalidIIN as exc:
+        problems.append(str(exc))
+    surname, given, patronymic = _clean_name(surname), _clean_name(given), _clean_name(patronymic)
+    if not surname:
+        problems.append("surname is empty")
+    if not given:
+        problems.append("given name is empty")
+    for label, name in (("surname", surname), ("given name", given), ("patronymic", patronymic)):
+        if len(name) > MAX_NAME:
+            problems.append(f"{label} is longer than {MAX_NAME} characters")
+    birth = None
+    try:
+        birth = dt.date.fromisoformat(raw_birth)
+    except ValueError:
+        problems.append(f"birth date {raw_birth!r} is not an ISO date (YYYY-MM-DD)")
+    if iin is not None and birth is not None and iin.birth_date != birth:
+        problems.append(f"IIN {iin.value} encodes birth date {iin.birth_date.isoformat()} but the row says {birth.isoformat()}")
+    if problems or iin is None or birth is None:
+        return None, problems
+    return VoterRecord(iin.value, surname, given, patronymic, birth), []
+
+
+def import_voters(db: StationDB, csv_path: str | Path) -> int:
+    """Validate the whole file, then import it in one transaction; returns the count.
+
+    Any bad row (including an IIN already on the list) imports nothing.
+    Allowed before setup, in setup and while polls are open (supplementary lists).
+    """
+    records = parse_voters_csv(csv_path)
+    with db.write() as session:
+        state_row = session.get(StationStateRow, 1)
+        if state_row is not None and PollsState(state_row.state) is PollsState.CLOSED:
+            raise WrongPollsState("import voters", PollsState.CLOSED, (PollsState.SETUP, PollsState.OPEN))
+        clashes = _existing_iins(session, [r.iin for r in records])
+        if clashes:
+            lines = _lines_of(csv_path, clashes)
+            raise PollbookImportError(str(csv_path), [RowError(lines.get(i, 0), f"IIN {i} is already in the pollbook") for i in sorted(clashes, key=lambda i: lines.get(i, 0))])
+        if records:
+            session.execute(insert(VoterRow), [
+                {"iin": r.iin, "surname": r.surname, "given_name": r.given_name, "patronymic": r.patronymic,
+                 "birth_date": r.birth_date, "checked_in": False, "surname_key": search_key(r.surname),
+                 "given_name_key": search_key(r.given_name)}
+                for r in records
+            ])
+        audit.append(session, AuditDraft(AuditKind.POLLBOOK_IMPORTED, {"count": len(records)}), db.clock())
+    return len(records)
+
+
+def _existing_iins(session: Session, iins: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(iins), 500):
+        chunk = iins[start:start + 500]
+        found.update(session.scalars(select(VoterRow.iin).where(VoterRow.iin.in_(chunk))))
+    return found
+
+
+def _lines_of(path: str | Path, iins: set[str]) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        for row in reader:
+            if row and row[0].strip() in iins:
+                lines.setdefault(row[0].strip(), reader.line_num)
+    return lines
+
+
+# --- search -----------------------------------------------------------------------
+
+
+def _voter(row: VoterRow) -> Voter:
+    return Voter(row.iin, row.surname, row.given_name, row.patronymic, row.birth_date, bool(row.checked_in))
+
+
+def find_by_iin(db: StationDB, iin: str) -> Voter | None:
+    """Exact lookup; a mistyped IIN raises InvalidIIN (say why, not just "not found")."""
+    value = validate_iin(iin.strip()).value
+    with db.read() as session:
+        row = session.scalar(select(VoterRow).where(VoterRow.iin == value))
+        return None if row is None else _voter(row)
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def find_by_name(db: StationDB, surname_prefix: str, given_prefix: str = "", *, limit: int = 50) -> list[Voter]:
+    """Case-insensitive prefix search on surname (and optionally given name)."""
+    surname_key, given_key = search_key(surname_prefix), search_key(given_prefix)
+    if not surname_key:
+        return []
+    query = select(VoterRow).where(VoterRow.surname_key.like(_like_prefix(surname_key), escape="\\"))
+    if given_key:
+        query = query.where(VoterRow.given_name_key.like(_like_prefix(given_key), escape="\\"))
+    query = query.order_by(VoterRow.surname_key, VoterRow.given_name_key, VoterRow.iin).limit(limit)
+    with db.read() as session:
+        return [_voter(r) for r in session.scalars(query)]
+
+
+def search(db: StationDB, query: str, *, limit: int = 50) -> list[Voter]:
+    """What the clerk types: 12 digits -> IIN lookup; otherwise "surname [given name]" prefixes."""
+    text = query.strip()
+    if text.isdigit():
+        voter = find_by_iin(db, text)
+        return [] if voter is None else [voter]
+    words = text.split()
+    if not words:
+        return []
+    return find_by_name(db, words[0], words[1] if len(words) > 1 else "", limit=limit)
+
+
+# --- check-in and turnout ---------------------------------------------------------
+
+
+def check_in(db: StationDB, iin: str) -> Voter:
+    """Mark a voter as checked in (polls must be open).
+
+    A second check-in raises AlreadyCheckedIn and chains a check_in_refused event
+    (no identity in it); an IIN not on the list raises VoterNotFound.
+    """
+    value = validate_iin(iin.strip()).value
+    with db.write() as session:
+        require_state(session, "check in a voter", PollsState.OPEN)
+        marked = session.execute(
+            update(VoterRow)
+            .where(VoterRow.iin == value, VoterRow.checked_in.is_(False))
+            .values(checked_in=True)
+            .execution_options(synchronize_session=False)
+        )
+        row = session.scalar(select(VoterRow).where(VoterRow.iin == value))
+        if marked.rowcount == 1:
+            _bump_turnout(session, hour_bucket(db.clock()))
+            return _voter(row)
+    if row is None:
+        raise VoterNotFound(f"IIN {value} is not on this precinct's list")
+    audit.record(db, AuditDraft(AuditKind.CHECK_IN_REFUSED, {"reason": "already_checked_in"}))
+    raise AlreadyCheckedIn(f"voter with IIN {value} is already checked in: a voter gets one card")
+
+
+def _bump_turnout(session: Session, hour: str) -> None:
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(TurnoutRow).values(hour=hour, count=1)
+    statement = statement.on_conflict_do_update(index_elements=[TurnoutRow.hour], set_={"count": TurnoutRow.count + 1})
+    session.execute(statement)
+
+
+def turnout(db: StationDB) -> list[TurnoutBucket]:
+    """Check-ins per hour, in hour order."""
+    with db.read() as session:
+        return [TurnoutBucket(r.hour, r.count) for r in session.scalars(select(TurnoutRow).order_by(TurnoutRow.hour))]
