@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -315,3 +316,26 @@ def test_normalize_receipt_code_forgives_typing() -> None:
         record.normalize_receipt_code("K7Q2-M9XD-4")
     with pytest.raises(record.ReceiptCodeError):
         record.normalize_receipt_code("K7Q2-M9XD-4U")
+
+
+# --- with a real definition and ballot encoding ------------------------------------------------
+
+
+def test_example_election_ballot_through_card_record_and_back() -> None:
+    """The 2023 example: encode, seal for a card, verify at the box, store, open, decode."""
+    from sailau.election import ballot, definition
+
+    election = definition.load_election(Path(definition.__file__).parent / "examples" / "majilis-2023.json")
+    precinct = election.precincts[0]
+    style = precinct.style
+    plaintext = ballot.encode_ballot(election, style, {"majilis-list": "QHP"})
+    assert len(plaintext) == election.plaintext_length == 3
+    block = record.new_issue_block(election.fingerprint, precinct.number, style)
+    card = record.IssueBlock.parse(block.pack())  # what the terminal reads back from the card
+    rec = record.seal_ballot(card, plaintext, ELECTION.public_key_bytes, TERMINAL)
+    assert len(rec.pack()) == record.record_length(election.plaintext_length) == 124
+    verified = record.verify_ballot_record(block, rec.pack(), TERMINALS, election.plaintext_length)
+    stored = SealedBallot.parse(SealedBallot.from_record(block, verified).pack())
+    opened = record.open_ballot(stored, ELECTION.private_key)
+    assert opened == plaintext
+    assert ballot.decode_ballot(election, stored.style, opened)["majilis-list"] == "QHP"
