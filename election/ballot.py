@@ -104,7 +104,7 @@ def _contests(election: Election, style_code: int):
 def _single_choice(contest_id: str, value: Choice | Sequence[Choice]) -> Choice:
     if isinstance(value, (str, Mark)):
         return value
-    if isinstance(value, Sequence):
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         choices = list(value)
         if len(choices) > 1:
             raise BallotEncodingError(
@@ -112,7 +112,8 @@ def _single_choice(contest_id: str, value: Choice | Sequence[Choice]) -> Choice:
             )
         if not choices:
             return BLANK
-        return _single_choice(contest_id, choices[0])
+        if isinstance(choices[0], (str, Mark)):
+            return choices[0]
     raise BallotEncodingError(
         Reason.UNKNOWN_OPTION, f"contest {contest_id!r}: {value!r} is not an option id or mark"
     )

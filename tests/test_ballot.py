@@ -104,6 +104,8 @@ def test_positions_describe_the_layout():
         ({"majilis-list": ["AZ", "AZ"]}, Reason.OVERVOTE),
         ({"majilis-list": ["AZ", AGAINST_ALL]}, Reason.OVERVOTE),
         ({"majilis-list": 3}, Reason.UNKNOWN_OPTION),
+        ({"majilis-list": [["AZ"]]}, Reason.UNKNOWN_OPTION),
+        ({"majilis-list": b"AZ"}, Reason.UNKNOWN_OPTION),
     ],
 )
 def test_encoder_refuses(selections, reason):
