@@ -1,0 +1,928 @@
+"""The precinct results protocol (DESIGN.md section 7): model, control relations,
+canonical JSON, station signature, totals, and the NIST SP 1500-100 export.
+
+A `Protocol` is what one ballot box produces at the close of polls. Before it is
+signed its control relations are checked (`validate_protocol`); each violated
+relation is reported by a stable name so stations, commissions and tests can
+tell them apart:
+
+    nonnegative:<field>                   a count is negative
+    checked_in<=on_list                   voters checked in <= voters on the list
+    issued<=checked_in                    a voter gets at most one card
+    issued<=on_list
+    cast<=issued                          ballots cast <= cards issued
+    cast+cancelled<=issued                a card is cast, cancelled or still out
+    contest:<id>:duplicate                a contest listed twice
+    contest:<id>:nonnegative:<what>       <what> = option:<oid>, against_all, blank, invalid
+    contest:<id>:sum==cast                options + against all + blank + invalid = cast
+    contest:<id>:cast<=cast               (totals) a contest's ballots <= all ballots
+  with the election definition:
+    election:id, election:fingerprint     the protocol is for another election
+    precinct:unknown, precinct:region, precinct:district
+    contest:<id>:unknown                  no such contest in the election
+    contest:<id>:not_on_style             not on the precinct's ballot style
+    contest:<id>:missing                  on the style but not in the protocol
+    contest:<id>:unknown_option:<oid>     no such option in the contest
+    contest:<id>:missing_option:<oid>     option absent (a protocol lists every option, 0 too)
+    contest:<id>:against_all_not_on_ballot
+
+Every ballot at a precinct carries the same contests (one ballot style per
+precinct in the definition), so per contest the counts add up to the precinct's
+ballots cast. Totals over precincts with different styles keep a per-contest
+ballot count instead.
+
+Canonical JSON: sorted keys, no whitespace, UTF-8 (not \\u-escaped), integers
+only, contests ordered by id, options as an object. Parsing is strict: unknown or
+missing keys, duplicate keys, floats, booleans as counts and non-canonical bytes
+are refused. The station signs exactly the canonical bytes with Ed25519 (the
+`format` member inside names what they are, so no separate context prefix is
+needed and anyone can check the signature over the posted file with standard
+tools).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from .crypto import (
+    KEY_ID_LEN,
+    SIGNATURE_LEN,
+    KeyFormatError,
+    SignatureError,
+    ed25519_public_bytes,
+    key_id,
+    sign,
+    verify_key_from_bytes,
+    verify_signature,
+)
+from .law import PartyVotes
+
+if TYPE_CHECKING:  # the definition is only read, never required to build a protocol
+    from .definition import Election
+
+PROTOCOL_FORMAT = "sailau/protocol"
+TOTALS_FORMAT = "sailau/protocol-totals"
+SIGNED_FORMAT = "sailau/signed-protocol"
+FORMAT_VERSION = 1
+
+_FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
+PRECINCT_COUNTS = ("voters_on_list", "voters_checked_in", "cards_issued", "ballots_cast", "cards_cancelled")
+
+
+class ProtocolError(ValueError):
+    """Base of the protocol errors."""
+
+
+class ProtocolFormatError(ProtocolError):
+    """Protocol bytes or fields are malformed (not a control-relation question)."""
+
+
+class ProtocolViolationError(ProtocolError):
+    """The protocol breaks control relations; `violations` lists each one."""
+
+    def __init__(self, violations: Sequence[Violation]):
+        self.violations = tuple(violations)
+        super().__init__(
+            "protocol violates control relations:\n" + "\n".join(f"  {v.name}: {v.message}" for v in self.violations)
+        )
+
+
+class ProtocolMismatchError(ProtocolError):
+    """Protocols that cannot be summed: another election or a precinct twice."""
+
+
+class ProtocolSignatureError(ProtocolError):
+    """A signed protocol does not verify, or its key is not the expected station key."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    name: str  # stable relation name, see the module docstring
+    message: str  # the numbers, for people
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require_int(what: str, value: object) -> None:
+    if not _is_int(value):
+        raise ProtocolFormatError(f"{what} must be an integer, got {value!r}")
+
+
+def _require_str(what: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ProtocolFormatError(f"{what} must be a non-empty string, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ContestResult:
+    """One contest's count: votes per option id, against all, blank, invalid."""
+
+    contest_id: str
+    votes: Mapping[str, int]
+    against_all: int = 0
+    blank: int = 0
+    invalid: int = 0
+
+    def __post_init__(self) -> None:
+        _require_str("contest id", self.contest_id)
+        if not isinstance(self.votes, Mapping):
+            raise ProtocolFormatError(f"contest {self.contest_id!r}: votes must be a mapping")
+        for oid, n in self.votes.items():
+            _require_str(f"contest {self.contest_id!r}: option id", oid)
+            _require_int(f"contest {self.contest_id!r}: votes for {oid!r}", n)
+        for name in ("against_all", "blank", "invalid"):
+            _require_int(f"contest {self.contest_id!r}: {name}", getattr(self, name))
+        object.__setattr__(self, "votes", dict(sorted(self.votes.items())))
+
+    @property
+    def total(self) -> int:
+        return sum(self.votes.values()) + self.against_all + self.blank + self.invalid
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "id": self.contest_id,
+            "votes": dict(self.votes),
+            "against_all": self.against_all,
+            "blank": self.blank,
+            "invalid": self.invalid,
+        }
+
+
+def _sorted_contests(contests: Iterable[ContestResult]) -> tuple[ContestResult, ...]:
+    contests = tuple(contests)
+    for c in contests:
+        if not isinstance(c, ContestResult):
+            raise ProtocolFormatError(f"contests must be ContestResult, got {type(c).__name__}")
+    return tuple(sorted(contests, key=lambda c: c.contest_id))
+
+
+def _check_election_ref(election_id: object, fingerprint: object) -> None:
+    _require_str("election id", election_id)
+    if not isinstance(fingerprint, str) or not _FINGERPRINT_RE.fullmatch(fingerprint):
+        raise ProtocolFormatError(f"election fingerprint must be 64 lower-case hex digits, got {fingerprint!r}")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One precinct's results protocol, as the ballot box signs it."""
+
+    election_id: str
+    election_fingerprint: str  # hex SHA-256 of the definition file
+    precinct: int
+    region: str
+    district: str | None  # the Mäjilis single-member district, where the law has them
+    voters_on_list: int
+    voters_checked_in: int
+    cards_issued: int
+    ballots_cast: int
+    cards_cancelled: int
+    contests: tuple[ContestResult, ...]
+
+    def __post_init__(self) -> None:
+        _check_election_ref(self.election_id, self.election_fingerprint)
+        _require_int("precinct", self.precinct)
+        if self.precinct < 1:
+            raise ProtocolFormatError(f"precinct number must be >= 1, got {self.precinct}")
+        _require_str("region", self.region)
+        if self.district is not None:
+            _require_str("district", self.district)
+        for name in PRECINCT_COUNTS:
+            _require_int(name, getattr(self, name))
+        object.__setattr__(self, "contests", _sorted_contests(self.contests))
+
+    def contest(self, contest_id: str) -> ContestResult:
+        for c in self.contests:
+            if c.contest_id == contest_id:
+                return c
+        raise KeyError(f"contest {contest_id!r} is not in the protocol of precinct {self.precinct}")
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "format": PROTOCOL_FORMAT,
+            "version": FORMAT_VERSION,
+            "election": {"id": self.election_id, "fingerprint": self.election_fingerprint},
+            "precinct": self.precinct,
+            "region": self.region,
+            **{name: getattr(self, name) for name in PRECINCT_COUNTS},
+            "contests": [c.to_data() for c in self.contests],
+        }
+        if self.district is not None:
+            data["district"] = self.district
+        return data
+
+    def to_canonical_json(self) -> bytes:
+        return canonical_json(self.to_data())
+
+    @classmethod
+    def from_data(cls, data: Any) -> Protocol:
+        d = _object(data, "protocol")
+        _keys(d, "protocol", required={"format", "version", "election", "precinct", "region", *PRECINCT_COUNTS, "contests"}, optional={"district"})
+        _format(d, PROTOCOL_FORMAT)
+        el = _object(d["election"], "election")
+        _keys(el, "election", required={"id", "fingerprint"})
+        try:
+            return cls(
+                election_id=el["id"],
+                election_fingerprint=el["fingerprint"],
+                precinct=d["precinct"],
+                region=d["region"],
+                district=d.get("district"),
+                **{name: d[name] for name in PRECINCT_COUNTS},
+                contests=_contests_from_data(d["contests"]),
+            )
+        except TypeError as e:  # pragma: no cover - guarded by _keys
+            raise ProtocolFormatError(str(e)) from None
+
+    @classmethod
+    def from_canonical_json(cls, raw: bytes) -> Protocol:
+        """Parse strictly; the bytes must be exactly the canonical encoding."""
+        protocol = cls.from_data(parse_strict_json(raw))
+        if protocol.to_canonical_json() != raw:
+            raise ProtocolFormatError("protocol JSON is not in canonical form (sorted keys, no whitespace, contests by id)")
+        return protocol
+
+
+@dataclass(frozen=True)
+class ProtocolTotals:
+    """Protocols summed over precincts (a territorial or the central commission)."""
+
+    election_id: str
+    election_fingerprint: str
+    precincts: tuple[int, ...]
+    voters_on_list: int
+    voters_checked_in: int
+    cards_issued: int
+    ballots_cast: int
+    cards_cancelled: int
+    contests: tuple[ContestResult, ...]
+    #: ballots that carried each contest (differs from ballots_cast across styles)
+    contest_ballots: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_election_ref(self.election_id, self.election_fingerprint)
+        for n in self.precincts:
+            _require_int("precinct", n)
+        object.__setattr__(self, "precincts", tuple(sorted(self.precincts)))
+        for name in PRECINCT_COUNTS:
+            _require_int(name, getattr(self, name))
+        object.__setattr__(self, "contests", _sorted_contests(self.contests))
+        object.__setattr__(self, "contest_ballots", dict(sorted(self.contest_ballots.items())))
+
+    def contest(self, contest_id: str) -> ContestResult:
+        for c in self.contests:
+            if c.contest_id == contest_id:
+                return c
+        raise KeyError(f"contest {contest_id!r} is not in these totals")
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "format": TOTALS_FORMAT,
+            "version": FORMAT_VERSION,
+            "election": {"id": self.election_id, "fingerprint": self.election_fingerprint},
+            "precincts": list(self.precincts),
+            **{name: getattr(self, name) for name in PRECINCT_COUNTS},
+            "contests": [c.to_data() for c in self.contests],
+            "contest_ballots": dict(self.contest_ballots),
+        }
+
+    def to_canonical_json(self) -> bytes:
+        return canonical_json(self.to_data())
+
+
+# --- canonical JSON --------------------------------------------------------------------
+
+
+def canonical_json(data: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8; refuses floats (counts are integers)."""
+    _no_floats(data)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def _no_floats(value: Any) -> None:
+    if isinstance(value, float):
+        raise ProtocolFormatError(f"canonical JSON holds integers only, got {value!r}")
+    if isinstance(value, dict):
+        for v in value.values():
+            _no_floats(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _no_floats(v)
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ProtocolFormatError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _refuse_float(text: str) -> Any:
+    raise ProtocolFormatError(f"numbers must be integers, got {text}")
+
+
+def _refuse_constant(text: str) -> Any:
+    raise ProtocolFormatError(f"{text} is not allowed")
+
+
+def parse_strict_json(raw: bytes) -> Any:
+    """UTF-8 JSON without duplicate keys, floats, NaN or Infinity."""
+    if not isinstance(raw, (bytes, bytearray)):
+        raise ProtocolFormatError("protocol JSON must be given as bytes")
+    try:
+        text = bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ProtocolFormatError(f"protocol JSON is not UTF-8 ({e.reason} at byte {e.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=_pairs, parse_float=_refuse_float, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as e:
+        raise ProtocolFormatError(f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProtocolFormatError(f"{what} must be a JSON object")
+    return value
+
+
+def _keys(d: Mapping[str, Any], what: str, required: set[str], optional: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    missing = sorted(required - set(d))
+    if missing:
+        raise ProtocolFormatError(f"{what}: missing key(s) {', '.join(missing)}")
+    unknown = sorted(set(d) - required - optional)
+    if unknown:
+        raise ProtocolFormatError(f"{what}: unknown key(s) {', '.join(unknown)}")
+
+
+def _format(d: Mapping[str, Any], expected: str) -> None:
+    if d["format"] != expected:
+        raise ProtocolFormatError(f"format must be {expected!r}, got {d['format']!r}")
+    if not _is_int(d["version"]) or d["version"] != FORMAT_VERSION:
+        raise ProtocolFormatError(f"unsupported {expected} version {d['version']!r}; this code reads {FORMAT_VERSION}")
+
+
+def _contests_from_data(value: Any) -> tuple[ContestResult, ...]:
+    if not isinstance(value, list):
+        raise ProtocolFormatError("contests must be a JSON list")
+    out = []
+    for i, item in enumerate(value):
+        c = _object(item, f"contests[{i}]")
+        _keys(c, f"contests[{i}]", required={"id", "votes", "against_all", "blank", "invalid"})
+        out.append(
+            ContestResult(
+                contest_id=c["id"],
+                votes=_object(c["votes"], f"contests[{i}].votes"),
+                against_all=c["against_all"],
+                blank=c["blank"],
+                invalid=c["invalid"],
+            )
+        )
+    return tuple(out)
+
+
+# --- control relations ---------------------------------------------------------------
+
+
+def validate_protocol(protocol: Protocol | ProtocolTotals, election: Election | None = None) -> list[Violation]:
+    """Every violated control relation, in a stable order; empty when the protocol holds."""
+    out: list[Violation] = []
+
+    def add(name: str, message: str) -> None:
+        out.append(Violation(name, message))
+
+    p = protocol
+    for name in PRECINCT_COUNTS:
+        if getattr(p, name) < 0:
+            add(f"nonnegative:{name}", f"{name} is {getattr(p, name)}")
+    if p.voters_checked_in > p.voters_on_list:
+        add("checked_in<=on_list", f"{p.voters_checked_in} voters checked in but {p.voters_on_list} on the list")
+    if p.cards_issued > p.voters_checked_in:
+        add("issued<=checked_in", f"{p.cards_issued} cards issued to {p.voters_checked_in} voters checked in")
+    if p.cards_issued > p.voters_on_list:
+        add("issued<=on_list", f"{p.cards_issued} cards issued but {p.voters_on_list} voters on the list")
+    if p.ballots_cast > p.cards_issued:
+        add("cast<=issued", f"{p.ballots_cast} ballots cast but {p.cards_issued} cards issued")
+    if p.ballots_cast + p.cards_cancelled > p.cards_issued:
+        add(
+            "cast+cancelled<=issued",
+            f"{p.ballots_cast} cast + {p.cards_cancelled} cancelled exceed {p.cards_issued} cards issued",
+        )
+
+    seen: set[str] = set()
+    for c in p.contests:
+        cid = c.contest_id
+        if cid in seen:
+            add(f"contest:{cid}:duplicate", f"contest {cid!r} appears more than once")
+            continue
+        seen.add(cid)
+        for oid, n in c.votes.items():
+            if n < 0:
+                add(f"contest:{cid}:nonnegative:option:{oid}", f"option {oid!r} has {n} votes")
+        for what in ("against_all", "blank", "invalid"):
+            if getattr(c, what) < 0:
+                add(f"contest:{cid}:nonnegative:{what}", f"{what} is {getattr(c, what)}")
+        if isinstance(p, ProtocolTotals):
+            cast = p.contest_ballots.get(cid, p.ballots_cast)
+            if cast > p.ballots_cast:
+                add(f"contest:{cid}:cast<=cast", f"{cast} ballots carried contest {cid!r} of {p.ballots_cast} cast")
+        else:
+            cast = p.ballots_cast
+        if c.total != cast:
+            add(
+                f"contest:{cid}:sum==cast",
+                f"options {sum(c.votes.values())} + against all {c.against_all} + blank {c.blank} "
+                f"+ invalid {c.invalid} = {c.total}, but {cast} ballots cast",
+            )
+
+    if election is not None:
+        out.extend(_election_violations(p, election))
+    return out
+
+
+def _election_violations(p: Protocol | ProtocolTotals, election: Election) -> list[Violation]:
+    out: list[Violation] = []
+
+    def add(name: str, message: str) -> None:
+        out.append(Violation(name, message))
+
+    if p.election_id != election.id:
+        add("election:id", f"protocol is for election {p.election_id!r}, not {election.id!r}")
+    if p.election_fingerprint != election.fingerprint_hex:
+        add("election:fingerprint", f"protocol fingerprint {p.election_fingerprint} is not {election.fingerprint_hex}")
+    known_contests = {c.id: c for c in election.contests}
+    style_contests: tuple[str, ...] | None = None
+    if isinstance(p, Protocol):
+        precincts = {pr.number: pr for pr in election.precincts}
+        definition = precincts.get(p.precinct)
+        if definition is None:
+            add("precinct:unknown", f"precinct {p.precinct} is not in election {election.id}")
+        else:
+            if definition.region != p.region:
+                add("precinct:region", f"precinct {p.precinct} is in region {definition.region!r}, protocol says {p.region!r}")
+            if definition.district != p.district:
+                add(
+                    "precinct:district",
+                    f"precinct {p.precinct} is in district {definition.district!r}, protocol says {p.district!r}",
+                )
+            styles = {s.code: s for s in election.ballot_styles}
+            style = styles.get(definition.style)
+            if style is not None:
+                style_contests = tuple(style.contests)
+    else:
+        numbers = {pr.number for pr in election.precincts}
+        for n in p.precincts:
+            if n not in numbers:
+                add("precinct:unknown", f"precinct {n} is not in election {election.id}")
+
+    present = {c.contest_id for c in p.contests}
+    for c in p.contests:
+        cid = c.contest_id
+        contest = known_contests.get(cid)
+        if contest is None:
+            add(f"contest:{cid}:unknown", f"contest {cid!r} is not in election {election.id}")
+            continue
+        if style_contests is not None and cid not in style_contests:
+            add(f"contest:{cid}:not_on_style", f"contest {cid!r} is not on the ballot style of precinct {p.precinct}")
+        options = [o.id for o in election.options(cid)]
+        for oid in c.votes:
+            if oid not in options:
+                add(f"contest:{cid}:unknown_option:{oid}", f"option {oid!r} is not in contest {cid!r}")
+        for oid in options:
+            if oid not in c.votes:
+                add(f"contest:{cid}:missing_option:{oid}", f"option {oid!r} of contest {cid!r} is not in the protocol")
+        if c.against_all and not contest.against_all:
+            add(
+                f"contest:{cid}:against_all_not_on_ballot",
+                f"contest {cid!r} has no 'against all' but the protocol counts {c.against_all}",
+            )
+    for cid in style_contests or ():
+        if cid not in present:
+            add(f"contest:{cid}:missing", f"contest {cid!r} is on the ballot style but not in the protocol")
+    return out
+
+
+def check_protocol(protocol: Protocol | ProtocolTotals, election: Election | None = None) -> None:
+    """Raise `ProtocolViolationError` unless every control relation holds."""
+    violations = validate_protocol(protocol, election)
+    if violations:
+        raise ProtocolViolationError(violations)
+
+
+# --- signing --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedProtocol:
+    """A protocol with the station's Ed25519 signature over its canonical bytes."""
+
+    protocol: Protocol
+    station_key_id: bytes  # first 8 bytes of SHA-256 of the public key (crypto.key_id)
+    public_key: bytes  # raw 32-byte Ed25519 public key
+    signature: bytes  # 64 bytes
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "format": SIGNED_FORMAT,
+            "version": FORMAT_VERSION,
+            "protocol": self.protocol.to_data(),
+            "station_key_id": self.station_key_id.hex(),
+            "public_key": self.public_key.hex(),
+            "signature": self.signature.hex(),
+        }
+
+    def to_canonical_json(self) -> bytes:
+        return canonical_json(self.to_data())
+
+    @classmethod
+    def from_canonical_json(cls, raw: bytes) -> SignedProtocol:
+        """Parse strictly (canonical bytes only). Does not verify: call `verify_signed_protocol`."""
+        d = _object(parse_strict_json(raw), "signed protocol")
+        _keys(d, "signed protocol", required={"format", "version", "protocol", "station_key_id", "public_key", "signature"})
+        _format(d, SIGNED_FORMAT)
+        signed = cls(
+            protocol=Protocol.from_data(d["protocol"]),
+            station_key_id=_hex(d["station_key_id"], KEY_ID_LEN, "station_key_id"),
+            public_key=_hex(d["public_key"], 32, "public_key"),
+            signature=_hex(d["signature"], SIGNATURE_LEN, "signature"),
+        )
+        if signed.to_canonical_json() != raw:
+            raise ProtocolFormatError("signed protocol JSON is not in canonical form")
+        return signed
+
+
+def _hex(value: Any, length: int, what: str) -> bytes:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]*", value) or len(value) != 2 * length:
+        raise ProtocolFormatError(f"{what} must be {length} bytes as lower-case hex, got {value!r}")
+    return bytes.fromhex(value)
+
+
+def sign_protocol(
+    protocol: Protocol, private_key: ed25519.Ed25519PrivateKey, election: Election | None = None
+) -> SignedProtocol:
+    """Check the control relations (raising `ProtocolViolationError`), then sign."""
+    check_protocol(protocol, election)
+    public = ed25519_public_bytes(private_key.public_key())
+    return SignedProtocol(
+        protocol=protocol,
+        station_key_id=key_id(public),
+        public_key=public,
+        signature=sign(private_key, protocol.to_canonical_json()),
+    )
+
+
+def verify_signed_protocol(
+    signed: SignedProtocol, trusted_keys: Mapping[bytes, bytes] | None = None
+) -> Protocol:
+    """Verify the signature and return the protocol; raise `ProtocolSignatureError`.
+
+    The public key travels with the protocol, so a valid signature alone proves
+    only integrity. `trusted_keys` (key id -> raw public key, the stations enrolled
+    for this election) makes it prove origin too; commissions must pass it.
+    """
+    if key_id(signed.public_key) != signed.station_key_id:
+        raise ProtocolSignatureError(
+            f"station key id {signed.station_key_id.hex()} does not name the enclosed public key"
+        )
+    if trusted_keys is not None:
+        trusted = trusted_keys.get(signed.station_key_id)
+        if trusted is None:
+            raise ProtocolSignatureError(f"station key {signed.station_key_id.hex()} is not enrolled")
+        if bytes(trusted) != signed.public_key:
+            raise ProtocolSignatureError(f"station key {signed.station_key_id.hex()} differs from the enrolled key")
+    try:
+        verify_signature(verify_key_from_bytes(signed.public_key), signed.signature, signed.protocol.to_canonical_json())
+    except (SignatureError, KeyFormatError) as e:
+        raise ProtocolSignatureError(f"protocol of precinct {signed.protocol.precinct}: {e}") from None
+    return signed.protocol
+
+
+# --- totals ---------------------------------------------------------------------------
+
+
+def sum_protocols(protocols: Iterable[Protocol | ProtocolTotals]) -> ProtocolTotals:
+    """Add precinct protocols (or earlier totals) of one election into totals.
+
+    Refuses an empty input, another election or fingerprint, and any precinct
+    counted twice. Does not validate: check the inputs (and the result) with
+    `validate_protocol`; sums of valid protocols are valid.
+    """
+    items = list(protocols)
+    if not items:
+        raise ProtocolMismatchError("no protocols to sum")
+    first = items[0]
+    precincts: list[int] = []
+    counts = dict.fromkeys(PRECINCT_COUNTS, 0)
+    votes: dict[str, dict[str, int]] = {}
+    others: dict[str, list[int]] = {}
+    contest_ballots: dict[str, int] = {}
+    for p in items:
+        if (p.election_id, p.election_fingerprint) != (first.election_id, first.election_fingerprint):
+            raise ProtocolMismatchError(
+                f"protocol of election {p.election_id!r} ({p.election_fingerprint[:16]}...) cannot be summed with "
+                f"election {first.election_id!r} ({first.election_fingerprint[:16]}...)"
+            )
+        mine = [p.precinct] if isinstance(p, Protocol) else list(p.precincts)
+        for n in mine:
+            if n in precincts:
+                raise ProtocolMismatchError(f"precinct {n} is counted twice")
+            precincts.append(n)
+        for name in PRECINCT_COUNTS:
+            counts[name] += getattr(p, name)
+        for c in p.contests:
+            v = votes.setdefault(c.contest_id, {})
+            for oid, n in c.votes.items():
+                v[oid] = v.get(oid, 0) + n
+            o = others.setdefault(c.contest_id, [0, 0, 0])
+            o[0] += c.against_all
+            o[1] += c.blank
+            o[2] += c.invalid
+            carried = p.contest_ballots.get(c.contest_id, p.ballots_cast) if isinstance(p, ProtocolTotals) else p.ballots_cast
+            contest_ballots[c.contest_id] = contest_ballots.get(c.contest_id, 0) + carried
+    return ProtocolTotals(
+        election_id=first.election_id,
+        election_fingerprint=first.election_fingerprint,
+        precincts=tuple(precincts),
+        **counts,
+        contests=tuple(
+            ContestResult(cid, votes[cid], against_all=o[0], blank=o[1], invalid=o[2]) for cid, o in others.items()
+        ),
+        contest_ballots=contest_ballots,
+    )
+
+
+def party_list_votes(
+    totals: Protocol | ProtocolTotals, election: Election
+) -> tuple[list[PartyVotes], int, int]:
+    """Input for `law.allocate_list_seats` from the national party-list contest:
+    (parties in registration order, voters who took part in it, against all)."""
+    contest = election.party_list_contest
+    result = totals.contest(contest.id)
+    parties = [PartyVotes(p.id, result.votes.get(p.id, 0)) for p in election.parties if p.id in contest.options]
+    if isinstance(totals, ProtocolTotals):
+        participated = totals.contest_ballots.get(contest.id, totals.ballots_cast)
+    else:
+        participated = totals.ballots_cast
+    return parties, participated, result.against_all
+
+
+# --- NIST SP 1500-100 (v2) election results export ------------------------------------------
+
+_T = "ElectionResults."
+
+
+def _text(name: Any) -> dict[str, Any]:
+    """LocalizedText (kk/ru/en) or plain str -> InternationalizedText."""
+    if isinstance(name, str):
+        items = [("en", name)]
+    else:
+        items = [(lang, name.get(lang)) for lang in ("kk", "ru", "en")]
+    return {
+        "@type": _T + "InternationalizedText",
+        "Text": [{"@type": _T + "LanguageString", "Language": lang, "Content": text} for lang, text in items],
+    }
+
+
+def _vendor() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"sailau {version('sailau')}"
+    except Exception:  # pragma: no cover - not installed
+        return "sailau"
+
+
+NIST_RESULTS_STATUS = ("certified", "correction", "pre-election", "recount", "unofficial-complete", "unofficial-partial")
+AGAINST_ALL_TEXT = {"kk": "Барлығына қарсы", "ru": "Против всех", "en": "Against all"}
+
+
+def nist_results_report(
+    protocols: Sequence[Protocol],
+    election: Election,
+    *,
+    issuer: str,
+    issuer_abbreviation: str,
+    generated: datetime.datetime | None = None,
+    status: str = "unofficial-complete",
+) -> dict[str, Any]:
+    """Precinct-level NIST SP 1500-100 v2 `ElectionResults.ElectionReport` (JSON form).
+
+    Mapping: each precinct is a `ReportingUnit` (Type precinct) with
+    VotersRegistered = voters on the list, VotersParticipated = ballots cast;
+    regions and single-member districts are ReportingUnits (Type other) composed
+    of their precincts, under one country unit. The national and maslikhat party
+    lists are `PartyContest`s (VoteVariation proportional) of `PartySelection`s;
+    single-member contests are `CandidateContest`s (plurality, 1 seat).
+    "Against all" has no CDF class: it is a `BallotMeasureSelection` with the
+    text "Against all" in the contest. Blank and invalid go to the contest's
+    `SummaryCounts` as Undervotes and BallotsRejected, with BallotsCast.
+    Left out: cards issued/cancelled and voters checked in (no CDF field), the
+    station signature (the CDF's Xmldsig slot is for XML), offices and seats won.
+    """
+    if status not in NIST_RESULTS_STATUS:
+        raise ProtocolFormatError(f"status must be one of {', '.join(NIST_RESULTS_STATUS)}, got {status!r}")
+    protocols = sorted(protocols, key=lambda p: p.precinct)
+    for p in protocols:
+        check_protocol(p, election)
+    numbers = [p.precinct for p in protocols]
+    if len(set(numbers)) != len(numbers):
+        raise ProtocolMismatchError("a precinct appears twice in the export")
+    generated = generated or datetime.datetime.now(datetime.timezone.utc)
+    if generated.tzinfo is None:
+        raise ProtocolFormatError("generated must be timezone-aware")
+
+    country = "gpu-kz"
+    pct_id = {p.precinct: f"gpu-precinct-{p.precinct}" for p in protocols}
+
+    regions: dict[str, list[str]] = {}
+    districts: dict[str, list[str]] = {}  # single-member districts: precincts voting in them
+    for p in protocols:
+        regions.setdefault(p.region, []).append(pct_id[p.precinct])
+        for c in p.contests:
+            contest = election.contest(c.contest_id)
+            if contest.kind == "single_member":
+                districts.setdefault(contest.district, []).append(pct_id[p.precinct])
+    region_names = {r.code: r.name for r in election.territory.regions}
+    district_defs = {d.code: d for d in election.territory.districts}
+
+    gp_units: list[dict[str, Any]] = [
+        {
+            "@type": _T + "ReportingUnit",
+            "@id": country,
+            "Type": "country",
+            "Name": "Kazakhstan",
+            "ComposingGpUnitIds": [f"gpu-region-{code}" for code in sorted(regions)],
+        }
+    ]
+    for code in sorted(regions):
+        gp_units.append(
+            {
+                "@type": _T + "ReportingUnit",
+                "@id": f"gpu-region-{code}",
+                "Type": "other",
+                "OtherType": "region",
+                "Name": region_names[code].en if code in region_names else code,
+                "ComposingGpUnitIds": regions[code],
+            }
+        )
+    for code in sorted(districts):
+        d = district_defs[code]
+        gp_units.append(
+            {
+                "@type": _T + "ReportingUnit",
+                "@id": f"gpu-district-{code}",
+                "Type": "other",
+                "OtherType": "majilis-district" if d.level == "national" else "maslikhat-district",
+                "Name": d.name.en,
+                "ComposingGpUnitIds": districts[code],
+            }
+        )
+    for p in protocols:
+        gp_units.append(
+            {
+                "@type": _T + "ReportingUnit",
+                "@id": pct_id[p.precinct],
+                "Type": "precinct",
+                "Number": str(p.precinct),
+                "Name": f"Precinct {p.precinct}",
+                "VotersRegistered": p.voters_on_list,
+                "VotersParticipated": p.ballots_cast,
+                "SummaryCounts": [
+                    {"@type": _T + "SummaryCounts", "Type": "total", "GpUnitId": pct_id[p.precinct], "BallotsCast": p.ballots_cast}
+                ],
+            }
+        )
+
+    parties = [
+        {
+            "@type": _T + "Party",
+            "@id": f"party-{party.id}",
+            "Name": _text(party.name),
+            "ExternalIdentifier": [
+                {"@type": _T + "ExternalIdentifier", "Type": "national-level", "Value": str(party.registration_number), "Label": "registration number"}
+            ],
+        }
+        for party in election.parties
+    ]
+
+    candidates: list[dict[str, Any]] = []
+    contests: list[dict[str, Any]] = []
+    in_protocols = sorted({c.contest_id for p in protocols for c in p.contests})
+    order = {c.id: i for i, c in enumerate(election.contests)}
+    for cid in sorted(in_protocols, key=lambda c: order[c]):
+        contest = election.contest(cid)
+        results = [(p, p.contest(cid)) for p in protocols if any(c.contest_id == cid for c in p.contests)]
+
+        def counts(option_id: str | None) -> list[dict[str, Any]]:
+            return [
+                {
+                    "@type": _T + "VoteCounts",
+                    "Type": "total",
+                    "GpUnitId": pct_id[p.precinct],
+                    "Count": r.against_all if option_id is None else r.votes.get(option_id, 0),
+                }
+                for p, r in results
+            ]
+
+        selections: list[dict[str, Any]] = []
+        for option in election.options(cid):
+            sel_id = f"sel-{cid}-{option.id}"
+            if contest.kind == "party_list":
+                selections.append(
+                    {"@type": _T + "PartySelection", "@id": sel_id, "PartyIds": [f"party-{option.id}"], "SequenceOrder": option.index + 1, "VoteCounts": counts(option.id)}
+                )
+            else:
+                cand_id = f"cand-{cid}-{option.id}"
+                cand: dict[str, Any] = {"@type": _T + "Candidate", "@id": cand_id, "BallotName": _text(option.name)}
+                if option.party is not None:
+                    cand["PartyId"] = f"party-{option.party}"
+                candidates.append(cand)
+                sel = {"@type": _T + "CandidateSelection", "@id": sel_id, "CandidateIds": [cand_id], "SequenceOrder": option.index + 1, "VoteCounts": counts(option.id)}
+                if option.party is not None:
+                    sel["EndorsementPartyIds"] = [f"party-{option.party}"]
+                selections.append(sel)
+        if contest.against_all:
+            selections.append(
+                {
+                    "@type": _T + "BallotMeasureSelection",
+                    "@id": f"sel-{cid}-against-all",
+                    "Selection": _text_from(AGAINST_ALL_TEXT),
+                    "SequenceOrder": len(selections) + 1,
+                    "VoteCounts": counts(None),
+                }
+            )
+        summary = [
+            {
+                "@type": _T + "SummaryCounts",
+                "Type": "total",
+                "GpUnitId": pct_id[p.precinct],
+                "BallotsCast": p.ballots_cast,
+                "Undervotes": r.blank,
+                "BallotsRejected": r.invalid,
+            }
+            for p, r in results
+        ]
+        if contest.kind == "party_list":
+            district = country if contest.region is None else f"gpu-region-{contest.region}"
+            entry: dict[str, Any] = {"@type": _T + "PartyContest", "VoteVariation": "proportional"}
+        else:
+            district = f"gpu-district-{contest.district}"
+            entry = {"@type": _T + "CandidateContest", "VoteVariation": "plurality", "VotesAllowed": 1, "NumberElected": 1}
+        entry.update(
+            {
+                "@id": f"contest-{cid}",
+                "Name": contest.name.en,
+                "BallotTitle": _text(contest.name),
+                "ElectoralDistrictId": district,
+                "SequenceOrder": order[cid] + 1,
+                "BallotSelection": selections,
+                "SummaryCounts": summary,
+            }
+        )
+        contests.append(entry)
+
+    election_entry: dict[str, Any] = {
+        "@type": _T + "Election",
+        "ElectionScopeId": country,
+        "Name": _text(election.name),
+        "StartDate": election.date.isoformat(),
+        "EndDate": election.date.isoformat(),
+        "Type": "general",
+        "ExternalIdentifier": [
+            {"@type": _T + "ExternalIdentifier", "Type": "other", "OtherType": "sailau-election-id", "Value": election.id},
+            {"@type": _T + "ExternalIdentifier", "Type": "other", "OtherType": "sailau-fingerprint-sha256", "Value": election.fingerprint_hex},
+        ],
+        "Contest": contests,
+    }
+    if candidates:
+        election_entry["Candidate"] = candidates
+    return {
+        "@type": _T + "ElectionReport",
+        "Format": "precinct-level",
+        "GeneratedDate": generated.isoformat(timespec="seconds"),
+        "Issuer": issuer,
+        "IssuerAbbreviation": issuer_abbreviation,
+        "SequenceStart": 1,
+        "SequenceEnd": 1,
+        "Status": status,
+        "VendorApplicationId": _vendor(),
+        "Election": [election_entry],
+        "GpUnit": gp_units,
+        "Party": parties,
+    }
+
+
+def _text_from(texts: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "@type": _T + "InternationalizedText",
+        "Text": [{"@type": _T + "LanguageString", "Language": lang, "Content": t} for lang, t in texts.items()],
+    }
