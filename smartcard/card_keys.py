@@ -12,8 +12,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
 
-SERIAL_LENGTH = 8
-CHALLENGE_LENGTH = 16
+from sailau.smartcard.apdu import CHALLENGE_LENGTH, SERIAL_LENGTH
+
 CARD_KEY_LENGTH = 16
 DIVERSIFICATION_TAG = b"\x01"
 

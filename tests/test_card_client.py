@@ -163,6 +163,13 @@ def test_apdu_and_byte_counts_per_operation():
     assert clear.bytes_sent == 5 + (5 + 16) + 4
     assert clear.bytes_received == (16 + 2) + 2 + 2
 
+    client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)
+    client.select()  # a new session: the serial must be read again
+    client.reset_stats()
+    client.clear(TEST_MASTER_KEY)
+    fresh_clear = client.reset_stats()
+    assert (fresh_clear.apdus, fresh_clear.bytes_sent, fresh_clear.bytes_received) == (4, 35, 33)
+
 
 def test_the_serial_cache_is_dropped_on_reselect_and_reconnect():
     client, transport = connected()
