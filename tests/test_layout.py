@@ -40,3 +40,44 @@ def test_cli_help_lists_subcommands():
     assert result.exit_code == 0, result.output
     for name in COMMANDS:
         assert name in result.output
+
+
+def test_every_subcommand_imports_and_has_help():
+    """A lazily registered subcommand that fails to import would only show up
+    when a user types it; import each one here."""
+    from sailau.cli.main import COMMANDS, cli
+
+    runner = CliRunner()
+    for name in COMMANDS:
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, f"sailau {name} --help: {result.output}{result.exception!r}"
+        assert "Usage:" in result.output
+
+
+def test_import_direction():
+    """DESIGN.md section 1: election and smartcard import nothing else of ours;
+    commission imports election only; terminal and ballot_box never each other."""
+    import ast
+
+    allowed = {
+        "election": {"election"},
+        "smartcard": {"smartcard"},
+        "commission": {"commission", "election"},
+        "terminal": {"terminal", "election", "smartcard"},
+        "ballot_box": {"ballot_box", "election", "smartcard"},
+    }
+    problems = []
+    for folder, ok in allowed.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                for name in names:
+                    parts = name.split(".")
+                    if parts[0] == "sailau" and len(parts) > 1 and parts[1] not in ok:
+                        problems.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not problems, "\n".join(problems)
