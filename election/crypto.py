@@ -237,7 +237,7 @@ def _load_private(path: Path, kind: type[_K], what: str) -> _K:
             f"{path}: expected a PEM {what} private key or 32 raw bytes, got {len(data)} bytes"
         )
     if not isinstance(key, kind):
-        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected a {what} private key")
+        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected an {what} private key")
     return key
 
 
@@ -255,7 +255,7 @@ def _load_public(path: Path, kind: type[_K], what: str) -> _K:
             f"{path}: expected a PEM {what} public key or 32 raw bytes, got {len(data)} bytes"
         )
     if not isinstance(key, kind):
-        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected a {what} public key")
+        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected an {what} public key")
     return key
 
 
