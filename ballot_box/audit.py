@@ -181,18 +181,23 @@ def append(session: Session, draft: AuditDraft, now: dt.datetime) -> AuditEvent:
     transaction already holds the database lock), so concurrent appenders on
     PostgreSQL queue and each sees the previous one's committed head.
     """
-    kind = AuditKind(draft.kind)
-    payload = json.loads(canonical_json(dict(draft.payload)))  # tuples -> lists, a private copy
-    check_payload(payload)
     head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one()
-    seq, prev = head.seq + 1, head.hash
-    time = coarse_time(now)
-    digest = event_hash(seq, kind.value, time, payload, prev)
-    session.add(AuditEventRow(seq=seq, kind=kind.value, time=time, payload=canonical_json(payload),
-                              prev_hash=prev, hash=digest))
-    session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=digest))
+    event = chain_event(head.seq, head.hash, draft, now)
+    session.add(AuditEventRow(seq=event.seq, kind=event.kind, time=event.time, payload=canonical_json(event.payload),
+                              prev_hash=event.prev_hash, hash=event.hash))
+    session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=event.seq, hash=event.hash))
     session.flush()
-    return AuditEvent(seq=seq, kind=kind.value, time=time, payload=payload, prev_hash=prev, hash=digest)
+    return event
+
+
+def chain_event(prev_seq: int, prev_hash: str, draft: AuditDraft, now: dt.datetime) -> AuditEvent:
+    """The event that follows (prev_seq, prev_hash): pure, so a chain can be built and checked without a database."""
+    kind = AuditKind(draft.kind)
+    check_payload(draft.payload)
+    payload = json.loads(canonical_json(dict(draft.payload)))  # tuples -> lists, a private copy
+    seq, time = prev_seq + 1, coarse_time(now)
+    digest = event_hash(seq, kind.value, time, payload, prev_hash)
+    return AuditEvent(seq=seq, kind=kind.value, time=time, payload=payload, prev_hash=prev_hash, hash=digest)
 
 
 def record(db: StationDB, draft: AuditDraft) -> AuditEvent:
