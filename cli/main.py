@@ -14,6 +14,8 @@ import click
 # name -> (module, attribute, one-line help shown by `sailau --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "card": ("sailau.cli.card", "card", "Virtual ballot card: serve it to pcscd, inspect images."),
+    "audit": ("sailau.cli.audit", "audit", "Verify or export the ballot-box station's audit hash chain."),
+    "pollbook": ("sailau.cli.pollbook", "pollbook", "Import, search and show turnout of the station's voter list."),
     "keys": ("sailau.cli.keys", "keys", "Election key ceremony (k-of-n shares), terminal and station keys."),
     "seats": ("sailau.cli.seats", "seats", "Allocate Mäjilis party-list seats by Kazakh law from a JSON file of votes."),
 }
