@@ -157,3 +157,23 @@ def test_hourly_turnout_is_coarse(station: StationDB, clock: Clock) -> None:
         pollbook.check_in(station, value)
     assert [(b.hour, b.count) for b in pollbook.turnout(station)] == [
         ("2024-03-19T08:00+05:00", 2), ("2024-03-19T09:00+05:00", 1), ("2024-03-19T11:00+05:00", 1)]
+
+
+def test_cli_import_find_turnout(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sailau.cli.main import cli
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    bad = write_csv(tmp_path / "bad.csv", [VOTERS[0], ("123", "X", "Y", "", "1990-01-01")])
+    result = runner.invoke(cli, ["pollbook", "import", "--db", url, str(bad)])
+    assert result.exit_code == 1 and "line 3:" in result.output and "nothing imported" in result.output
+    result = runner.invoke(cli, ["pollbook", "import", "--db", url, str(write_csv(tmp_path / "ok.csv", VOTERS))])
+    assert result.exit_code == 0 and "imported 5 voters" in result.output
+    result = runner.invoke(cli, ["pollbook", "find", "--db", url, "әбілқ гүл"])
+    assert result.exit_code == 0 and "Әбілқасымова Гүлнар" in result.output and "Нұрлан" not in result.output
+    result = runner.invoke(cli, ["pollbook", "find", "--db", url, "123456789012"])
+    assert result.exit_code == 1 and "bad checksum" in result.output
+    result = runner.invoke(cli, ["pollbook", "turnout", "--db", url])
+    assert result.exit_code == 0 and result.output == ""
