@@ -1,0 +1,114 @@
+"""Totals per territorial unit, summed by the database (GROUP BY), as `ProtocolTotals`.
+
+The result has the same type `election.protocol.sum_protocols` returns, so the
+report is built the same way from the commission's SQL sums and from an
+observer's own sums of the published files (`verify.py`), and the two can be
+compared field by field.
+
+Levels: `national` (one unit), `region` (territory.regions), `district` (the
+Mäjilis single-member districts; only elections under a law that has them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import func, literal, select
+
+from sailau.election.definition import Election
+from sailau.election.protocol import PRECINCT_COUNTS, ContestResult, Protocol, ProtocolTotals, sum_protocols
+
+from . import models
+from .db import CommissionDB
+
+LEVELS = ("national", "region", "district")
+NATIONAL = "national"
+
+
+class LevelError(ValueError):
+    """A report level the election cannot be broken down by."""
+
+
+def unit_key_of(election: Election, level: str) -> dict[int, str]:
+    """precinct number -> unit code at `level`, for every precinct of the definition."""
+    check_level(election, level)
+    if level == "national":
+        return {p.number: NATIONAL for p in election.precincts}
+    if level == "region":
+        return {p.number: p.region for p in election.precincts}
+    return {p.number: p.district for p in election.precincts if p.district is not None}
+
+
+def check_level(election: Election, level: str) -> None:
+    if level not in LEVELS:
+        raise LevelError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
+    if level == "district" and not any(d.level == "national" for d in election.territory.districts):
+        raise LevelError(
+            f"election {election.id} (law {election.law}) has no Mäjilis single-member districts: report by region or national"
+        )
+
+
+def unit_names(election: Election, level: str) -> dict[str, str]:
+    """unit code -> English name, in definition order."""
+    if level == "national":
+        return {NATIONAL: "Kazakhstan"}
+    if level == "region":
+        return {r.code: r.name.en for r in election.territory.regions}
+    return {d.code: d.name.en for d in election.territory.districts if d.level == "national"}
+
+
+def _totals(election: Election, precincts: Iterable[int], counts: Mapping[str, int], contests: Mapping[str, list[int]], votes: Mapping[str, dict[str, int]]) -> ProtocolTotals:
+    return ProtocolTotals(
+        election_id=election.id,
+        election_fingerprint=election.fingerprint_hex,
+        precincts=tuple(precincts),
+        **{name: int(counts[name]) for name in PRECINCT_COUNTS},
+        contests=tuple(ContestResult(cid, votes.get(cid, {}), against_all=o[0], blank=o[1], invalid=o[2]) for cid, o in contests.items()),
+        contest_ballots={cid: o[3] for cid, o in contests.items()},
+    )
+
+
+def db_unit_totals(db: CommissionDB, election: Election, level: str) -> dict[str, ProtocolTotals]:
+    """Totals per unit at `level` from the database; units with no protocol are absent."""
+    check_level(election, level)
+    P, C, O = models.protocols, models.contest_results, models.option_votes
+    key = {"national": literal(NATIONAL), "region": P.c.region, "district": P.c.district}[level].label("unit")
+    with db.begin() as conn:
+        precincts: dict[str, list[int]] = defaultdict(list)
+        for unit, n in conn.execute(select(key, P.c.precinct).order_by(P.c.precinct)):
+            precincts[unit].append(int(n))
+        counts = {
+            row.unit: {name: int(getattr(row, name)) for name in PRECINCT_COUNTS}
+            for row in conn.execute(select(key, *(func.sum(getattr(P.c, n)).label(n) for n in PRECINCT_COUNTS)).group_by(key))
+        }
+        contests: dict[str, dict[str, list[int]]] = defaultdict(dict)
+        for row in conn.execute(
+            select(key, C.c.contest_id, func.sum(C.c.against_all), func.sum(C.c.blank), func.sum(C.c.invalid), func.sum(C.c.ballots))
+            .join_from(C, P, C.c.precinct == P.c.precinct)
+            .group_by(key, C.c.contest_id)
+        ):
+            contests[row[0]][row[1]] = [int(x) for x in row[2:]]
+        votes: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+        for unit, cid, oid, n in conn.execute(
+            select(key, O.c.contest_id, O.c.option_id, func.sum(O.c.votes))
+            .join_from(O, P, O.c.precinct == P.c.precinct)
+            .group_by(key, O.c.contest_id, O.c.option_id)
+        ):
+            votes[unit][cid][oid] = int(n)
+    return {
+        unit: _totals(election, precincts[unit], counts[unit], contests.get(unit, {}), votes.get(unit, {}))
+        for unit in counts
+        if unit is not None
+    }
+
+
+def python_unit_totals(protocols: Iterable[Protocol], election: Election, level: str) -> dict[str, ProtocolTotals]:
+    """The same totals summed in Python from protocols (the observer's path)."""
+    keys = unit_key_of(election, level)
+    groups: dict[str, list[Protocol]] = defaultdict(list)
+    for p in protocols:
+        unit = keys.get(p.precinct)
+        if unit is not None:
+            groups[unit].append(p)
+    return {unit: sum_protocols(ps) for unit, ps in groups.items()}

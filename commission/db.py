@@ -1,0 +1,145 @@
+"""Opening the commission database (SQLite for a district, PostgreSQL at national scale)
+and binding it to one election.
+
+A database tabulates exactly one election: the first import stores the election
+definition and the station key registry (their exact bytes); later imports must
+bring the same ones or none. Reports and aggregation read them back from here, so
+a report is always computed under the definition its protocols were checked
+against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from sailau.election.definition import Election, parse_election
+
+from . import models
+from .registry import StationRegistry
+
+
+class CommissionDBError(RuntimeError):
+    """Base of the commission database errors."""
+
+
+class SchemaVersionError(CommissionDBError):
+    """The database was made by another schema version (rebuild it by re-importing)."""
+
+
+class NoElectionError(CommissionDBError):
+    """Nothing has been imported yet: the database is bound to no election."""
+
+
+class ElectionMismatchError(CommissionDBError):
+    """The definition or station registry given is not the one this database holds."""
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        kwargs: dict = {}
+        if parsed.database in (None, "", ":memory:"):
+            kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+            cur = dbapi_connection.cursor()
+            for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"):
+                cur.execute(pragma)
+            cur.close()
+
+        return engine
+    if backend == "postgresql":
+        # insertmanyvalues: executemany becomes multi-row INSERTs, 1000 rows per round trip
+        return create_engine(url, pool_pre_ping=True, insertmanyvalues_page_size=1000)
+    raise CommissionDBError(f"unsupported commission database {backend!r}: use sqlite:///FILE or postgresql+psycopg://...")
+
+
+@dataclass
+class CommissionDB:
+    engine: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction; commits on normal exit, rolls back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def bound_election(self) -> tuple[Election, StationRegistry]:
+        """The election and station registry stored by the first import."""
+        with self.begin() as conn:
+            row = conn.execute(select(models.election)).first()
+        if row is None:
+            raise NoElectionError("the commission database holds no election yet: import protocols with --election and --stations first")
+        return parse_election(row.definition), StationRegistry.from_json_bytes(row.registry)
+
+    def bind_election(self, election: Election | None, registry: StationRegistry | None) -> tuple[Election, StationRegistry]:
+        """Store the election on first use; afterwards the given ones must match."""
+        with self.begin() as conn:
+            row = conn.execute(select(models.election)).first()
+            if row is None:
+                if election is None or registry is None:
+                    raise NoElectionError(
+                        "the commission database holds no election yet: the first import needs --election and --stations"
+                    )
+                if (registry.election_id, registry.election_fingerprint) != (election.id, election.fingerprint_hex):
+                    raise ElectionMismatchError(
+                        f"the station key registry is for election {registry.election_id!r} "
+                        f"({registry.election_fingerprint[:16]}...), not {election.id!r} ({election.fingerprint_hex[:16]}...)"
+                    )
+                conn.execute(
+                    models.election.insert().values(
+                        id=election.id,
+                        fingerprint=election.fingerprint_hex,
+                        definition=election.raw_bytes,
+                        registry=registry.to_json_bytes(),
+                    )
+                )
+                return election, registry
+        stored_election, stored_registry = parse_election(row.definition), StationRegistry.from_json_bytes(row.registry)
+        if election is not None and election.fingerprint_hex != stored_election.fingerprint_hex:
+            raise ElectionMismatchError(
+                f"this database tabulates election {stored_election.id!r} ({stored_election.fingerprint_hex[:16]}...); "
+                f"the definition given is {election.id!r} ({election.fingerprint_hex[:16]}...)"
+            )
+        if registry is not None and registry.trusted_keys() != stored_registry.trusted_keys():
+            raise ElectionMismatchError("the station key registry given differs from the one this database was opened with")
+        return stored_election, stored_registry
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> CommissionDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_commission_db(url: str) -> CommissionDB:
+    """Open (creating the tables if new) and check the schema version."""
+    engine = make_engine(url)
+    models.metadata.create_all(engine)
+    with engine.begin() as conn:
+        versions = [r.version for r in conn.execute(select(models.schema_version.c.version))]
+        if not versions:
+            conn.execute(models.schema_version.insert().values(version=models.SCHEMA_VERSION))
+        elif versions != [models.SCHEMA_VERSION]:
+            engine.dispose()
+            raise SchemaVersionError(
+                f"commission database schema version {versions} is not {models.SCHEMA_VERSION}: "
+                "rebuild it by importing the signed protocol files into a new database"
+            )
+    return CommissionDB(engine)

@@ -1,0 +1,202 @@
+"""The commission's results report: totals per unit, turnout, seats, what is missing.
+
+`build_report` takes totals (from the database, or an observer's own sums) and
+returns plain JSON-able data; `commission report --json` writes it, `--html`
+renders it with charts, and `sailau verify` rebuilds it from the published files
+and compares the two field by field. Integers are exact; percentages are
+rounded to 2 decimals from those integers (so both sides get the same value).
+Seats are allocated on whatever has been reported; `complete` says whether
+every precinct of the definition is in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sailau.election.definition import Election, SingleMemberContest
+from sailau.election.law import (
+    CandidateVotes,
+    DistrictVotes,
+    LawError,
+    allocate_list_seats,
+    get_law,
+    single_member_winners,
+)
+from sailau.election.protocol import PRECINCT_COUNTS, ProtocolTotals, party_list_votes
+
+from .aggregate import NATIONAL, check_level, db_unit_totals, unit_key_of, unit_names
+from .db import CommissionDB
+
+REPORT_FORMAT = "sailau/commission-report"
+REPORT_VERSION = 1
+
+
+def percent(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(100 * part / whole, 2)
+
+
+def _party_totals(totals: ProtocolTotals | None, election: Election) -> dict[str, int]:
+    contest = election.party_list_contest
+    ids = [p.id for p in election.parties if p.id in contest.options]  # registration order
+    if totals is None:
+        return dict.fromkeys(ids, 0)
+    try:
+        result = totals.contest(contest.id)
+    except KeyError:
+        return dict.fromkeys(ids, 0)
+    return {pid: result.votes.get(pid, 0) for pid in ids}
+
+
+def _counts(totals: ProtocolTotals | None) -> dict[str, int]:
+    return {name: (getattr(totals, name) if totals is not None else 0) for name in PRECINCT_COUNTS}
+
+
+def _seats(totals: ProtocolTotals | None, election: Election) -> tuple[dict[str, int], dict[str, Any]]:
+    zero = dict.fromkeys(_party_totals(None, election), 0)
+    if totals is None:
+        return zero, {"law": election.law, "error": "no protocols reported"}
+    try:
+        parties, participated, against_all = party_list_votes(totals, election)
+        a = allocate_list_seats(election.law, parties, participated, against_all)
+    except (KeyError, LawError) as e:
+        return zero, {"law": election.law, "error": str(e)}
+    return dict(a.seats), {
+        "law": a.law.id,
+        "list_seats": a.law.list_seats,
+        "participated": a.participated,
+        "threshold_votes": str(a.threshold_votes),
+        "quota": str(a.quota),
+        "qualified": a.qualified,
+        "remainder_seats": a.remainder_seats,
+        "runner_up": a.runner_up,
+    }
+
+
+def _single_member(totals: ProtocolTotals | None, election: Election) -> list[dict[str, Any]]:
+    law = get_law(election.law)
+    races = [c for c in election.contests if isinstance(c, SingleMemberContest) and c.level == "national"]
+    if not law.single_member_seats or not races:
+        return []
+    districts = []
+    for c in races:
+        try:
+            r = totals.contest(c.id) if totals is not None else None
+        except KeyError:
+            r = None
+        districts.append(
+            DistrictVotes(c.district, [CandidateVotes(k.id, r.votes.get(k.id, 0) if r else 0) for k in c.candidates], r.against_all if r else 0)
+        )
+    out = []
+    for c, res in zip(races, single_member_winners(election.law, districts)):
+        party = {k.id: k.party for k in c.candidates}
+        out.append(
+            {
+                "district": res.district,
+                "contest": c.id,
+                "outcome": res.outcome.value,
+                "winner": res.winner,
+                "winner_party": party.get(res.winner) if res.winner else None,
+                "tied": list(res.tied) if res.outcome.value == "tie" else [],
+                "top_votes": res.top_votes,
+                "against_all": res.against_all,
+            }
+        )
+    return out
+
+
+def _contests(totals: ProtocolTotals | None) -> dict[str, Any]:
+    if totals is None:
+        return {}
+    return {
+        c.contest_id: {
+            "votes": dict(c.votes),
+            "against_all": c.against_all,
+            "blank": c.blank,
+            "invalid": c.invalid,
+            "ballots": totals.contest_ballots.get(c.contest_id, totals.ballots_cast),
+        }
+        for c in totals.contests
+    }
+
+
+def build_report(
+    election: Election, level: str, units: Mapping[str, ProtocolTotals], national: ProtocolTotals | None
+) -> dict[str, Any]:
+    """The report data for `level`, from per-unit and national totals."""
+    check_level(election, level)
+    keys = unit_key_of(election, level)
+    expected = sorted(p.number for p in election.precincts)
+    reported = set(national.precincts) if national is not None else set()
+    missing = [n for n in expected if n not in reported]
+    counts = _counts(national)
+    totals = _party_totals(national, election)
+    seats, allocation = _seats(national, election)
+    contest = election.party_list_contest
+    plist = _contests(national).get(contest.id, {"votes": {}, "against_all": 0, "blank": 0, "invalid": 0, "ballots": 0})
+    single = _single_member(national, election)
+
+    majilis: dict[str, int] = dict(seats)
+    for d in single:
+        if d["outcome"] == "elected":
+            who = d["winner_party"] or "independent"
+            majilis[who] = majilis.get(who, 0) + 1
+
+    unit_rows = []
+    for code, name in unit_names(election, level).items():
+        mine = sorted(n for n, k in keys.items() if k == code)
+        t = units.get(code)
+        got = set(t.precincts) if t is not None else set()
+        c = _counts(t)
+        unit_rows.append(
+            {
+                "code": code,
+                "name": name,
+                "precincts_expected": len(mine),
+                "precincts_reported": len(got),
+                "missing": [n for n in mine if n not in got],
+                **c,
+                "turnout_percent": percent(c["ballots_cast"], c["voters_on_list"]),
+                "totals": _party_totals(t, election),
+            }
+        )
+
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "election": {"id": election.id, "fingerprint": election.fingerprint_hex, "law": election.law, "name": election.name.en},
+        "parties": {pid: election.party(pid).name.en for pid in totals},
+        "level": level,
+        "complete": not missing,
+        "precincts": {"expected": len(expected), "reported": len(reported), "missing": missing},
+        "counts": counts,
+        "turnout_percent": percent(counts["ballots_cast"], counts["voters_on_list"]),
+        "totals": totals,
+        "shares_percent": {pid: percent(v, plist["ballots"]) for pid, v in totals.items()},
+        "party_list": {k: plist[k] for k in ("against_all", "blank", "invalid", "ballots")},
+        "seats": seats,
+        "allocation": allocation,
+        "single_member": single,
+        "majilis_seats": majilis,
+        "contests": _contests(national),
+        "units": unit_rows,
+    }
+
+
+def commission_report(db: CommissionDB, level: str = "national") -> dict[str, Any]:
+    """The report from the database's SQL sums."""
+    election, _ = db.bound_election()
+    check_level(election, level)
+    national = db_unit_totals(db, election, "national").get(NATIONAL)
+    units = {NATIONAL: national} if level == "national" and national else db_unit_totals(db, election, level)
+    return build_report(election, level, units, national)
+
+
+def report_json_bytes(report: Mapping[str, Any]) -> bytes:
+    return (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def write_report_json(report: Mapping[str, Any], path: str | Path) -> None:
+    Path(path).write_bytes(report_json_bytes(report))

@@ -1,0 +1,285 @@
+"""A national-scale synthetic election from a table of votes per region.
+
+`synthesize(table, precincts=N, seed=S, out=DIR)` writes a published set:
+
+    DIR/election.json        definition: the table's parties (registration order = column
+                             order), its regions, N precincts, one national party list
+    DIR/stations.json        station key registry, one Ed25519 key per precinct
+    DIR/protocols/precinct-NNNNNN.json   N signed precinct protocols
+    DIR/private/station-keys.json        the stations' private keys (mode 0600): NOT part
+                             of the published set; `sailau verify` never reads it
+
+The protocols sum, per region and party, to the table exactly: each region's
+votes are split over its precincts by largest remainder on random precinct
+weights (with per-party noise, so precincts differ in composition). Around them
+each precinct gets realistic counts that satisfy every control relation: a few
+invalid ballots, cancelled cards, cards taken out, 55-80 % turnout of the list.
+
+Deterministic: the same table, N and seed give the same bytes. Every key (station
+Ed25519 keys and the election's X25519 key) is derived from the seed with SHA-256:
+synthetic keys for synthetic data, never for a real election. The election key's
+private half is not written (nothing here is encrypted).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+
+from sailau.election.crypto import x25519_public_bytes
+from sailau.election.definition import Election, election_from_data, write_election
+from sailau.election.protocol import ContestResult, Protocol, sign_protocol
+
+from .registry import build_registry, write_registry
+
+CONTEST_ID = "majilis"
+SYNTH_LAWS = ("kz-majilis-2007", "kz-majilis-2009")  # party lists only: no districts to invent
+
+
+class TableError(ValueError):
+    """The vote table CSV is malformed; the message names the line and column."""
+
+
+class SynthError(ValueError):
+    """The synthesis cannot be done as asked (too few precincts, output exists, ...)."""
+
+
+@dataclass(frozen=True)
+class VoteTable:
+    parties: tuple[str, ...]  # registration order
+    regions: tuple[str, ...]
+    votes: dict[str, dict[str, int]]  # region -> party -> votes
+
+    def party_totals(self) -> dict[str, int]:
+        return {p: sum(self.votes[r][p] for r in self.regions) for p in self.parties}
+
+    def region_total(self, region: str) -> int:
+        return sum(self.votes[region].values())
+
+
+def parse_table(text: str, source: str = "table") -> VoteTable:
+    rows = list(csv.reader(io.StringIO(text)))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise TableError(f"{source}: empty table")
+    header = [c.strip() for c in rows[0]]
+    if not header or header[0] != "region":
+        raise TableError(f"{source}: line 1: the header must start with 'region', got {header[:1]}")
+    parties = tuple(header[1:])
+    if not parties:
+        raise TableError(f"{source}: line 1: no party columns")
+    if len(set(parties)) != len(parties):
+        raise TableError(f"{source}: line 1: a party column appears twice")
+    regions: list[str] = []
+    votes: dict[str, dict[str, int]] = {}
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise TableError(f"{source}: line {i}: {len(row)} cells, the header has {len(header)}")
+        region = row[0].strip()
+        if region in votes:
+            raise TableError(f"{source}: line {i}: region {region!r} appears twice")
+        counts = {}
+        for party, cell in zip(parties, row[1:]):
+            try:
+                n = int(cell.strip().replace("_", ""))
+            except ValueError:
+                raise TableError(f"{source}: line {i}, column {party}: {cell!r} is not a whole number") from None
+            if n < 0:
+                raise TableError(f"{source}: line {i}, column {party}: negative votes {n}")
+            counts[party] = n
+        regions.append(region)
+        votes[region] = counts
+    if not regions:
+        raise TableError(f"{source}: no region rows")
+    return VoteTable(parties, tuple(regions), votes)
+
+
+def read_table(path: str | Path) -> VoteTable:
+    path = Path(path)
+    try:
+        return parse_table(path.read_text(encoding="utf-8-sig"), str(path))
+    except OSError as e:
+        raise TableError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def split_exact(total: int, weights: Sequence[int]) -> list[int]:
+    """`total` split in proportion to positive integer `weights`; sums exactly
+    (largest remainder, equal remainders to the earlier index)."""
+    w = sum(weights)
+    parts = [divmod(total * x, w) for x in weights]
+    out = [q for q, _ in parts]
+    for i in sorted(range(len(weights)), key=lambda i: (-parts[i][1], i))[: total - sum(out)]:
+        out[i] += 1
+    return out
+
+
+def _spread_precincts(table: VoteTable, n: int) -> dict[str, int]:
+    """Precincts per region: one each, the rest in proportion to the region's votes."""
+    if n < len(table.regions):
+        raise SynthError(f"{n} precincts cannot cover {len(table.regions)} regions: give at least one per region")
+    weights = [max(table.region_total(r), 1) for r in table.regions]
+    extra = split_exact(n - len(table.regions), weights)
+    return {r: 1 + e for r, e in zip(table.regions, extra)}
+
+
+def _derived(seed: int, label: str) -> bytes:
+    return hashlib.sha256(f"sailau/synth/v1|{seed}|{label}".encode()).digest()
+
+
+def station_key(seed: int, precinct: int) -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.from_private_bytes(_derived(seed, f"station|{precinct}"))
+
+
+def _text(s: str) -> dict[str, str]:
+    return {"kk": s, "ru": s, "en": s}
+
+
+def synth_election(
+    table: VoteTable, per_region: dict[str, int], *, seed: int, election_id: str, law: str, date: str
+) -> Election:
+    if law not in SYNTH_LAWS:
+        raise SynthError(f"synth makes party-list elections only ({', '.join(SYNTH_LAWS)}), not {law!r}")
+    public = x25519_public_bytes(x25519.X25519PrivateKey.from_private_bytes(_derived(seed, "election-key")).public_key())
+    precincts = []
+    number = 0
+    for region in table.regions:
+        for _ in range(per_region[region]):
+            number += 1
+            precincts.append({"number": number, "region": region, "address": _text(f"Synthetic precinct {number}, {region}"), "style": 1})
+    return election_from_data(
+        {
+            "format": "sailau/election",
+            "version": 1,
+            "id": election_id,
+            "date": date,
+            "name": _text(f"Synthetic Mäjilis election {election_id} (seed {seed})"),
+            "law": law,
+            "parties": [{"id": p, "registration_number": i + 1, "name": _text(p)} for i, p in enumerate(table.parties)],
+            "contests": [
+                {"id": CONTEST_ID, "name": _text("Mäjilis party list"), "level": "national", "against_all": False, "kind": "party_list", "options": list(table.parties)}
+            ],
+            "territory": {"regions": [{"code": r, "name": _text(r)} for r in table.regions]},
+            "precincts": precincts,
+            "ballot_styles": [{"code": 1, "contests": [CONTEST_ID]}],
+            "public_key": public.hex(),
+        }
+    )
+
+
+def _precinct_protocol(election: Election, number: int, region: str, votes: dict[str, int], rng: random.Random) -> Protocol:
+    valid = sum(votes.values())
+    invalid = round(valid * rng.uniform(0.0, 0.012))
+    cast = valid + invalid
+    cancelled = rng.randint(0, 3) if cast else 0
+    taken_out = rng.randint(0, 2) if cast else 0
+    issued = cast + cancelled + taken_out
+    checked_in = issued
+    turnout = rng.uniform(0.55, 0.80)
+    on_list = max(checked_in, math.ceil(cast / turnout)) if cast else rng.randint(50, 400)
+    return Protocol(
+        election_id=election.id,
+        election_fingerprint=election.fingerprint_hex,
+        precinct=number,
+        region=region,
+        district=None,
+        voters_on_list=on_list,
+        voters_checked_in=checked_in,
+        cards_issued=issued,
+        ballots_cast=cast,
+        cards_cancelled=cancelled,
+        contests=(ContestResult(CONTEST_ID, votes, invalid=invalid),),
+    )
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    out: Path
+    election: Election
+    election_path: Path
+    registry_path: Path
+    protocol_paths: tuple[Path, ...]
+    private_keys_path: Path
+
+
+def synthesize(
+    table: VoteTable,
+    precincts: int,
+    seed: int,
+    out: str | Path,
+    *,
+    election_id: str = "kz-majilis-synth",
+    law: str = "kz-majilis-2009",
+    date: str = "2021-01-10",
+    progress: Callable[[int], None] | None = None,
+) -> SynthResult:
+    """Write the published set (and the private keys apart) into `out`; see the module docstring."""
+    out = Path(out)
+    if (out / "election.json").exists() or (out / "protocols").exists():
+        raise SynthError(f"{out} already holds a published set: choose an empty directory")
+    per_region = _spread_precincts(table, precincts)
+    election = synth_election(table, per_region, seed=seed, election_id=election_id, law=law, date=date)
+    rng = random.Random(seed)
+
+    (out / "protocols").mkdir(parents=True, exist_ok=True)
+    private_dir = out / "private"
+    private_dir.mkdir(mode=0o700, exist_ok=True)
+    election_path = out / "election.json"
+    write_election(election, election_path)
+
+    by_region: dict[str, list[int]] = {}
+    for p in election.precincts:
+        by_region.setdefault(p.region, []).append(p.number)
+
+    paths: list[Path] = []
+    public_keys: list[tuple[int, bytes]] = []
+    private_keys: dict[str, str] = {}
+    done = 0
+    for region in table.regions:
+        numbers = by_region[region]
+        size = [max(1, int(1000 * rng.lognormvariate(0, 0.45))) for _ in numbers]
+        split: dict[str, list[int]] = {}
+        for party in table.parties:
+            weights = [max(1, int(s * rng.uniform(0.7, 1.3))) for s in size]
+            split[party] = split_exact(table.votes[region][party], weights)
+        for j, number in enumerate(numbers):
+            votes = {party: split[party][j] for party in table.parties}
+            protocol = _precinct_protocol(election, number, region, votes, rng)
+            key = station_key(seed, number)
+            signed = sign_protocol(protocol, key)  # checks the control relations first
+            path = out / "protocols" / f"precinct-{number:06d}.json"
+            path.write_bytes(signed.to_canonical_json())
+            paths.append(path)
+            public_keys.append((number, signed.public_key))
+            private_keys[str(number)] = key.private_bytes_raw().hex()
+            done += 1
+            if progress and done % 500 == 0:
+                progress(done)
+
+    registry = build_registry(election.id, election.fingerprint_hex, public_keys)
+    registry_path = out / "stations.json"
+    write_registry(registry, registry_path)
+    private_path = private_dir / "station-keys.json"
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"format": "sailau/synth-station-private-keys", "version": 1, "election": election.id, "seed": seed, "keys": private_keys}, f)
+    if progress:
+        progress(done)
+    return SynthResult(out, election, election_path, registry_path, tuple(paths), private_path)
+
+
+def load_private_keys(path: str | Path) -> dict[int, ed25519.Ed25519PrivateKey]:
+    """The synthetic stations' private keys (for tests that need to re-sign)."""
+    data = json.loads(Path(path).read_text())
+    return {int(n): ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(h)) for n, h in data["keys"].items()}
+
+
