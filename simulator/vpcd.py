@@ -138,6 +138,13 @@ class VpcdBridge:
         with self._cond:
             return self._connected
 
+    @property
+    def wants_inserted(self) -> bool:
+        """False from the moment `remove()` (or a power loss) pulled the card:
+        its socket is shut by then, even if the bridge thread is still busy."""
+        with self._cond:
+            return self._want_inserted and not self._stopping
+
     def wait_connected(self, timeout: float) -> bool:
         """Block until the card is connected to vpcd, or `timeout` passes."""
         with self._cond:

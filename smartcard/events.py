@@ -4,10 +4,9 @@ A station reacts to cards, it does not poll them: the clerk app wants "a card
 arrived in the ballot-box reader" as an event. Two sources share one callback
 shape, `callback(event)` with `event` a CardInserted or CardRemoved:
 
-- `ReaderWatcher` watches a PC/SC reader through pyscard's CardMonitor. The
-  callback runs on pyscard's monitoring thread (the first snapshot, a card
-  already in the reader when `start()` is called, runs on the caller's thread).
-  A Textual app hands events to its own loop:
+- `ReaderWatcher` watches one PC/SC reader (SCardGetStatusChange in a thread of
+  its own). The callback runs on that thread; a Textual app hands events to its
+  own loop:
   `ReaderWatcher(name, lambda e: app.call_from_thread(app.post_message, Wrap(e)))`.
 - `InProcessSlot` wraps an `InProcessTransport`: its `insert()`/`remove()` put
   the card in or pull it and report the same events synchronously.
@@ -18,8 +17,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from smartcard import scard  # pyscard
 
+from sailau.smartcard.pcsc import establish_context, reader_names, resolve_reader
 from sailau.smartcard.transport import InProcessCard, InProcessTransport
 
 
@@ -41,17 +41,25 @@ CardEventCallback = Callable[[CardEvent], None]
 class ReaderWatcher:
     """Report cards inserted into / removed from one PC/SC reader.
 
-    `reader_name` must be the exact reader name (see
-    `sailau.smartcard.pcsc.resolve_reader`). pyscard's CardMonitor is a
-    process-wide singleton whose thread lives as long as the process; start()
-    and stop() only (un)subscribe, so they are cheap and stop() is immediate."""
+    A thread blocks in SCardGetStatusChange on just this reader and calls
+    `callback` on every change (so it wakes on pcscd's notification, polls
+    nothing, and stop() cancels the wait at once with SCardCancel). A card
+    already in the reader is reported as CardInserted first. A card swapped
+    between two of pcscd's polls is seen through the reader's event counter and
+    reported as CardRemoved then CardInserted. If pcscd or the reader goes away
+    the watcher reports CardRemoved (if a card was in) and ends.
+
+    We do not use pyscard's CardMonitor: it is a process-wide singleton whose
+    thread never ends, waits up to 60 s per call, watches every reader, and
+    prints tracebacks to stderr when pcscd stops."""
 
     def __init__(self, reader_name: str, callback: CardEventCallback) -> None:
         self.reader_name = reader_name
         self.callback = callback
-        self._monitor: Any = None
-        self._observer: Any = None
-        self._lock = threading.Lock()
+        self.reader: str | None = None  # resolved name, once started
+        self._context: int | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def __enter__(self) -> ReaderWatcher:
         self.start()
@@ -61,42 +69,62 @@ class ReaderWatcher:
         self.stop()
 
     def start(self) -> None:
-        """Subscribe. Raises pyscard's exception if pcscd is not running."""
-        from smartcard.CardMonitoring import CardMonitor, CardObserver  # pyscard
+        """Start watching. Raises ReaderNotFoundError if pcscd or the reader is missing."""
+        if self._thread is not None:
+            return
+        context = establish_context()
+        try:
+            self.reader = resolve_reader(self.reader_name, reader_names(context))
+        except BaseException:
+            scard.SCardReleaseContext(context)
+            raise
+        self._context = context
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"card-watch {self.reader}", daemon=True
+        )
+        self._thread.start()
 
-        watcher = self
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop watching; no callback runs after this returns (unless called
+        from the callback itself)."""
+        thread, context = self._thread, self._context
+        if thread is None or context is None:
+            return
+        self._stopping.set()
+        scard.SCardCancel(context)
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+        self._context = None
+        scard.SCardReleaseContext(context)
 
-        class _Observer(CardObserver):
-            def update(self, observable: object, handlers: Any) -> None:
-                added, removed = handlers
-                watcher._deliver(added, removed)
-
-        with self._lock:
-            if self._observer is not None:
+    def _run(self) -> None:
+        assert self._context is not None and self.reader is not None
+        known = scard.SCARD_STATE_UNAWARE
+        present = False
+        while not self._stopping.is_set():
+            hresult, states = scard.SCardGetStatusChange(
+                self._context, scard.INFINITE, [(self.reader, known)]
+            )
+            if self._stopping.is_set() or hresult == scard.SCARD_E_CANCELLED:
                 return
-            self._monitor = CardMonitor()
-            self._observer = _Observer()
-        self._monitor.addObserver(self._observer)
-
-    def stop(self) -> None:
-        """Unsubscribe; no callback starts after this returns."""
-        with self._lock:
-            observer, monitor = self._observer, self._monitor
-            self._observer = self._monitor = None
-        if observer is not None:
-            monitor.deleteObserver(observer)
-
-    def _deliver(self, added: list[Any], removed: list[Any]) -> None:
-        with self._lock:
-            if self._observer is None:
+            if hresult == scard.SCARD_E_TIMEOUT:
+                continue
+            if hresult != scard.SCARD_S_SUCCESS:  # pcscd stopped, reader unplugged
+                if present:
+                    self.callback(CardRemoved(self.reader))
                 return
-        # Removals first: a card swapped between two polls reads as out, then in.
-        for card in removed:
-            if card.reader == self.reader_name:
-                self.callback(CardRemoved(card.reader))
-        for card in added:
-            if card.reader == self.reader_name:
-                self.callback(CardInserted(card.reader, bytes(card.atr)))
+            _name, state, atr = states[0]
+            now = bool(state & scard.SCARD_STATE_PRESENT) and not state & scard.SCARD_STATE_MUTE
+            events_between = ((state >> 16) - (known >> 16)) & 0xFFFF
+            if present and (not now or events_between >= 2):
+                self.callback(CardRemoved(self.reader))
+                present = False
+            if now and not present:
+                self.callback(CardInserted(self.reader, bytes(atr)))
+                present = True
+            known = state & ~scard.SCARD_STATE_CHANGED
 
 
 class InProcessSlot:

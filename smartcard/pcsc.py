@@ -4,7 +4,9 @@ our error classes without guessing from message text).
 
 A card pulled mid-APDU shows up as SCARD_W_REMOVED_CARD, or, when the reader
 driver only notices while waiting for the answer (vpcd does), as
-SCARD_E_NOT_TRANSACTED / SCARD_F_COMM_ERROR. For the caller all of these mean
+SCARD_E_NOT_TRANSACTED / SCARD_F_COMM_ERROR, or (Debian's vpcd, when the card
+closes its connection while pcscd waits for the answer) as a "successful"
+transmit that returned no bytes at all. For the caller all of these mean
 the same thing: the command's effect on the card is unknown until the card is
 read again, so they all raise CardRemovedError.
 """
@@ -45,7 +47,8 @@ def _message(hresult: int) -> str:
     return f"{scard.SCardGetErrorMessage(hresult).strip()} (0x{hresult & 0xFFFFFFFF:08X})"
 
 
-def _establish() -> int:
+def establish_context() -> int:
+    """A PC/SC context (release it with scard.SCardReleaseContext)."""
     hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if hresult in _NO_SERVICE:
         raise ReaderNotFoundError(f"pcscd is not running: {_message(hresult)}")
@@ -54,7 +57,8 @@ def _establish() -> int:
     return context
 
 
-def _readers(context: int) -> list[str]:
+def reader_names(context: int) -> list[str]:
+    """The readers pcscd knows, through an open context."""
     hresult, readers = scard.SCardListReaders(context, [])
     if hresult in (scard.SCARD_E_NO_READERS_AVAILABLE,):
         return []
@@ -66,9 +70,9 @@ def _readers(context: int) -> list[str]:
 def list_readers() -> list[str]:
     """Names of the readers pcscd knows now (raises ReaderNotFoundError when
     pcscd is not running)."""
-    context = _establish()
+    context = establish_context()
     try:
-        return _readers(context)
+        return reader_names(context)
     finally:
         scard.SCardReleaseContext(context)
 
@@ -88,9 +92,9 @@ def resolve_reader(name: str, readers: list[str]) -> str:
 
 def card_present(reader_name: str) -> bool:
     """Whether a card is in the reader now (as pcscd last saw it)."""
-    context = _establish()
+    context = establish_context()
     try:
-        reader = resolve_reader(reader_name, _readers(context))
+        reader = resolve_reader(reader_name, reader_names(context))
         return _present(context, reader)
     finally:
         scard.SCardReleaseContext(context)
@@ -102,7 +106,15 @@ def _present(context: int, reader: str, timeout_ms: int = 0) -> bool:
     )
     if hresult != scard.SCARD_S_SUCCESS:
         raise TransportError(f"cannot read the state of {reader!r}: {_message(hresult)}")
-    return bool(states[0][1] & scard.SCARD_STATE_PRESENT)
+    return _is(states[0][1], present=True)
+
+
+def _is(state: int, present: bool) -> bool:
+    """A card answering in the reader, or an empty reader. Both can be false at
+    once (a mute card, or UNKNOWN after pcscd failed to reset a vanished card)."""
+    if present:
+        return bool(state & scard.SCARD_STATE_PRESENT) and not state & scard.SCARD_STATE_MUTE
+    return bool(state & scard.SCARD_STATE_EMPTY)
 
 
 def wait_for_card(reader_name: str, present: bool = True, timeout: float = 10.0) -> None:
@@ -110,9 +122,9 @@ def wait_for_card(reader_name: str, present: bool = True, timeout: float = 10.0)
 
     Uses SCardGetStatusChange, so it wakes on pcscd's own notification, not on a
     poll of ours. Raises TimeoutError after `timeout` seconds."""
-    context = _establish()
+    context = establish_context()
     try:
-        reader = resolve_reader(reader_name, _readers(context))
+        reader = resolve_reader(reader_name, reader_names(context))
         deadline = time.monotonic() + timeout
         hresult, states = scard.SCardGetStatusChange(
             context, 0, [(reader, scard.SCARD_STATE_UNAWARE)]
@@ -121,7 +133,7 @@ def wait_for_card(reader_name: str, present: bool = True, timeout: float = 10.0)
             if hresult not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_TIMEOUT):
                 raise TransportError(f"cannot watch {reader!r}: {_message(hresult)}")
             state = states[0][1]
-            if bool(state & scard.SCARD_STATE_PRESENT) == present:
+            if _is(state, present):
                 return
             left = deadline - time.monotonic()
             if left <= 0:
@@ -158,9 +170,9 @@ class PcscTransport:
     def connect(self) -> bytes:
         """Power the card and return its ATR."""
         self.disconnect()
-        context = _establish()
+        context = establish_context()
         try:
-            reader = resolve_reader(self.reader_name, _readers(context))
+            reader = resolve_reader(self.reader_name, reader_names(context))
             hresult, card, protocol = scard.SCardConnect(
                 context, reader, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T1
             )
@@ -194,28 +206,42 @@ class PcscTransport:
         if self._card is None:
             raise TransportError(f"not connected to {self.reader_name!r}: call connect() first")
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(apdu))
-        if hresult == scard.SCARD_S_SUCCESS:
-            if len(response) < 2:
-                raise TransportError(f"reader returned {len(response)} bytes: no status word")
-            return bytes(response)
         where = self.reader or self.reader_name
+        if hresult == scard.SCARD_S_SUCCESS:
+            if len(response) >= 2:
+                return bytes(response)
+            # No status word: the card never answered. vpcd reports a card
+            # that left mid-command exactly so (success, 0 bytes).
+            self._lost()
+            raise CardRemovedError(
+                f"card in {where!r} gave no answer ({len(response)} bytes): removed or lost "
+                "power during a command; read it again to learn the outcome"
+            )
         if hresult in _GONE_DURING_IO:
-            self.disconnect()
+            self._lost()
             raise CardRemovedError(
                 f"card in {where!r} was removed or lost power during a command "
                 f"({_message(hresult)}); read it again to learn the outcome"
             )
         if hresult in _NO_READER or hresult in _NO_SERVICE:
-            self.disconnect()
+            self._lost()
             raise ReaderNotFoundError(f"reader {where!r} went away: {_message(hresult)}")
         raise TransportError(f"transmit to {where!r} failed: {_message(hresult)}")
 
     def disconnect(self) -> None:
         """Release the card and the context. The card is reset on the way out, so
         a selection or an EXTERNAL AUTHENTICATE never outlives this session."""
+        self._release(scard.SCARD_RESET_CARD)
+
+    def _release(self, disposition: int) -> None:
         card, context = self._card, self._context
         self._card = self._context = None
         if card is not None:
-            scard.SCardDisconnect(card, scard.SCARD_RESET_CARD)
+            scard.SCardDisconnect(card, disposition)
         if context is not None:
             scard.SCardReleaseContext(context)
+
+    def _lost(self) -> None:
+        # The card is gone: do not ask pcscd to reset it (a failed reset leaves
+        # the reader's state UNKNOWN until its next presence poll).
+        self._release(scard.SCARD_LEAVE_CARD)
