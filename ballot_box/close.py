@@ -1,0 +1,202 @@
+"""Close of polls: k shares -> election key -> decrypt and tally every ballot ->
+protocol -> control relations -> station signature -> outputs (DESIGN.md §2 step 5, §7).
+
+Order and why:
+
+1. The shares are checked and the key rebuilt BEFORE the polls close, so a
+   typo in a share does not close a station it cannot count.
+2. The polls close (store.close_polls: open -> closed, the storage is sealed so
+   its physical order says nothing about casting order). From here no ballot
+   can be added. Running close again after a crash resumes here: the polls are
+   already closed and the count is simply done again (it is deterministic).
+3. Every stored ballot is opened and decoded strictly. A ballot that does not
+   open, belongs to another election/precinct/style, or decodes to something
+   the ballot encoding refuses counts as *invalid* in every contest of the
+   style and is listed in `ClosingResult.invalid` (receipt code + reason). It
+   still counts as cast, so the control relations hold.
+4. The protocol is validated against the definition; any violated relation
+   refuses the signature (`ProtocolRefused`, listing each relation) and no
+   output is written.
+5. Signed, then written by outputs.py.
+
+The private key lives only inside `close_polls` and is dropped on return.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sailau.election.ballot import AGAINST_ALL, BLANK, BallotEncodingError, decode_ballot
+from sailau.election.protocol import (
+    ContestResult,
+    Protocol,
+    SignedProtocol,
+    Violation,
+    sign_protocol,
+    validate_protocol,
+)
+from sailau.election.record import BallotDecryptionError, RecordFormatError, SealedBallot, open_ballot
+from sailau.election.shares import Share, reconstruct_election_key
+
+from . import store
+from .models import PollsState
+from .outputs import OutputFiles, write_outputs
+from .store import ProtocolCounters
+
+if TYPE_CHECKING:
+    from .station import Station
+
+
+class ProtocolRefused(Exception):
+    """The tally breaks control relations: the station refuses to sign (nothing written)."""
+
+    def __init__(self, violations: Sequence[Violation], protocol: Protocol) -> None:
+        self.violations = tuple(violations)
+        self.protocol = protocol
+        lines = "\n".join(f"  {v.name}: {v.message}" for v in self.violations)
+        super().__init__(f"protocol of precinct {protocol.precinct} violates control relations, not signed:\n{lines}")
+
+
+@dataclass(frozen=True)
+class InvalidBallot:
+    receipt_code: str
+    reason: str  # "does_not_open", "wrong_election", "wrong_precinct", "malformed", or a ballot.Reason value
+    message: str
+
+
+@dataclass(frozen=True)
+class Tally:
+    contests: tuple[ContestResult, ...]
+    receipt_codes: tuple[str, ...]  # in random-id order (not casting order)
+    invalid: tuple[InvalidBallot, ...]
+
+
+@dataclass(frozen=True)
+class ClosingResult:
+    signed: SignedProtocol
+    counters: ProtocolCounters
+    invalid: tuple[InvalidBallot, ...]
+    files: OutputFiles | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.signed.protocol
+
+    @property
+    def outstanding(self) -> int:
+        """Cards issued that were neither cast nor cancelled (out with voters, or never written)."""
+        return self.counters.outstanding
+
+
+def tally(station: Station, private_key: object) -> Tally:
+    """Open, decode and count every stored ballot of the station."""
+    election, style = station.election, station.style
+    contests = election.contests_for_style(style)
+    votes = {c.id: {o.id: 0 for o in election.options(c.id)} for c in contests}
+    other = {c.id: {"against_all": 0, "blank": 0, "invalid": 0} for c in contests}
+    codes: list[str] = []
+    invalid: list[InvalidBallot] = []
+    for stored in store.ballots(station.db):
+        try:
+            sealed = SealedBallot.parse(stored.sealed)
+        except RecordFormatError as exc:
+            code = "UNREADABLE-" + stored.id.hex()[:8]
+            invalid.append(InvalidBallot(code, "malformed", str(exc)))
+            codes.append(code)
+            _count_invalid(other)
+            continue
+        codes.append(sealed.receipt_code)
+        problem = _check_sealed(station, sealed, stored.style_code)
+        selections = None
+        if problem is None:
+            try:
+                selections = decode_ballot(election, style, open_ballot(sealed, private_key))  # type: ignore[arg-type]
+            except BallotDecryptionError as exc:
+                problem = ("does_not_open", str(exc))
+            except BallotEncodingError as exc:
+                problem = (str(exc.reason), str(exc))
+        if selections is None:
+            assert problem is not None
+            invalid.append(InvalidBallot(sealed.receipt_code, problem[0], problem[1]))
+            _count_invalid(other)
+            continue
+        for cid, choice in selections.items():
+            if choice is BLANK:
+                other[cid]["blank"] += 1
+            elif choice is AGAINST_ALL:
+                other[cid]["against_all"] += 1
+            else:
+                votes[cid][choice] += 1  # type: ignore[index]
+    results = tuple(ContestResult(cid, votes[cid], **other[cid]) for cid in votes)
+    return Tally(results, tuple(codes), tuple(invalid))
+
+
+def _count_invalid(other: dict[str, dict[str, int]]) -> None:
+    for counts in other.values():
+        counts["invalid"] += 1
+
+
+def _check_sealed(station: Station, sealed: SealedBallot, style_code: int) -> tuple[str, str] | None:
+    if sealed.fingerprint != station.election.fingerprint:
+        return "wrong_election", "sealed ballot names another election fingerprint"
+    if sealed.precinct != station.precinct:
+        return "wrong_precinct", f"sealed ballot is for precinct {sealed.precinct}"
+    if sealed.style != station.style or style_code != station.style:
+        return "wrong_precinct", f"sealed ballot is of style {sealed.style}/{style_code}, the precinct's is {station.style}"
+    return None
+
+
+def build_protocol(station: Station, counters: ProtocolCounters, results: Sequence[ContestResult]) -> Protocol:
+    definition = station.election.precinct(station.precinct)
+    return Protocol(
+        election_id=station.election.id,
+        election_fingerprint=station.election.fingerprint_hex,
+        precinct=station.precinct,
+        region=definition.region,
+        district=definition.district,
+        voters_on_list=counters.on_list,
+        voters_checked_in=counters.checked_in,
+        cards_issued=counters.issued,
+        ballots_cast=counters.cast,
+        cards_cancelled=counters.cancelled,
+        contests=tuple(results),
+    )
+
+
+def close_polls(station: Station, shares: Sequence[Share | str], out_dir: str | Path | None = None) -> ClosingResult:
+    """Close, count, validate, sign and (if `out_dir`) write the outputs. See the module doc."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    private_key = reconstruct_election_key(list(shares), station.election.public_key, station.election.id)
+    timings["key"] = time.perf_counter() - t0
+    state = station.polls_state
+    if state is PollsState.OPEN:
+        store.close_polls(station.db)
+    elif state is not PollsState.CLOSED:
+        raise store.WrongPollsState("close the polls", state, (PollsState.OPEN, PollsState.CLOSED))
+    timings["close"] = time.perf_counter() - t0 - timings["key"]
+    t1 = time.perf_counter()
+    counted = tally(station, private_key)
+    del private_key
+    counters = store.counters(station.db)
+    timings["decrypt_tally"] = time.perf_counter() - t1
+    protocol = build_protocol(station, counters, counted.contests)
+    violations = validate_protocol(protocol, station.election)
+    if len(counted.receipt_codes) != counters.cast:
+        violations.append(Violation("ballots==cast", f"{len(counted.receipt_codes)} ballots read, {counters.cast} counted as cast"))
+    if violations:
+        raise ProtocolRefused(violations, protocol)
+    signed = sign_protocol(protocol, station.station_key, station.election)
+    files = None
+    if out_dir is not None:
+        t2 = time.perf_counter()
+        files = write_outputs(Path(out_dir), signed, station.election, counted.receipt_codes,
+                              invalid=[(i.receipt_code, i.reason) for i in counted.invalid])
+        timings["outputs"] = time.perf_counter() - t2
+    timings["total"] = time.perf_counter() - t0
+    return ClosingResult(signed, counters, counted.invalid, files, timings)

@@ -1,0 +1,169 @@
+"""What close of polls writes to its output folder (DESIGN.md §7):
+
+- ``protocol.json``: the signed protocol, canonical JSON (`SignedProtocol.to_canonical_json`),
+  exactly the bytes `sailau protocol verify` and the commissions read;
+- ``protocol.nist.json``: NIST SP 1500-100 v2 precinct-level results report;
+- ``protocol.pdf``: the printable protocol (kk/ru/en labels, DejaVu Sans for
+  Cyrillic and Kazakh letters) with a QR code carrying the whole signed protocol
+  in canonical JSON, so an observer who photographs the posted sheet can check
+  the station signature and every number offline;
+- ``receipts.txt``: every stored ballot's receipt code, one per line, shuffled
+  with the OS CSPRNG (`secrets.SystemRandom`) so the list order says nothing.
+
+Files are written to a temporary name, fsynced and renamed, so a crash never
+leaves a half-written protocol behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import segno
+from fpdf import FPDF
+
+from sailau.election.definition import Election
+from sailau.election.protocol import SignedProtocol, nist_results_report
+
+FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
+FONT_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
+QR_ERROR = "m"
+
+
+class OutputError(Exception):
+    """An output could not be produced (the message names which and why)."""
+
+
+@dataclass(frozen=True)
+class OutputFiles:
+    protocol: Path
+    nist: Path
+    pdf: Path
+    receipts: Path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def shuffled_receipts(codes: Iterable[str]) -> list[str]:
+    out = list(codes)
+    secrets.SystemRandom().shuffle(out)
+    return out
+
+
+def qr_payload(signed: SignedProtocol) -> bytes:
+    """What the QR code carries: the signed protocol's canonical bytes (verifiable as is)."""
+    return signed.to_canonical_json()
+
+
+def qr_png(signed: SignedProtocol, scale: int = 4) -> bytes:
+    try:
+        qr = segno.make_qr(qr_payload(signed), error=QR_ERROR, boost_error=False)
+    except segno.DataOverflowError as exc:
+        raise OutputError(f"signed protocol ({len(qr_payload(signed))} bytes) does not fit one QR code: {exc}") from None
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
+
+
+def protocol_pdf(signed: SignedProtocol, election: Election, invalid: Sequence[tuple[str, str]] = ()) -> bytes:
+    """The printable protocol: header, count lines, per-contest table, signature, QR code."""
+    p = signed.protocol
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_font("DejaVu", "", str(FONT_REGULAR))
+    pdf.add_font("DejaVu", "B", str(FONT_BOLD))
+    pdf.add_page()
+    pdf.set_title(f"Protocol, precinct {p.precinct}")
+    pdf.set_font("DejaVu", "B", 13)
+    name = election.name
+    pdf.multi_cell(0, 7, f"{name.kk}\n{name.ru}\n{name.en}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 10)
+    pdf.multi_cell(0, 5, f"Учаскелік сайлау комиссиясының хаттамасы / Протокол участковой избирательной комиссии / "
+                         f"Precinct results protocol: precinct {p.precinct}, region {p.region}"
+                         + (f", district {p.district}" if p.district else "") + f", {election.date.isoformat()}",
+                   new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    rows = [
+        ("Тізімдегі сайлаушылар / Избирателей в списке / Voters on the list", p.voters_on_list),
+        ("Тіркелген / Отмечено / Voters checked in", p.voters_checked_in),
+        ("Берілген карталар / Выдано карт / Cards issued", p.cards_issued),
+        ("Берілген бюллетеньдер / Бюллетеней в ящике / Ballots cast", p.ballots_cast),
+        ("Жойылған карталар / Погашено карт / Cards cancelled", p.cards_cancelled),
+    ]
+    _table(pdf, rows)
+    for contest in p.contests:
+        pdf.ln(2)
+        pdf.set_font("DejaVu", "B", 10)
+        definition = election.contest(contest.contest_id)
+        pdf.multi_cell(0, 5, f"{definition.name.kk} / {definition.name.ru} / {definition.name.en}",
+                       new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("DejaVu", "", 9)
+        lines = [(election.option_label(contest.contest_id, option.id, "ru") + f"  ({option.id})",
+                  contest.votes.get(option.id, 0)) for option in election.options(contest.contest_id)]
+        if definition.against_all:
+            lines.append(("Барлығына қарсы / Против всех / Against all", contest.against_all))
+        lines.append(("Бос / Пустые / Blank", contest.blank))
+        lines.append(("Жарамсыз / Недействительные / Invalid", contest.invalid))
+        _table(pdf, lines)
+    if invalid:
+        pdf.ln(2)
+        pdf.set_font("DejaVu", "", 8)
+        pdf.multi_cell(0, 4, "Invalid ballots (receipt code: reason): "
+                       + "; ".join(f"{code}: {reason}" for code, reason in invalid), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("DejaVu", "", 8)
+    pdf.multi_cell(0, 4, f"Election fingerprint SHA-256: {p.election_fingerprint}\n"
+                         f"Station key {signed.station_key_id.hex()}: {signed.public_key.hex()}\n"
+                         f"Ed25519 signature: {signed.signature.hex()}\n"
+                         "QR: the signed protocol (canonical JSON); check with `sailau protocol verify`.",
+                   new_x="LMARGIN", new_y="NEXT")
+    png = qr_png(signed)
+    size = 80
+    if pdf.get_y() + size > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    pdf.image(io.BytesIO(png), x=(pdf.w - size) / 2, y=pdf.get_y() + 2, w=size, h=size)
+    return bytes(pdf.output())
+
+
+def _table(pdf: FPDF, rows: Sequence[tuple[str, int]]) -> None:
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    for label, value in rows:
+        pdf.cell(width - 30, 5.5, label, border=1)
+        pdf.cell(30, 5.5, str(value), border=1, align="R", new_x="LMARGIN", new_y="NEXT")
+
+
+def write_outputs(
+    out_dir: Path,
+    signed: SignedProtocol,
+    election: Election,
+    receipt_codes: Iterable[str],
+    *,
+    invalid: Sequence[tuple[str, str]] = (),
+    issuer: str | None = None,
+) -> OutputFiles:
+    """Write the four files (see the module doc) into `out_dir` (created if missing)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    p = signed.protocol
+    files = OutputFiles(out_dir / "protocol.json", out_dir / "protocol.nist.json", out_dir / "protocol.pdf",
+                        out_dir / "receipts.txt")
+    _atomic_write(files.protocol, signed.to_canonical_json())
+    report = nist_results_report([p], election, issuer=issuer or f"Precinct election commission {p.precinct}",
+                                 issuer_abbreviation=f"PEC-{p.precinct}")
+    _atomic_write(files.nist, (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+    _atomic_write(files.pdf, protocol_pdf(signed, election, invalid))
+    _atomic_write(files.receipts, "".join(code + "\n" for code in shuffled_receipts(receipt_codes)).encode("ascii"))
+    return files

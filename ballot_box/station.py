@@ -1,0 +1,676 @@
+"""The ballot-box station service: one class the clerk app, the simulator and the tests all use.
+
+`Station` ties the storage (store.py, pollbook.py, audit.py) to the ballot card
+(sailau.smartcard) and the record formats (sailau.election.record). It decides
+what an inserted card means from the card's own state (DESIGN.md §2):
+
+    BLANK  -> issue it to the selected checked-in voter
+    ISSUED -> offer to cancel it (the voter left without voting)
+    VOTED  -> cast it: verify, record exactly once, clear
+
+Ordering rules that make a crash harmless (a crash = the process dies at any
+instruction, the card is pulled at any APDU):
+
+* Issue: the token hash is committed as "issued" BEFORE the card is written. A
+  token recorded but never written is an outstanding card: it counts in
+  `cards_issued`, is never cast, and is reported at close as outstanding
+  (issued - cast - cancelled). While the process lives, a failed ISSUE is
+  reconciled at once: the same issue block (same token) is retried on that card
+  when it comes back BLANK, or the token is cancelled if the clerk takes
+  another card; an ISSUED card carrying a token this station cancelled is
+  cleared by `cancel_card` ("already cancelled").
+* Cast: everything is verified from the card's bytes without writing anything;
+  then ONE database transaction marks the token used, stores the sealed ballot
+  and chains the audit event; only then is the card CLEARED. A crash before the
+  commit leaves the card VOTED and nothing stored: re-inserting casts it. A
+  crash after the commit leaves the card VOTED with a used token: re-inserting
+  finds "already counted" and only clears it. So every ballot is stored exactly
+  once, and the receipt code is shown only after the commit.
+* Cancel: the token is cancelled in the database first, then the card cleared;
+  re-inserting a card whose token is already cancelled just clears it.
+
+Rejected cards are never written to: the reason is returned (a stable code and
+a plain message) and a ``card_rejected`` audit event is chained.
+
+The ballot box cannot decrypt during polling hours: it checks the record's
+format and the enrolled terminal's signature (which covers the issue block and
+the ciphertext, so a tampered ciphertext fails it). Decryption happens only at
+close of polls (close.py) with k of n commission shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from sailau.election import crypto
+from sailau.election.definition import Election, ElectionLookupError
+from sailau.election.record import (
+    BadSignatureError,
+    IssueBlock,
+    RecordFormatError,
+    SealedBallot,
+    UnknownTerminalError,
+    new_issue_block,
+    verify_ballot_record,
+)
+from sailau.election.shares import Share
+from sailau.smartcard.apdu import CardState
+from sailau.smartcard.client import BallotCardClient
+from sailau.smartcard.errors import CardError, CardRemovedError
+
+from . import audit, pollbook, store
+from .audit import AuditDraft, AuditKind
+from .db import StationDB
+from .models import PollsState
+from .pollbook import Voter
+from .store import CancelOutcome, CastOutcome, ProtocolCounters, StationInfo, WrongPollsState
+
+if TYPE_CHECKING:
+    from .close import ClosingResult
+
+__all__ = [
+    "ActionKind",
+    "CancelResult",
+    "CancelStatus",
+    "CardAction",
+    "CastResult",
+    "CastStatus",
+    "IssueResult",
+    "Reason",
+    "Station",
+    "StationError",
+    "StationMismatch",
+    "TerminalKey",
+    "ZeroReport",
+    "ZeroReportFailed",
+    "NoVoterSelected",
+    "VoterNotWaiting",
+    "CardNotBlank",
+    "IssueFailed",
+]
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class StationError(Exception):
+    """Base of the station service errors (clerk-facing: the message says what to do)."""
+
+
+class StationMismatch(StationError):
+    """The database is set up for another election, precinct or station key."""
+
+
+class ZeroReportFailed(StationError):
+    """Opening the polls found the box not empty or the audit chain broken."""
+
+
+class NoVoterSelected(StationError):
+    """A blank card was inserted but no checked-in voter is waiting for a card."""
+
+
+class VoterNotWaiting(StationError):
+    """The voter is not checked in, or already got a card from this station session."""
+
+
+class CardNotBlank(StationError):
+    """ISSUE needs a BLANK card."""
+
+
+class IssueFailed(StationError):
+    """The card could not be issued (pulled or failed mid-ISSUE). The token is kept for
+    this voter: re-insert the same card and issue again."""
+
+
+# --- results --------------------------------------------------------------------------
+
+
+class Reason(str, Enum):
+    """Why a card was refused: stable codes for the UI, the audit log and tests.
+
+    The values shared with ``audit.RejectReason`` are the same strings.
+    """
+
+    WRONG_ELECTION = "wrong_election"
+    WRONG_PRECINCT = "wrong_precinct"
+    UNKNOWN_TOKEN = "unknown_token"
+    CARD_CANCELLED = "card_cancelled"
+    UNKNOWN_TERMINAL = "unknown_terminal"
+    BAD_SIGNATURE = "bad_signature"
+    MALFORMED_RECORD = "malformed_record"
+    CARD_NOT_VOTED = "card_not_voted"
+    CARD_NOT_ISSUED = "card_not_issued"  # cancel needs an ISSUED card
+    CARD_REMOVED = "card_removed"
+    ALREADY_COUNTED = "already_counted"  # only for cancel: a used token on an ISSUED card
+
+
+MESSAGES: dict[Reason, str] = {
+    Reason.WRONG_ELECTION: "This card belongs to another election. It was not counted and not changed.",
+    Reason.WRONG_PRECINCT: "This card was issued for another polling station. It was not counted and not changed.",
+    Reason.UNKNOWN_TOKEN: "This card was not issued at this polling station. It was not counted and not changed.",
+    Reason.CARD_CANCELLED: "This card was cancelled here and cannot be cast. It was not counted and not changed.",
+    Reason.UNKNOWN_TERMINAL: "The ballot was written by a voting terminal that is not enrolled here. Not counted, card not changed.",
+    Reason.BAD_SIGNATURE: "The ballot on this card fails its terminal signature (altered or copied). Not counted, card not changed.",
+    Reason.MALFORMED_RECORD: "The data on this card is not a valid ballot. It was not counted and not changed.",
+    Reason.CARD_NOT_VOTED: "This card holds no ballot to cast.",
+    Reason.CARD_NOT_ISSUED: "Only an issued, unused card can be cancelled.",
+    Reason.CARD_REMOVED: "The card was removed while being read. Nothing was recorded: insert it again.",
+    Reason.ALREADY_COUNTED: "This card's ballot is already counted; it cannot be cancelled.",
+}
+
+
+class CastStatus(str, Enum):
+    ACCEPTED = "accepted"  # stored now; card cleared (unless card_cleared is False)
+    ALREADY_COUNTED = "already_counted"  # stored earlier; card only cleared
+    REJECTED = "rejected"  # nothing stored, card untouched
+
+
+@dataclass(frozen=True)
+class CastResult:
+    status: CastStatus
+    message: str
+    reason: Reason | None = None
+    receipt_code: str | None = None  # shown to the voter (ACCEPTED / ALREADY_COUNTED)
+    card_cleared: bool = False
+
+    @property
+    def counted(self) -> bool:
+        """The ballot is in the box (now or before)."""
+        return self.status is not CastStatus.REJECTED
+
+
+class CancelStatus(str, Enum):
+    CANCELLED = "cancelled"
+    ALREADY_CANCELLED = "already_cancelled"  # cancelled before (crash, or failed issue): card only cleared
+    REJECTED = "rejected"  # card untouched
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    status: CancelStatus
+    message: str
+    reason: Reason | None = None
+    card_cleared: bool = False
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    voter: Voter
+    style: int
+    serial: bytes
+    reused_token: bool = False  # a retry after a failed ISSUE wrote the same token
+
+
+class ActionKind(str, Enum):
+    ISSUED = "issued"  # blank card issued to the selected voter (see `issue`)
+    NEED_VOTER = "need_voter"  # blank card, nobody waiting: nothing written
+    CAST = "cast"  # voted card handled (see `cast`: accepted, already counted or rejected)
+    OFFER_CANCEL = "offer_cancel"  # issued card: ask the clerk, then call cancel_card
+
+
+@dataclass(frozen=True)
+class CardAction:
+    kind: ActionKind
+    state: CardState
+    serial: bytes
+    issue: IssueResult | None = None
+    cast: CastResult | None = None
+
+
+@dataclass(frozen=True)
+class TerminalKey:
+    """A booth terminal's Ed25519 public key to enrol, with a label for people."""
+
+    public_key: bytes
+    label: str = ""
+
+    @property
+    def key_id(self) -> bytes:
+        return crypto.key_id(self.public_key)
+
+
+@dataclass(frozen=True)
+class ZeroReport:
+    """What the opening check found: an empty box, an intact audit chain."""
+
+    election_id: str
+    election_fingerprint: str
+    precinct: int
+    ballots_stored: int
+    cards_issued: int
+    voters_on_list: int
+    terminals: tuple[str, ...]  # enrolled key ids (hex)
+    audit_events: int
+    audit_head: str
+    opened_at: str
+
+
+@dataclass
+class _PendingIssue:
+    """A failed ISSUE whose token is already recorded (see module doc)."""
+
+    iin: str
+    block: IssueBlock
+    serial: bytes
+
+
+FaultHook = Callable[[str], None]
+
+
+def _no_fault(_point: str) -> None:
+    return None
+
+
+@dataclass
+class _Session:
+    """In-memory only, never stored: which checked-in voters still wait for a card.
+
+    Storing "voter X got a card" would be harmless alone, but written in the
+    same transaction as the token it would tie the two together (DESIGN.md §5).
+    After a restart the queue is empty; `select_voter` re-queues a checked-in voter.
+    """
+
+    waiting: dict[str, Voter] = field(default_factory=dict)  # iin -> voter, in check-in order
+    selected: str | None = None
+    served: set[str] = field(default_factory=set)
+    pending: _PendingIssue | None = None
+
+
+# --- the service ----------------------------------------------------------------------
+
+
+class Station:
+    """The registration-table station for one election and precinct.
+
+    Construct with an open `StationDB`; the first construction on an empty
+    database binds it to (election, precinct, station key); later ones must
+    match, else StationMismatch. `card_master_key` may be None for ops tools
+    that never touch a card (open, close). `fault_hook(point)` is called at
+    named points of the cast and issue paths (crash tests kill the process there).
+    """
+
+    def __init__(
+        self,
+        db: StationDB,
+        election: Election,
+        precinct: int,
+        station_key: ed25519.Ed25519PrivateKey,
+        card_master_key: bytes | None,
+        *,
+        fault_hook: FaultHook | None = None,
+    ) -> None:
+        self.db = db
+        self.election = election
+        self.station_key = station_key
+        self.card_master_key = None if card_master_key is None else bytes(card_master_key)
+        self.fault_hook = fault_hook or _no_fault
+        try:
+            definition = election.precinct(precinct)
+        except ElectionLookupError as exc:
+            raise StationMismatch(f"precinct {precinct} is not in election {election.id}: {exc}") from None
+        self.precinct = definition.number
+        self.style = definition.style
+        self.plaintext_len = election.plaintext_length
+        self.station_key_id = crypto.key_id(station_key.public_key())
+        self.info = self._bind()
+        self._session = _Session()
+        self._terminals: dict[bytes, ed25519.Ed25519PublicKey] = {}
+
+    @classmethod
+    def attach(
+        cls,
+        db: StationDB,
+        election: Election,
+        station_key: ed25519.Ed25519PrivateKey,
+        card_master_key: bytes | None,
+        **kwargs: object,
+    ) -> Station:
+        """A Station over a database already set up (precinct read from it)."""
+        info = store.station_info(db)
+        return cls(db, election, info.precinct, station_key, card_master_key, **kwargs)  # type: ignore[arg-type]
+
+    def _bind(self) -> StationInfo:
+        try:
+            info = store.station_info(self.db)
+        except store.StationNotSetUp:
+            return store.setup_station(self.db, self.election.fingerprint, self.precinct, self.station_key_id)
+        problems = []
+        if info.election_fingerprint != self.election.fingerprint:
+            problems.append(f"election fingerprint {info.election_fingerprint.hex()[:16]}... "
+                            f"is not this definition's {self.election.fingerprint_hex[:16]}...")
+        if info.precinct != self.precinct:
+            problems.append(f"precinct {info.precinct}, not {self.precinct}")
+        if info.station_key_id != self.station_key_id:
+            problems.append(f"station key {info.station_key_id.hex()}, not {self.station_key_id.hex()}")
+        if problems:
+            raise StationMismatch("this station database is set up for " + "; ".join(problems))
+        return info
+
+    # -- state and counters -------------------------------------------------------
+
+    @property
+    def polls_state(self) -> PollsState:
+        return store.station_info(self.db).state
+
+    def counters(self) -> ProtocolCounters:
+        """Live counts for the clerk: on list, checked in, issued, cast, cancelled, outstanding."""
+        return store.counters(self.db)
+
+    @property
+    def waiting(self) -> list[Voter]:
+        """Checked-in voters still waiting for a card (this session), in check-in order."""
+        return list(self._session.waiting.values())
+
+    @property
+    def selected_voter(self) -> Voter | None:
+        s = self._session
+        return None if s.selected is None else s.waiting.get(s.selected)
+
+    # -- opening --------------------------------------------------------------------
+
+    def enroll_terminal(self, terminal: TerminalKey) -> bytes:
+        """Enrol one booth terminal key (setup or open polls); returns its key id."""
+        key_id = terminal.key_id
+        store.enroll_terminal(self.db, key_id, terminal.public_key, terminal.label or key_id.hex())
+        self._terminals.pop(key_id, None)
+        return key_id
+
+    def open_polls(self, terminals: Iterable[TerminalKey | bytes]) -> ZeroReport:
+        """Enrol the terminals, check the box is empty (zero report), open the polls."""
+        for t in terminals:
+            self.enroll_terminal(t if isinstance(t, TerminalKey) else TerminalKey(bytes(t)))
+        state = self.polls_state
+        if state is not PollsState.SETUP:
+            raise WrongPollsState("open the polls", state, (PollsState.SETUP,))
+        counts = store.counters(self.db)
+        ballots = len(store.ballots(self.db))
+        chain = audit.verify_db(self.db)
+        enrolled = tuple(t.key_id.hex() for t in store.terminals(self.db))
+        problems = []
+        if ballots or counts.cast:
+            problems.append(f"{ballots} ballot(s) already stored")
+        if counts.issued:
+            problems.append(f"{counts.issued} card(s) already issued")
+        if counts.checked_in:
+            problems.append(f"{counts.checked_in} voter(s) already checked in")
+        if not chain.ok:
+            problems.append(f"audit chain broken: {chain.problem}")
+        if not enrolled:
+            problems.append("no voting terminal enrolled")
+        if problems:
+            raise ZeroReportFailed("zero report failed, polls not opened: " + "; ".join(problems))
+        payload = {"ballots_stored": 0, "cards_issued": 0, "voters_on_list": counts.on_list,
+                   "terminals": list(enrolled)}
+        event = store.open_polls(self.db, AuditDraft(AuditKind.POLLS_OPENED, payload))
+        return ZeroReport(
+            election_id=self.election.id, election_fingerprint=self.election.fingerprint_hex,
+            precinct=self.precinct, ballots_stored=0, cards_issued=0, voters_on_list=counts.on_list,
+            terminals=enrolled, audit_events=event.seq, audit_head=event.hash, opened_at=event.time,
+        )
+
+    # -- voters ---------------------------------------------------------------------
+
+    def search(self, query: str, *, limit: int = 50) -> list[Voter]:
+        return pollbook.search(self.db, query, limit=limit)
+
+    def check_in(self, iin: str) -> Voter:
+        """Check a voter in (pollbook rules) and queue them for a card; they become selected."""
+        voter = pollbook.check_in(self.db, iin)
+        self._session.waiting[voter.iin] = voter
+        self._session.selected = voter.iin
+        return voter
+
+    def select_voter(self, iin: str) -> Voter:
+        """Make a checked-in voter the one the next blank card is issued to.
+
+        Also re-queues a voter checked in before a restart (the queue is not
+        stored). Refused for a voter not checked in or already served here.
+        """
+        voter = pollbook.find_by_iin(self.db, iin)
+        if voter is None:
+            raise pollbook.VoterNotFound(f"IIN {iin} is not on this precinct's list")
+        if not voter.checked_in:
+            raise VoterNotWaiting(f"voter {voter.iin} is not checked in: check them in first")
+        if voter.iin in self._session.served:
+            raise VoterNotWaiting(f"voter {voter.iin} already got a card")
+        self._session.waiting.setdefault(voter.iin, voter)
+        self._session.selected = voter.iin
+        return voter
+
+    # -- cards ----------------------------------------------------------------------
+
+    def on_card(self, client: BallotCardClient) -> CardAction:
+        """A card was inserted (transport connected): its state decides what happens."""
+        client.select()
+        status = client.status()
+        if status.state is CardState.VOTED:
+            return CardAction(ActionKind.CAST, status.state, status.serial, cast=self._cast(client))
+        if status.state is CardState.ISSUED:
+            pending = self._session.pending
+            if pending is not None and pending.serial == status.serial:
+                data = client.read_data()
+                if data.issue_block == pending.block.pack():
+                    # the failed ISSUE did land: the card is the voter's
+                    return CardAction(ActionKind.ISSUED, status.state, status.serial,
+                                      issue=self._issue_done(pending.iin, status.serial, reused=True))
+            return CardAction(ActionKind.OFFER_CANCEL, status.state, status.serial)
+        if self.selected_voter is None:
+            return CardAction(ActionKind.NEED_VOTER, status.state, status.serial)
+        return CardAction(ActionKind.ISSUED, status.state, status.serial,
+                          issue=self._issue(client, self.selected_voter, status.serial))
+
+    def issue_card(self, client: BallotCardClient, voter: Voter | str | None = None) -> IssueResult:
+        """ISSUE a blank card to `voter` (default: the selected voter); see the module doc."""
+        client.select()
+        status = client.status()
+        if status.state is not CardState.BLANK:
+            raise CardNotBlank(f"card {status.serial.hex()} is {status.state.name}, not BLANK: it cannot be issued")
+        if voter is None:
+            voter = self.selected_voter
+            if voter is None:
+                raise NoVoterSelected("no checked-in voter is waiting for a card: check a voter in first")
+        iin = voter if isinstance(voter, str) else voter.iin
+        return self._issue(client, self._waiting_voter(iin), status.serial)
+
+    def _waiting_voter(self, iin: str) -> Voter:
+        voter = self._session.waiting.get(iin)
+        if voter is None:
+            voter = self.select_voter(iin)
+        return voter
+
+    def _issue(self, client: BallotCardClient, voter: Voter, serial: bytes) -> IssueResult:
+        master = self._master_key()
+        s = self._session
+        pending = s.pending
+        reused = False
+        if pending is not None and pending.iin == voter.iin and pending.serial == serial:
+            block, reused = pending.block, True  # the same card came back BLANK: same token
+        else:
+            if pending is not None:
+                self._abandon_pending()
+            block = new_issue_block(self.election.fingerprint, self.precinct, self.style)
+            store.record_issued(self.db, store.hash_token(block.token),
+                                AuditDraft(AuditKind.CARD_ISSUED, {"style": self.style}))
+            s.pending = _PendingIssue(voter.iin, block, serial)
+        self.fault_hook("issue:recorded")
+        try:
+            client.issue(block.pack(), master)
+        except CardError as exc:
+            raise IssueFailed(
+                f"the card was not issued ({exc}). Insert the same card again to retry; "
+                "with another card the first card's token is cancelled"
+            ) from exc
+        self.fault_hook("issue:written")
+        return self._issue_done(voter.iin, serial, reused=reused)
+
+    def _issue_done(self, iin: str, serial: bytes, *, reused: bool) -> IssueResult:
+        s = self._session
+        s.pending = None
+        voter = s.waiting.pop(iin, None)
+        if voter is None:  # pragma: no cover - pending always belongs to a waiting voter
+            voter = pollbook.find_by_iin(self.db, iin)
+        s.served.add(iin)
+        if s.selected == iin:
+            s.selected = next(iter(s.waiting), None)
+        return IssueResult(voter=voter, style=self.style, serial=serial, reused_token=reused)
+
+    def _abandon_pending(self) -> None:
+        """The clerk moved on from a failed ISSUE: cancel its token (its card, if
+        the ISSUE did land, is cleared when next inserted)."""
+        pending = self._session.pending
+        assert pending is not None
+        token_hash = store.hash_token(pending.block.token)
+        store.cancel_issued(self.db, token_hash, AuditDraft(AuditKind.CARD_CANCELLED, {"why": "issue_failed"}))
+        self._session.pending = None
+
+    def cast_card(self, client: BallotCardClient) -> CastResult:
+        """Read, verify, record exactly once, clear (see the module doc)."""
+        client.select()
+        return self._cast(client)
+
+    def _cast(self, client: BallotCardClient) -> CastResult:
+        state = self.polls_state
+        if state is not PollsState.OPEN:
+            raise WrongPollsState("cast a ballot", state, (PollsState.OPEN,))
+        self.fault_hook("cast:start")
+        try:
+            status = client.status()
+            if status.state is not CardState.VOTED:
+                return self._reject(Reason.CARD_NOT_VOTED)
+            data = client.read_data()
+        except CardRemovedError:
+            return self._reject(Reason.CARD_REMOVED)
+        self.fault_hook("cast:read")
+        if data.issue_block is None or data.record is None:
+            return self._reject(Reason.MALFORMED_RECORD)
+        try:
+            block = IssueBlock.parse(data.issue_block)
+        except RecordFormatError:
+            return self._reject(Reason.MALFORMED_RECORD)
+        refusal = self._check_block(block)
+        if refusal is not None:
+            return self._reject(refusal)
+        try:
+            record = verify_ballot_record(block, data.record, self._terminal_keys(data.record), self.plaintext_len)
+        except RecordFormatError:
+            return self._reject(Reason.MALFORMED_RECORD)
+        except UnknownTerminalError:
+            return self._reject(Reason.UNKNOWN_TERMINAL)
+        except BadSignatureError:
+            return self._reject(Reason.BAD_SIGNATURE)
+        sealed = SealedBallot.from_record(block, record)
+        self.fault_hook("cast:verified")
+        outcome = store.cast_ballot(self.db, store.hash_token(block.token), block.style, sealed.pack())
+        self.fault_hook("cast:committed")
+        if outcome is CastOutcome.UNKNOWN_TOKEN:
+            return self._rejected(Reason.UNKNOWN_TOKEN)  # store chained the audit event
+        if outcome is CastOutcome.CARD_CANCELLED:
+            return self._rejected(Reason.CARD_CANCELLED)
+        cleared = self._clear(client)
+        self.fault_hook("cast:cleared")
+        code = record.receipt_code
+        if outcome is CastOutcome.ACCEPTED:
+            status_ = CastStatus.ACCEPTED
+            message = f"Ballot counted. Receipt code {code}."
+        else:
+            status_ = CastStatus.ALREADY_COUNTED
+            message = f"This ballot was already counted (receipt code {code}); the card is now cleared."
+        if not cleared:
+            message += " The card was removed before it was cleared: insert it again to clear it."
+        return CastResult(status_, message, receipt_code=code, card_cleared=cleared)
+
+    def cancel_card(self, client: BallotCardClient) -> CancelResult:
+        """Cancel an ISSUED card (the voter left without voting): token cancelled, card cleared."""
+        client.select()
+        try:
+            status = client.status()
+            if status.state is not CardState.ISSUED:
+                return self._reject_cancel(Reason.CARD_NOT_ISSUED,
+                                           f"The card is {status.state.name}: only an issued, unused card can be cancelled.")
+            data = client.read_data()
+        except CardRemovedError:
+            return self._reject_cancel(Reason.CARD_REMOVED)
+        try:
+            block = IssueBlock.parse(data.issue_block or b"")
+        except RecordFormatError:
+            return self._reject_cancel(Reason.MALFORMED_RECORD)
+        refusal = self._check_block(block)
+        if refusal is not None:
+            return self._reject_cancel(refusal)
+        token_hash = store.hash_token(block.token)
+        pending = self._session.pending
+        if pending is not None and pending.block.token == block.token:
+            self._session.pending = None
+        outcome = store.cancel_issued(self.db, token_hash)
+        if outcome is CancelOutcome.UNKNOWN_TOKEN:
+            return self._reject_cancel(Reason.UNKNOWN_TOKEN)
+        if outcome is CancelOutcome.ALREADY_COUNTED:
+            return self._reject_cancel(Reason.ALREADY_COUNTED)
+        cleared = self._clear(client)
+        if outcome is CancelOutcome.CANCELLED:
+            status_, message = CancelStatus.CANCELLED, "Card cancelled and cleared."
+        else:
+            status_, message = CancelStatus.ALREADY_CANCELLED, "This card was already cancelled; it is now cleared."
+        if not cleared:
+            message += " The card was removed before it was cleared: insert it again."
+        return CancelResult(status_, message, card_cleared=cleared)
+
+    # -- close ------------------------------------------------------------------------
+
+    def close_polls(self, shares: Sequence[Share | str], out_dir: str | Path | None = None) -> ClosingResult:
+        """Close the polls, decrypt and tally with k shares, sign the protocol, write outputs.
+
+        See `sailau.ballot_box.close.close_polls`.
+        """
+        from .close import close_polls
+
+        return close_polls(self, shares, out_dir)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _master_key(self) -> bytes:
+        if self.card_master_key is None:
+            raise StationError("this station was opened without the card master key: it cannot write cards")
+        return self.card_master_key
+
+    def _check_block(self, block: IssueBlock) -> Reason | None:
+        if block.fingerprint != self.election.fingerprint:
+            return Reason.WRONG_ELECTION
+        if block.precinct != self.precinct or block.style != self.style:
+            return Reason.WRONG_PRECINCT
+        return None
+
+    def _terminal_keys(self, record_bytes: bytes) -> dict[bytes, ed25519.Ed25519PublicKey]:
+        """Enrolled keys, cached; a key id not in the cache is looked up again (enrolled since)."""
+        wanted = bytes(record_bytes[1:1 + crypto.KEY_ID_LEN])
+        if wanted not in self._terminals:
+            raw = store.terminal_key(self.db, wanted)
+            if raw is not None:
+                self._terminals[wanted] = crypto.verify_key_from_bytes(raw)
+        return self._terminals
+
+    def _clear(self, client: BallotCardClient) -> bool:
+        try:
+            client.clear(self._master_key())
+        except CardRemovedError:
+            return False
+        return True
+
+    def _reject(self, reason: Reason) -> CastResult:
+        audit.record(self.db, AuditDraft(AuditKind.CARD_REJECTED, {"reason": reason.value}))
+        return self._rejected(reason)
+
+    @staticmethod
+    def _rejected(reason: Reason) -> CastResult:
+        return CastResult(CastStatus.REJECTED, MESSAGES[reason], reason=reason)
+
+    def _reject_cancel(self, reason: Reason, message: str | None = None) -> CancelResult:
+        audit.record(self.db, AuditDraft(AuditKind.CARD_REJECTED, {"reason": reason.value, "during": "cancel"}))
+        return CancelResult(CancelStatus.REJECTED, message or MESSAGES[reason], reason=reason)
+
