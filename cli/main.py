@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pollbook": ("sailau.cli.pollbook", "pollbook", "Import, search and show turnout of the station's voter list."),
     "keys": ("sailau.cli.keys", "keys", "Election key ceremony (k-of-n shares), terminal and station keys."),
     "seats": ("sailau.cli.seats", "seats", "Allocate Mäjilis party-list seats by Kazakh law from a JSON file of votes."),
+    "commission": ("sailau.cli.commission", "commission", "Commissions: import signed protocols, report totals and seats, synthesize a national election."),
+    "verify": ("sailau.cli.verify", "verify", "Observer: recompute and check a published results set (protocols, station keys, definition, receipts)."),
 }
 
 
