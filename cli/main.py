@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("sailau.cli.audit", "audit", "Verify or export the ballot-box station's audit hash chain."),
     "pollbook": ("sailau.cli.pollbook", "pollbook", "Import, search and show turnout of the station's voter list."),
     "keys": ("sailau.cli.keys", "keys", "Election key ceremony (k-of-n shares), terminal and station keys."),
+    "station": ("sailau.cli.station", "station", "Headless ballot-box station: init, open polls, status, close polls."),
+    "protocol": ("sailau.cli.protocol", "protocol", "Verify a signed precinct results protocol (signature, control relations)."),
     "seats": ("sailau.cli.seats", "seats", "Allocate Mäjilis party-list seats by Kazakh law from a JSON file of votes."),
     "commission": ("sailau.cli.commission", "commission", "Commissions: import signed protocols, report totals and seats, synthesize a national election."),
     "verify": ("sailau.cli.verify", "verify", "Observer: recompute and check a published results set (protocols, station keys, definition, receipts)."),

@@ -1,0 +1,64 @@
+"""`sailau protocol verify FILE [--election FILE] [--station-key FILE]`: check a signed
+precinct protocol. Exit 0 when the signature verifies and every control relation
+holds; otherwise exit 1 naming each problem (one per line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sailau.election import crypto
+from sailau.election.definition import DefinitionError, load_election
+from sailau.election.protocol import (
+    ProtocolError,
+    SignedProtocol,
+    validate_protocol,
+    verify_signed_protocol,
+)
+
+
+@click.group()
+def protocol() -> None:
+    """Signed precinct results protocols."""
+
+
+@protocol.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--election", "election_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the election definition: also check election, precinct, contests and options")
+@click.option("--station-key", "station_key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the station's enrolled public key: also check who signed")
+def verify(path: Path, election_path: Path | None, station_key_path: Path | None) -> None:
+    """Check the signature and the control relations of the signed protocol in PATH."""
+    problems: list[str] = []
+    try:
+        signed = SignedProtocol.from_canonical_json(path.read_bytes())
+    except ProtocolError as exc:
+        raise click.ClickException(f"{path}: not a signed protocol: {exc}") from None
+    trusted = None
+    if station_key_path is not None:
+        try:
+            public = crypto.ed25519_public_bytes(crypto.load_verify_key(station_key_path))
+        except crypto.KeyFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        trusted = {crypto.key_id(public): public}
+    try:
+        verify_signed_protocol(signed, trusted)
+    except ProtocolError as exc:
+        problems.append(f"signature: {exc}")
+    election = None
+    if election_path is not None:
+        try:
+            election = load_election(election_path)
+        except DefinitionError as exc:
+            raise click.ClickException(str(exc)) from None
+    for violation in validate_protocol(signed.protocol, election):
+        problems.append(f"{violation.name}: {violation.message}")
+    p = signed.protocol
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(f"{path}: {len(problems)} problem(s); protocol of precinct {p.precinct} NOT verified")
+    click.echo(f"{path}: OK, precinct {p.precinct}, election {p.election_id}, signed by station key "
+               f"{signed.station_key_id.hex()}" + ("" if trusted else " (signer not checked: pass --station-key)"))

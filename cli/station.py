@@ -1,0 +1,157 @@
+"""`sailau station`: headless ballot-box station commands for operations and tests.
+
+Thin over `sailau.ballot_box.station` / `close`: set a database up for one
+election and precinct, open the polls (zero report, terminal enrolment), show
+the counters, close the polls with k share files and write the signed outputs.
+The clerk app (`sailau ballot-box`) does the same interactively, plus cards.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sailau.ballot_box import pollbook, store
+from sailau.ballot_box.close import ProtocolRefused
+from sailau.ballot_box.db import open_station_db
+from sailau.ballot_box.station import Station, StationError, TerminalKey
+from sailau.election import crypto
+from sailau.election.definition import DefinitionError, load_election
+from sailau.election.shares import ShareError, read_share_file
+
+_DB = click.option("--db", "db_url", required=True, help="station database URL (sqlite:///FILE or postgresql+psycopg://...)")
+_ELECTION = click.option("--election", "election_path", required=True,
+                         type=click.Path(exists=True, dir_okay=False, path_type=Path), help="election definition JSON")
+_STATION_KEY = click.option("--station-key", "station_key_path", required=True,
+                            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                            help="station Ed25519 private key (sailau keys station)")
+
+
+def read_master_key(path: Path) -> bytes:
+    """A card master key file: 16/24/32 raw bytes, or that many bytes as hex text."""
+    data = path.read_bytes()
+    text = data.strip()
+    if len(text) in (32, 48, 64):
+        try:
+            return bytes.fromhex(text.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            pass
+    if len(data) in (16, 24, 32):
+        return data
+    raise click.ClickException(f"{path}: a card master key is 16, 24 or 32 bytes (raw or hex), got {len(data)} bytes")
+
+
+def _station(db_url: str, election_path: Path, station_key_path: Path, precinct: int | None = None,
+             master: bytes | None = None):
+    try:
+        election = load_election(election_path)
+        key = crypto.load_signing_key(station_key_path)
+    except (DefinitionError, crypto.KeyFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    db = open_station_db(db_url)
+    try:
+        if precinct is None:
+            return db, Station.attach(db, election, key, master)
+        return db, Station(db, election, precinct, key, master)
+    except (StationError, store.StoreError) as exc:
+        db.close()
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def station() -> None:
+    """Headless ballot-box station: init, open, status, close."""
+
+
+@station.command()
+@_DB
+@_ELECTION
+@_STATION_KEY
+@click.option("--precinct", type=int, required=True, help="precinct number in the election definition")
+@click.option("--card-master-key", "master_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="card master key file, checked here (it is never stored in the database)")
+@click.option("--voters", "voters_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="import this pollbook CSV too")
+def init(db_url: str, election_path: Path, station_key_path: Path, precinct: int, master_path: Path | None,
+         voters_csv: Path | None) -> None:
+    """Bind the station database to one election, precinct and station key."""
+    master = read_master_key(master_path) if master_path else None
+    db, st = _station(db_url, election_path, station_key_path, precinct, master)
+    with db:
+        if voters_csv is not None:
+            try:
+                count = pollbook.import_voters(db, voters_csv)
+            except pollbook.PollbookImportError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"imported {count} voters")
+        click.echo(f"station set up: election {st.election.id} ({st.election.fingerprint_hex[:16]}...), "
+                   f"precinct {st.precinct}, station key {st.station_key_id.hex()}, polls {st.polls_state.value}")
+
+
+@station.command("open")
+@_DB
+@_ELECTION
+@_STATION_KEY
+@click.option("--terminal", "terminal_keys", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a booth terminal's public key file (repeat for each terminal)")
+def open_(db_url: str, election_path: Path, station_key_path: Path, terminal_keys: tuple[Path, ...]) -> None:
+    """Enrol the terminals, print the zero report and open the polls."""
+    db, st = _station(db_url, election_path, station_key_path)
+    with db:
+        try:
+            terminals = [TerminalKey(crypto.ed25519_public_bytes(crypto.load_verify_key(p)), p.stem)
+                         for p in terminal_keys]
+            report = st.open_polls(terminals)
+        except (crypto.KeyFileError, StationError, store.StoreError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"zero report: precinct {report.precinct}, {report.ballots_stored} ballots stored, "
+               f"{report.cards_issued} cards issued, {report.voters_on_list} voters on the list")
+    click.echo(f"terminals enrolled: {', '.join(report.terminals)}")
+    click.echo(f"polls open at {report.opened_at}; audit head {report.audit_head}")
+
+
+@station.command()
+@_DB
+@_ELECTION
+@_STATION_KEY
+def status(db_url: str, election_path: Path, station_key_path: Path) -> None:
+    """Polls state and the live counters."""
+    db, st = _station(db_url, election_path, station_key_path)
+    with db:
+        c = st.counters()
+        click.echo(f"polls {st.polls_state.value}; on list {c.on_list}, checked in {c.checked_in}, issued {c.issued}, "
+                   f"cast {c.cast}, cancelled {c.cancelled}, outstanding {c.outstanding}")
+
+
+@station.command()
+@_DB
+@_ELECTION
+@_STATION_KEY
+@click.option("--share", "share_paths", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="a key share file (k of them)")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="output folder for protocol.json, protocol.nist.json, protocol.pdf, receipts.txt")
+def close(db_url: str, election_path: Path, station_key_path: Path, share_paths: tuple[Path, ...], out_dir: Path) -> None:
+    """Close the polls, count with k shares, sign and write the protocol."""
+    db, st = _station(db_url, election_path, station_key_path)
+    with db:
+        try:
+            shares = [read_share_file(p) for p in share_paths]
+            result = st.close_polls(shares, out_dir)
+        except ProtocolRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        except (ShareError, StationError, store.StoreError) as exc:
+            raise click.ClickException(str(exc)) from None
+    p = result.protocol
+    click.echo(f"precinct {p.precinct}: on list {p.voters_on_list}, checked in {p.voters_checked_in}, issued "
+               f"{p.cards_issued}, cast {p.ballots_cast}, cancelled {p.cards_cancelled}, outstanding {result.outstanding}")
+    for contest in p.contests:
+        votes = ", ".join(f"{k} {v}" for k, v in contest.votes.items())
+        click.echo(f"  {contest.contest_id}: {votes}; against all {contest.against_all}, blank {contest.blank}, "
+                   f"invalid {contest.invalid}")
+    for bad in result.invalid:
+        click.echo(f"  invalid ballot {bad.receipt_code}: {bad.reason}")
+    assert result.files is not None
+    click.echo(f"signed by station key {result.signed.station_key_id.hex()}; wrote {result.files.protocol.parent}/")
