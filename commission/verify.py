@@ -15,8 +15,9 @@ the law engine, and the official report is compared field by field with the
 report rebuilt from those sums. Every problem is a `Finding`; none stops the run.
 
 Finding kinds: `definition`, `registry:<what>`, `refused:<reason>` (the import's
-refusal names), `duplicate` (two different protocols for one precinct: the first
-by file name is counted, both are named), `duplicate_file` (the same protocol
+refusal names), `duplicate` (different valid protocols for one precinct: each
+file is named and the precinct is not counted, since an observer cannot tell
+which is real), `duplicate_file` (the same protocol
 published twice), `missing` (a precinct of the definition without a valid
 protocol), `receipts:<what>`, `report:differs` (path, official, recomputed).
 """
@@ -179,24 +180,33 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
     result = VerifyResult(election)
     result.findings.extend(_registry_findings(registry, election))
 
-    counted: dict[int, CheckedProtocol] = {}
+    by_precinct: dict[int, list[CheckedProtocol]] = {}
     for path in sorted((d / "protocols").glob("*.json")):
         checked = check_protocol_file(path.read_bytes(), str(path), election, registry)
         if isinstance(checked, Refusal):
             result.findings.append(Finding(f"refused:{checked.reason.value}", str(path), checked.message))
             continue
-        n = checked.protocol.precinct
-        first = counted.get(n)
-        if first is None:
-            counted[n] = checked
-        elif first.digest == checked.digest:
-            result.findings.append(Finding("duplicate_file", str(path), f"the same protocol of precinct {n} as {first.source} (counted once)"))
-        else:
-            result.findings.append(
-                Finding("duplicate", str(path), f"a second, different signed protocol for precinct {n} (first: {first.source}, which is the one counted)")
-            )
+        by_precinct.setdefault(checked.protocol.precinct, []).append(checked)
 
-    for n in sorted(p.number for p in election.precincts if p.number not in counted):
+    counted: dict[int, CheckedProtocol] = {}
+    disputed: set[int] = set()
+    for n, versions in sorted(by_precinct.items()):
+        distinct = {c.digest for c in versions}
+        if len(distinct) > 1:
+            # two valid signatures of one station on different counts: an observer cannot
+            # tell which is the real one, so neither is counted
+            disputed.add(n)
+            files = ", ".join(c.source for c in versions)
+            for c in versions:
+                result.findings.append(
+                    Finding("duplicate", c.source, f"one of {len(distinct)} different signed protocols for precinct {n} ({files}); none is counted")
+                )
+            continue
+        counted[n] = versions[0]
+        for c in versions[1:]:
+            result.findings.append(Finding("duplicate_file", c.source, f"the same protocol of precinct {n} as {versions[0].source} (counted once)"))
+
+    for n in sorted(p.number for p in election.precincts if p.number not in counted and p.number not in disputed):
         result.findings.append(Finding("missing", f"precinct {n}", "no valid signed protocol published"))
 
     protocols = {n: c.protocol for n, c in counted.items()}
