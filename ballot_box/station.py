@@ -531,7 +531,10 @@ class Station:
 
     def cast_card(self, client: BallotCardClient) -> CastResult:
         """Read, verify, record exactly once, clear (see the module doc)."""
-        client.select()
+        try:
+            client.select()
+        except CardRemovedError:
+            return self._reject(Reason.CARD_REMOVED)
         return self._cast(client)
 
     def _cast(self, client: BallotCardClient) -> CastResult:
