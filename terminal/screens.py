@@ -85,15 +85,16 @@ class KioskScreen(Screen):
         return targets[0]
 
     def refresh_access_bar(self) -> None:
-        old = self.query_one(AccessBar)
-        self.mount(self.kiosk.access_bar(), before=old)
-        old.remove()
+        app = self.kiosk
+        self.query_one(AccessBar).update_state(
+            app.display_language, app.contrast, app.text_size, app.speaker.enabled, app.speaker.reason
+        )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         button_id = event.button.id or ""
         if button_id in ACCESS_IDS:
-            self.kiosk.run_action(button_id.replace("-", "_"))
+            getattr(self.kiosk, "action_" + button_id.replace("-", "_"))()
             return
         self.pressed(event.button)
 

@@ -54,6 +54,11 @@ class AccessBar(Horizontal):
         self.speech_on = speech_on
         self.speech_reason = speech_reason
 
+    def update_state(self, language: str, contrast: bool, size: int, speech_on: bool, speech_reason: str) -> None:
+        self.language, self.contrast, self.text_size = language, contrast, size
+        self.speech_on, self.speech_reason = speech_on, speech_reason
+        self.refresh(recompose=True)
+
     def compose(self) -> ComposeResult:
         lang = self.language
         contrast = t(lang, "High contrast") if self.contrast else t(lang, "Normal contrast")

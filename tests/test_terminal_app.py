@@ -1,0 +1,545 @@
+"""The kiosk app under Pilot with in-process cards: the whole flow by touch and
+by keyboard, every error path, accessibility switches, and snapshots of each
+screen (kk/ru/en in the normal theme, each screen once in high contrast)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+import terminal_support as ts
+from sailau.election.ballot import Mark
+from sailau.simulator.card_app import VirtualBallotCard
+from sailau.terminal.app import KioskApp
+from sailau.terminal.cards import InProcessCardSource
+from sailau.terminal.i18n import t
+from sailau.terminal.screens import (
+    ConfirmBlankScreen,
+    ContestScreen,
+    DoneScreen,
+    IdleScreen,
+    IdleWarningScreen,
+    InterruptedScreen,
+    LanguageScreen,
+    RefusedScreen,
+    ReviewScreen,
+    TakeCardScreen,
+    TimedOutScreen,
+    WriteFailedScreen,
+    WritingScreen,
+)
+from sailau.terminal.session import CardCheck, Phase, TerminalSession, WriteStep
+from sailau.terminal.speech import Speaker
+from test_terminal_session import CorruptReadBack, FakeClock, opened
+
+SIZE = (100, 34)
+STYLE = ts.election().precinct(ts.PRECINCT).style
+LIST, SMD, MASLIKHAT = (c.id for c in ts.election().contests_for_style(STYLE))
+
+
+def make_app(speaker: Speaker | None = None, clock: FakeClock | None = None, source=None):
+    source = source or InProcessCardSource()
+    session = TerminalSession(ts.config(), clock=clock or FakeClock())
+    app = KioskApp(session, source, speaker=speaker or Speaker(executable=None, audio=False), idle_poll_seconds=3600)
+    return app, source
+
+
+async def until(pilot, condition, what: str = "condition", timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; screen is {type(pilot.app.screen).__name__}")
+        await pilot.pause(0.01)
+
+
+async def on_screen(pilot, screen_type) -> None:
+    await until(pilot, lambda: type(pilot.app.screen) is screen_type, screen_type.__name__)
+    await pilot.pause()
+
+
+def text_of(app) -> str:
+    return " ".join(str(w.render()) for w in app.screen.query("Static, Button"))
+
+
+# -- the flow -----------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_whole_vote_by_touch() -> None:
+    app, source = make_app()
+    card = ts.issued_card()
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, IdleScreen)
+        assert t("kk", "Insert your ballot card") in text_of(app) and "Insert your ballot card" in text_of(app)
+        source.insert(card)
+        await on_screen(pilot, LanguageScreen)
+        await pilot.click("#lang-en")
+        await on_screen(pilot, ContestScreen)
+        assert "Mäjilis, party lists" in text_of(app)
+        await pilot.click("#option-1")
+        assert app.screen.query_one("#option-1").has_class("-selected")
+        await pilot.click("#next")
+        await until(pilot, lambda: app.session.contest_index == 1, "second contest")
+        await pilot.click("#option-2")
+        await pilot.click("#next")
+        await until(pilot, lambda: app.session.contest_index == 2, "third contest")
+        await pilot.click("#next")  # nothing marked
+        await on_screen(pilot, ConfirmBlankScreen)
+        await pilot.click("#yes")
+        await on_screen(pilot, ReviewScreen)
+        assert "Left blank" in text_of(app)
+        await pilot.click("#cast")
+        await on_screen(pilot, DoneScreen)
+        code = app.session.receipt_code
+        assert code and code in text_of(app)
+        await pilot.click("#continue")
+        await on_screen(pilot, TakeCardScreen)
+        assert "Take your card to the ballot box." in text_of(app)
+        source.remove()
+        await on_screen(pilot, IdleScreen)
+        assert app.session.receipt_code is None
+    assert opened(card) == {LIST: "AMANAT", SMD: ts.election().options(SMD)[1].id, MASLIKHAT: Mark.BLANK}
+
+
+@pytest.mark.asyncio
+async def test_a_whole_vote_by_keyboard_only() -> None:
+    app, source = make_app()
+    card = ts.issued_card()
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(card)
+        await on_screen(pilot, LanguageScreen)
+        await pilot.press("2")  # Русский
+        await on_screen(pilot, ContestScreen)
+        assert app.session.language == "ru"
+        await pilot.press("8")  # against all is the 8th on the 2023 list ballot
+        await pilot.press("right")
+        await until(pilot, lambda: app.session.contest_index == 1, "second contest")
+        await pilot.press("escape")  # back to the first contest: the mark is kept
+        await until(pilot, lambda: app.session.contest_index == 0 and isinstance(app.screen, ContestScreen), "back")
+        assert app.screen.query_one("#option-8").has_class("-selected")
+        await pilot.press("right")
+        await until(pilot, lambda: app.session.contest_index == 1, "second contest again")
+        await pilot.press("down", "down", "enter")  # focus moves from option 1 to option 3, Enter marks it
+        assert app.screen.query_one("#option-3").has_class("-selected")
+        await pilot.press("right")
+        await until(pilot, lambda: app.session.contest_index == 2, "third contest")
+        await pilot.press("3", "right")
+        await on_screen(pilot, ReviewScreen)
+        await pilot.press("enter")  # focus starts on "write my ballot"
+        await on_screen(pilot, DoneScreen)
+        await pilot.press("enter")
+        await on_screen(pilot, TakeCardScreen)
+    assert opened(card) == {LIST: Mark.AGAINST_ALL, SMD: ts.election().options(SMD)[2].id, MASLIKHAT: "QHP"}
+
+
+@pytest.mark.asyncio
+async def test_review_tap_changes_one_contest() -> None:
+    app, source = make_app()
+    card = ts.issued_card()
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(card)
+        await on_screen(pilot, LanguageScreen)
+        await pilot.press("3")
+        await on_screen(pilot, ContestScreen)
+        for _ in range(3):
+            await pilot.press("1", "right")
+            await until(pilot, lambda: not isinstance(app.screen, ContestScreen) or app.session.phase is Phase.CONTEST)
+        await on_screen(pilot, ReviewScreen)
+        await pilot.click("#edit-1")
+        await on_screen(pilot, ContestScreen)
+        await pilot.press("3", "right")
+        await on_screen(pilot, ReviewScreen)
+        await pilot.click("#cast")
+        await on_screen(pilot, DoneScreen)
+    assert opened(card)[SMD] == ts.election().options(SMD)[2].id
+
+
+@pytest.mark.parametrize(
+    ("make_card", "check"),
+    [
+        (lambda: VirtualBallotCard(), CardCheck.NOT_ISSUED),
+        (lambda: ts.issued_card(fingerprint=bytes(32)), CardCheck.WRONG_ELECTION),
+        (lambda: ts.issued_card(precinct=ts.OTHER_PRECINCT_SAME_STYLE), CardCheck.WRONG_PRECINCT),
+        (lambda: ts.issued_card(style=2), CardCheck.WRONG_STYLE),
+    ],
+    ids=["blank", "wrong-election", "wrong-precinct", "wrong-style"],
+)
+@pytest.mark.asyncio
+async def test_refused_card_says_why_in_three_languages(make_card, check) -> None:
+    from sailau.terminal.screens import REFUSALS
+
+    app, source = make_app()
+    card = make_card()
+    before = ts.card_data(card)
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(card)
+        await on_screen(pilot, RefusedScreen)
+        shown = text_of(app)
+        for lang in ("kk", "ru", "en"):
+            assert t(lang, REFUSALS[check]) in shown
+        source.remove()
+        await on_screen(pilot, IdleScreen)
+    assert ts.card_data(card) == before
+
+
+@pytest.mark.asyncio
+async def test_already_voted_card_is_sent_to_the_ballot_box() -> None:
+    card = ts.issued_card()
+    session = TerminalSession(ts.config())
+    session.on_card_inserted(ts.slot(card).client)
+    session.vote({})
+    session.cast()
+    app, source = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(card)
+        await on_screen(pilot, RefusedScreen)
+        assert "A ballot is already written on this card. Take it to the ballot box." in text_of(app)
+
+
+@pytest.mark.asyncio
+async def test_removing_the_card_mid_vote_returns_to_idle_with_nothing_kept() -> None:
+    app, source = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(ts.issued_card())
+        await on_screen(pilot, LanguageScreen)
+        await pilot.press("1", "1")
+        await until(pilot, lambda: app.session.holds_choices, "a mark")
+        source.remove()
+        await on_screen(pilot, IdleScreen)
+        assert not app.session.holds_choices and app.session.language is None
+        assert not app.query(ContestScreen)
+
+
+@pytest.mark.asyncio
+async def test_card_torn_during_the_write_then_still_issued_vote_again() -> None:
+    app, source = make_app()
+    card = ts.issued_card()
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(card)
+        await on_screen(pilot, LanguageScreen)
+        await pilot.press("3")
+        for _ in range(3):
+            await pilot.press("2", "right")
+        await on_screen(pilot, ReviewScreen)
+        card.tear_after_bytes = 0
+        await pilot.click("#cast")
+        await on_screen(pilot, InterruptedScreen)
+        assert "The card was removed while your ballot was being written." in text_of(app)
+        source.insert(card)
+        await on_screen(pilot, LanguageScreen)
+        assert app.session.check is CardCheck.STILL_ISSUED
+        assert t("en", "Your ballot was not written: the card is still unused. Please vote again.") in text_of(app)
+
+
+@pytest.mark.asyncio
+async def test_card_torn_after_the_commit_shows_the_receipt_and_sends_it_to_the_box() -> None:
+    app, source = make_app()
+    card = ts.issued_card()
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(card)
+        await on_screen(pilot, LanguageScreen)
+        await pilot.press("2")
+        for _ in range(3):
+            await pilot.press("1", "right")
+        await on_screen(pilot, ReviewScreen)
+        # tear once the record is committed (the card dies before it answers):
+        # find the first tear point that leaves a card VOTED
+        used = 0
+        while True:
+            trial = ts.issued_card()
+            s = TerminalSession(ts.config())
+            sl = ts.slot(trial)
+            s.on_card_inserted(sl.client)
+            s.vote({})
+            trial.tear_after_bytes = used
+            if s.cast().outcome.value == "interrupted" and ts.card_data(trial)[0].name == "VOTED":
+                break
+            used += 1
+        card.tear_after_bytes = used
+        await pilot.click("#cast")
+        await on_screen(pilot, InterruptedScreen)
+        source.insert(card)
+        await on_screen(pilot, DoneScreen)
+        shown = text_of(app)
+        assert t("ru", "Your ballot was written completely before the card was removed.") in shown
+        assert app.session.receipt_code in shown
+    assert opened(card)[LIST] == "AMANAT"
+
+
+@pytest.mark.asyncio
+async def test_a_bad_read_back_says_do_not_take_the_card_to_the_box() -> None:
+    source = InProcessCardSource()
+    source.transport = CorruptReadBack()
+    source.client.transport = source.transport
+    app, _ = make_app(source=source)
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(ts.issued_card())
+        await on_screen(pilot, LanguageScreen)
+        await pilot.press("3")
+        for _ in range(3):
+            await pilot.press("1", "right")
+        await on_screen(pilot, ReviewScreen)
+        await pilot.click("#cast")
+        await on_screen(pilot, WriteFailedScreen)
+        assert "Do not take this card to the ballot box." in text_of(app)
+        assert not app.session.holds_choices
+
+
+@pytest.mark.asyncio
+async def test_idle_warning_then_timeout_clears_choices() -> None:
+    clock = FakeClock()
+    app, source = make_app(clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(ts.issued_card())
+        await on_screen(pilot, LanguageScreen)
+        await pilot.press("1", "1")
+        await until(pilot, lambda: app.session.holds_choices, "a mark")
+        clock.now += 95
+        app.tick_idle()
+        await on_screen(pilot, IdleWarningScreen)
+        assert t("kk", "Your choices will be cleared in {seconds} s.", seconds=25) in text_of(app)
+        await pilot.click("#keep")
+        await on_screen(pilot, ContestScreen)
+        assert app.session.holds_choices
+        clock.now += 200
+        app.tick_idle()
+        await on_screen(pilot, TimedOutScreen)
+        assert not app.session.holds_choices
+        await pilot.click("#restart")
+        await on_screen(pilot, LanguageScreen)
+
+
+@pytest.mark.asyncio
+async def test_any_key_restarts_the_idle_timer() -> None:
+    clock = FakeClock()
+    app, source = make_app(clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        source.insert(ts.issued_card())
+        await on_screen(pilot, LanguageScreen)
+        await pilot.press("1")
+        clock.now += 100
+        await pilot.press("down")
+        app.tick_idle()
+        await pilot.pause()
+        assert isinstance(app.screen, ContestScreen)
+
+
+@pytest.mark.asyncio
+async def test_accessibility_switches_any_time_and_reset_for_the_next_voter() -> None:
+    app, source = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#toggle-contrast")
+        assert app.theme == "sailau-contrast"
+        await pilot.press("f3")
+        await pilot.click("#cycle-size")
+        assert app.text_size == 3 and app.screen.has_class("size-3")
+        source.insert(ts.issued_card())
+        await on_screen(pilot, LanguageScreen)
+        assert app.screen.has_class("size-3") and app.theme == "sailau-contrast"
+        await pilot.press("3")
+        await on_screen(pilot, ContestScreen)
+        assert "High contrast" in text_of(app) and "Text size 3 of 3" in text_of(app)
+        height = app.screen.query_one("#option-1").size.height
+        await pilot.press("f3")  # back to size 1: smaller targets
+        assert app.screen.query_one("#option-1").size.height < height
+        assert "Speech unavailable" in text_of(app)
+        assert "Audio unavailable: espeak-ng is not installed" in text_of(app)
+        await pilot.press("f4")
+        assert not app.speaker.enabled
+        source.remove()
+        await on_screen(pilot, IdleScreen)
+        assert app.theme == "sailau-normal" and app.text_size == 1 and app.screen.has_class("size-1")
+
+
+@pytest.mark.asyncio
+async def test_speech_speaks_prompts_through_espeak_ng_when_audio_is_present() -> None:
+    spoken: list[tuple[list[str], bytes]] = []
+
+    class Recorder:
+        def __init__(self, command, **kwargs):
+            self.command = command
+            self.stdin = self
+            self._data = b""
+
+        def write(self, data: bytes) -> None:
+            self._data += data
+
+        def close(self) -> None:
+            spoken.append((self.command, self._data))
+
+        def poll(self):
+            return 0
+
+    speaker = Speaker(executable="/usr/bin/espeak-ng", audio=True, runner=Recorder)
+    app, source = make_app(speaker=speaker)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        assert speaker.enabled and t("kk", "Speech on") in text_of(app)
+        source.insert(ts.issued_card())
+        await on_screen(pilot, LanguageScreen)
+        await pilot.press("2")
+        await on_screen(pilot, ContestScreen)
+        await until(pilot, lambda: any(cmd[2] == "ru" for cmd, _ in spoken), "a Russian prompt")
+        command, text = spoken[-1]
+        assert command == ["/usr/bin/espeak-ng", "-v", "ru"]  # the text is not on the command line
+        assert "Мажилис" in text.decode()
+
+
+def test_espeak_ng_speaks_kazakh_from_stdin() -> None:
+    """The real espeak-ng, writing WAV to stdout instead of a sound card."""
+    speaker = Speaker.detect()
+    assert speaker.executable, "espeak-ng is installed by tools/setup.sh"
+    speaker.audio = True
+    speaker.enabled = True
+    speaker.extra_args = ("--stdout",)
+    assert speaker.say("Бюллетень карточкасын салыңыз", "kk")
+    wav = speaker.process.stdout.read()
+    speaker.process.wait(timeout=10)
+    assert wav[:4] == b"RIFF" and len(wav) > 10_000
+
+
+def test_audio_detection(tmp_path) -> None:
+    assert Speaker.detect(environ={}, dev=tmp_path / "none").reason == "no audio output device"
+    (tmp_path / "snd").mkdir()
+    (tmp_path / "snd" / "pcmC0D0p").touch()
+    assert Speaker.detect(environ={}, dev=tmp_path / "snd").audio
+    assert Speaker.detect(environ={"PULSE_SERVER": "unix:/x"}, dev=tmp_path / "none").audio
+
+
+# -- snapshots ------------------------------------------------------------------------
+
+RECEIPT = "K7Q2-M9XD-4A"
+
+
+async def _to_contest(pilot, lang: str) -> None:
+    app = pilot.app
+    app.source.insert(ts.issued_card())
+    await on_screen(pilot, LanguageScreen)
+    await pilot.press(str(("kk", "ru", "en").index(lang) + 1))
+    await on_screen(pilot, ContestScreen)
+
+
+async def _review(pilot, lang: str) -> None:
+    await _to_contest(pilot, lang)
+    await pilot.press("1", "right")
+    await until(pilot, lambda: pilot.app.session.contest_index == 1)
+    await pilot.press("2", "right")
+    await until(pilot, lambda: pilot.app.session.contest_index == 2)
+    await pilot.press("right")
+    await on_screen(pilot, ConfirmBlankScreen)
+    await pilot.click("#yes")
+    await on_screen(pilot, ReviewScreen)
+
+
+async def _done(pilot, lang: str) -> None:
+    await _review(pilot, lang)
+    await pilot.click("#cast")
+    await on_screen(pilot, DoneScreen)
+    pilot.app.session.receipt_code = RECEIPT  # the real code is random: pin it for the picture
+    pilot.app.show_phase()
+    await pilot.pause()
+
+
+async def _snap_idle(pilot, lang):
+    await pilot.pause()
+
+
+async def _snap_refused(pilot, lang):
+    pilot.app.source.insert(ts.issued_card(precinct=ts.OTHER_PRECINCT_SAME_STYLE))
+    await on_screen(pilot, RefusedScreen)
+
+
+async def _snap_language(pilot, lang):
+    pilot.app.source.insert(ts.issued_card())
+    await on_screen(pilot, LanguageScreen)
+
+
+async def _snap_contest(pilot, lang):
+    await _to_contest(pilot, lang)
+    await pilot.press("2")
+
+
+async def _snap_blank(pilot, lang):
+    await _to_contest(pilot, lang)
+    await pilot.press("right")
+    await on_screen(pilot, ConfirmBlankScreen)
+
+
+async def _snap_review(pilot, lang):
+    await _review(pilot, lang)
+
+
+async def _snap_writing(pilot, lang):
+    await _review(pilot, lang)
+    pilot.app._switch(WritingScreen())  # the real write is too quick to photograph
+    await on_screen(pilot, WritingScreen)
+    pilot.app.screen.set_step(WriteStep.WRITING)
+    await pilot.pause()
+
+
+async def _snap_done(pilot, lang):
+    await _done(pilot, lang)
+
+
+async def _snap_take_card(pilot, lang):
+    await _done(pilot, lang)
+    await pilot.click("#continue")
+    await on_screen(pilot, TakeCardScreen)
+
+
+async def _snap_interrupted(pilot, lang):
+    await _review(pilot, lang)
+    pilot.app.source.transport.card.tear_after_bytes = 0
+    await pilot.click("#cast")
+    await on_screen(pilot, InterruptedScreen)
+
+
+async def _snap_timed_out(pilot, lang):
+    await _to_contest(pilot, lang)
+    pilot.app.session.clock.now += 500
+    pilot.app.tick_idle()
+    await on_screen(pilot, TimedOutScreen)
+
+
+async def _snap_idle_warning(pilot, lang):
+    await _to_contest(pilot, lang)
+    pilot.app.session.clock.now += 100
+    pilot.app.tick_idle()
+    await on_screen(pilot, IdleWarningScreen)
+
+
+SCREENS = {
+    "idle": (_snap_idle, False),  # False: the same in every language (shown in all three)
+    "refused": (_snap_refused, False),
+    "language": (_snap_language, False),
+    "timed_out": (_snap_timed_out, False),
+    "contest": (_snap_contest, True),
+    "confirm_blank": (_snap_blank, True),
+    "review": (_snap_review, True),
+    "writing": (_snap_writing, True),
+    "done": (_snap_done, True),
+    "take_card": (_snap_take_card, True),
+    "interrupted": (_snap_interrupted, True),
+    "idle_warning": (_snap_idle_warning, True),
+}
+CASES = [
+    pytest.param(name, lang, False, id=f"{name}-{lang}")
+    for name, (_, per_language) in SCREENS.items()
+    for lang in (("kk", "ru", "en") if per_language else ("kk",))
+] + [pytest.param(name, "ru", True, id=f"{name}-ru-contrast") for name in SCREENS]
+
+
+@pytest.mark.parametrize(("screen", "lang", "contrast"), CASES)
+def test_snapshot(snap_compare, screen: str, lang: str, contrast: bool) -> None:
+    drive, _ = SCREENS[screen]
+    app, _source = make_app()
+
+    async def run_before(pilot) -> None:
+        if contrast:
+            await pilot.press("f2")
+        await drive(pilot, lang)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
