@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pollbook": ("sailau.cli.pollbook", "pollbook", "Import, search and show turnout of the station's voter list."),
     "keys": ("sailau.cli.keys", "keys", "Election key ceremony (k-of-n shares), terminal and station keys."),
     "station": ("sailau.cli.station", "station", "Headless ballot-box station: init, open polls, status, close polls."),
+    "ballot-box": ("sailau.cli.ballot_box", "ballot_box", "Clerk app of the ballot-box station (Textual): check-in, cards, audit, close of polls."),
     "protocol": ("sailau.cli.protocol", "protocol", "Verify a signed precinct results protocol (signature, control relations)."),
     "seats": ("sailau.cli.seats", "seats", "Allocate Mäjilis party-list seats by Kazakh law from a JSON file of votes."),
     "terminal": ("sailau.cli.terminal", "terminal", "Voting-booth kiosk: read the card, take the vote, write the sealed ballot."),

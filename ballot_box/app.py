@@ -1,0 +1,489 @@
+"""The clerk app (Textual) of the ballot-box station: `ClerkApp`.
+
+A thin face over `Station`. Why it is shaped this way:
+
+* Card I/O blocks (a real card at 9600 bit/s takes a noticeable fraction of a
+  second per operation), so every Station call runs in a Textual worker thread
+  (`run_worker(thread=True)`) and posts its result back as a message. A single
+  lock serialises Station calls (its in-memory waiting queue is not shared
+  between threads otherwise). A card pulled mid-operation surfaces as an
+  exception in the worker and becomes a plain-words note: the UI never waits on
+  the card.
+* Card events come from any source with the `callback(CardInserted |
+  CardRemoved)` shape (`ReaderWatcher` for PC/SC, `InProcessSlot` in tests):
+  `card_event` is thread-safe. The card's own state decides the action
+  (`Station.on_card`); the app only renders the outcome.
+* Every message is a gettext message id kept with its fields (`widgets.Note`),
+  so F2 re-renders the whole screen stack in Kazakh, Russian or English.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+
+from sailau.election.shares import Share, ShareError
+from sailau.smartcard.client import BallotCardClient
+from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
+from sailau.smartcard.events import CardEvent, CardEventCallback, CardInserted
+from sailau.smartcard.transport import Transport
+
+from . import audit, pollbook
+from .close import ClosingResult, ProtocolRefused
+from .i18n import LANGUAGES, N_, t
+from .iin import InvalidIIN
+from .models import PollsState
+from .pollbook import Voter
+from .screens import (
+    AuditScreen,
+    CancelCardScreen,
+    CloseScreen,
+    ConfirmScreen,
+    DeskScreen,
+    OpenPollsScreen,
+    ProtocolScreen,
+)
+from .station import (
+    ActionKind,
+    CancelResult,
+    CancelStatus,
+    CardAction,
+    CardNotBlank,
+    CastResult,
+    CastStatus,
+    IssueFailed,
+    IssueResult,
+    NoVoterSelected,
+    Reason,
+    Station,
+    StationError,
+    TerminalKey,
+    VoterNotWaiting,
+    ZeroReport,
+    ZeroReportFailed,
+)
+from .store import WrongPollsState
+from .widgets import Note
+
+__all__ = ["ClerkApp", "REASON_TEXT", "Watch", "note_for_error"]
+
+T = TypeVar("T")
+
+#: Start delivering card events to the callback; returns a function that stops it.
+Watch = Callable[[CardEventCallback], Callable[[], None]]
+
+REASON_TEXT: dict[Reason, str] = {
+    Reason.WRONG_ELECTION: N_("This card belongs to another election. It was not counted and not changed."),
+    Reason.WRONG_PRECINCT: N_("This card was issued for another polling station. It was not counted and not changed."),
+    Reason.UNKNOWN_TOKEN: N_("This card was not issued at this polling station. It was not counted and not changed."),
+    Reason.CARD_CANCELLED: N_("This card was cancelled here and cannot be cast. It was not counted and not changed."),
+    Reason.UNKNOWN_TERMINAL: N_("The ballot was written by a voting terminal not enrolled here. Not counted, card not changed."),
+    Reason.BAD_SIGNATURE: N_("The ballot on this card fails its terminal signature (altered or copied). Not counted, card not changed."),
+    Reason.MALFORMED_RECORD: N_("The data on this card is not a valid ballot. It was not counted and not changed."),
+    Reason.CARD_NOT_VOTED: N_("This card holds no ballot to cast."),
+    Reason.CARD_NOT_ISSUED: N_("Only an issued, unused card can be cancelled."),
+    Reason.CARD_REMOVED: N_("The card was removed while being read. Nothing was recorded: insert it again."),
+    Reason.ALREADY_COUNTED: N_("This card's ballot is already counted; it cannot be cancelled."),
+}
+
+
+def note_for_error(exc: BaseException) -> Note:
+    """A plain-words note for an error a Station call raised (detail: the exception text)."""
+    detail = str(exc)
+    if isinstance(exc, pollbook.AlreadyCheckedIn):
+        return Note(N_("This voter is already checked in: a voter gets one card."), "error")
+    if isinstance(exc, pollbook.VoterNotFound):
+        return Note(N_("This voter is not on this precinct's list."), "error", detail=detail)
+    if isinstance(exc, InvalidIIN):
+        return Note(N_("This IIN is not valid."), "error", detail=detail)
+    if isinstance(exc, VoterNotWaiting):
+        return Note(N_("This voter cannot get a card now (not checked in, or already got one)."), "error",
+                    detail=detail)
+    if isinstance(exc, NoVoterSelected):
+        return Note(N_("Check a voter in first."), "warn")
+    if isinstance(exc, CardNotBlank):
+        return Note(N_("The card in the reader is not blank: remove it and insert it again."), "warn", detail=detail)
+    if isinstance(exc, IssueFailed):
+        return Note(N_("The card was pulled out before it was issued. Insert the same card again to finish; "
+                       "if you take another card, the first one is cancelled."), "error")
+    if isinstance(exc, (CardRemovedError, NoCardError)):
+        return Note(N_("The card was pulled out during the operation. Nothing was recorded: insert it again."),
+                    "error")
+    if isinstance(exc, CardError):
+        return Note(N_("This card cannot be read as a Sailau ballot card."), "error", detail=detail)
+    if isinstance(exc, WrongPollsState):
+        return Note(N_("Not possible now: the polls are {state}."), "error", {"state": exc.state.value})
+    if isinstance(exc, ZeroReportFailed):
+        return Note(N_("The zero report failed: the polls were not opened."), "error", detail=detail)
+    if isinstance(exc, ProtocolRefused):
+        return Note(N_("The count breaks a control relation: the protocol was NOT signed."), "error", detail=detail)
+    if isinstance(exc, ShareError):
+        return Note(N_("The shares do not rebuild the election key: the polls stay as they were."), "error",
+                    detail=detail)
+    if isinstance(exc, StationError):
+        return Note(N_("The station refused: {detail}"), "error", {"detail": detail})
+    return Note(N_("Unexpected error: {detail}"), "error", {"detail": f"{type(exc).__name__}: {detail}"})
+
+
+def note_for_issue(result: IssueResult) -> Note:
+    name = " ".join(p for p in (result.voter.surname, result.voter.given_name) if p)
+    return Note(N_("Card issued to {name}. Give the card to the voter."), "ok", {"name": name})
+
+
+def note_for_cast(result: CastResult) -> Note:
+    if result.status is CastStatus.REJECTED:
+        assert result.reason is not None
+        return Note(REASON_TEXT[result.reason], "error")
+    if result.status is CastStatus.ACCEPTED:
+        msgid = (N_("Ballot counted. Receipt code {code}.") if result.card_cleared else
+                 N_("Ballot counted. Receipt code {code}. The card was removed before it was cleared: "
+                    "insert it again to clear it."))
+        return Note(msgid, "ok", {"code": result.receipt_code})
+    return Note(N_("Already counted (receipt code {code}): nothing was added; the card is now cleared."),
+                "warn", {"code": result.receipt_code})
+
+
+def note_for_cancel(result: CancelResult) -> Note:
+    if result.status is CancelStatus.REJECTED:
+        assert result.reason is not None
+        return Note(REASON_TEXT[result.reason], "error")
+    if result.status is CancelStatus.CANCELLED:
+        msgid = (N_("Card cancelled and cleared: it can be used again.") if result.card_cleared else
+                 N_("Card cancelled, but removed before it was cleared: insert it again."))
+        return Note(msgid, "ok")
+    return Note(N_("This card was already cancelled; it is now cleared."), "warn")
+
+
+class CardEventMessage(Message):
+    """A card event from the reader, delivered on the app's loop."""
+
+    def __init__(self, event: CardEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class StationDone(Message):
+    """A worker's result (or exception) to hand to a callback on the app's loop."""
+
+    def __init__(self, callback: Callable[[Any], None], value: Any) -> None:
+        super().__init__()
+        self.handler, self.value = callback, value
+
+
+class ClerkApp(App[None]):
+    """The registration-table app over one `Station` and one reader slot."""
+
+    CSS_PATH = "clerk.tcss"
+    TITLE = "Sailau"
+    BINDINGS = [
+        Binding("f2", "language", "Language", show=False, priority=True),
+        Binding("f3", "audit", "Audit log", show=False),
+        Binding("f4", "close_polls", "Close polls", show=False),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        station: Station,
+        transport: Transport,
+        *,
+        terminal_keys: Iterable[TerminalKey] = (),
+        language: str = "kk",
+        out_dir: str | Path | None = None,
+        watch: Watch | None = None,
+    ) -> None:
+        super().__init__()
+        if language not in LANGUAGES:
+            raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
+        self.station = station
+        self.transport = transport
+        self.terminal_keys: list[TerminalKey] = list(terminal_keys)
+        self.language = language
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        ceremony = station.election.key_ceremony
+        self.threshold: int | None = None if ceremony is None else ceremony.threshold
+        self._watch = watch
+        self._stop_watch: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+        self.card_present = False
+        self.card_busy = 0  # card workers running
+        self.blank_card_waiting = False  # a BLANK card sits in the reader, nobody was selected
+        self.card_note: Note | None = None
+        self.desk_note: Note | None = None
+        self.closing: ClosingResult | None = None
+
+    # -- language -----------------------------------------------------------------------
+
+    def t(self, msgid: str, /, **fields: Any) -> str:
+        return t(self.language, msgid, **fields)
+
+    def set_language(self, language: str) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
+        self.language = language
+        for screen in self.screen_stack:
+            for node in [screen, *screen.query("*")]:
+                retranslate = getattr(node, "retranslate", None)
+                if callable(retranslate):
+                    retranslate()
+
+    def action_language(self) -> None:
+        self.set_language(LANGUAGES[(LANGUAGES.index(self.language) + 1) % len(LANGUAGES)])
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.station.polls_state is PollsState.SETUP:
+            self.push_screen(OpenPollsScreen(name="open"))
+        else:
+            if self.station.polls_state is PollsState.CLOSED:
+                self.desk_note = Note(N_("The polls are closed. F4 counts again with the shares."), "warn")
+            self.push_screen(DeskScreen(name="desk"))
+        if self._watch is not None:
+            self._stop_watch = self._watch(self.card_event)
+
+    def on_unmount(self) -> None:
+        if self._stop_watch is not None:
+            self._stop_watch()
+            self._stop_watch = None
+
+    def show_desk(self) -> None:
+        self.switch_screen(DeskScreen(name="desk"))
+
+    def _desk(self) -> DeskScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DeskScreen):
+                return screen
+        return None
+
+    def refresh_desk(self) -> None:
+        desk = self._desk()
+        if desk is not None and desk.is_mounted:
+            desk.refresh_state()
+
+    def set_desk_note(self, note: Note | None) -> None:
+        self.desk_note = note
+        self.refresh_desk()
+
+    def set_card_note(self, note: Note | None) -> None:
+        self.card_note = note
+        self.refresh_desk()
+        if note is not None and not isinstance(self.screen, DeskScreen):
+            self.notify(note.render(self.t), severity="error" if note.severity == "error" else "information")
+
+    # -- running Station calls off the UI thread ---------------------------------------
+
+    def run_station(
+        self,
+        job: Callable[[], T],
+        done: Callable[[T], None],
+        failed: Callable[[BaseException], None],
+        *,
+        group: str = "station",
+    ) -> None:
+        """Run `job` in a worker thread under the station lock; `done(value)` or
+        `failed(exception)` then runs on the app's loop."""
+
+        def work() -> None:
+            with self._lock:
+                try:
+                    value = job()
+                except Exception as exc:  # every failure becomes a note, never a dead app
+                    self.post_message(StationDone(failed, exc))
+                    return
+            self.post_message(StationDone(done, value))
+
+        self.run_worker(work, thread=True, group=group, exit_on_error=False)
+
+    def on_station_done(self, message: StationDone) -> None:
+        message.handler(message.value)
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def open_polls(self) -> None:
+        keys = list(self.terminal_keys)
+        self.run_station(lambda: self.station.open_polls(keys), self._opened, self._open_failed)
+
+    def _open_screen(self) -> OpenPollsScreen | None:
+        return self.screen if isinstance(self.screen, OpenPollsScreen) else None
+
+    def _opened(self, report: ZeroReport) -> None:
+        screen = self._open_screen()
+        if screen is not None:
+            screen.opened(report)
+
+    def _open_failed(self, exc: BaseException) -> None:
+        screen = self._open_screen()
+        if screen is not None:
+            screen.failed(note_for_error(exc))
+
+    # -- voters ------------------------------------------------------------------------------
+
+    def search(self, query: str) -> None:
+        if not query.strip():
+            self.set_desk_note(Note(N_("Type an IIN or the first letters of a surname."), "warn"))
+            return
+        self.run_station(lambda: self.station.search(query), self._found, self._desk_failed)
+
+    def _found(self, voters: list[Voter]) -> None:
+        desk = self._desk()
+        if desk is not None:
+            desk.show_results(voters)
+        self.set_desk_note(Note(N_("Found: {n}."), "info", {"n": len(voters)}) if voters
+                           else Note(N_("Nobody on the list matches."), "warn"))
+
+    def check_in(self, iin: str) -> None:
+        self.run_station(lambda: self.station.check_in(iin), self._checked_in, self._desk_failed)
+
+    def select_voter(self, iin: str) -> None:
+        self.run_station(lambda: self.station.select_voter(iin), self._selected, self._desk_failed)
+
+    def _checked_in(self, voter: Voter) -> None:
+        desk = self._desk()
+        if desk is not None:
+            desk.after_check_in(voter)
+        self.set_desk_note(Note(N_("Checked in: {name}. Insert a blank card."), "ok",
+                                {"name": f"{voter.surname} {voter.given_name}"}))
+        self._issue_waiting_blank()
+
+    def _selected(self, voter: Voter) -> None:
+        self.set_desk_note(Note(N_("The next blank card goes to {name}."), "ok",
+                                {"name": f"{voter.surname} {voter.given_name}"}))
+        self._issue_waiting_blank()
+
+    def _desk_failed(self, exc: BaseException) -> None:
+        self.set_desk_note(note_for_error(exc))
+
+    # -- cards -------------------------------------------------------------------------------
+
+    def card_event(self, event: CardEvent) -> None:
+        """The reader callback: safe from any thread (pyscard's, a test's, the app's)."""
+        self.post_message(CardEventMessage(event))
+
+    def on_card_event_message(self, message: CardEventMessage) -> None:
+        if isinstance(message.event, CardInserted):
+            self.card_present = True
+            self.blank_card_waiting = False
+            self._card_job(self._read_card, self._card_read)
+            return
+        self.card_present = False
+        self.blank_card_waiting = False
+        if isinstance(self.screen, CancelCardScreen):
+            self.screen.dismiss(False)
+            self.set_card_note(Note(N_("The card was removed: it was not cancelled."), "warn"))
+        self.refresh_desk()
+
+    def _card_job(self, job: Callable[[BallotCardClient], T], done: Callable[[T], None]) -> None:
+        self.card_busy += 1
+        self.refresh_desk()
+
+        def run() -> T:
+            client = BallotCardClient(self.transport)
+            try:
+                client.connect()
+                return job(client)
+            finally:
+                self.transport.disconnect()
+
+        def finished(value: T) -> None:
+            self.card_busy -= 1
+            done(value)
+
+        def failed(exc: BaseException) -> None:
+            self.card_busy -= 1
+            if isinstance(exc, (CardRemovedError, NoCardError, IssueFailed)):
+                self.blank_card_waiting = False
+            self.set_card_note(note_for_error(exc))
+
+        self.run_station(run, finished, failed, group="card")
+
+    def _read_card(self, client: BallotCardClient) -> CardAction:
+        return self.station.on_card(client)
+
+    def _card_read(self, action: CardAction) -> None:
+        if action.kind is ActionKind.ISSUED:
+            assert action.issue is not None
+            self.set_card_note(note_for_issue(action.issue))
+        elif action.kind is ActionKind.NEED_VOTER:
+            self.blank_card_waiting = self.card_present
+            self.set_card_note(Note(N_("Blank card: check in a voter (or pick one waiting) and it is issued to them."),
+                                    "warn"))
+        elif action.kind is ActionKind.CAST:
+            assert action.cast is not None
+            self.set_card_note(note_for_cast(action.cast))
+        elif action.kind is ActionKind.OFFER_CANCEL:
+            self.set_card_note(Note(N_("This card is issued and holds no ballot."), "warn"))
+            if self.card_present:
+                self.push_screen(CancelCardScreen(), self._cancel_answer)
+
+    def _issue_waiting_blank(self) -> None:
+        """A blank card waited in the reader for a voter: issue it now."""
+        if not (self.blank_card_waiting and self.card_present):
+            return
+        self.blank_card_waiting = False
+        self._card_job(lambda client: self.station.issue_card(client), self._issued)
+
+    def _issued(self, result: IssueResult) -> None:
+        self.set_card_note(note_for_issue(result))
+
+    def _cancel_answer(self, yes: bool | None) -> None:
+        if not yes:
+            if self.card_present:
+                self.set_card_note(Note(N_("The card was kept as it is."), "info"))
+            return
+        self._card_job(lambda client: self.station.cancel_card(client), self._cancelled)
+
+    def _cancelled(self, result: CancelResult) -> None:
+        self.set_card_note(note_for_cancel(result))
+
+    # -- audit ---------------------------------------------------------------------------------
+
+    def action_audit(self) -> None:
+        if isinstance(self.screen, (AuditScreen, ConfirmScreen)):
+            return
+        db = self.station.db
+        self.run_station(lambda: (audit.read_events(db), audit.verify_db(db)), self._show_audit, self._desk_failed)
+
+    def _show_audit(self, value: tuple[list[audit.AuditEvent], audit.ChainReport]) -> None:
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen(*value))
+
+    # -- close of polls ------------------------------------------------------------------------
+
+    def action_close_polls(self) -> None:
+        if isinstance(self.screen, DeskScreen):
+            self.push_screen(CloseScreen(name="close"))
+
+    def confirm_close(self, entered: Sequence[Share | str]) -> None:
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._close(list(entered))
+
+        self.push_screen(
+            ConfirmScreen(N_("Close the polls now? No ballot can be cast after this."),
+                          N_("Close the polls"), N_("Not yet")),
+            answer,
+        )
+
+    def _close(self, entered: list[Share | str]) -> None:
+        screen = self.screen
+        if isinstance(screen, CloseScreen):
+            screen.failed(Note(N_("Counting: rebuilding the key, decrypting and signing…"), "info"))
+        self.run_station(lambda: self.station.close_polls(entered, self.out_dir), self._close_done, self._close_failed)
+
+    def _close_done(self, result: ClosingResult) -> None:
+        self.closing = result
+        self.switch_screen(ProtocolScreen(result, self.out_dir))
+
+    def _close_failed(self, exc: BaseException) -> None:
+        screen = self.screen
+        if isinstance(screen, CloseScreen):
+            screen.failed(note_for_error(exc))
+        else:
+            self.notify(note_for_error(exc).render(self.t), severity="error")

@@ -1,0 +1,582 @@
+"""The clerk app's screens: open polls, the registration desk, the audit view,
+close of polls (share entry) and the signed protocol.
+
+Screens only show things and forward the clerk's intent to `ClerkApp`, which
+runs every Station call in a worker thread (card I/O and database writes never
+block the UI). No voting rule lives here: what a card means, whether a voter
+may get one, what a protocol says is decided by the station service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Input, Static, TextArea
+
+from sailau.election import crypto, shares
+from sailau.election.protocol import ContestResult
+
+from .audit import AuditEvent, ChainReport
+from .i18n import LANGUAGE_NAMES, N_
+from .pollbook import Voter
+from .station import TerminalKey, ZeroReport
+from .widgets import CountersPanel, Note, NoteView, Tr, TrButton
+
+if TYPE_CHECKING:
+    from .app import ClerkApp
+    from .close import ClosingResult
+
+HINTS = N_("F2 language · F3 audit log · F4 close polls · Esc back · Ctrl+Q quit")
+
+
+class ClerkScreen(Screen[None]):
+    """Base: the header line (election, precinct, language) and the key hints."""
+
+    @property
+    def clerk(self) -> ClerkApp:
+        return self.app  # type: ignore[return-value]
+
+    def header(self) -> Static:
+        return Static("", id="header")
+
+    def hints(self) -> Tr:
+        return Tr(HINTS, id="hints")
+
+    def on_mount(self) -> None:
+        self._retranslate_header()
+
+    def _retranslate_header(self) -> None:
+        app = self.clerk
+        station = app.station
+        name = station.election.name.get(app.language)
+        text = app.t(N_("{election} · precinct {precinct} · {language}"), election=name,
+                     precinct=station.precinct, language=LANGUAGE_NAMES[app.language])
+        for header in self.query("#header").results(Static):
+            header.update(text)
+
+    def retranslate(self) -> None:
+        self._retranslate_header()
+
+
+def _voter_name(voter: Voter) -> str:
+    return " ".join(part for part in (voter.surname, voter.given_name, voter.patronymic) if part)
+
+
+# --- open polls ----------------------------------------------------------------------
+
+
+class OpenPollsScreen(ClerkScreen):
+    """Terminal enrolment and the zero report, before the first voter."""
+
+    def compose(self) -> ComposeResult:
+        yield self.header()
+        with VerticalScroll(id="open-body"):
+            yield Tr(N_("Open the polls"), classes="title")
+            yield Static("", id="open-info")
+            yield Tr(N_("Voting terminals to enrol"), classes="subtitle")
+            yield DataTable(id="terminals", cursor_type="none", show_cursor=False)
+            with Horizontal(classes="row"):
+                yield Input(id="terminal-file")
+                yield TrButton(N_("Add key file"), id="add-terminal")
+            yield NoteView(id="open-note")
+            yield TrButton(N_("Open the polls"), id="open-polls", variant="primary")
+            yield Static("", id="zero-report")
+            yield TrButton(N_("Start checking in voters"), id="to-desk", variant="success")
+        yield self.hints()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.report: ZeroReport | None = None
+        self.query_one("#to-desk").display = False
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        app = self.clerk
+        counters = app.station.counters()
+        address = app.station.election.precinct(app.station.precinct).address.get(app.language)
+        self.query_one("#open-info", Static).update(
+            app.t(N_("Precinct {precinct}: {address}"), precinct=app.station.precinct, address=address)
+            + "\n" + app.t(N_("Voters on the list: {count}"), count=counters.on_list))
+        self.query_one("#terminal-file", Input).placeholder = app.t(N_("Path of a terminal public key file (.pub)"))
+        table = self.query_one("#terminals", DataTable)
+        table.clear(columns=True)
+        table.add_columns(app.t(N_("Key id")), app.t(N_("Label")))
+        for key in app.terminal_keys:
+            table.add_row(key.key_id.hex(), key.label)
+        self._show_report()
+
+    def _show_report(self) -> None:
+        report = self.report
+        if report is None:
+            return
+        t = self.clerk.t
+        title = t(N_("Zero report: the ballot box is empty"))
+        lines = [
+            f"[b]{title}[/b]",
+            t(N_("Ballots stored: {n}"), n=report.ballots_stored),
+            t(N_("Cards issued: {n}"), n=report.cards_issued),
+            t(N_("Voters on the list: {count}"), count=report.voters_on_list),
+            t(N_("Terminals enrolled: {ids}"), ids=", ".join(report.terminals)),
+            t(N_("Audit chain: {n} events, head {head}"), n=report.audit_events, head=report.audit_head[:16]),
+            t(N_("Polls opened at {time}"), time=report.opened_at),
+        ]
+        self.query_one("#zero-report", Static).update("\n".join(lines))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "terminal-file":
+            self._add_terminal()
+
+    def on_button_pressed(self, event: TrButton.Pressed) -> None:
+        if event.button.id == "add-terminal":
+            self._add_terminal()
+        elif event.button.id == "open-polls":
+            event.button.disabled = True
+            self.clerk.open_polls()
+        elif event.button.id == "to-desk":
+            self.clerk.show_desk()
+
+    def _add_terminal(self) -> None:
+        field = self.query_one("#terminal-file", Input)
+        path = Path(field.value.strip())
+        note = self.query_one("#open-note", NoteView)
+        try:
+            key = crypto.load_verify_key(path)
+        except crypto.KeyFileError as exc:
+            note.show(Note(N_("This terminal key file cannot be used."), "error", detail=str(exc)))
+            return
+        self.clerk.terminal_keys.append(TerminalKey(crypto.ed25519_public_bytes(key), path.stem))
+        field.value = ""
+        note.show(Note(N_("Terminal key added."), "ok"))
+        self.retranslate()
+
+    def opened(self, report: ZeroReport) -> None:
+        self.report = report
+        self._show_report()
+        self.query_one("#open-polls").display = False
+        self.query_one("#to-desk").display = True
+        self.query_one("#open-note", NoteView).show(Note(N_("Polls are open."), "ok"))
+        self.query_one("#to-desk").focus()
+
+    def failed(self, note: Note) -> None:
+        self.query_one("#open-note", NoteView).show(note)
+        self.query_one("#open-polls", TrButton).disabled = False
+
+
+# --- registration desk ----------------------------------------------------------------
+
+
+class DeskScreen(ClerkScreen):
+    """Search, check-in, the waiting queue, counters and the card reader."""
+
+    BINDINGS = [Binding("escape", "focus_search", show=False)]
+
+    def compose(self) -> ComposeResult:
+        yield self.header()
+        with Horizontal(id="desk"):
+            with Vertical(id="desk-left"):
+                with Horizontal(classes="row"):
+                    yield Input(id="search")
+                    yield TrButton(N_("Find"), id="find")
+                yield DataTable(id="results", cursor_type="row")
+                with Horizontal(classes="row"):
+                    yield TrButton(N_("Check in"), id="check-in", variant="primary")
+                    yield TrButton(N_("Give the next card to this voter"), id="select")
+                yield Tr(N_("Waiting for a card"), classes="subtitle")
+                yield DataTable(id="waiting", cursor_type="row")
+            with Vertical(id="desk-right"):
+                yield CountersPanel(id="counters")
+                yield Tr(N_("Card reader"), classes="subtitle")
+                yield Tr(N_("No card in the reader."), id="reader-state")
+                yield NoteView(id="card-note")
+        yield NoteView(id="desk-note")
+        yield self.hints()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.results: list[Voter] = []
+        self.retranslate()
+        self.query_one("#search", Input).focus()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        app = self.clerk
+        self.query_one("#search", Input).placeholder = app.t(N_("IIN or surname [given name]"))
+        self._fill_results()
+        self.refresh_state()
+
+    def refresh_state(self) -> None:
+        """Counters, waiting queue, reader line and the last card note from the app."""
+        app = self.clerk
+        self.query_one("#counters", CountersPanel).show(app.station.counters())
+        self._fill_waiting()
+        reader = self.query_one("#reader-state", Tr)
+        if app.card_busy:
+            reader.set_message(N_("Working with the card: do not remove it."))
+        elif app.card_present:
+            reader.set_message(N_("A card is in the reader."))
+        else:
+            reader.set_message(N_("No card in the reader."))
+        self.query_one("#card-note", NoteView).show(app.card_note)
+        self.query_one("#desk-note", NoteView).show(app.desk_note)
+
+    def _fill_results(self) -> None:
+        t = self.clerk.t
+        table = self.query_one("#results", DataTable)
+        table.clear(columns=True)
+        table.add_columns(t(N_("IIN")), t(N_("Name")), t(N_("Born")), t(N_("Status")))
+        for voter in self.results:
+            status = t(N_("checked in")) if voter.checked_in else ""
+            table.add_row(voter.iin, _voter_name(voter), voter.birth_date.isoformat(), status, key=voter.iin)
+
+    def _fill_waiting(self) -> None:
+        app = self.clerk
+        table = self.query_one("#waiting", DataTable)
+        table.clear(columns=True)
+        table.add_columns("", app.t(N_("IIN")), app.t(N_("Name")))
+        selected = app.station.selected_voter
+        for voter in app.station.waiting:
+            mark = "▶" if selected is not None and selected.iin == voter.iin else ""
+            table.add_row(mark, voter.iin, _voter_name(voter), key=voter.iin)
+
+    def show_results(self, voters: Sequence[Voter]) -> None:
+        self.results = list(voters)
+        self._fill_results()
+        if self.results:
+            self.query_one("#results", DataTable).move_cursor(row=0)
+            self.query_one("#check-in").focus()
+
+    def highlighted_voter(self) -> Voter | None:
+        table = self.query_one("#results", DataTable)
+        if not self.results or table.cursor_row < 0 or table.cursor_row >= len(self.results):
+            return None
+        return self.results[table.cursor_row]
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "search":
+            self.clerk.search(event.value)
+
+    def on_button_pressed(self, event: TrButton.Pressed) -> None:
+        app = self.clerk
+        if event.button.id == "find":
+            app.search(self.query_one("#search", Input).value)
+            return
+        voter = self.highlighted_voter()
+        if voter is None:
+            app.set_desk_note(Note(N_("Find the voter first."), "warn"))
+            return
+        if event.button.id == "check-in":
+            app.check_in(voter.iin)
+        elif event.button.id == "select":
+            app.select_voter(voter.iin)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "waiting" and event.row_key.value is not None:
+            self.clerk.select_voter(str(event.row_key.value))
+
+    def after_check_in(self, voter: Voter) -> None:
+        """Show the voter as checked in and get ready for the next one."""
+        self.results = [voter if v.iin == voter.iin else v for v in self.results]
+        self._fill_results()
+        search = self.query_one("#search", Input)
+        search.value = ""
+        search.focus()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+
+# --- confirmation -----------------------------------------------------------------------
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; dismissed with True (yes) or False (no)."""
+
+    BINDINGS = [Binding("escape", "no", show=False)]
+
+    def __init__(self, question: str, yes: str, no: str, *, name: str | None = None, **fields: Any) -> None:
+        super().__init__(name=name)
+        self.question, self.yes, self.no, self.fields = question, yes, no, fields
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Tr(self.question, id="question", **self.fields)
+            with Horizontal(classes="row"):
+                yield TrButton(self.yes, id="yes", variant="error")
+                yield TrButton(self.no, id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no").focus()
+
+    def on_button_pressed(self, event: TrButton.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class CancelCardScreen(ConfirmScreen):
+    """Shown when an ISSUED card is inserted: the voter left without voting?"""
+
+    def __init__(self) -> None:
+        super().__init__(
+            N_("This card is issued but holds no ballot. Cancel it (the voter left without voting)? "
+               "It will be cleared for reuse."),
+            N_("Cancel the card"), N_("Keep it"), name="cancel-card")
+
+
+# --- audit ------------------------------------------------------------------------------
+
+AUDIT_KINDS: dict[str, str] = {
+    "station_set_up": N_("station set up"),
+    "pollbook_imported": N_("voter list imported"),
+    "terminal_enrolled": N_("terminal enrolled"),
+    "polls_opened": N_("polls opened"),
+    "check_in_refused": N_("check-in refused"),
+    "card_issued": N_("card issued"),
+    "ballot_accepted": N_("ballot accepted"),
+    "card_rejected": N_("card rejected"),
+    "card_cancelled": N_("card cancelled"),
+    "polls_closed": N_("polls closed"),
+}
+
+AUDIT_SHOWN = 40
+
+
+class AuditScreen(ClerkScreen):
+    """The most recent audit-chain events and whether the whole chain verifies."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", show=False)]
+
+    def __init__(self, events: Sequence[AuditEvent], report: ChainReport) -> None:
+        super().__init__(name="audit")
+        self.events, self.report = list(events), report
+
+    def compose(self) -> ComposeResult:
+        yield self.header()
+        with Vertical(id="audit-body"):
+            yield Tr(N_("Audit log"), classes="title")
+            yield NoteView(id="chain")
+            yield DataTable(id="events", cursor_type="row")
+            yield TrButton(N_("Back"), id="back")
+        yield self.hints()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        t = self.clerk.t
+        report = self.report
+        if report.ok:
+            note = Note(N_("Chain verified: {n} events, head {head}."), "ok",
+                        {"n": report.count, "head": report.head_hash[:16]})
+        else:
+            note = Note(N_("Chain BROKEN at event {seq}: the log was altered."), "error",
+                        {"seq": report.first_bad_seq}, detail=report.problem or "")
+        self.query_one("#chain", NoteView).show(note)
+        table = self.query_one("#events", DataTable)
+        table.clear(columns=True)
+        table.add_columns("#", t(N_("Time")), t(N_("Event")), t(N_("Details")), t(N_("Hash")))
+        for event in reversed(self.events[-AUDIT_SHOWN:]):
+            kind = t(AUDIT_KINDS[event.kind]) if event.kind in AUDIT_KINDS else event.kind
+            details = ", ".join(f"{k}={v}" for k, v in sorted(event.payload.items()) if k != "terminals")
+            table.add_row(str(event.seq), event.time, kind, details, event.hash[:12])
+
+    def on_button_pressed(self, event: TrButton.Pressed) -> None:
+        if event.button.id == "back":
+            self.app.pop_screen()
+
+
+# --- close of polls ---------------------------------------------------------------------
+
+
+class CloseScreen(ClerkScreen):
+    """Share entry (files or typed SLIP-39 words) until k are in, then close and sign."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", show=False)]
+
+    def compose(self) -> ComposeResult:
+        yield self.header()
+        with VerticalScroll(id="close-body"):
+            yield Tr(N_("Close the polls"), classes="title")
+            yield Static("", id="need")
+            with Horizontal(classes="row"):
+                yield Input(id="share-file")
+                yield TrButton(N_("Add share file"), id="add-file")
+            yield TextArea(id="mnemonic", soft_wrap=True)
+            yield TrButton(N_("Add typed share"), id="add-words")
+            yield DataTable(id="shares", cursor_type="none", show_cursor=False)
+            yield NoteView(id="close-note")
+            with Horizontal(classes="row"):
+                yield TrButton(N_("Close the polls and sign the protocol"), id="close", variant="error",
+                               disabled=True)
+                yield TrButton(N_("Back"), id="back")
+        yield self.hints()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # (index, source label, share object or typed words); the words are never shown
+        self.entered: list[tuple[int, str, shares.Share | str]] = []
+        self.threshold = self.clerk.threshold
+        self.retranslate()
+        self.query_one("#share-file", Input).focus()
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        t = self.clerk.t
+        self.query_one("#share-file", Input).placeholder = t(N_("Path of a share file"))
+        need = (t(N_("Shares needed: {k}. Entered: {n}."), k=self.threshold, n=len(self.entered))
+                if self.threshold else t(N_("Shares entered: {n}."), n=len(self.entered)))
+        self.query_one("#need", Static).update(
+            need + "\n" + t(N_("Or type one member's share words (33 words) below.")))
+        table = self.query_one("#shares", DataTable)
+        table.clear(columns=True)
+        table.add_columns(t(N_("Share")), t(N_("Entered from")))
+        for index, source, _ in self.entered:
+            table.add_row(str(index), source if source != "typed" else t(N_("typed words")))
+        ready = self.threshold is not None and len(self.entered) >= self.threshold
+        self.query_one("#close", TrButton).disabled = not ready
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "share-file":
+            self._add_file()
+
+    def on_button_pressed(self, event: TrButton.Pressed) -> None:
+        button = event.button.id
+        if button == "add-file":
+            self._add_file()
+        elif button == "add-words":
+            self._add_words()
+        elif button == "close":
+            self.clerk.confirm_close([entry for _, _, entry in self.entered])
+        elif button == "back":
+            self.app.pop_screen()
+
+    def _note(self, note: Note) -> None:
+        self.query_one("#close-note", NoteView).show(note)
+
+    def _add_file(self) -> None:
+        field = self.query_one("#share-file", Input)
+        path = Path(field.value.strip())
+        try:
+            share = shares.read_share_file(path)
+        except (shares.ShareError, OSError) as exc:
+            self._note(Note(N_("This share file cannot be used."), "error", detail=str(exc)))
+            return
+        if self._add(share.index, path.name, share, share.k):
+            field.value = ""
+
+    def _add_words(self) -> None:
+        area = self.query_one("#mnemonic", TextArea)
+        words = " ".join(area.text.split())
+        try:
+            parsed = shares.parse_mnemonic(words, "typed share")
+        except shares.ShareError as exc:
+            self._note(Note(N_("These share words are not valid: check each word."), "error", detail=str(exc)))
+            return
+        if self._add(parsed.index + 1, "typed", words, parsed.member_threshold):
+            area.text = ""
+
+    def _add(self, index: int, source: str, entry: shares.Share | str, k: int) -> bool:
+        if any(i == index for i, _, _ in self.entered):
+            self._note(Note(N_("Share {index} is already entered."), "warn", {"index": index}))
+            return False
+        if self.threshold is None:
+            self.threshold = k
+        self.entered.append((index, source, entry))
+        self._note(Note(N_("Share {index} added."), "ok", {"index": index}))
+        self.retranslate()
+        return True
+
+    def failed(self, note: Note) -> None:
+        self._note(note)
+        self.retranslate()
+
+
+# --- protocol ---------------------------------------------------------------------------
+
+
+class ProtocolScreen(ClerkScreen):
+    """The signed precinct protocol: counts, totals per contest, signature, files."""
+
+    def __init__(self, result: ClosingResult, out_dir: Path | None) -> None:
+        super().__init__(name="protocol")
+        self.result, self.out_dir = result, out_dir
+
+    def compose(self) -> ComposeResult:
+        yield self.header()
+        with VerticalScroll(id="protocol-body"):
+            yield Tr(N_("Results protocol (signed)"), classes="title")
+            yield Static("", id="protocol-counts")
+            yield Vertical(id="contests")
+            yield Static("", id="protocol-signature")
+        yield self.hints()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        box = self.query_one("#contests", Vertical)
+        for contest in self.result.protocol.contests:
+            box.mount(Static("", classes="contest-title", name=contest.contest_id))
+            box.mount(DataTable(cursor_type="none", show_cursor=False, classes="contest", name=contest.contest_id))
+        self.call_after_refresh(self.retranslate)
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        app = self.clerk
+        t = app.t
+        protocol, result = self.result.protocol, self.result
+        counts = [
+            (N_("Voters on the list"), protocol.voters_on_list),
+            (N_("Checked in"), protocol.voters_checked_in),
+            (N_("Cards issued"), protocol.cards_issued),
+            (N_("Ballots cast"), protocol.ballots_cast),
+            (N_("Cards cancelled"), protocol.cards_cancelled),
+            (N_("Cards outstanding"), result.outstanding),
+        ]
+        lines = [f"{t(label):<24} {value:>6}" for label, value in counts]
+        if result.invalid:
+            lines.append(t(N_("Ballots that could not be counted: {n}"), n=len(result.invalid)))
+        self.query_one("#protocol-counts", Static).update("\n".join(lines))
+        for contest in protocol.contests:
+            self._fill_contest(contest)
+        signed = result.signed
+        sig = [t(N_("Signed by station key {key_id}."), key_id=signed.station_key_id.hex())]
+        files = result.files
+        if files is None:
+            sig.append(t(N_("No files were written.")))
+        else:
+            sig.append(t(N_("Files written:")))
+            for label, path in ((N_("protocol (JSON)"), files.protocol), (N_("NIST SP 1500-100 (JSON)"), files.nist),
+                                (N_("printable PDF with QR code"), files.pdf), (N_("receipt codes"), files.receipts)):
+                sig.append(f"  {t(label)}: {self._shown_path(path)}")
+        self.query_one("#protocol-signature", Static).update("\n".join(sig))
+
+    def _shown_path(self, path: Path) -> str:
+        try:
+            return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(path)
+
+    def _fill_contest(self, contest: ContestResult) -> None:
+        app = self.clerk
+        t, election, lang = app.t, app.station.election, app.language
+        title = next(w for w in self.query(".contest-title").results(Static) if w.name == contest.contest_id)
+        title.update(f"[b]{election.contest(contest.contest_id).name.get(lang)}[/b]")
+        table = next(w for w in self.query(".contest").results(DataTable) if w.name == contest.contest_id)
+        table.clear(columns=True)
+        table.add_columns(t(N_("Option")), t(N_("Votes")))
+        for option in election.options(contest.contest_id):
+            table.add_row(option.name.get(lang), contest.votes.get(option.id, 0))
+        if election.contest(contest.contest_id).against_all:
+            table.add_row(t(N_("Against all")), contest.against_all)
+        table.add_row(t(N_("Blank")), contest.blank)
+        table.add_row(t(N_("Invalid")), contest.invalid)
+        table.add_row(t(N_("Total")), contest.total)

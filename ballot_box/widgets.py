@@ -1,0 +1,131 @@
+"""Small clerk-app widgets that know how to redraw themselves in another language.
+
+Every widget here keeps the message id (English text) and its fields, never a
+translated string, so switching the language (F2) re-renders it in place
+(`retranslate()`). `Note` is one line the clerk reads: what just happened, in
+plain words, with a severity that picks its colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.widgets import Button, Static
+
+from .i18n import N_
+from .store import ProtocolCounters
+
+Translate = Callable[..., str]  # (msgid, **fields) -> text in the current language
+
+SEVERITIES = ("info", "ok", "warn", "error")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A message for the clerk: a message id with fields, a severity and an
+    optional untranslated detail (an exception's text, shown after the sentence)."""
+
+    msgid: str
+    severity: str = "info"
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
+
+    def render(self, t: Translate) -> str:
+        text = t(self.msgid, **self.fields)
+        return f"{text}\n{self.detail}" if self.detail else text
+
+
+def _translate(widget: Static | Button) -> Translate:
+    return widget.app.t  # type: ignore[attr-defined]
+
+
+class Tr(Static):
+    """A translated label: `Tr(N_("Search"))`, `Tr(N_("Precinct {n}"), n=7)`."""
+
+    def __init__(self, msgid: str, *, id: str | None = None, classes: str = "", **fields: Any) -> None:
+        super().__init__("", id=id, classes=classes)
+        self.msgid, self.fields = msgid, fields
+
+    def on_mount(self) -> None:
+        self.retranslate()
+
+    def set_message(self, msgid: str, **fields: Any) -> None:
+        self.msgid, self.fields = msgid, fields
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.update(_translate(self)(self.msgid, **self.fields))
+
+
+class TrButton(Button):
+    """A button whose label is a message id."""
+
+    def __init__(self, msgid: str, *, id: str | None = None, variant: str = "default", disabled: bool = False) -> None:
+        super().__init__(msgid, id=id, variant=variant, disabled=disabled)  # type: ignore[arg-type]
+        self.msgid = msgid
+
+    def on_mount(self) -> None:
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.label = _translate(self)(self.msgid)
+
+
+class NoteView(Static):
+    """Shows one Note; its severity is a CSS class (note-info/ok/warn/error)."""
+
+    def __init__(self, note: Note | None = None, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.note = note
+
+    def on_mount(self) -> None:
+        self.retranslate()
+
+    def show(self, note: Note | None) -> None:
+        self.note = note
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        for severity in SEVERITIES:
+            self.set_class(self.note is not None and self.note.severity == severity, f"note-{severity}")
+        self.update("" if self.note is None else self.note.render(_translate(self)))
+
+
+COUNTER_ROWS: tuple[tuple[str, str], ...] = (
+    ("on_list", N_("Voters on the list")),
+    ("checked_in", N_("Checked in")),
+    ("issued", N_("Cards issued")),
+    ("cast", N_("Ballots cast")),
+    ("cancelled", N_("Cards cancelled")),
+    ("outstanding", N_("Cards outstanding")),
+)
+
+
+class CountersPanel(Static):
+    """The live counts of `Station.counters()`, one per line."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.counters: ProtocolCounters | None = None
+
+    def on_mount(self) -> None:
+        self.retranslate()
+
+    def show(self, counters: ProtocolCounters) -> None:
+        self.counters = counters
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        t = _translate(self)
+        title = t(N_("Counters"))
+        lines = [f"[b]{title}[/b]"]
+        for name, label in COUNTER_ROWS:
+            value = "–" if self.counters is None else str(getattr(self.counters, name))
+            lines.append(f"{t(label):<22} {value:>6}")
+        self.update("\n".join(lines))

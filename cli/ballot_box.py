@@ -1,0 +1,100 @@
+"""`sailau ballot-box`: the clerk app of the registration-table station.
+
+Thin: load the election, the keys and the database, bind a `Station`, wire the
+PC/SC reader (transport + ReaderWatcher) and run `ClerkApp`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from sailau.election import crypto
+from sailau.election.definition import DefinitionError, load_election
+
+
+def _read_master_key(path: Path) -> bytes:
+    """An AES card master key: 16/24/32 raw bytes, or that many as hex text."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("ascii").strip()
+        key = bytes.fromhex(text)
+    except (UnicodeDecodeError, ValueError):
+        key = raw
+    if len(key) not in (16, 24, 32):
+        raise click.BadParameter(f"{path}: a card master key is 16, 24 or 32 bytes (raw or hex), found {len(key)}",
+                                 param_hint="--card-master-key")
+    return key
+
+
+@click.command("ballot-box")
+@click.option("--election", "election_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="Election definition JSON.")
+@click.option("--db", "db_url", required=True, help="Station database URL (sqlite:///station.db, postgresql+psycopg://...).")
+@click.option("--reader", "reader", required=True, help="PC/SC reader name (or a unique prefix) of the ballot-box reader.")
+@click.option("--precinct", type=int, default=None, help="Precinct number (needed the first time; later read from the database).")
+@click.option("--station-key", "station_key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, envvar="SAILAU_STATION_KEY", help="Station Ed25519 private key (PEM), signs the protocol.")
+@click.option("--card-master-key", "master_key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, envvar="SAILAU_CARD_MASTER_KEY", help="Card master key file (AES, raw or hex): issues and clears cards.")
+@click.option("--terminal-key", "terminal_keys", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              multiple=True, help="A booth terminal's public key (.pub PEM) to enrol when the polls open; repeatable.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the protocol files at close of polls (default: ./protocol-<precinct>).")
+@click.option("--lang", "language", type=click.Choice(["kk", "ru", "en"]), default="kk", show_default=True,
+              help="Starting UI language (F2 switches).")
+def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | None, station_key_path: Path,
+               master_key_path: Path, terminal_keys: tuple[Path, ...], out_dir: Path | None, language: str) -> None:
+    """Run the clerk app: open polls, check voters in, issue and cast cards, close polls."""
+    from sailau.ballot_box.app import ClerkApp
+    from sailau.ballot_box.db import open_station_db
+    from sailau.ballot_box.station import Station, StationMismatch, TerminalKey
+    from sailau.ballot_box.store import StationNotSetUp
+    from sailau.smartcard.errors import CardError
+    from sailau.smartcard.events import CardEventCallback, ReaderWatcher
+    from sailau.smartcard.pcsc import PcscTransport, list_readers, resolve_reader
+
+    try:
+        election = load_election(election_path)
+        station_key = crypto.load_signing_key(station_key_path)
+        terminals = [TerminalKey(crypto.ed25519_public_bytes(crypto.load_verify_key(p)), p.stem) for p in terminal_keys]
+    except (DefinitionError, crypto.KeyFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    master_key = _read_master_key(master_key_path)
+    db = open_station_db(db_url)
+    try:
+        if precinct is None:
+            try:
+                station = Station.attach(db, election, station_key, master_key)
+            except StationNotSetUp:
+                raise click.UsageError("this database is new: give --precinct N the first time") from None
+        else:
+            station = Station(db, election, precinct, station_key, master_key)
+    except StationMismatch as exc:
+        db.close()
+        raise click.ClickException(str(exc)) from None
+    except BaseException:
+        db.close()
+        raise
+
+    watcher: ReaderWatcher | None = None
+
+    def watch(callback: CardEventCallback) -> Callable[[], None]:
+        nonlocal watcher
+        watcher = ReaderWatcher(resolved, callback)
+        watcher.start()
+        return watcher.stop
+
+    try:  # fail before the UI if pcscd or the reader is missing
+        resolved = resolve_reader(reader, list_readers())
+    except CardError as exc:
+        db.close()
+        raise click.ClickException(str(exc)) from None
+    app = ClerkApp(station, PcscTransport(resolved), terminal_keys=terminals, language=language,
+                   out_dir=out_dir or Path(f"protocol-{station.precinct}"), watch=watch)
+    try:
+        app.run()
+    finally:
+        db.close()

@@ -1,0 +1,152 @@
+"""Shared setup for the clerk-app tests: a precinct with FIXED keys (the screens
+show key ids and hashes, so snapshots must not depend on fresh randomness), a
+fixed clock, a small voter list with real names, an in-process reader slot, and
+`settle()` to wait for the app's worker threads without guessing sleeps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from sailau.ballot_box import pollbook
+from sailau.ballot_box.app import ClerkApp
+from sailau.ballot_box.bench import EXAMPLE, Rig
+from sailau.ballot_box.db import StationDB, open_station_db
+from sailau.ballot_box.iin import Sex, make_iin
+from sailau.ballot_box.station import Station
+from sailau.election.crypto import ElectionKeyPair
+from sailau.election.definition import load_election
+from sailau.election.record import new_issue_block
+from sailau.election.shares import split_election_key
+from sailau.simulator.card_app import VirtualBallotCard
+from sailau.smartcard.client import BallotCardClient
+from sailau.smartcard.events import InProcessSlot
+from sailau.smartcard.transport import InProcessTransport
+from textual.pilot import Pilot
+
+PRECINCT = 7101
+K, N = 2, 3
+FIXED_NOW = dt.datetime(2023, 3, 19, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=5)))
+
+ELECTION_KEY = ElectionKeyPair.from_private_bytes(bytes(range(1, 33)))
+TERMINAL_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x11" * 32)
+STATION_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x22" * 32)
+CARD_MASTER_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+
+VOTERS = [  # surname, given name, patronymic, birth date, sex
+    ("Абаев", "Нұрлан", "Серікұлы", dt.date(1975, 4, 2), Sex.MALE),
+    ("Әлиева", "Айгүл", "Маратқызы", dt.date(1988, 11, 23), Sex.FEMALE),
+    ("Ахметов", "Ерлан", "", dt.date(1990, 1, 15), Sex.MALE),
+    ("Иванова", "Мария", "Петровна", dt.date(1962, 7, 8), Sex.FEMALE),
+    ("Жұмабек", "Дәулет", "Асқарұлы", dt.date(2001, 9, 30), Sex.MALE),
+    ("Сәрсенова", "Гүлнар", "", dt.date(1979, 5, 17), Sex.FEMALE),
+]
+
+
+def _iin(birth: dt.date, sex: Sex) -> str:
+    for serial in range(1, 100):  # make_iin refuses serials without a check digit
+        try:
+            return make_iin(birth, sex, serial)
+        except ValueError:
+            continue
+    raise AssertionError(f"no IIN for {birth}")
+
+
+IINS = [_iin(v[3], v[4]) for v in VOTERS]
+
+
+@lru_cache(maxsize=1)
+def rig() -> Rig:
+    """The 2023 example with a fixed election key and a 2-of-3 key ceremony."""
+    election = load_election(EXAMPLE).model_copy(
+        update={"public_key": ELECTION_KEY.public_key_bytes.hex(), "key_ceremony": {"threshold": K, "shares": N}})
+    shares = split_election_key(ELECTION_KEY.private_key, K, N, election.id, ELECTION_KEY.public_key_bytes)
+    return Rig(election, ELECTION_KEY, shares, TERMINAL_KEY, STATION_KEY, CARD_MASTER_KEY, PRECINCT, list(IINS))
+
+
+def voters_csv(path: Path) -> Path:
+    lines = ["iin,surname,given_name,patronymic,birth_date"]
+    for iin, (surname, given, patronymic, birth, _sex) in zip(IINS, VOTERS):
+        lines.append(f"{iin},{surname},{given},{patronymic},{birth.isoformat()}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def open_db(tmp_path: Path) -> StationDB:
+    return open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW)
+
+
+def make_station(db: StationDB, tmp_path: Path, *, open_polls: bool = True) -> Station:
+    """Set up the station and import the list; open the polls unless told not to."""
+    station = rig().station(db)
+    pollbook.import_voters(db, voters_csv(tmp_path / "voters.csv"))
+    if open_polls:
+        station.open_polls([rig().terminal])
+    return station
+
+
+@dataclass
+class Desk:
+    app: ClerkApp
+    station: Station
+    slot: InProcessSlot
+
+
+def make_desk(station: Station, *, language: str = "en", out_dir: Path | None = None) -> Desk:
+    transport = InProcessTransport()
+    app = ClerkApp(station, transport, terminal_keys=[rig().terminal], language=language, out_dir=out_dir)
+    return Desk(app, station, InProcessSlot(transport, app.card_event))
+
+
+def blank_card(serial_byte: int = 1) -> VirtualBallotCard:
+    return VirtualBallotCard(serial=bytes([serial_byte]) * 8, master_key=CARD_MASTER_KEY)
+
+
+def _client(card: VirtualBallotCard) -> tuple[BallotCardClient, InProcessTransport]:
+    transport = InProcessTransport(card)
+    client = BallotCardClient(transport)
+    client.connect()
+    return client, transport
+
+
+def vote(card: VirtualBallotCard, i: int) -> str:
+    """Play the booth terminal on an ISSUED card (out of the ballot-box reader):
+    the real seal_ballot with the enrolled terminal key, WRITE BALLOT. Returns the receipt code."""
+    client, transport = _client(card)
+    try:
+        return rig().vote(client, rig().selections(i))
+    finally:
+        transport.disconnect()
+
+
+def foreign_voted_card() -> VirtualBallotCard:
+    """A card issued and voted for ANOTHER election (another fingerprint), same precinct and style."""
+    election = rig().election
+    card = blank_card(0xEE)
+    client, transport = _client(card)
+    client.select()
+    style = election.precinct(PRECINCT).style
+    client.issue(new_issue_block(b"\x5a" * 32, PRECINCT, style).pack(), CARD_MASTER_KEY)
+    transport.disconnect()
+    vote(card, 0)
+    return card
+
+
+async def settle(pilot: Pilot, condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Let workers finish and messages land until `condition()` holds (or fail after `timeout`)."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while True:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        await pilot.pause(0.02)

@@ -1,0 +1,471 @@
+"""Pilot tests of the clerk app's main flows over an in-process card and a SQLite
+station in tmp_path: open polls, search and check-in, issue, cast (a ballot sealed
+with the real seal_ballot and an enrolled terminal key), "already counted", a
+foreign card, a card pulled mid-ISSUE, cancel, audit view, language switch,
+close of polls with k shares -> the signed protocol; plus the gettext catalogs."""
+
+from __future__ import annotations
+
+import ast
+import gettext
+import re
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, DataTable, Input, TextArea
+
+from clerk_support import (
+    IINS,
+    K,
+    blank_card,
+    foreign_voted_card,
+    make_desk,
+    make_station,
+    open_db,
+    rig,
+    settle,
+    vote,
+)
+from sailau.ballot_box import audit, i18n
+from sailau.ballot_box.app import REASON_TEXT, ClerkApp
+from sailau.ballot_box.models import PollsState
+from sailau.ballot_box.screens import AuditScreen, CancelCardScreen, CloseScreen, DeskScreen, OpenPollsScreen, ProtocolScreen
+from sailau.ballot_box.station import Reason
+from sailau.ballot_box.widgets import NoteView
+from sailau.election import shares
+from sailau.election.protocol import SignedProtocol, verify_signed_protocol
+from sailau.smartcard.apdu import CardState
+
+pytestmark = pytest.mark.asyncio
+
+SIZE = (120, 40)
+
+
+def note_text(app: ClerkApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, NoteView).render())
+
+
+def card_note(app: ClerkApp) -> str:
+    return "" if app.card_note is None else app.card_note.render(app.t)
+
+
+def desk_note(app: ClerkApp) -> str:
+    return "" if app.desk_note is None else app.desk_note.render(app.t)
+
+
+async def check_in(pilot, app: ClerkApp, query: str) -> None:
+    """Type a search, Enter, then press Check in on the first hit."""
+    search = app.screen.query_one("#search", Input)
+    search.focus()
+    search.value = query
+    await pilot.press("enter")
+    await settle(pilot, lambda: bool(app.screen.results), f"search results for {query!r}")
+    before = app.station.counters().checked_in
+    await press(pilot, "#check-in")
+    await settle(pilot, lambda: app.station.counters().checked_in == before + 1, "check-in")
+
+
+async def press(pilot, selector: str) -> None:
+    """Press a button as a click would (Button ignores a click within its
+    0.2 s press animation, so two quick pilot.click()s on one button lose one)."""
+    pilot.app.screen.query_one(selector, Button).press()
+    await pilot.pause()
+
+
+async def insert(pilot, desk, card, what: str, done) -> None:
+    desk.slot.insert(card)
+    await settle(pilot, lambda: desk.app.card_busy == 0 and done(), what)
+
+
+async def remove(pilot, desk) -> None:
+    desk.slot.remove()
+    await settle(pilot, lambda: not desk.app.card_present, "card removed")
+
+
+# --- flows --------------------------------------------------------------------------------
+
+
+async def test_open_polls_enrols_the_terminal_and_shows_the_zero_report(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path, open_polls=False)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            assert isinstance(app.screen, OpenPollsScreen)
+            terminals = app.screen.query_one("#terminals", DataTable)
+            assert terminals.row_count == 1 and rig().terminal.key_id.hex() in str(terminals.get_row_at(0))
+            await press(pilot, "#open-polls")
+            await settle(pilot, lambda: app.screen.report is not None, "zero report")
+            report = app.screen.report
+            assert (report.ballots_stored, report.cards_issued, report.voters_on_list) == (0, 0, len(IINS))
+            assert station.polls_state is PollsState.OPEN
+            shown = str(app.screen.query_one("#zero-report").render())
+            assert "Zero report" in shown and rig().terminal.key_id.hex() in shown
+            await press(pilot, "#to-desk")
+            await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "desk screen")
+
+
+async def test_zero_report_refusal_is_shown_and_polls_stay_closed(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path, open_polls=False)
+        desk = make_desk(station)
+        desk.app.terminal_keys.clear()  # nobody enrolled: the zero report must refuse
+        async with desk.app.run_test(size=SIZE) as pilot:
+            await press(pilot, "#open-polls")
+            await settle(pilot, lambda: "zero report failed" in note_text(desk.app, "#open-note"), "refusal")
+            assert "no voting terminal" in note_text(desk.app, "#open-note")
+            assert station.polls_state is PollsState.SETUP
+            assert not desk.app.screen.query_one("#open-polls", Button).disabled
+
+
+async def test_search_check_in_issue_cast_and_counters(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            assert isinstance(app.screen, DeskScreen)
+            await check_in(pilot, app, "Әли")  # Kazakh name prefix
+            assert "Checked in: Әлиева Айгүл" in desk_note(app)
+            assert [v.iin for v in station.waiting] == [IINS[1]]
+            assert app.screen.query_one("#waiting", DataTable).row_count == 1
+
+            card = blank_card()
+            await insert(pilot, desk, card, "issue", lambda: "Card issued to Әлиева Айгүл" in card_note(app))
+            assert card.state is CardState.ISSUED and station.waiting == []
+            c = station.counters()
+            assert (c.checked_in, c.issued, c.cast, c.outstanding) == (1, 1, 0, 1)
+            await remove(pilot, desk)
+
+            receipt = vote(card, 1)
+            await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
+            assert receipt in card_note(app) and card.state is CardState.BLANK
+            c = station.counters()
+            assert (c.issued, c.cast, c.outstanding) == (1, 1, 0)
+            counters = str(app.screen.query_one("#counters").render())
+            assert re.search(r"Ballots cast\s+1", counters) and re.search(r"Cards outstanding\s+0", counters)
+
+            # a second check-in of the same voter is refused in plain words
+            await press(pilot, "#check-in")
+            await settle(pilot, lambda: "already checked in" in desk_note(app), "second check-in refused")
+            assert station.counters().checked_in == 1
+
+
+async def test_blank_card_waits_for_a_voter_then_is_issued(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            card = blank_card()
+            await insert(pilot, desk, card, "need voter", lambda: "Blank card" in card_note(app))
+            assert card.state is CardState.BLANK and station.counters().issued == 0
+            await check_in(pilot, app, IINS[3])  # by IIN
+            await settle(pilot, lambda: "Card issued to Иванова Мария" in card_note(app), "issued on check-in")
+            assert card.state is CardState.ISSUED
+
+
+async def test_second_insertion_of_a_counted_card_says_already_counted(tmp_path: Path) -> None:
+    """The card is pulled during CLEAR (after the commit): re-inserting finds the
+    token used, counts nothing, clears the card and says so."""
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            await check_in(pilot, app, "Абаев")
+            card = blank_card()
+            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
+            await remove(pilot, desk)
+            receipt = vote(card, 0)
+            card.tear_after_bytes = 1  # power lost at the first byte CLEAR writes
+            await insert(pilot, desk, card, "cast, clear torn", lambda: "removed before it was cleared" in card_note(app))
+            assert card.state is CardState.VOTED and station.counters().cast == 1
+            desk.slot.poll()  # the torn card left the reader by itself
+            await settle(pilot, lambda: not app.card_present, "torn card reported removed")
+
+            await insert(pilot, desk, card, "re-insert", lambda: "Already counted" in card_note(app))
+            assert receipt in card_note(app) and "nothing was added" in card_note(app)
+            assert card.state is CardState.BLANK and station.counters().cast == 1
+
+
+async def test_foreign_card_is_rejected_with_its_message_and_left_untouched(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            card = foreign_voted_card()
+            record = card.record
+            await insert(pilot, desk, card, "rejected", lambda: "another election" in card_note(app))
+            assert card_note(app) == app.t(REASON_TEXT[Reason.WRONG_ELECTION])
+            assert card.state is CardState.VOTED and card.record == record
+            assert station.counters().cast == 0
+            assert app.screen.query_one("#card-note", NoteView).has_class("note-error")
+            assert audit.read_events(station.db)[-1].payload == {"reason": "wrong_election"}
+
+
+async def test_card_pulled_mid_issue_shows_a_message_and_the_same_card_finishes(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            await check_in(pilot, app, "Ахметов")
+            card = blank_card()
+            card.tear_after_bytes = 1  # the card loses power during ISSUE
+            await insert(pilot, desk, card, "issue torn", lambda: "pulled out before it was issued" in card_note(app))
+            assert card.state is CardState.BLANK
+            desk.slot.poll()
+            await settle(pilot, lambda: not app.card_present, "torn card reported removed")
+            # the UI is alive: a search still works while the card is out
+            app.screen.query_one("#search", Input).value = "Иван"
+            await press(pilot, "#find")
+            await settle(pilot, lambda: len(app.screen.results) == 1, "search after a torn issue")
+
+            await insert(pilot, desk, card, "issue again", lambda: "Card issued to Ахметов Ерлан" in card_note(app))
+            assert card.state is CardState.ISSUED
+            assert station.counters().issued == 1  # the same token, not a second card
+
+
+async def test_cancel_an_issued_card(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            await check_in(pilot, app, "Жұмабек")
+            card = blank_card()
+            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
+            await remove(pilot, desk)
+            # the voter left without voting: the card comes back ISSUED
+            await insert(pilot, desk, card, "offer cancel", lambda: isinstance(app.screen, CancelCardScreen))
+            await press(pilot, "#no")
+            await settle(pilot, lambda: "kept as it is" in card_note(app), "kept")
+            assert card.state is CardState.ISSUED
+            await remove(pilot, desk)
+            await insert(pilot, desk, card, "offer cancel again", lambda: isinstance(app.screen, CancelCardScreen))
+            await press(pilot, "#yes")
+            await settle(pilot, lambda: "Card cancelled and cleared" in card_note(app), "cancelled")
+            assert card.state is CardState.BLANK
+            c = station.counters()
+            assert (c.issued, c.cancelled, c.outstanding, c.cast) == (1, 1, 0, 0)
+
+
+async def test_removing_the_card_while_cancel_is_offered_cancels_nothing(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            await check_in(pilot, app, "Сәрсен")
+            card = blank_card()
+            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
+            await remove(pilot, desk)
+            await insert(pilot, desk, card, "offer cancel", lambda: isinstance(app.screen, CancelCardScreen))
+            await remove(pilot, desk)
+            await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "dialog closed")
+            assert "not cancelled" in card_note(app)
+            assert card.state is CardState.ISSUED and station.counters().cancelled == 0
+
+
+async def test_audit_view_lists_recent_events_and_the_chain_status(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            card = foreign_voted_card()
+            await insert(pilot, desk, card, "rejected", lambda: "another election" in card_note(app))
+            await pilot.press("f3")
+            await settle(pilot, lambda: isinstance(app.screen, AuditScreen), "audit screen")
+            assert "Chain verified" in note_text(app, "#chain")
+            table = app.screen.query_one("#events", DataTable)
+            newest = [str(c) for c in table.get_row_at(0)]
+            assert newest[2] == "card rejected" and "reason=wrong_election" in newest[3]
+            assert table.row_count == len(audit.read_events(db))
+            await pilot.press("escape")
+            await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "back to desk")
+
+
+async def test_audit_view_reports_a_broken_chain(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        with db.write() as session:  # someone edits an event's payload in the database
+            from sqlalchemy import update
+
+            from sailau.ballot_box.models import AuditEventRow
+
+            session.execute(update(AuditEventRow).where(AuditEventRow.seq == 1).values(time="2023-03-19T07:00+05:00"))
+        desk = make_desk(station)
+        async with desk.app.run_test(size=SIZE) as pilot:
+            await pilot.press("f3")
+            await settle(pilot, lambda: isinstance(desk.app.screen, AuditScreen), "audit screen")
+            assert "Chain BROKEN at event 1" in note_text(desk.app, "#chain")
+
+
+async def test_language_switch_retranslates_the_screen(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station, language="kk")
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            button = app.screen.query_one("#check-in", Button)
+            assert str(button.label) == "Тіркеу"
+            card = foreign_voted_card()
+            await insert(pilot, desk, card, "rejected", lambda: app.card_note is not None)
+            assert card_note(app) == "Бұл карта басқа сайлауға тиесілі. Ол есептелмеді және өзгертілмеді."
+            await pilot.press("f2")
+            await pilot.pause()
+            assert app.language == "ru" and str(button.label) == "Отметить"
+            assert "другим выборам" in note_text(app, "#card-note")
+            assert "Русский" in str(app.screen.query_one("#header").render())
+            await pilot.press("f2")
+            await pilot.pause()
+            assert app.language == "en" and str(button.label) == "Check in"
+            assert "another election" in note_text(app, "#card-note")
+
+
+async def test_close_polls_with_k_shares_shows_the_signed_protocol(tmp_path: Path) -> None:
+    out = tmp_path / "protocol"
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station, out_dir=out)
+        app = desk.app
+        share_one, share_two = rig().shares[0], rig().shares[1]
+        shares.write_share_file(tmp_path / "share-1.json", share_one)
+        async with app.run_test(size=SIZE) as pilot:
+            receipts = []
+            for i, name in enumerate(("Абаев", "Иванова")):
+                await check_in(pilot, app, name)
+                card = blank_card(0x10 + i)
+                await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
+                await remove(pilot, desk)
+                receipts.append(vote(card, i))
+                await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
+                await remove(pilot, desk)
+
+            await pilot.press("f4")
+            await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
+            close_button = app.screen.query_one("#close", Button)
+            assert close_button.disabled and f"needed: {K}" in str(app.screen.query_one("#need").render())
+            app.screen.query_one("#share-file", Input).value = str(tmp_path / "share-1.json")
+            await press(pilot, "#add-file")
+            assert close_button.disabled  # 1 of 2
+            app.screen.query_one("#mnemonic", TextArea).text = "not a share"
+            await press(pilot, "#add-words")
+            assert "not valid" in note_text(app, "#close-note")
+            app.screen.query_one("#mnemonic", TextArea).text = share_two.mnemonic
+            await press(pilot, "#add-words")
+            assert not close_button.disabled, note_text(app, "#close-note")
+            assert share_two.mnemonic.split()[3] not in str(app.screen.query_one("#shares", DataTable).get_row_at(1))
+            await press(pilot, "#close")
+            await press(pilot, "#yes")  # "Close the polls now?"
+            await settle(pilot, lambda: isinstance(app.screen, ProtocolScreen), "protocol screen", timeout=60)
+
+            assert station.polls_state is PollsState.CLOSED
+            protocol = app.closing.protocol
+            assert protocol.ballots_cast == 2 and protocol.cards_issued == 2 and protocol.voters_checked_in == 2
+            counts = str(app.screen.query_one("#protocol-counts").render())
+            assert re.search(r"Ballots cast\s+2", counts)
+            signature = str(app.screen.query_one("#protocol-signature").render())
+            assert app.closing.signed.station_key_id.hex() in signature
+            assert str(app.closing.files.pdf.name) in signature
+            for contest in protocol.contests:
+                tables = [t for t in app.screen.query(".contest").results(DataTable) if t.name == contest.contest_id]
+                assert len(tables) == 1
+                total_row = [str(c) for c in tables[0].get_row_at(tables[0].row_count - 1)]
+                assert total_row == ["Total", "2"]
+        signed = SignedProtocol.from_canonical_json(app.closing.files.protocol.read_bytes())
+        verify_signed_protocol(signed)
+        assert signed == app.closing.signed
+        assert sorted(app.closing.files.receipts.read_text(encoding="utf-8").split()) == sorted(receipts)
+
+
+async def test_close_with_a_share_of_another_key_closes_nothing(tmp_path: Path) -> None:
+    from sailau.election.crypto import ElectionKeyPair
+
+    other = ElectionKeyPair.generate()
+    foreign = shares.split_election_key(other.private_key, 2, 3, rig().election.id, other.public_key_bytes)
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station, out_dir=tmp_path / "out")
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f4")
+            await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
+            for share in foreign[:2]:
+                app.screen.query_one("#mnemonic", TextArea).text = share.mnemonic
+                await press(pilot, "#add-words")
+            await press(pilot, "#close")
+            await press(pilot, "#yes")
+            await settle(pilot, lambda: "do not rebuild the election key" in note_text(app, "#close-note"), "refusal")
+            assert station.polls_state is PollsState.OPEN and not (tmp_path / "out").exists()
+
+
+# --- catalogs ---------------------------------------------------------------------------
+
+SOURCES = [Path(i18n.__file__).with_name(n) for n in ("app.py", "screens.py", "widgets.py")]
+MARKERS = {"N_", "t", "Tr", "TrButton", "Note"}
+SAME_IN_EVERY_LANGUAGE = {"NIST SP 1500-100 (JSON)", "Hash"}
+
+
+def _marked_messages() -> set[str]:
+    found: set[str] = set()
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if name in MARKERS and isinstance(node.args[0].value, str):
+                    found.add(node.args[0].value)
+    return found
+
+
+def _read_po(path: Path) -> dict[str, str]:
+    """msgid -> msgstr of a .po file (enough of the format for our catalogs)."""
+    entries: dict[str, str] = {}
+    key, current = None, {"msgid": "", "msgstr": ""}
+
+    def flush() -> None:
+        if current["msgid"]:
+            entries[current["msgid"]] = current["msgstr"]
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("msgid "):
+            flush()
+            current = {"msgid": "", "msgstr": ""}
+            key = "msgid"
+            line = line[6:]
+        elif line.startswith("msgstr "):
+            key = "msgstr"
+            line = line[7:]
+        elif not line.startswith('"'):
+            continue
+        current[key] += ast.literal_eval(line)
+    flush()
+    return entries
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+async def test_catalog_translates_every_message_with_the_same_fields(language: str) -> None:
+    marked = _marked_messages()
+    assert len(marked) > 100 and "Ballot counted. Receipt code {code}." in marked
+    po = _read_po(i18n.LOCALE_DIR / language / "LC_MESSAGES" / f"{i18n.DOMAIN}.po")
+    mo = gettext.translation(i18n.DOMAIN, i18n.LOCALE_DIR, languages=[language])
+    assert marked <= set(po), f"not in the {language} catalog: {sorted(marked - set(po))}"
+    assert set(po) <= marked, f"stale entries in the {language} catalog: {sorted(set(po) - marked)}"
+    fields = re.compile(r"\{(\w+)\}")
+    for msgid, msgstr in po.items():
+        assert msgstr, f"{language}: {msgid!r} is untranslated"
+        assert mo.gettext(msgid) == msgstr, f"{language}: the .mo is older than the .po for {msgid!r}"
+        assert sorted(fields.findall(msgstr)) == sorted(fields.findall(msgid)), f"{language}: fields of {msgid!r}"
+        if language != "en" and msgid not in SAME_IN_EVERY_LANGUAGE:
+            assert msgstr != msgid, f"{language}: {msgid!r} is left in English"
+
+
+async def test_every_reason_has_a_translated_message() -> None:
+    assert set(REASON_TEXT) == set(Reason)
+    for language in ("kk", "ru"):
+        texts = {i18n.t(language, msgid) for msgid in REASON_TEXT.values()}
+        assert len(texts) == len(Reason) and not texts & set(REASON_TEXT.values())
