@@ -55,7 +55,7 @@ class ClerkScreen(Screen[None]):
         app = self.clerk
         station = app.station
         name = station.election.name.get(app.language)
-        text = app.t(N_("{election} · precinct {precinct} · {language}"), election=name,
+        text = app.t(N_("Precinct {precinct} · {language} · {election}"), election=name,
                      precinct=station.precinct, language=LANGUAGE_NAMES[app.language])
         for header in self.query("#header").results(Static):
             header.update(text)
@@ -347,6 +347,7 @@ AUDIT_KINDS: dict[str, str] = {
 }
 
 AUDIT_SHOWN = 40
+AUDIT_DETAILS_WIDTH = 48
 
 
 class AuditScreen(ClerkScreen):
@@ -384,11 +385,13 @@ class AuditScreen(ClerkScreen):
         self.query_one("#chain", NoteView).show(note)
         table = self.query_one("#events", DataTable)
         table.clear(columns=True)
-        table.add_columns("#", t(N_("Time")), t(N_("Event")), t(N_("Details")), t(N_("Hash")))
+        table.add_columns("#", t(N_("Time")), t(N_("Event")), t(N_("Hash")), t(N_("Details")))
         for event in reversed(self.events[-AUDIT_SHOWN:]):
             kind = t(AUDIT_KINDS[event.kind]) if event.kind in AUDIT_KINDS else event.kind
             details = ", ".join(f"{k}={v}" for k, v in sorted(event.payload.items()) if k != "terminals")
-            table.add_row(str(event.seq), event.time, kind, details, event.hash[:12])
+            if len(details) > AUDIT_DETAILS_WIDTH:
+                details = details[:AUDIT_DETAILS_WIDTH - 1] + "…"
+            table.add_row(str(event.seq), event.time, kind, event.hash[:12], details)
 
     def on_button_pressed(self, event: TrButton.Pressed) -> None:
         if event.button.id == "back":

@@ -282,7 +282,7 @@ async def test_audit_view_lists_recent_events_and_the_chain_status(tmp_path: Pat
             assert "Chain verified" in note_text(app, "#chain")
             table = app.screen.query_one("#events", DataTable)
             newest = [str(c) for c in table.get_row_at(0)]
-            assert newest[2] == "card rejected" and "reason=wrong_election" in newest[3]
+            assert newest[2] == "card rejected" and "reason=wrong_election" in newest[4]
             assert table.row_count == len(audit.read_events(db))
             await pilot.press("escape")
             await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "back to desk")
@@ -469,3 +469,26 @@ async def test_every_reason_has_a_translated_message() -> None:
     for language in ("kk", "ru"):
         texts = {i18n.t(language, msgid) for msgid in REASON_TEXT.values()}
         assert len(texts) == len(Reason) and not texts & set(REASON_TEXT.values())
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+async def test_cli_needs_the_precinct_for_a_new_station_database(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sailau.cli.main import cli
+    from sailau.election import crypto
+    from sailau.election.definition import write_election
+
+    write_election(rig().election, tmp_path / "election.json")
+    crypto.save_signing_key(tmp_path / "station.pem", rig().station_key)
+    (tmp_path / "master.hex").write_text(rig().card_master_key.hex() + "\n")
+    args = ["ballot-box", "--election", str(tmp_path / "election.json"), "--db", f"sqlite:///{tmp_path / 's.db'}",
+            "--reader", "Virtual PCD 00 00", "--station-key", str(tmp_path / "station.pem"),
+            "--card-master-key", str(tmp_path / "master.hex")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "give --precinct N the first time" in result.output
+    (tmp_path / "short.hex").write_text("0011")
+    result = CliRunner().invoke(cli, args[:-1] + [str(tmp_path / "short.hex"), "--precinct", "7101"])
+    assert result.exit_code == 2 and "16, 24 or 32 bytes" in result.output

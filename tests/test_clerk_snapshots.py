@@ -1,0 +1,175 @@
+"""Snapshot tests (pytest-textual-snapshot) of the clerk app's main screens, spread
+over Kazakh, Russian and English. Deterministic: fixed election, terminal and
+station keys, a fixed clock (audit times and hashes), no receipt code on screen,
+protocol files written under a relative directory of a fixed working directory.
+
+Update after an intended change: `pytest tests/test_clerk_snapshots.py --snapshot-update`,
+then look at the SVGs in tests/__snapshots__/test_clerk_snapshots/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Input
+
+from clerk_support import (
+    blank_card,
+    foreign_voted_card,
+    make_desk,
+    make_station,
+    open_db,
+    rig,
+    settle,
+    vote,
+)
+from sailau.ballot_box import audit
+from sailau.ballot_box.screens import AuditScreen, CancelCardScreen, CloseScreen, ProtocolScreen
+
+SIZE = (110, 34)
+
+
+@pytest.fixture
+def station_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # the protocol screen shows paths relative to here
+    return tmp_path
+
+
+async def _press(pilot, selector: str) -> None:
+    pilot.app.screen.query_one(selector, Button).press()
+    await pilot.pause()
+
+
+async def _check_in(pilot, query: str) -> None:
+    app = pilot.app
+    app.screen.query_one("#search", Input).value = query
+    await _press(pilot, "#find")
+    await settle(pilot, lambda: bool(app.screen.results), "search")
+    before = app.station.counters().checked_in
+    await _press(pilot, "#check-in")
+    await settle(pilot, lambda: app.station.counters().checked_in == before + 1, "check-in")
+
+
+async def _insert(pilot, desk, card, done) -> None:
+    desk.slot.insert(card)
+    await settle(pilot, lambda: desk.app.card_busy == 0 and done(), "card handled")
+
+
+async def _remove(pilot, desk) -> None:
+    desk.slot.remove()
+    await settle(pilot, lambda: not desk.app.card_present, "card removed")
+
+
+def test_open_polls_kk(snap_compare, station_dir: Path) -> None:
+    with open_db(station_dir) as db:
+        desk = make_desk(make_station(db, station_dir, open_polls=False), language="kk")
+        assert snap_compare(desk.app, terminal_size=SIZE)
+
+
+def test_zero_report_en(snap_compare, station_dir: Path) -> None:
+    with open_db(station_dir) as db:
+        desk = make_desk(make_station(db, station_dir, open_polls=False), language="en")
+
+        async def run_before(pilot) -> None:
+            await _press(pilot, "#open-polls")
+            await settle(pilot, lambda: pilot.app.screen.report is not None, "zero report")
+
+        assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_desk_card_issued_ru(snap_compare, station_dir: Path) -> None:
+    with open_db(station_dir) as db:
+        desk = make_desk(make_station(db, station_dir), language="ru")
+
+        async def run_before(pilot) -> None:
+            await _check_in(pilot, "Иван")
+            await _check_in(pilot, "Әли")
+            await _insert(pilot, desk, blank_card(), lambda: desk.app.card_note is not None)
+            await _check_in(pilot, "Аб")  # still waiting: shows in the queue
+            pilot.app.screen.query_one("#search", Input).blur()
+
+        assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_desk_foreign_card_rejected_en(snap_compare, station_dir: Path) -> None:
+    with open_db(station_dir) as db:
+        desk = make_desk(make_station(db, station_dir), language="en")
+
+        async def run_before(pilot) -> None:
+            await _insert(pilot, desk, foreign_voted_card(), lambda: desk.app.card_note is not None)
+            pilot.app.screen.query_one("#search", Input).blur()
+
+        assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_cancel_offer_kk(snap_compare, station_dir: Path) -> None:
+    with open_db(station_dir) as db:
+        desk = make_desk(make_station(db, station_dir), language="kk")
+        card = blank_card()
+
+        async def run_before(pilot) -> None:
+            await _check_in(pilot, "Жұм")
+            await _insert(pilot, desk, card, lambda: card.state.name == "ISSUED")
+            await _remove(pilot, desk)
+            await _insert(pilot, desk, card, lambda: isinstance(pilot.app.screen, CancelCardScreen))
+
+        assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_audit_view_ru(snap_compare, station_dir: Path) -> None:
+    with open_db(station_dir) as db:
+        desk = make_desk(make_station(db, station_dir), language="ru")
+
+        async def run_before(pilot) -> None:
+            await _check_in(pilot, "Иван")
+            await _insert(pilot, desk, blank_card(), lambda: desk.app.card_note is not None)
+            await _remove(pilot, desk)
+            await _insert(pilot, desk, foreign_voted_card(),
+                          lambda: audit.read_events(db)[-1].kind == "card_rejected")
+            await pilot.press("f3")
+            await settle(pilot, lambda: isinstance(pilot.app.screen, AuditScreen), "audit screen")
+
+        assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_close_share_entry_en(snap_compare, station_dir: Path) -> None:
+    with open_db(station_dir) as db:
+        desk = make_desk(make_station(db, station_dir), language="en")
+        from sailau.election import shares
+
+        shares.write_share_file(station_dir / "share-2-of-3.json", rig().shares[1])
+
+        async def run_before(pilot) -> None:
+            await pilot.press("f4")
+            await settle(pilot, lambda: isinstance(pilot.app.screen, CloseScreen), "close screen")
+            pilot.app.screen.query_one("#share-file", Input).value = "share-2-of-3.json"
+            await _press(pilot, "#add-file")
+            pilot.app.screen.query_one("#share-file", Input).blur()
+
+        assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_protocol_kk(snap_compare, station_dir: Path) -> None:
+    with open_db(station_dir) as db:
+        desk = make_desk(make_station(db, station_dir), language="kk", out_dir=Path("protocol"))
+
+        async def run_before(pilot) -> None:
+            app = pilot.app
+            for i, name in enumerate(("Абаев", "Иванова", "Ахметов")):
+                await _check_in(pilot, name)
+                card = blank_card(0x20 + i)
+                await _insert(pilot, desk, card, lambda: card.state.name == "ISSUED")
+                await _remove(pilot, desk)
+                vote(card, i)
+                await _insert(pilot, desk, card, lambda: card.state.name == "BLANK")
+                await _remove(pilot, desk)
+            await pilot.press("f4")
+            await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
+            app.screen.entered = [(s.index, "file", s) for s in rig().shares[:2]]
+            app.screen.retranslate()
+            await _press(pilot, "#close")
+            await _press(pilot, "#yes")
+            await settle(pilot, lambda: isinstance(app.screen, ProtocolScreen), "protocol", timeout=60)
+
+        assert snap_compare(desk.app, terminal_size=(110, 48), run_before=run_before)
