@@ -79,10 +79,7 @@ def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | No
         db.close()
         raise
 
-    watcher: ReaderWatcher | None = None
-
     def watch(callback: CardEventCallback) -> Callable[[], None]:
-        nonlocal watcher
         watcher = ReaderWatcher(resolved, callback)
         watcher.start()
         return watcher.stop
