@@ -543,3 +543,25 @@ def test_snapshot(snap_compare, screen: str, lang: str, contrast: bool) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+# -- catalogs ---------------------------------------------------------------------------
+
+
+def test_catalogs_translate_every_message_and_the_mo_files_are_current() -> None:
+    import re
+
+    from sailau.terminal.catalogs import compile_mo, extract, po_path, read_po
+
+    ids = extract()
+    assert "Insert your ballot card" in ids and "Against all" in ids
+    for lang in ("kk", "ru", "en"):
+        catalog = read_po(lang)
+        for msgid in ids:
+            entry = catalog.get(msgid)
+            assert entry is not None and entry.string, f"{lang}: no translation of {msgid!r}"
+            fields = lambda text: sorted(re.findall(r"\{\w+\}", text))  # noqa: E731
+            assert fields(entry.string) == fields(msgid), f"{lang}: placeholders differ in {msgid!r}"
+            if lang != "en":
+                assert entry.string != msgid or msgid.startswith("No. "), f"{lang}: {msgid!r} left in English"
+        assert po_path(lang).with_suffix(".mo").read_bytes() == compile_mo(lang), f"{lang}: recompile the .mo"

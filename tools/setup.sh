@@ -13,7 +13,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-dev build-essential \
     pcscd vsmartcard-vpcd pcsc-tools libpcsclite-dev swig \
-    postgresql espeak-ng \
+    postgresql espeak-ng chromium chromium-driver \
     >/dev/null
 
 PY="${PYTHON:-python3}"
