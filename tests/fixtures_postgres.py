@@ -97,6 +97,9 @@ def postgres_server() -> Iterator[PostgresServer]:
         f"ALTER ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'; END $$;",
         "creating the test role",
     )
+    # DROP DATABASE ... WITH (FORCE) must be able to end an autovacuum worker
+    # that is busy in a test database; without this the drop fails now and then.
+    _psql(f"GRANT pg_signal_backend TO {ROLE}", "granting pg_signal_backend to the test role")
     template = f"sailau_tpl_{os.getpid()}_{secrets.token_hex(3)}"
     _psql(f"CREATE DATABASE {template} OWNER {ROLE}", "creating the template database")
     server = PostgresServer("127.0.0.1", port, ROLE, PASSWORD, template)
@@ -115,8 +118,22 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     try:
         yield postgres_server.url(name)
     finally:
-        with psycopg.connect(postgres_server.admin_conninfo(), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _drop_database(postgres_server, name)
+
+
+def _drop_database(server: PostgresServer, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(server.admin_conninfo(), autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            raise
+        except psycopg.Error as exc:  # e.g. a backend still exiting: retry under a deadline
+            if time.monotonic() > deadline:
+                pytest.fail(f"PostgreSQL fixture: cannot drop test database {name}: {exc}", pytrace=False)
+            time.sleep(0.1)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
