@@ -1,0 +1,692 @@
+"""A whole polling day, end to end, with fault injection (`sailau simulate`).
+
+For each of N synthetic voters: check-in at the ballot box, ISSUE of a blank
+card, the card carried to the booth terminal, the vote through the terminal's
+own `TerminalSession` (exactly the calls the kiosk makes), the card carried back
+and cast. Then the polls are closed with k commission shares and the signed
+protocol is compared with the ballots the voters intended.
+
+Accounting (what "correct" means here):
+
+- Every voter ends in one outcome. ACKNOWLEDGED: the ballot box answered
+  "counted" or "already counted" with the receipt code the terminal showed.
+  COUNTED_UNACKNOWLEDGED: the ballot-box process died after its commit (at or
+  during CLEAR), so the voter got no answer; the card came back BLANK, which only
+  a CLEAR after the commit produces, and the voter checks the receipt code in the
+  published list. NOT_ISSUED_AFTER_CRASH: the process died between recording a
+  card's token and writing it, and the card came back BLANK: the token stays
+  outstanding (only its hash is stored, nobody can cancel it) and a second card
+  would make cards issued exceed voters checked in, so the voter gets none
+  (see `PollingDay._after_issue_crash`). REJECTED_CORRUPT: the card was corrupted on the way to the box
+  and refused; a station gives one card per voter and cannot cancel a VOTED card,
+  so this voter's ballot is not counted and the card stays outstanding in the
+  protocol (issued - cast - cancelled). The report lists these explicitly.
+- Expected tally = the intended ballots of ACKNOWLEDGED and COUNTED_UNACKNOWLEDGED
+  voters. Positions compared: every (contest, option) of the ballot style, plus
+  (contest, against all) where the contest has it, (contest, blank) and (contest,
+  invalid). `discrepancies` = positions whose protocol count differs.
+- `lost` = voters expected counted whose receipt code is not in the published
+  receipt list; `double_counted` = receipt codes listed more than once plus codes
+  no voter of the day holds (a replayed, foreign or corrupted card that got in).
+- `ballot_positions` = ballots tallied × contests on the ballot: one recorded
+  selection (an option, against all or blank) per contest per ballot. This is the
+  unit counted towards the VVSG accuracy volume (1,549,703). `voting_targets`
+  (ballots × every option, against all and blank of each contest) is also
+  reported.
+- `protocol_valid` = the protocol's station signature verifies against the
+  station's key, no control relation is violated, and its counters equal what
+  happened: voters checked in, ballots cast, cards cancelled, and outstanding
+  cards = tokens orphaned by a crash during ISSUE + corrupted cards refused.
+  Crashes during ISSUE that leave the card ISSUED hand that card to the voter
+  (no cancel and re-issue, which would also push cards issued past check-ins).
+
+Crashes are modelled in-process: the Station object is discarded (its database
+handle closed, its in-memory queue lost) and a new one is opened over the same
+SQLite file, as a restarted process would; real SIGKILLs of a station process
+are tested in tests/test_station_crash.py.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sailau.ballot_box import pollbook
+from sailau.ballot_box.db import StationDB, open_station_db
+from sailau.ballot_box.station import ActionKind, CancelStatus, CastStatus, IssueFailed, Station, TerminalKey
+from sailau.election import crypto
+from sailau.election.ballot import Choice, Mark
+from sailau.election.protocol import ProtocolSignatureError, validate_protocol, verify_signed_protocol
+from sailau.simulator.card_app import VirtualBallotCard
+from sailau.simulator.election_kit import ElectionKit, demo_election, election_with_shares, template_election
+from sailau.simulator.faults import (
+    CRASH_POINTS,
+    FRAUD_KINDS,
+    NO_FAULTS,
+    CrashSwitch,
+    FaultLedger,
+    FaultSpec,
+    FaultyCard,
+    StationCrash,
+    clone_card,
+    corrupt_card,
+    foreign_card,
+    tear_point,
+)
+from sailau.simulator.pollbook_gen import BallotPlan, SimVoter, generate_voters, write_pollbook_csv
+from sailau.simulator.readers import InProcessSlot, PcscSlot, ReaderSlot
+from sailau.smartcard.apdu import CardState
+from sailau.smartcard.errors import CardRemovedError
+from sailau.terminal.session import CardCheck, CastOutcome, TerminalConfig, TerminalSession
+
+#: The VVSG 2005 / 1.0 accuracy test volume, in ballot positions.
+VVSG_POSITIONS = 1_549_703
+MAX_ATTEMPTS = 12  # re-insertions of one card for one step before the day is declared broken
+PCSC_PORTS = (35963, 35964)  # ballot box, terminal
+
+
+class SimulationError(RuntimeError):
+    """The polling day went somewhere no fault explains (a bug in a component or here)."""
+
+
+class Outcome(enum.StrEnum):
+    ACKNOWLEDGED = "acknowledged"
+    COUNTED_UNACKNOWLEDGED = "counted_unacknowledged"
+    REJECTED_CORRUPT = "rejected_corrupt"
+    NOT_ISSUED_AFTER_CRASH = "not_issued_after_crash"
+
+
+COUNTED = (Outcome.ACKNOWLEDGED, Outcome.COUNTED_UNACKNOWLEDGED)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    voters: int
+    seed: int = 0
+    election: Path | None = None  # default: the demo election with fresh keys
+    shares_dir: Path | None = None  # with `election`: use it as is, closed with these shares
+    precinct: int | None = None  # default: the first precinct of the election
+    pcsc: bool = False
+    faults: FaultSpec = NO_FAULTS
+    party_shares: Mapping[str, float] | None = None  # default: 2021 national result
+    workdir: Path | None = None  # default: a temporary directory, removed afterwards
+    out_dir: Path | None = None  # protocol outputs; default workdir/protocol
+
+
+@dataclass(frozen=True)
+class PositionDiff:
+    contest: str
+    position: str  # option id, "against_all", "blank" or "invalid"
+    intended: int
+    tallied: int
+
+
+@dataclass
+class SimulationReport:
+    voters: int
+    checked_in: int
+    issued: int
+    cast: int
+    cancelled: int
+    protocol_valid: bool
+    discrepancies: int
+    lost: int
+    double_counted: int
+    ballot_positions: int
+    faults: FaultLedger
+    timings: dict[str, float]
+    outstanding: int = 0
+    voting_targets: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    fraud_accepted: int = 0
+    station_restarts: int = 0
+    diffs: list[PositionDiff] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why protocol_valid is False, if it is
+    election_id: str = ""
+    election_origin: str = ""
+    precinct: int = 0
+    mode: str = "in-process"
+    protocol_file: Path | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """Exactly the `--json` document of `sailau simulate`."""
+        return {
+            "voters": self.voters, "checked_in": self.checked_in, "issued": self.issued, "cast": self.cast,
+            "cancelled": self.cancelled, "protocol_valid": self.protocol_valid,
+            "discrepancies": self.discrepancies, "lost": self.lost, "double_counted": self.double_counted,
+            "ballot_positions": self.ballot_positions, "faults_injected": self.faults.as_dict(),
+            "timings": dict(self.timings),
+        }
+
+    @property
+    def ok(self) -> bool:
+        return (self.protocol_valid and not self.discrepancies and not self.lost and not self.double_counted
+                and not self.fraud_accepted)
+
+
+@dataclass
+class FaultPlan:
+    """The faults one voter meets (drawn before the voter starts; tests may force one)."""
+
+    tear: str | None = None  # terminal:write | box:issue | box:clear
+    pull: str | None = None  # terminal:read | terminal:readback | box:read
+    crash: str | None = None  # a CRASH_POINTS entry
+    corrupt: bool = False
+    replay: bool = False
+    foreign: str | None = None  # terminal | box
+
+
+@dataclass
+class _Voter:
+    voter: SimVoter
+    intended: dict[str, Choice]
+    receipt: str | None = None
+    outcome: Outcome | None = None
+
+
+class PollingDay:
+    """One precinct's polling day. `run()` returns the report; see the module doc."""
+
+    def __init__(self, config: SimulationConfig, kit: ElectionKit, workdir: Path,
+                 progress: Callable[[int, int], None] | None = None,
+                 plan_for: Callable[[int], FaultPlan | None] | None = None) -> None:
+        self.config = config
+        self.kit = kit
+        self.election = kit.election
+        self.workdir = workdir
+        self.progress = progress or (lambda done, total: None)
+        self.plan_for = plan_for  # voter index -> a forced FaultPlan (None: draw one)
+        self.precinct = config.precinct or self.election.precincts[0].number
+        self.style = self.election.precinct(self.precinct).style
+        self.contests = self.election.contests_for_style(self.style)
+        seed = config.seed
+        self.rng_faults = random.Random(f"sailau-sim:{seed}:faults")
+        voters = generate_voters(config.voters, random.Random(f"sailau-sim:{seed}:voters"),
+                                 polling_day=self.election.date)
+        plan = BallotPlan.for_style(self.election, self.style, config.party_shares)
+        rng_ballots = random.Random(f"sailau-sim:{seed}:ballots")
+        self.voters = [_Voter(v, plan.draw(rng_ballots)) for v in voters]
+        self.ledger = FaultLedger()
+        self.crash = CrashSwitch()
+        self.terminal_key = crypto.generate_signing_key()
+        self.station_key = crypto.generate_signing_key()
+        self.master_key = self.rng_faults.randbytes(16)
+        self.db_url = f"sqlite:///{workdir / 'station.db'}"
+        self.restarts = 0
+        self.cancels = 0
+        self.orphan_tokens = 0
+        self.fraud_accepted = 0
+        self._pending_tear = ""
+        self.pool: list[FaultyCard] = [self._new_card() for _ in range(3)]
+        self._issue_len = 55
+        self._record_len = 121 + self.election.plaintext_length
+        self.db: StationDB | None = None
+        self.station: Station | None = None
+        self.box: ReaderSlot
+        self.term: ReaderSlot
+
+    # -- set-up ------------------------------------------------------------------------
+
+    def _new_card(self) -> FaultyCard:
+        return FaultyCard(VirtualBallotCard(serial=self.rng_faults.randbytes(8), master_key=self.master_key))
+
+    def _open_station(self) -> Station:
+        self.db = open_station_db(self.db_url)
+        self.station = Station.attach(self.db, self.election, self.station_key, self.master_key,
+                                      fault_hook=self.crash)
+        return self.station
+
+    def _restart_station(self) -> Station:
+        """The ballot-box process died: its DB handle and in-memory session go; a new one opens."""
+        self.box.remove()
+        assert self.db is not None
+        self.db.close()
+        self.restarts += 1
+        return self._open_station()
+
+    def _setup(self) -> None:
+        csv = write_pollbook_csv([v.voter for v in self.voters], self.workdir / "pollbook.csv")
+        self.db = open_station_db(self.db_url)
+        station = Station(self.db, self.election, self.precinct, self.station_key, self.master_key,
+                          fault_hook=self.crash)
+        pollbook.import_voters(self.db, csv)
+        station.open_polls([TerminalKey(crypto.ed25519_public_bytes(self.terminal_key.public_key()), "booth 1")])
+        self.station = station
+        self.session = TerminalSession(TerminalConfig(self.election, self.precinct, self.terminal_key))
+        if self.config.pcsc:
+            self.box, self.term = PcscSlot("ballot box", PCSC_PORTS[0]), PcscSlot("terminal", PCSC_PORTS[1])
+        else:
+            self.box, self.term = InProcessSlot("ballot box"), InProcessSlot("terminal")
+
+    # -- the day -----------------------------------------------------------------------
+
+    def run(self) -> SimulationReport:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        self._setup()
+        timings["setup_s"] = time.perf_counter() - t0
+        per_voter: list[float] = []
+        t1 = time.perf_counter()
+        try:
+            for i, v in enumerate(self.voters):
+                tv = time.perf_counter()
+                forced = self.plan_for(i) if self.plan_for else None
+                drawn = self._draw_plan()  # drawn even when forced, so the stream stays the same
+                self._serve(v, forced or drawn)
+                per_voter.append(time.perf_counter() - tv)
+                self.progress(i + 1, len(self.voters))
+            timings["polling_s"] = time.perf_counter() - t1
+            t2 = time.perf_counter()
+            report = self._close()
+            timings["close_s"] = time.perf_counter() - t2
+        finally:
+            self.box.close()
+            self.term.close()
+            if self.db is not None:
+                self.db.close()
+        timings["total_s"] = time.perf_counter() - t0
+        if per_voter:
+            ms = sorted(t * 1000 for t in per_voter)
+            timings["voter_median_ms"] = statistics.median(ms)
+            timings["voter_p95_ms"] = ms[int(0.95 * (len(ms) - 1))]
+            timings["voters_per_s"] = len(ms) / timings["polling_s"] if timings["polling_s"] else 0.0
+        report.timings = {k: round(val, 4) for k, val in timings.items()}
+        return report
+
+    def _draw_plan(self) -> FaultPlan:
+        spec, rng = self.config.faults, self.rng_faults
+        plan = FaultPlan()
+        if not spec.any:
+            return plan
+        roll = {kind: rng.random() < spec.rate(kind) for kind in ("tear", "pull", "crash", "corrupt", "replay", "foreign")}
+        plan.corrupt = roll["corrupt"]
+        plan.replay = roll["replay"] and not plan.corrupt  # a clone of an uncorrupted card is the voter's own ballot
+        if roll["tear"]:
+            sites = ["terminal:write", "box:issue"] + ([] if plan.corrupt else ["box:clear"])
+            plan.tear = rng.choice(sites)
+        if roll["pull"]:
+            plan.pull = rng.choice(["terminal:read", "terminal:readback", "box:read"])
+        if roll["crash"]:
+            points = [p for p in CRASH_POINTS if p.startswith("issue") or p in ("cast:start", "cast:read")] \
+                if plan.corrupt else list(CRASH_POINTS)
+            plan.crash = rng.choice(points)
+        if roll["foreign"]:
+            plan.foreign = rng.choice(["terminal", "box"])
+        return plan
+
+    def _serve(self, v: _Voter, plan: FaultPlan) -> None:
+        if plan.foreign:
+            self._foreign(plan.foreign)
+        card = self.pool[0]
+        if not self._issue(v, card, plan):
+            return
+        v.receipt = self._vote(v, card, plan)
+        clone = None
+        if plan.corrupt:
+            where = corrupt_card(card, self.rng_faults)
+            plan_where = where.split("[")[0]
+        if plan.replay:
+            clone = clone_card(card)
+        self._cast(v, card, plan)
+        if v.outcome is Outcome.REJECTED_CORRUPT:
+            self.ledger.record("corrupt", plan_where, f"rejected_{self._last_reason}")
+            self.pool[0] = self._new_card()  # the refused card is kept aside as evidence
+        elif card.card.state is not CardState.BLANK:
+            raise SimulationError(f"voter {v.voter.iin}: card {card.serial.hex()} is {card.card.state.name} after the cast")
+        if clone is not None:
+            self._replay(v, clone)
+        self.pool.append(self.pool.pop(0))  # cards rotate between voters
+
+    # -- issue -------------------------------------------------------------------------
+
+    def _issue(self, v: _Voter, card: FaultyCard, plan: FaultPlan) -> bool:
+        """Check the voter in and issue them `card`; False if the voter cannot get a card."""
+        station = self.station
+        assert station is not None
+        station.check_in(v.voter.iin)
+        crash = plan.crash if plan.crash and plan.crash.startswith("issue") else None
+        tear = plan.tear == "box:issue"
+        for _ in range(MAX_ATTEMPTS):
+            self.box.insert(card)
+            # a fault stays armed until it fires (another fault may have cut the step short)
+            if tear or crash == "issue:mid-write":
+                card.arm_tear(tear_point(self.rng_faults, self._issue_len))
+            if crash in ("issue:recorded", "issue:written"):
+                self.crash.arm(crash)
+            died: str | None = None
+            try:
+                action = self.station.on_card(self.box.client)  # type: ignore[union-attr]
+            except StationCrash as exc:
+                died = exc.point
+            except IssueFailed:  # the card lost power mid-ISSUE (the only tear here)
+                self.box.remove()
+                landed = "landed" if card.card.state is CardState.ISSUED else "lost"
+                if crash == "issue:mid-write":
+                    died = crash
+                else:
+                    tear = False
+                    self._pending_tear = landed
+                    continue  # same process: the same card is retried with the same token
+            finally:
+                card.disarm()
+                self.crash.disarm()
+            if died is not None:
+                return self._after_issue_crash(v, card, died)
+            if action.kind is ActionKind.ISSUED:
+                assert action.issue is not None
+                self.box.remove()
+                if self._pending_tear:
+                    ending = "reissued_same_token" if action.issue.reused_token else "reissued"
+                    self.ledger.record("tear", "box:issue", f"{self._pending_tear}_{ending}")
+                    self._pending_tear = ""
+                return True
+            if action.kind is ActionKind.NEED_VOTER:  # nobody selected (the queue is not stored)
+                self.station.select_voter(v.voter.iin)  # type: ignore[union-attr]
+                self.box.remove()
+                continue
+            raise SimulationError(f"voter {v.voter.iin}: a blank card for issue was handled as {action.kind}")
+        raise SimulationError(f"voter {v.voter.iin}: no card issued after {MAX_ATTEMPTS} insertions")
+
+    def _after_issue_crash(self, v: _Voter, card: FaultyCard, point: str) -> bool:
+        """The ballot-box process died while issuing. Its token was recorded first, so:
+
+        - the card is ISSUED (the write landed): it carries this voter's recorded token;
+          the clerk hands it over, as the restarted station would otherwise offer to cancel it;
+        - the card is BLANK: the recorded token never reached a card and nobody can name it
+          (only its hash is stored), so it stays outstanding. A second card for this voter
+          would make cards issued exceed voters checked in, which the protocol's control
+          relations refuse (and DESIGN.md gives a voter one card): the voter is recorded
+          as checked in, not issued a usable card, and their intended ballot is not counted.
+        """
+        self._restart_station()
+        self._pending_tear = ""
+        if card.card.state is CardState.ISSUED:
+            self.ledger.record("crash", point, "restart_issued_card_handed_over")
+            return True
+        self.orphan_tokens += 1
+        v.outcome = Outcome.NOT_ISSUED_AFTER_CRASH
+        self.ledger.record("crash", point, "restart_token_outstanding_voter_not_issued")
+        return False
+
+    # -- the booth -----------------------------------------------------------------------
+
+    def _vote(self, v: _Voter, card: FaultyCard, plan: FaultPlan) -> str:
+        session, term = self.session, self.term
+        term.insert(card, connect=False)
+        if plan.pull == "terminal:read":
+            card.arm_pull(self.rng_faults.randrange(3))  # SELECT, GET STATUS, READ BINARY
+        inserted = session.on_card_inserted(term.client)
+        fired = card.pulled
+        card.disarm()
+        if fired:
+            if inserted.check is not CardCheck.UNREADABLE:
+                raise SimulationError(f"card pulled while the terminal read it, yet the check was {inserted.check}")
+            session.on_card_removed()
+            term.insert(card, connect=False)
+            inserted = session.on_card_inserted(term.client)
+            self.ledger.record("pull", "terminal:read", "reinserted_voted")
+        if inserted.check is not CardCheck.ACCEPTED:
+            raise SimulationError(f"voter {v.voter.iin}: the terminal refused the card: {inserted.check} {inserted.detail}")
+        session.vote(v.intended, language=v.voter.language)
+        if plan.tear == "terminal:write":
+            card.arm_tear(tear_point(self.rng_faults, self._record_len))
+        if plan.pull == "terminal:readback":
+            card.arm_pull(1)  # WRITE BALLOT goes through, the read-back does not
+        result = session.cast()
+        card.disarm()
+        fault = ("tear", "terminal:write") if plan.tear == "terminal:write" else \
+            ("pull", "terminal:readback") if plan.pull == "terminal:readback" else None
+        for _ in range(MAX_ATTEMPTS):
+            if result.outcome is not CastOutcome.INTERRUPTED:
+                break
+            session.on_card_removed()  # the voter sees "put the card back" and does
+            term.insert(card, connect=False)
+            back = session.on_card_inserted(term.client)
+            if back.check is CardCheck.STILL_ISSUED:
+                session.vote(v.intended, language=v.voter.language)
+                result = session.cast()
+                ending = "still_issued_voted_again"
+            elif back.check is CardCheck.WRITE_COMPLETED:
+                assert back.receipt_code is not None
+                result = type(result)(CastOutcome.WRITTEN, receipt_code=back.receipt_code)
+                ending = "write_completed"
+            else:
+                raise SimulationError(f"voter {v.voter.iin}: card back after an interrupted write: {back.check}")
+            if fault is not None:
+                self.ledger.record(fault[0], fault[1], ending)
+                fault = None
+        if result.outcome is not CastOutcome.WRITTEN or result.receipt_code is None:
+            raise SimulationError(f"voter {v.voter.iin}: the terminal could not write the ballot: {result.detail}")
+        if fault is not None:
+            raise SimulationError(f"voter {v.voter.iin}: injected {fault} never fired")
+        term.remove()
+        session.on_card_removed()
+        return result.receipt_code
+
+    # -- cast --------------------------------------------------------------------------
+
+    def _cast(self, v: _Voter, card: FaultyCard, plan: FaultPlan) -> None:
+        crash = plan.crash if plan.crash and plan.crash.startswith("cast") else None
+        tear = plan.tear == "box:clear"
+        pull = plan.pull == "box:read"
+        fired: list[tuple[str, str]] = []  # (kind, site) of the faults that fired
+        acked = False
+        self._last_reason = ""
+        for _ in range(MAX_ATTEMPTS):
+            self.box.insert(card)
+            # a fault stays armed until it fires (another fault may have cut the step short)
+            if tear or crash == "cast:mid-clear":
+                card.arm_tear(tear_point(self.rng_faults, self._issue_len + self._record_len))
+            if pull:
+                card.arm_pull(self.rng_faults.randrange(4))  # SELECT, GET STATUS x2, READ BINARY
+            if crash and crash != "cast:mid-clear":
+                self.crash.arm(crash)
+            torn = False
+            try:
+                action = self.station.on_card(self.box.client)  # type: ignore[union-attr]
+            except StationCrash as died:
+                fired.append(("crash", died.point))
+                crash = None
+                self._restart_station()
+                continue
+            except CardRemovedError:  # pulled before the station saw the card's state
+                self.box.remove()
+                continue
+            finally:
+                if card.pulled and pull:
+                    pull = False
+                    fired.append(("pull", "box:read"))
+                torn = card.card.tear_after_bytes is None and (tear or crash == "cast:mid-clear")
+                card.disarm()
+                self.crash.disarm()
+            if torn and crash == "cast:mid-clear":
+                # the process died while the card was being cleared: nobody saw this answer
+                crash = None
+                fired.append(("crash", "cast:mid-clear"))
+                self._restart_station()
+                continue
+            if torn:
+                tear = False
+                fired.append(("tear", "box:clear"))
+            if action.kind is ActionKind.NEED_VOTER:
+                # BLANK: the CLEAR (which only follows the commit) landed but nobody saw the answer.
+                if not acked:
+                    v.outcome = Outcome.COUNTED_UNACKNOWLEDGED
+                self.box.remove()
+                break
+            if action.kind is not ActionKind.CAST or action.cast is None:
+                raise SimulationError(f"voter {v.voter.iin}: voted card handled as {action.kind}")
+            result = action.cast
+            if result.status in (CastStatus.ACCEPTED, CastStatus.ALREADY_COUNTED):
+                if result.receipt_code != v.receipt:
+                    raise SimulationError(f"voter {v.voter.iin}: ballot box receipt {result.receipt_code} "
+                                          f"differs from the terminal's {v.receipt}")
+                acked = True
+                v.outcome = Outcome.ACKNOWLEDGED
+                self.box.remove()
+                if result.card_cleared:
+                    break
+                continue  # the card is still VOTED (or its CLEAR landed unseen): insert it again
+            if result.reason is not None and result.reason.value == "card_removed":
+                self.box.remove()
+                continue
+            if plan.corrupt:
+                self._last_reason = result.reason.value if result.reason else "rejected"
+                v.outcome = Outcome.REJECTED_CORRUPT
+                self.box.remove()
+                break
+            raise SimulationError(f"voter {v.voter.iin}: ballot refused: {result.reason} {result.message}")
+        else:
+            raise SimulationError(f"voter {v.voter.iin}: card not cast after {MAX_ATTEMPTS} insertions")
+        ending = v.outcome.value if v.outcome else "none"
+        for kind, site in fired:
+            self.ledger.record(kind, site, f"reinserted_{ending}" if kind != "crash" else f"restart_{ending}")
+
+    # -- fraud -------------------------------------------------------------------------
+
+    def _replay(self, v: _Voter, clone: FaultyCard) -> None:
+        self.box.insert(clone)
+        action = self.station.on_card(self.box.client)  # type: ignore[union-attr]
+        self.box.remove()
+        result = action.cast
+        if result is None:
+            raise SimulationError(f"clone of a voted card handled as {action.kind}")
+        if result.status is CastStatus.ACCEPTED:
+            self.fraud_accepted += 1
+            self.ledger.record("replay", "box", "ACCEPTED")
+        elif result.status is CastStatus.ALREADY_COUNTED and result.receipt_code == v.receipt:
+            self.ledger.record("replay", "box", "already_counted")
+        else:
+            self.ledger.record("replay", "box", f"rejected_{result.reason.value if result.reason else 'unknown'}")
+
+    def _foreign(self, site: str) -> None:
+        fc = foreign_card(self.election, self.precinct, self.rng_faults, voted=(site == "box"))
+        if site == "terminal":
+            self.term.insert(fc.card, connect=False)
+            check = self.session.on_card_inserted(self.term.client).check
+            self.term.remove()
+            self.session.on_card_removed()
+            if check in (CardCheck.ACCEPTED, CardCheck.STILL_ISSUED):
+                self.fraud_accepted += 1
+                self.ledger.record("foreign", f"terminal:{fc.origin}", "ACCEPTED")
+            else:
+                self.ledger.record("foreign", f"terminal:{fc.origin}", f"refused_{check.value}")
+            return
+        self.box.insert(fc.card)
+        action = self.station.on_card(self.box.client)  # type: ignore[union-attr]
+        self.box.remove()
+        result = action.cast
+        if result is not None and result.counted:
+            self.fraud_accepted += 1
+            self.ledger.record("foreign", f"box:{fc.origin}", "ACCEPTED")
+        else:
+            reason = result.reason.value if result is not None and result.reason else action.kind.value
+            self.ledger.record("foreign", f"box:{fc.origin}", f"rejected_{reason}")
+
+    # -- close and compare -----------------------------------------------------------------
+
+    def _close(self) -> SimulationReport:
+        station = self.station
+        assert station is not None
+        out_dir = self.config.out_dir or self.workdir / "protocol"
+        closing = station.close_polls(list(self.kit.shares), out_dir)
+        protocol = closing.protocol
+        problems: list[str] = []
+        station_pub = crypto.ed25519_public_bytes(self.station_key.public_key())
+        try:
+            verify_signed_protocol(closing.signed, {crypto.key_id(station_pub): station_pub})
+        except ProtocolSignatureError as exc:
+            problems.append(f"signature: {exc}")
+        problems += [f"{v.name}: {v.message}" for v in validate_protocol(protocol, self.election)]
+
+        outcomes = Counter(v.outcome for v in self.voters)
+        if None in outcomes:
+            raise SimulationError("a voter ended without an outcome")
+        counted = [v for v in self.voters if v.outcome in COUNTED]
+        corrupt = outcomes[Outcome.REJECTED_CORRUPT]
+        expected = {
+            "voters_checked_in": len(self.voters),
+            "ballots_cast": len(counted),
+            "cards_cancelled": self.cancels,
+            "outstanding": self.orphan_tokens + corrupt,
+        }
+        actual = {
+            "voters_checked_in": protocol.voters_checked_in, "ballots_cast": protocol.ballots_cast,
+            "cards_cancelled": protocol.cards_cancelled,
+            "outstanding": protocol.cards_issued - protocol.ballots_cast - protocol.cards_cancelled,
+        }
+        problems += [f"{k}: protocol {actual[k]}, the day {expected[k]}" for k in expected if actual[k] != expected[k]]
+
+        diffs = self._compare(protocol, counted)
+        published = Counter((out_dir / "receipts.txt").read_text(encoding="ascii").split())
+        held = Counter(v.receipt for v in counted)
+        lost = sum(1 for code in held if published[code] == 0)
+        double = sum(n - 1 for n in published.values() if n > 1) + sum(
+            n for code, n in published.items() if code not in held)
+        targets_per_ballot = sum(len(self.election.options(c.id)) + int(c.against_all) + 1 for c in self.contests)
+        return SimulationReport(
+            voters=len(self.voters), checked_in=protocol.voters_checked_in, issued=protocol.cards_issued,
+            cast=protocol.ballots_cast, cancelled=protocol.cards_cancelled, protocol_valid=not problems,
+            discrepancies=len(diffs), lost=lost, double_counted=double,
+            ballot_positions=protocol.ballots_cast * len(self.contests), faults=self.ledger, timings={},
+            outstanding=actual["outstanding"], voting_targets=protocol.ballots_cast * targets_per_ballot,
+            outcomes={o.value: outcomes[o] for o in Outcome}, fraud_accepted=self.fraud_accepted,
+            station_restarts=self.restarts, diffs=diffs, problems=problems, election_id=self.election.id,
+            election_origin=self.kit.origin, precinct=self.precinct,
+            mode="pcscd+vpcd" if self.config.pcsc else "in-process",
+            protocol_file=closing.files.protocol if closing.files else None,
+        )
+
+    def _compare(self, protocol, counted: list[_Voter]) -> list[PositionDiff]:
+        intended: Counter[tuple[str, str]] = Counter()
+        for v in counted:
+            for cid, choice in v.intended.items():
+                key = "blank" if choice is Mark.BLANK else "against_all" if choice is Mark.AGAINST_ALL else str(choice)
+                intended[(cid, key)] += 1
+        tallied: dict[tuple[str, str], int] = {}
+        for result in protocol.contests:
+            for oid, n in result.votes.items():
+                tallied[(result.contest_id, oid)] = n
+            tallied[(result.contest_id, "blank")] = result.blank
+            tallied[(result.contest_id, "invalid")] = result.invalid
+            tallied[(result.contest_id, "against_all")] = result.against_all
+        positions = []
+        for c in self.contests:
+            positions += [(c.id, o.id) for o in self.election.options(c.id)]
+            positions += [(c.id, "blank"), (c.id, "invalid")] + ([(c.id, "against_all")] if c.against_all else [])
+        return [PositionDiff(cid, pos, intended[(cid, pos)], tallied.get((cid, pos), 0))
+                for cid, pos in positions if intended[(cid, pos)] != tallied.get((cid, pos), 0)]
+
+
+def prepare_election(config: SimulationConfig, workdir: Path) -> ElectionKit:
+    """The election for this run (see election_kit.py): demo, definition+shares, or template."""
+    if config.election is None:
+        if config.shares_dir is not None:
+            raise ValueError("--shares needs --election (the definition those shares open)")
+        return demo_election(workdir)
+    if config.shares_dir is not None:
+        return election_with_shares(config.election, config.shares_dir)
+    return template_election(config.election, workdir)
+
+
+def run_simulation(config: SimulationConfig, progress: Callable[[int, int], None] | None = None) -> SimulationReport:
+    """Run one polling day (see the module doc) and return its report."""
+    if config.voters < 1:
+        raise ValueError(f"a polling day needs at least one voter, got {config.voters}")
+    owned = config.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="sailau-sim-")) if owned else Path(config.workdir)  # type: ignore[arg-type]
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        kit = prepare_election(config, workdir)
+        return PollingDay(config, kit, workdir, progress).run()
+    finally:
+        if owned:
+            shutil.rmtree(workdir, ignore_errors=True)
