@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -164,6 +165,10 @@ def open_station_db(url: str, *, migrate_schema: bool = True, clock: Clock = loc
     With ``migrate_schema=False`` (read-only tools such as ``sailau audit verify``)
     the schema must already be at head, else SchemaNotCurrent.
     """
+    parsed = make_url(url)
+    if not migrate_schema and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).is_file():
+            raise SchemaNotCurrent(f"no station database at {parsed.database}")  # and do not create one
     engine = make_engine(url)
     try:
         if migrate_schema:

@@ -215,3 +215,10 @@ def test_cli_export_and_verify(station: StationDB, station_db_url: str, tmp_path
     assert result.exit_code == 1 and "BROKEN at seq 3" in result.output and "altered" in result.output
     result = runner.invoke(cli, ["audit", "verify"])
     assert result.exit_code == 2 and "exactly one of" in result.output
+
+
+def test_cli_verify_does_not_create_a_missing_database(tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", f"sqlite:///{missing}"])
+    assert result.exit_code == 1 and "no station database" in result.output
+    assert not missing.exists()
