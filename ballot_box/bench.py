@@ -13,7 +13,7 @@ import json
 import secrets
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, median
@@ -27,6 +27,7 @@ from sailau.election.definition import Election
 from sailau.election.record import IssueBlock, SealedBallot, new_issue_block, seal_ballot
 from sailau.election.shares import Share, split_election_key
 from sailau.smartcard.client import BallotCardClient
+from sailau.smartcard.transport import InProcessCard, InProcessTransport
 
 from . import pollbook, store
 from .db import StationDB, open_station_db
@@ -169,11 +170,14 @@ class CloseFigures:
         return dict(self.__dict__)
 
 
-def bench_cast(db_url: str | None = None, casts: int = 200, workdir: Path | None = None) -> CastFigures:
-    """Time the station's cast path (read, verify, one transaction, CLEAR) over an
-    in-process virtual card, `casts` times. Default database: a SQLite file in a temp dir."""
-    from sailau.simulator.card_app import VirtualBallotCard
-    from sailau.smartcard.transport import InProcessTransport
+def bench_cast(
+    new_card: Callable[[bytes], InProcessCard], db_url: str | None = None, casts: int = 200,
+    workdir: Path | None = None,
+) -> CastFigures:
+    """Time the station's cast path (read, verify, one transaction, CLEAR), `casts`
+    times, over an in-process card made by `new_card(card_master_key)` (the caller
+    passes the simulator's card: the ballot box may not import the simulator).
+    Default database: a SQLite file in a temp dir."""
 
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = workdir or Path(tmpname)
@@ -181,8 +185,7 @@ def bench_cast(db_url: str | None = None, casts: int = 200, workdir: Path | None
         rig = Rig.create(voters=casts)
         with open_station_db(url) as db:
             station = rig.open_station(db, tmp)
-            card = VirtualBallotCard(master_key=rig.card_master_key)
-            transport = InProcessTransport(card)
+            transport = InProcessTransport(new_card(rig.card_master_key))
             client = BallotCardClient(transport)
             client.connect()
             cast_times, issue_times = [], []

@@ -289,7 +289,7 @@ def test_bench_functions_measure_real_runs(tmp_path: Path) -> None:
     """`sailau bench` calls these; here only that they run the real paths (no timing asserts)."""
     from sailau.ballot_box.bench import bench_cast, bench_close
 
-    cast = bench_cast(casts=5)
+    cast = bench_cast(lambda master: VirtualBallotCard(master_key=master), casts=5)
     assert (cast.backend, cast.casts) == ("sqlite", 5) and cast.mean_ms > 0
     close = bench_close(ballots=20, out_dir=tmp_path / "out")
     assert close.ballots == 20 and close.pdf_bytes == (tmp_path / "out" / "protocol.pdf").stat().st_size

@@ -249,9 +249,10 @@ def test_sigkill_at_random_points_of_the_cast_path(precinct: Precinct) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_sigkill_campaign_long(precinct: Precinct) -> None:
-    kills = crash_campaign(precinct, iterations=200, seed=int.from_bytes(os.urandom(4), "big"))
-    assert sum(1 for k in kills if "finished" not in k) >= 150
+    kills = crash_campaign(precinct, iterations=150, seed=int.from_bytes(os.urandom(4), "big"))
+    assert sum(1 for k in kills if "finished" not in k) >= 110
     assert_final_state(precinct)
 
 
