@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 from sailau.election.definition import Election
 from sailau.election.protocol import (
@@ -68,30 +67,9 @@ class CheckedProtocol:
         return self.signed.protocol
 
 
-class _OnePrecinctScope:
-    """The election as `validate_protocol` sees it, with `precincts` narrowed to one.
-
-    `validate_protocol(p, election)` builds a dict of every precinct of the election
-    on each call (about 2 ms at 10,000 precincts, so quadratic over an import). A
-    protocol's checks only ever look up its own precinct, so handing it a view whose
-    `precincts` holds just that precinct gives the same violations in O(1).
-    """
-
-    def __init__(self, election: Election, precinct: int):
-        self._election = election
-        try:
-            self.precincts = (election.precinct(precinct),)
-        except LookupError:
-            self.precincts = ()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._election, name)
-
-
 def relation_violations(protocol: Protocol, election: Election) -> list[str]:
     """`validate_protocol` with the definition, as 'name: message' lines."""
-    scope: Any = _OnePrecinctScope(election, protocol.precinct)
-    return [f"{v.name}: {v.message}" for v in validate_protocol(protocol, scope)]
+    return [f"{v.name}: {v.message}" for v in validate_protocol(protocol, election)]
 
 
 def check_protocol_file(raw: bytes, source: str, election: Election, registry: StationRegistry) -> CheckedProtocol | Refusal:

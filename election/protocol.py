@@ -462,8 +462,10 @@ def _election_violations(p: Protocol | ProtocolTotals, election: Election) -> li
     known_contests = {c.id: c for c in election.contests}
     style_contests: tuple[str, ...] | None = None
     if isinstance(p, Protocol):
-        precincts = {pr.number: pr for pr in election.precincts}
-        definition = precincts.get(p.precinct)
+        try:
+            definition = election.precinct(p.precinct)
+        except LookupError:
+            definition = None
         if definition is None:
             add("precinct:unknown", f"precinct {p.precinct} is not in election {election.id}")
         else:
@@ -474,10 +476,10 @@ def _election_violations(p: Protocol | ProtocolTotals, election: Election) -> li
                     "precinct:district",
                     f"precinct {p.precinct} is in district {definition.district!r}, protocol says {p.district!r}",
                 )
-            styles = {s.code: s for s in election.ballot_styles}
-            style = styles.get(definition.style)
-            if style is not None:
-                style_contests = tuple(style.contests)
+            try:
+                style_contests = tuple(election.style(definition.style).contests)
+            except LookupError:
+                style_contests = None
     else:
         numbers = {pr.number for pr in election.precincts}
         for n in p.precincts:
