@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "commission": ("sailau.cli.commission", "commission", "Commissions: import signed protocols, report totals and seats, synthesize a national election."),
     "verify": ("sailau.cli.verify", "verify", "Observer: recompute and check a published results set (protocols, station keys, definition, receipts)."),
     "simulate": ("sailau.cli.simulate", "simulate", "Simulate a polling day end to end with fault injection; compare the protocol with the intended ballots."),
+    "demo": ("sailau.cli.demo", "demo", "Try it: the ballot box and the booth side by side with a virtual card, in one window."),
 }
 
 
