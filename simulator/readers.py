@@ -27,7 +27,8 @@ class ReaderSlot(Protocol):
     client: BallotCardClient
 
     def insert(self, card: FaultyCard, *, connect: bool = True) -> None:
-        """Put `card` in (taking out whatever is in); connect the client unless told not to."""
+        """Put `card` in (taking out whatever is in; a card already in stays); connect the
+        client unless told not to."""
 
     def remove(self) -> None:
         """Take the card out (safe when it already left, e.g. after a torn write)."""
@@ -42,6 +43,10 @@ class InProcessSlot:
         self.client = BallotCardClient(self.transport)
 
     def insert(self, card: FaultyCard, *, connect: bool = True) -> None:
+        if self.transport.card is card:  # still in the reader: nothing to carry
+            if connect:
+                self.client.connect()
+            return
         self.remove()
         self.transport.insert(card)
         if connect:
@@ -73,6 +78,11 @@ class PcscSlot:
         from sailau.simulator.vpcd import VpcdBridge
         from sailau.smartcard.pcsc import wait_for_card
 
+        bridge = self._bridge
+        if bridge is not None and bridge.card is card and bridge.wants_inserted and bridge.connected:
+            if connect:  # still in the reader: nothing to carry
+                self.client.connect()
+            return
         self.remove()
         if self._maybe_present:
             wait_for_card(self.reader, present=False, timeout=CARD_WAIT)

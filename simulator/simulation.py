@@ -225,7 +225,9 @@ class PollingDay:
         self.orphan_tokens = 0
         self.fraud_accepted = 0
         self._pending_tear = ""
-        self.pool: list[FaultyCard] = [self._new_card() for _ in range(3)]
+        # One card circulates (a refused card is replaced); after a cast it stays in the
+        # ballot box's reader and is issued to the next voter there.
+        self.pool: list[FaultyCard] = [self._new_card()]
         self._issue_len = 55
         self._record_len = 121 + self.election.plaintext_length
         self.db: StationDB | None = None
@@ -343,7 +345,6 @@ class PollingDay:
             raise SimulationError(f"voter {v.voter.iin}: card {card.serial.hex()} is {card.card.state.name} after the cast")
         if clone is not None:
             self._replay(v, clone)
-        self.pool.append(self.pool.pop(0))  # cards rotate between voters
 
     # -- issue -------------------------------------------------------------------------
 
@@ -520,8 +521,7 @@ class PollingDay:
                 # BLANK: the CLEAR (which only follows the commit) landed but nobody saw the answer.
                 if not acked:
                     v.outcome = Outcome.COUNTED_UNACKNOWLEDGED
-                self.box.remove()
-                break
+                break  # the blank card stays in the ballot box's reader for the next voter
             if action.kind is not ActionKind.CAST or action.cast is None:
                 raise SimulationError(f"voter {v.voter.iin}: voted card handled as {action.kind}")
             result = action.cast
@@ -531,9 +531,9 @@ class PollingDay:
                                           f"differs from the terminal's {v.receipt}")
                 acked = True
                 v.outcome = Outcome.ACKNOWLEDGED
-                self.box.remove()
                 if result.card_cleared:
-                    break
+                    break  # the blank card stays in the ballot box's reader for the next voter
+                self.box.remove()
                 continue  # the card is still VOTED (or its CLEAR landed unseen): insert it again
             if result.reason is not None and result.reason.value == "card_removed":
                 self.box.remove()
@@ -684,9 +684,19 @@ def run_simulation(config: SimulationConfig, progress: Callable[[int, int], None
     owned = config.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="sailau-sim-")) if owned else Path(config.workdir)  # type: ignore[arg-type]
     workdir.mkdir(parents=True, exist_ok=True)
+    pcscd = None
     try:
         kit = prepare_election(config, workdir)
-        return PollingDay(config, kit, workdir, progress).run()
+        if config.pcsc:
+            from sailau.simulator.vpcd import ensure_pcscd
+
+            pcscd = ensure_pcscd()  # the running one, or `pcscd -f` started (and stopped) here
+        report = PollingDay(config, kit, workdir, progress).run()
+        if owned and config.out_dir is None:
+            report.protocol_file = None  # removed with the temporary directory
+        return report
     finally:
+        if pcscd is not None:
+            pcscd.stop()
         if owned:
             shutil.rmtree(workdir, ignore_errors=True)
