@@ -17,57 +17,27 @@ Nothing here skips: if pcscd cannot run, the tests fail and say why.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from sailau.simulator.card_app import VirtualBallotCard
-from sailau.simulator.vpcd import READER_BY_PORT, Pcscd, PcscdError, VpcdBridge, ensure_pcscd
+from sailau.simulator.pcsc_lease import CARD_WAIT, LeaseTimeout, SlotBusyError, pcscd_lease, reader_slot
+from sailau.simulator.vpcd import Pcscd, PcscdError, VpcdBridge
 from sailau.smartcard.apdu import AID
 from sailau.smartcard.pcsc import PcscTransport, wait_for_card
-
-LOCK_DIR = tempfile.gettempdir()
-LOCK_WAIT = 120.0  # another session's pcsc tests take seconds, not minutes
-CARD_WAIT = 10.0  # pcscd polls vpcd every ~400 ms
-
-
-def _flock(path: str, mode: int, timeout: float, what: str) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                os.close(fd)
-                pytest.fail(f"{what} is held by another test session for over {timeout:g} s ({path})")
-            time.sleep(0.05)  # poll the lock holder
 
 
 @pytest.fixture(scope="session")
 def pcscd() -> Iterator[Pcscd]:
-    lock_path = os.path.join(LOCK_DIR, "sailau-pcscd.lock")
-    fd = _flock(lock_path, fcntl.LOCK_SH, LOCK_WAIT, "pcscd")
+    """The lease logic (shared flock, start/stop) lives in sailau.simulator.pcsc_lease,
+    shared with `sailau bench` and the simulator."""
     try:
-        try:
-            service = ensure_pcscd()
-        except PcscdError as exc:
-            pytest.fail(f"cannot run pcscd with vpcd: {exc}")
-        yield service
-        if service.started_here:
-            try:  # stop it only if no other session holds the shared lock
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return
-            service.stop()
-    finally:
-        os.close(fd)
+        with pcscd_lease() as service:
+            yield service
+    except (PcscdError, LeaseTimeout) as exc:
+        pytest.fail(f"cannot run pcscd with vpcd: {exc}")
 
 
 @dataclass(frozen=True)
@@ -77,16 +47,11 @@ class VpcdSlot:
 
 
 def _slot(port: int) -> Iterator[VpcdSlot]:
-    reader = READER_BY_PORT[port]
-    fd = _flock(os.path.join(LOCK_DIR, f"sailau-vpcd-{port}.lock"), fcntl.LOCK_EX, LOCK_WAIT, reader)
     try:
-        try:  # a card of an earlier test may still be seen until pcscd's next poll
-            wait_for_card(reader, present=False, timeout=CARD_WAIT)
-        except TimeoutError:
-            pytest.fail(f"{reader!r} holds a card nobody in this session inserted (port {port} busy)")
-        yield VpcdSlot(port, reader)
-    finally:
-        os.close(fd)
+        with reader_slot(port) as slot:
+            yield VpcdSlot(slot.port, slot.reader)
+    except (LeaseTimeout, SlotBusyError) as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
