@@ -108,7 +108,8 @@ class BallotPlan:
 
     @classmethod
     def for_style(cls, election: Election, style: int, party_shares: Mapping[str, float] | None = None) -> BallotPlan:
-        """The national party list by `party_shares` (default `SHARES_2021`), other contests uniform.
+        """The national party list by `party_shares` (default `SHARES_2021`, or uniform when none of
+        its parties is on this election's list), other contests uniform.
 
         Shares name party ids of the election (plus AGAINST_ALL / BLANK); a party
         of the list that the shares do not name gets weight 0. Shares that name no
@@ -116,7 +117,12 @@ class BallotPlan:
         election (pass shares for this one).
         """
         national = election.party_list_contest
-        shares = dict(SHARES_2021 if party_shares is None else party_shares)
+        if party_shares is None:
+            # the 2021 result where its parties are on the list; another election's list uniformly
+            listed = {o.id for o in election.options(national.id)}
+            shares = {p: w for p, w in SHARES_2021.items() if p in listed} or {p: 1.0 for p in listed}
+        else:
+            shares = dict(party_shares)
         plan = []
         for contest in election.contests_for_style(style):
             options: list[Choice] = [o.id for o in election.options(contest.id)]
