@@ -405,8 +405,14 @@ def ensure_pcscd(timeout: float = 15.0, log_path: str | None = None) -> Pcscd:
     log_path = log_path or os.path.join(tempfile.gettempdir(), f"sailau-pcscd-{os.getpid()}.log")
     log_file = open(log_path, "ab")
     try:
+        # A session of its own: Ctrl-C or `timeout` signal the starter's whole
+        # process group, and other processes may still be using this pcscd.
         proc = subprocess.Popen(
-            ["pcscd", "-f"], stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            ["pcscd", "-f"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     finally:
         log_file.close()

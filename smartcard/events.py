@@ -5,9 +5,12 @@ arrived in the ballot-box reader" as an event. Two sources share one callback
 shape, `callback(event)` with `event` a CardInserted or CardRemoved:
 
 - `ReaderWatcher` watches one PC/SC reader (SCardGetStatusChange in a thread of
-  its own). The callback runs on that thread; a Textual app hands events to its
-  own loop:
-  `ReaderWatcher(name, lambda e: app.call_from_thread(app.post_message, Wrap(e)))`.
+  its own). The callback runs on that thread, so a Textual app hands events to
+  its own loop. Textual's `post_message` is thread-safe and does not block:
+  `ReaderWatcher(name, lambda e: app.post_message(CardEventMessage(e)))`.
+  (`app.call_from_thread(app.post_message, ...)` works too, but blocks the
+  watcher thread until the app runs it: then never call `stop()` from the app's
+  loop while a callback may be pending, or the two wait for each other.)
 - `InProcessSlot` wraps an `InProcessTransport`: its `insert()`/`remove()` put
   the card in or pull it and report the same events synchronously.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from smartcard import scard  # pyscard
 
 from sailau.smartcard.pcsc import establish_context, reader_names, resolve_reader
@@ -43,7 +47,7 @@ class ReaderWatcher:
 
     A thread blocks in SCardGetStatusChange on just this reader and calls
     `callback` on every change (so it wakes on pcscd's notification, polls
-    nothing, and stop() cancels the wait at once with SCardCancel). A card
+    nothing, and stop() cancels the wait with SCardCancel). A card
     already in the reader is reported as CardInserted first. A card swapped
     between two of pcscd's polls is seen through the reader's event counter and
     reported as CardRemoved then CardInserted. If pcscd or the reader goes away
@@ -52,6 +56,9 @@ class ReaderWatcher:
     We do not use pyscard's CardMonitor: it is a process-wide singleton whose
     thread never ends, waits up to 60 s per call, watches every reader, and
     prints tracebacks to stderr when pcscd stops."""
+
+    WAIT_MS = 1000
+    """Longest single wait: bounds stop() if its SCardCancel is lost in a race."""
 
     def __init__(self, reader_name: str, callback: CardEventCallback) -> None:
         self.reader_name = reader_name
@@ -81,7 +88,7 @@ class ReaderWatcher:
         self._context = context
         self._stopping.clear()
         self._thread = threading.Thread(
-            target=self._run, name=f"card-watch {self.reader}", daemon=True
+            target=self._run, args=(context, self.reader), name=f"card-watch {self.reader}", daemon=True
         )
         self._thread.start()
 
@@ -92,37 +99,46 @@ class ReaderWatcher:
         if thread is None or context is None:
             return
         self._stopping.set()
+        # Wakes a pending wait. A cancel that lands just before the thread
+        # re-enters SCardGetStatusChange is lost (pcsc-lite cancels only a
+        # pending call), so the thread's waits are bounded by WAIT_MS. The
+        # thread releases the context itself: releasing it here while the
+        # thread is inside a call would deadlock in libpcsclite.
         scard.SCardCancel(context)
         if thread is not threading.current_thread():
             thread.join(timeout)
+            if thread.is_alive():
+                raise RuntimeError(f"card watcher for {self.reader!r} did not stop")
         self._thread = None
         self._context = None
-        scard.SCardReleaseContext(context)
 
-    def _run(self) -> None:
-        assert self._context is not None and self.reader is not None
+    def _run(self, context: int, reader: str) -> None:
+        try:
+            self._watch(context, reader)
+        finally:
+            scard.SCardReleaseContext(context)
+
+    def _watch(self, context: int, reader: str) -> None:
         known = scard.SCARD_STATE_UNAWARE
         present = False
         while not self._stopping.is_set():
-            hresult, states = scard.SCardGetStatusChange(
-                self._context, scard.INFINITE, [(self.reader, known)]
-            )
+            hresult, states = scard.SCardGetStatusChange(context, self.WAIT_MS, [(reader, known)])
             if self._stopping.is_set() or hresult == scard.SCARD_E_CANCELLED:
                 return
             if hresult == scard.SCARD_E_TIMEOUT:
                 continue
             if hresult != scard.SCARD_S_SUCCESS:  # pcscd stopped, reader unplugged
                 if present:
-                    self.callback(CardRemoved(self.reader))
+                    self.callback(CardRemoved(reader))
                 return
             _name, state, atr = states[0]
             now = bool(state & scard.SCARD_STATE_PRESENT) and not state & scard.SCARD_STATE_MUTE
             events_between = ((state >> 16) - (known >> 16)) & 0xFFFF
             if present and (not now or events_between >= 2):
-                self.callback(CardRemoved(self.reader))
+                self.callback(CardRemoved(reader))
                 present = False
             if now and not present:
-                self.callback(CardInserted(self.reader, bytes(atr)))
+                self.callback(CardInserted(reader, bytes(atr)))
                 present = True
             known = state & ~scard.SCARD_STATE_CHANGED
 

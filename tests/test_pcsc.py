@@ -216,6 +216,16 @@ def test_reader_watcher_reports_insert_and_remove(card_bridge, vpcd_slot):
 
 
 @pytest.mark.pcsc
+def test_reader_watcher_stops_right_after_an_event(card_bridge, vpcd_slot):
+    """stop() just after a callback races the thread re-entering its wait
+    (SCardCancel is lost then): it must still end, and never deadlock."""
+    for _ in range(20):
+        seen: queue.Queue = queue.Queue()
+        with ReaderWatcher(vpcd_slot.reader, seen.put):
+            assert seen.get(timeout=WAIT) == CardInserted(vpcd_slot.reader, ATR)
+
+
+@pytest.mark.pcsc
 def test_reader_watcher_needs_a_real_reader(pcscd):
     with pytest.raises(ReaderNotFoundError, match="Virtual PCD 00 00"):
         ReaderWatcher("Omnikey 5421", print).start()
