@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -37,11 +38,10 @@ def simulate(election_path: Path | None, shares_dir: Path | None, voters: int, s
     ballots, a fraudulent card got in, or the protocol is not valid.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from sailau.simulator.faults import FaultSpecError, parse_fault_spec
     from sailau.simulator.pollbook_gen import SharesSpecError, parse_party_shares
-    from sailau.simulator.simulation import SimulationConfig, SimulationError, run_simulation
+    from sailau.simulator.simulation import PCSC_PORTS, SimulationConfig
 
     try:
         faults = parse_fault_spec(faults_spec)
@@ -53,6 +53,30 @@ def simulate(election_path: Path | None, shares_dir: Path | None, voters: int, s
     config = SimulationConfig(voters=voters, seed=seed, election=election_path, shares_dir=shares_dir,
                               precinct=precinct, pcsc=pcsc, faults=faults, party_shares=shares, out_dir=out_dir)
     console = Console(stderr=True)
+    with contextlib.ExitStack() as leases:
+        if pcsc:  # the same locks as test sessions and `sailau bench`: pcscd and both reader slots
+            from sailau.simulator.pcsc_lease import LeaseTimeout, SlotBusyError, pcscd_lease, reader_slot
+            from sailau.simulator.vpcd import PcscdError
+
+            try:
+                leases.enter_context(pcscd_lease())
+                for port in PCSC_PORTS:
+                    leases.enter_context(reader_slot(port))
+            except (PcscdError, LeaseTimeout, SlotBusyError) as exc:
+                raise click.ClickException(f"cannot use pcscd + vpcd: {exc}") from None
+        report = _run(config, console, voters)
+    click.echo(summary(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _run(config, console, voters: int):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from sailau.simulator.simulation import SimulationError, run_simulation
+
     with Progress(TextColumn("[bold]polling day"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("voters", total=voters)
@@ -60,11 +84,7 @@ def simulate(election_path: Path | None, shares_dir: Path | None, voters: int, s
             report = run_simulation(config, progress=lambda done, total: bar.update(task, completed=done))
         except (SimulationError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(summary(report))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    if not report.ok:
-        raise SystemExit(1)
+    return report
 
 
 def summary(report) -> str:  # SimulationReport

@@ -678,25 +678,21 @@ def prepare_election(config: SimulationConfig, workdir: Path) -> ElectionKit:
 
 
 def run_simulation(config: SimulationConfig, progress: Callable[[int, int], None] | None = None) -> SimulationReport:
-    """Run one polling day (see the module doc) and return its report."""
+    """Run one polling day (see the module doc) and return its report.
+
+    With `config.pcsc` the caller holds pcscd and both vpcd reader slots
+    (`sailau.simulator.pcsc_lease`, as `sailau simulate --pcsc` and the test fixtures do)."""
     if config.voters < 1:
         raise ValueError(f"a polling day needs at least one voter, got {config.voters}")
     owned = config.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="sailau-sim-")) if owned else Path(config.workdir)  # type: ignore[arg-type]
     workdir.mkdir(parents=True, exist_ok=True)
-    pcscd = None
     try:
         kit = prepare_election(config, workdir)
-        if config.pcsc:
-            from sailau.simulator.vpcd import ensure_pcscd
-
-            pcscd = ensure_pcscd()  # the running one, or `pcscd -f` started (and stopped) here
         report = PollingDay(config, kit, workdir, progress).run()
         if owned and config.out_dir is None:
             report.protocol_file = None  # removed with the temporary directory
         return report
     finally:
-        if pcscd is not None:
-            pcscd.stop()
         if owned:
             shutil.rmtree(workdir, ignore_errors=True)
