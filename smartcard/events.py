@@ -18,6 +18,7 @@ shape, `callback(event)` with `event` a CardInserted or CardRemoved:
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -99,16 +100,18 @@ class ReaderWatcher:
         if thread is None or context is None:
             return
         self._stopping.set()
-        # Wakes a pending wait. A cancel that lands just before the thread
-        # re-enters SCardGetStatusChange is lost (pcsc-lite cancels only a
-        # pending call), so the thread's waits are bounded by WAIT_MS. The
-        # thread releases the context itself: releasing it here while the
-        # thread is inside a call would deadlock in libpcsclite.
-        scard.SCardCancel(context)
+        # SCardCancel wakes a pending wait, but one that lands just before the
+        # thread re-enters SCardGetStatusChange is lost (pcsc-lite cancels only
+        # a pending call): so cancel again until the thread is gone (each wait
+        # is also bounded by WAIT_MS). The thread releases the context itself:
+        # releasing it here while the thread is inside a call deadlocks.
         if thread is not threading.current_thread():
-            thread.join(timeout)
-            if thread.is_alive():
-                raise RuntimeError(f"card watcher for {self.reader!r} did not stop")
+            deadline = time.monotonic() + timeout
+            while thread.is_alive():
+                scard.SCardCancel(context)
+                thread.join(0.02)
+                if time.monotonic() > deadline and thread.is_alive():
+                    raise RuntimeError(f"card watcher for {self.reader!r} did not stop")
         self._thread = None
         self._context = None
 
