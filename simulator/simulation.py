@@ -61,7 +61,7 @@ from pathlib import Path
 
 from sailau.ballot_box import pollbook
 from sailau.ballot_box.db import StationDB, open_station_db
-from sailau.ballot_box.station import ActionKind, CancelStatus, CastStatus, IssueFailed, Station, TerminalKey
+from sailau.ballot_box.station import ActionKind, CastStatus, IssueFailed, Station, TerminalKey
 from sailau.election import crypto
 from sailau.election.ballot import Choice, Mark
 from sailau.election.protocol import ProtocolSignatureError, validate_protocol, verify_signed_protocol
@@ -69,7 +69,6 @@ from sailau.simulator.card_app import VirtualBallotCard
 from sailau.simulator.election_kit import ElectionKit, demo_election, election_with_shares, template_election
 from sailau.simulator.faults import (
     CRASH_POINTS,
-    FRAUD_KINDS,
     NO_FAULTS,
     CrashSwitch,
     FaultLedger,
@@ -221,7 +220,7 @@ class PollingDay:
         self.master_key = self.rng_faults.randbytes(16)
         self.db_url = f"sqlite:///{workdir / 'station.db'}"
         self.restarts = 0
-        self.cancels = 0
+        self.cancels = 0  # the day's flows never cancel a card (see _after_issue_crash); the protocol must agree
         self.orphan_tokens = 0
         self.fraud_accepted = 0
         self._pending_tear = ""

@@ -5,6 +5,7 @@ comparison that does catch a ballot that differs from the voter's intention."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,9 @@ from sailau.cli.main import cli
 from sailau.election.shares import split_election_key, write_share_file
 from sailau.simulator.election_kit import demo_election
 from sailau.simulator.faults import FAULT_KINDS, FRAUD_KINDS, parse_fault_spec
-from sailau.simulator.pollbook_gen import SHARES_2021, SharesSpecError, parse_party_shares
+from sailau.election import definition
+from sailau.simulator.pollbook_gen import SHARES_2021, BallotPlan, SharesSpecError, generate_voters, parse_party_shares
 from sailau.simulator.simulation import (
-    FaultPlan,
     Outcome,
     PollingDay,
     SimulationConfig,
@@ -53,12 +54,8 @@ def test_300_voters_in_process_with_every_fault() -> None:
     assert set(report.to_json()) == JSON_KEYS
 
 
-def test_intended_party_votes_follow_the_2021_shares() -> None:
-    from sailau.simulator.pollbook_gen import BallotPlan, generate_voters
-    import random
-
-    kit_dir = Path(__import__("tempfile").mkdtemp())
-    election = demo_election(kit_dir).election
+def test_intended_party_votes_follow_the_2021_shares(tmp_path: Path) -> None:
+    election = demo_election(tmp_path).election
     plan = BallotPlan.for_style(election, 1)
     rng = random.Random(1)
     ballots = [plan.draw(rng) for _ in range(20_000)]
@@ -136,7 +133,7 @@ def test_given_definition_with_its_shares(tmp_path: Path) -> None:
 def test_shipped_2023_example_as_a_template() -> None:
     """The 2023 example (against all, single-member races) cannot be decrypted as shipped;
     as a template it gets a fresh key. Parties are not 2021's, so the list is drawn uniformly."""
-    example = Path(__import__("sailau.election.definition", fromlist=["x"]).__file__).parent / "examples" / "majilis-2023.json"
+    example = Path(definition.__file__).parent / "examples" / "majilis-2023.json"
     report = run_simulation(SimulationConfig(voters=15, seed=9, election=example, precinct=7103,
                                              faults=parse_fault_spec("pull=0.3,replay=0.2")))
     assert_exact(report)
