@@ -10,6 +10,7 @@ pcscd + vpcd), run `DemoApp`.
 from __future__ import annotations
 
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -29,7 +30,7 @@ import click
 def demo(pcsc: bool, workdir: Path | None, language: str, voters: int) -> None:
     """A whole polling station in one window: open the polls, check a voter in, carry the card to the
     booth, vote, carry it back, cast, close the polls and see the signed protocol."""
-    from sailau.simulator.demo import DemoApp, InProcessCarrier, PcscCarrier, create_demo
+    from sailau.simulator.demo import CardCarrier, DemoApp, InProcessCarrier, PcscCarrier, create_demo
 
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="sailau-demo-"))
@@ -39,19 +40,22 @@ def demo(pcsc: bool, workdir: Path | None, language: str, voters: int) -> None:
             raise click.ClickException(f"{workdir} is not empty: the demo makes a fresh precinct in an empty folder")
     kit = create_demo(workdir, voters=voters)
     try:
-        if pcsc:
-            from sailau.simulator.vpcd import PcscdError
+        with ExitStack() as stack:
+            if pcsc:
+                from sailau.simulator.pcsc_lease import LeaseTimeout, SlotBusyError, pcscd_lease, reader_slot
+                from sailau.simulator.vpcd import PcscdError
 
-            try:
-                carrier = PcscCarrier(kit.card)
-            except PcscdError as exc:
-                raise click.ClickException(f"cannot use pcscd + vpcd: {exc}") from None
-        else:
-            carrier = InProcessCarrier(kit.card)
-        try:
+                try:  # pcscd (started if needed, stopped at the end if nobody else uses it), both readers ours
+                    stack.enter_context(pcscd_lease())
+                    stack.enter_context(reader_slot(35963))
+                    stack.enter_context(reader_slot(35964))
+                except (PcscdError, LeaseTimeout, SlotBusyError) as exc:
+                    raise click.ClickException(f"cannot use pcscd + vpcd: {exc}") from None
+                carrier: CardCarrier = PcscCarrier(kit.card)
+            else:
+                carrier = InProcessCarrier(kit.card)
+            stack.callback(carrier.close)
             DemoApp(kit, carrier, language=language, pcsc=pcsc).run()
-        finally:
-            carrier.close()
     finally:
         kit.close()
     click.echo(f"The demo precinct is in {workdir}")

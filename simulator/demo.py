@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Button, Input, Static
 
 from sailau.ballot_box import app as clerk_module
@@ -214,16 +215,17 @@ class PcscCarrier:
 
     Both apps talk to the card through pyscard and learn of insertions from
     pcscd, exactly as with hardware readers; carrying pulls the card from one
-    port and inserts it into the other (pcscd notices within ~0.4 s)."""
+    port and inserts it into the other (pcscd notices within ~0.4 s). pcscd
+    must be running and both ports free: `sailau demo --pcsc` holds
+    `pcsc_lease.pcscd_lease()` and a `reader_slot` of each port around it."""
 
     def __init__(self, card: VirtualBallotCard) -> None:
-        from sailau.simulator.vpcd import VpcdBridge, ensure_pcscd
+        from sailau.simulator.vpcd import VpcdBridge
         from sailau.smartcard.pcsc import PcscTransport
         from sailau.terminal.cards import PcscCardSource
 
         self.card = card
         self.place = CardPlace.DESK
-        self.pcscd = ensure_pcscd()
         self._bridges = {CardPlace.BOX: VpcdBridge(card, port=35963, inserted=False).start(),
                          CardPlace.BOOTH: VpcdBridge(card, port=35964, inserted=False).start()}
         self.box_transport = PcscTransport(BOX_READER)
@@ -249,8 +251,6 @@ class PcscCarrier:
         for bridge in self._bridges.values():
             bridge.stop()
         self.box_transport.disconnect()
-        if self.pcscd.started_here:
-            self.pcscd.stop()
 
 
 # --- the two hosted apps ---------------------------------------------------------------
@@ -424,7 +424,11 @@ class DemoApp(App[None]):
             self.ballots_counted += 1
         if state is not None:
             self._last_card_state = state
-        self.query_one("#guide", Static).update(self.guide_text(state, place))
+        try:
+            guide = self.query_one("#guide", Static)
+        except NoMatches:  # the timer fired while the screen is being taken down
+            return
+        guide.update(self.guide_text(state, place))
         serial = self.kit.card.serial.hex()[:8]
         shown = "…" if state is None else CARD_STATE_TEXT[state]
         where = "being carried…" if self.carrying else PLACE_TEXT[place]
