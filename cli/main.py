@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "terminal": ("sailau.cli.terminal", "terminal", "Voting-booth kiosk: read the card, take the vote, write the sealed ballot."),
     "commission": ("sailau.cli.commission", "commission", "Commissions: import signed protocols, report totals and seats, synthesize a national election."),
     "verify": ("sailau.cli.verify", "verify", "Observer: recompute and check a published results set (protocols, station keys, definition, receipts)."),
+    "bench": ("sailau.cli.bench", "bench", "Benchmarks: card round trips, cast path, seal + sign, bytes per voter, close of polls, ElectionGuard side by side."),
     "simulate": ("sailau.cli.simulate", "simulate", "Simulate a polling day end to end with fault injection; compare the protocol with the intended ballots."),
     "demo": ("sailau.cli.demo", "demo", "Try it: the ballot box and the booth side by side with a virtual card, in one window."),
 }
