@@ -362,6 +362,10 @@ class DemoApp(App[None]):
             return
         if place is CardPlace.BOX and not self.query_one("#box", AppPane).running:
             return
+        if place is CardPlace.BOX and isinstance(self.clerk_screen(), OpenPollsScreen):
+            self.notify("Open the polls first: the ballot box reads cards only while the polls are open.",
+                        severity="warning")
+            return
         self.carrying = True
         self.refresh_guide()
 
