@@ -121,7 +121,7 @@ class Rig:
             block = new_issue_block(self.election.fingerprint, self.precinct, style)
             plaintext = encode_ballot(self.election, style, self.selections(i))  # type: ignore[arg-type]
             record = seal_ballot(block, plaintext, self.election_key.public_key_bytes, self.terminal_key)
-            th = store.hash_token(block.token)
+            th = block.token_hash
             store.record_issued(db, th)
             store.cast_ballot(db, th, style, SealedBallot.from_record(block, record).pack())
 

@@ -495,7 +495,7 @@ class Station:
             if pending is not None:
                 self._abandon_pending()
             block = new_issue_block(self.election.fingerprint, self.precinct, self.style)
-            store.record_issued(self.db, store.hash_token(block.token),
+            store.record_issued(self.db, block.token_hash,
                                 AuditDraft(AuditKind.CARD_ISSUED, {"style": self.style}))
             s.pending = _PendingIssue(voter.iin, block, serial)
         self.fault_hook("issue:recorded")
@@ -525,7 +525,7 @@ class Station:
         the ISSUE did land, is cleared when next inserted)."""
         pending = self._session.pending
         assert pending is not None
-        token_hash = store.hash_token(pending.block.token)
+        token_hash = pending.block.token_hash
         store.cancel_issued(self.db, token_hash, AuditDraft(AuditKind.CARD_CANCELLED, {"why": "issue_failed"}))
         self._session.pending = None
 
@@ -569,7 +569,7 @@ class Station:
             return self._reject(Reason.BAD_SIGNATURE)
         sealed = SealedBallot.from_record(block, record)
         self.fault_hook("cast:verified")
-        outcome = store.cast_ballot(self.db, store.hash_token(block.token), block.style, sealed.pack())
+        outcome = store.cast_ballot(self.db, block.token_hash, block.style, sealed.pack())
         self.fault_hook("cast:committed")
         if outcome is CastOutcome.UNKNOWN_TOKEN:
             return self._rejected(Reason.UNKNOWN_TOKEN)  # store chained the audit event
@@ -606,7 +606,7 @@ class Station:
         refusal = self._check_block(block)
         if refusal is not None:
             return self._reject_cancel(refusal)
-        token_hash = store.hash_token(block.token)
+        token_hash = block.token_hash
         pending = self._session.pending
         if pending is not None and pending.block.token == block.token:
             self._session.pending = None

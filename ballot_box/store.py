@@ -25,7 +25,6 @@ order) is checkpointed and truncated and the file VACUUMed.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,7 +48,6 @@ from .models import (
     VoterRow,
 )
 
-TOKEN_LEN = 16
 TOKEN_HASH_LEN = 32
 BALLOT_ID_LEN = 16
 FINGERPRINT_LEN = 32
@@ -136,13 +134,6 @@ class ProtocolCounters:
     def as_payload(self) -> dict[str, int]:
         return {"on_list": self.on_list, "checked_in": self.checked_in, "issued": self.issued,
                 "cast": self.cast, "cancelled": self.cancelled, "outstanding": self.outstanding}
-
-
-def hash_token(token: bytes) -> bytes:
-    """The stored form of a card token: SHA-256, domain-separated."""
-    if len(token) != TOKEN_LEN:
-        raise ValueError(f"a card token is {TOKEN_LEN} bytes, got {len(token)}")
-    return hashlib.sha256(b"sailau/token/v1" + token).digest()
 
 
 def _need_len(name: str, value: bytes, length: int) -> None:

@@ -168,10 +168,11 @@ def new_issue_block(fingerprint: bytes, precinct: int, style: int) -> IssueBlock
 
 
 def token_hash(token: bytes) -> bytes:
-    """SHA-256 of the token: what the ballot box stores as "issued, unused"."""
+    """What the ballot box stores as "issued, unused": SHA-256 of the token,
+    domain-separated so the stored hash is useless as any other hash."""
     if len(token) != TOKEN_LEN:
         raise RecordFormatError(f"token must be {TOKEN_LEN} bytes, got {len(token)}")
-    return hashlib.sha256(token).digest()
+    return hashlib.sha256(b"sailau/token/v1" + token).digest()
 
 
 # --- ballot record ---------------------------------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from sailau.election.record import token_hash
 from sailau.ballot_box import audit, store
 from sailau.ballot_box.audit import GENESIS_HASH, AuditDraft, AuditEvent, AuditKind, IdentifyingPayload
 from sailau.ballot_box.db import StationDB, open_station_db
@@ -37,7 +38,7 @@ def station(station_db_url: str):
     store.setup_station(db, bytes(32), 5, b"station1")
     store.open_polls(db)
     for i in range(4):
-        token = store.hash_token(os.urandom(16))
+        token = token_hash(os.urandom(16))
         store.record_issued(db, token)
         store.cast_ballot(db, token, 1, b"sealed" + bytes([i]))
     store.cast_ballot(db, token, 1, b"again")

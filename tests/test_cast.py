@@ -19,7 +19,7 @@ from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.station import CastStatus, Reason, Station
 from sailau.ballot_box.store import WrongPollsState
 from sailau.election import crypto
-from sailau.election.record import IssueBlock, seal_ballot
+from sailau.election.record import IssueBlock, seal_ballot, token_hash
 from sailau.election.ballot import encode_ballot
 from sailau.simulator.card_app import VirtualBallotCard
 from sailau.simulator.store import MemoryStore
@@ -144,7 +144,7 @@ def test_unknown_token_is_rejected_untouched(rig: Rig, station: Station) -> None
 def test_cancelled_token_is_rejected_untouched(rig: Rig, station: Station) -> None:
     card = issued_by_station(rig, station)
     token = IssueBlock.parse(card.card.issue_block).token
-    store.cancel_issued(station.db, store.hash_token(token))
+    store.cancel_issued(station.db, token_hash(token))
     rig.vote(card.client, rig.selections(0))
     assert_rejected(station, card, Reason.CARD_CANCELLED)
 
@@ -285,7 +285,7 @@ def sqlite_station(rig: Rig, tmp_path_factory: pytest.TempPathFactory):
     with open_station_db(f"sqlite:///{tmp / 's.db'}") as db:
         station = rig.open_station(db, tmp)
         block = good_block(rig, station)
-        store.record_issued(db, store.hash_token(block.token))
+        store.record_issued(db, block.token_hash)
         yield station, block, rig.seal(block, rig.selections(1))  # type: ignore[arg-type]
 
 

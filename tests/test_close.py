@@ -136,7 +136,7 @@ def test_undecodable_ballot_counts_invalid_and_is_reported(rig: Rig, station: St
     enc, ciphertext = crypto.seal(rig.election_key.public_key_bytes, stuffed, block.hpke_info)
     sealed = SealedBallot(rig.election.fingerprint, rig.precinct, style, enc, ciphertext)
     pollbook.check_in(station.db, rig.iins[VOTERS + 1])
-    th = store.hash_token(block.token)
+    th = block.token_hash
     store.record_issued(station.db, th)
     store.cast_ballot(station.db, th, style, sealed.pack())
     result = station.close_polls(rig.shares[:K])
@@ -153,7 +153,7 @@ def test_ballot_that_does_not_open_counts_invalid(rig: Rig, station: Station) ->
     enc, ciphertext = crypto.seal(other_key.public_key_bytes, bytes(rig.election.plaintext_length), block.hpke_info)
     sealed = SealedBallot(rig.election.fingerprint, rig.precinct, station.style, enc, ciphertext)
     pollbook.check_in(station.db, rig.iins[VOTERS + 1])
-    th = store.hash_token(block.token)
+    th = block.token_hash
     store.record_issued(station.db, th)
     store.cast_ballot(station.db, th, station.style, sealed.pack())
     result = station.close_polls(rig.shares[:K])

@@ -80,7 +80,7 @@ def test_new_issue_block_has_fresh_token_and_token_hash() -> None:
     assert len({b.token for b in blocks}) == 50
     b = blocks[0]
     assert (b.fingerprint, b.precinct, b.style, b.version) == (FINGERPRINT, 4711, 2, 1)
-    assert record.token_hash(b.token) == hashlib.sha256(b.token).digest() == b.token_hash
+    assert record.token_hash(b.token) == hashlib.sha256(b"sailau/token/v1" + b.token).digest() == b.token_hash
     with pytest.raises(RecordFormatError):
         record.token_hash(b.token[:15])
 

@@ -24,7 +24,7 @@ from sailau.ballot_box.station import (
     ZeroReportFailed,
 )
 from sailau.election import crypto
-from sailau.election.record import IssueBlock
+from sailau.election.record import IssueBlock, token_hash
 from sailau.simulator.card_app import VirtualBallotCard
 from sailau.smartcard.apdu import CardState
 from sailau.smartcard.client import BallotCardClient
@@ -106,7 +106,7 @@ def test_one_voter_end_to_end_and_counters(rig: Rig, station: Station) -> None:
     assert card.state is CardState.ISSUED and station.waiting == [] and station.selected_voter is None
     block = IssueBlock.parse(card.issue_block)
     assert (block.fingerprint, block.precinct, block.style) == (rig.election.fingerprint, rig.precinct, station.style)
-    assert store.token_state(station.db, store.hash_token(block.token)) is TokenState.ISSUED
+    assert store.token_state(station.db, block.token_hash) is TokenState.ISSUED
     c = station.counters()
     assert (c.checked_in, c.issued, c.cast, c.outstanding) == (1, 1, 0, 1)
 
@@ -115,7 +115,7 @@ def test_one_voter_end_to_end_and_counters(rig: Rig, station: Station) -> None:
     assert action.kind is ActionKind.CAST and action.cast is not None
     assert action.cast.status is CastStatus.ACCEPTED and action.cast.receipt_code == receipt and action.cast.card_cleared
     assert card.state is CardState.BLANK and card.issue_block is None and card.record is None
-    assert store.token_state(station.db, store.hash_token(block.token)) is TokenState.USED
+    assert store.token_state(station.db, block.token_hash) is TokenState.USED
     c = station.counters()
     assert (c.checked_in, c.issued, c.cast, c.outstanding, c.cancelled) == (1, 1, 1, 0, 0)
     assert [b.sealed for b in store.ballots(station.db)] and len(store.ballots(station.db)) == 1
@@ -163,7 +163,7 @@ def test_issued_card_is_offered_for_cancel_and_cancel_clears_it(rig: Rig, statio
     assert action.kind is ActionKind.OFFER_CANCEL and card.state is CardState.ISSUED
     result = station.cancel_card(client)
     assert result.status is CancelStatus.CANCELLED and result.card_cleared and card.state is CardState.BLANK
-    assert store.token_state(station.db, store.hash_token(token)) is TokenState.CANCELLED
+    assert store.token_state(station.db, token_hash(token)) is TokenState.CANCELLED
     c = station.counters()
     assert (c.issued, c.cancelled, c.cast, c.outstanding) == (1, 1, 0, 0)
     assert audit.read_events(station.db)[-1].kind == "card_cancelled"
@@ -175,7 +175,7 @@ def test_cancel_after_a_crash_between_token_and_card_just_clears(rig: Rig, stati
     station.check_in(rig.iins[0])
     station.on_card(client)
     token = IssueBlock.parse(card.issue_block).token
-    store.cancel_issued(station.db, store.hash_token(token))  # as far as the crashed process got
+    store.cancel_issued(station.db, token_hash(token))  # as far as the crashed process got
     result = station.cancel_card(client)
     assert result.status is CancelStatus.ALREADY_CANCELLED and card.state is CardState.BLANK
     assert station.counters().cancelled == 1
@@ -213,7 +213,7 @@ def test_failed_issue_retried_on_the_same_card_reuses_the_token(rig: Rig, statio
     assert action.kind is ActionKind.ISSUED and action.issue is not None and action.issue.reused_token
     c = station.counters()
     assert (c.issued, c.outstanding, c.cancelled) == (1, 1, 0)  # one voter, one token
-    assert store.token_state(station.db, store.hash_token(IssueBlock.parse(card.issue_block).token)) is TokenState.ISSUED
+    assert store.token_state(station.db, IssueBlock.parse(card.issue_block).token_hash) is TokenState.ISSUED
 
 
 def test_failed_issue_that_did_land_is_recognised(rig: Rig, station: Station) -> None:

@@ -19,6 +19,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import OperationalError
 
+from sailau.election.record import token_hash
 from sailau.ballot_box import audit, store
 from sailau.ballot_box.audit import AuditDraft, AuditKind, IdentifyingPayload
 from sailau.ballot_box.db import SchemaNotCurrent, StationDB, open_station_db
@@ -37,9 +38,9 @@ def open_station(url: str) -> StationDB:
 
 
 def issue(db: StationDB) -> bytes:
-    token_hash = store.hash_token(os.urandom(16))
-    store.record_issued(db, token_hash)
-    return token_hash
+    th = token_hash(os.urandom(16))
+    store.record_issued(db, th)
+    return th
 
 
 @pytest.fixture
@@ -116,7 +117,7 @@ def test_cast_once_then_already_counted(db: StationDB) -> None:
 
 
 def test_unknown_token_stores_nothing(db: StationDB) -> None:
-    assert store.cast_ballot(db, store.hash_token(os.urandom(16)), 1, b"x") is CastOutcome.UNKNOWN_TOKEN
+    assert store.cast_ballot(db, token_hash(os.urandom(16)), 1, b"x") is CastOutcome.UNKNOWN_TOKEN
     assert store.ballots(db) == []
     assert store.counters(db).issued == 0
     last = audit.read_events(db)[-1]
@@ -129,7 +130,7 @@ def test_cancel_counts_and_blocks_a_later_cast(db: StationDB) -> None:
     assert store.cancel_issued(db, cancelled) is CancelOutcome.CANCELLED
     assert store.cancel_issued(db, cancelled) is CancelOutcome.ALREADY_CANCELLED
     assert store.cancel_issued(db, cast) is CancelOutcome.ALREADY_COUNTED
-    assert store.cancel_issued(db, store.hash_token(os.urandom(16))) is CancelOutcome.UNKNOWN_TOKEN
+    assert store.cancel_issued(db, token_hash(os.urandom(16))) is CancelOutcome.UNKNOWN_TOKEN
     assert store.cast_ballot(db, cancelled, 1, b"late") is CastOutcome.CARD_CANCELLED
     assert store.counters(db) == store.ProtocolCounters(on_list=0, checked_in=0, issued=3, cast=1, cancelled=1, outstanding=1)
     assert store.token_state(db, outstanding) is TokenState.ISSUED
