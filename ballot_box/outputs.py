@@ -7,7 +7,8 @@
   Cyrillic and Kazakh letters) with a QR code carrying the whole signed protocol
   in canonical JSON, so an observer who photographs the posted sheet can check
   the station signature and every number offline;
-- ``receipts.txt``: every stored ballot's receipt code, one per line, shuffled
+- ``receipts.json``: every stored ballot's receipt code, shuffled, in the
+  published receipt-list format of ``sailau.election.receipts``
   with the OS CSPRNG (`secrets.SystemRandom`) so the list order says nothing.
 
 Files are written to a temporary name, fsynced and renamed, so a crash never
@@ -30,6 +31,7 @@ from fpdf import FPDF
 
 from sailau.election.definition import Election
 from sailau.election.protocol import SignedProtocol, nist_results_report
+from sailau.election.receipts import ReceiptList
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
@@ -159,11 +161,12 @@ def write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     p = signed.protocol
     files = OutputFiles(out_dir / "protocol.json", out_dir / "protocol.nist.json", out_dir / "protocol.pdf",
-                        out_dir / "receipts.txt")
+                        out_dir / "receipts.json")
     _atomic_write(files.protocol, signed.to_canonical_json())
     report = nist_results_report([p], election, issuer=issuer or f"Precinct election commission {p.precinct}",
                                  issuer_abbreviation=f"PEC-{p.precinct}")
     _atomic_write(files.nist, (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
     _atomic_write(files.pdf, protocol_pdf(signed, election, invalid))
-    _atomic_write(files.receipts, "".join(code + "\n" for code in shuffled_receipts(receipt_codes)).encode("ascii"))
+    receipts = ReceiptList(election.id, election.fingerprint_hex, p.precinct, tuple(shuffled_receipts(receipt_codes)))
+    _atomic_write(files.receipts, receipts.to_json_bytes())
     return files

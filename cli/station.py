@@ -132,7 +132,7 @@ def status(db_url: str, election_path: Path, station_key_path: Path) -> None:
 @click.option("--share", "share_paths", multiple=True, required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path), help="a key share file (k of them)")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="output folder for protocol.json, protocol.nist.json, protocol.pdf, receipts.txt")
+              help="output folder for protocol.json, protocol.nist.json, protocol.pdf, receipts.json")
 def close(db_url: str, election_path: Path, station_key_path: Path, share_paths: tuple[Path, ...], out_dir: Path) -> None:
     """Close the polls, count with k shares, sign and write the protocol."""
     db, st = _station(db_url, election_path, station_key_path)

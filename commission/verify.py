@@ -36,7 +36,7 @@ from sailau.election.record import normalize_receipt_code
 
 from .aggregate import NATIONAL, python_unit_totals
 from .checks import CheckedProtocol, Refusal, check_protocol_file
-from .receipts import ReceiptListError, read_receipt_list
+from sailau.election.receipts import ReceiptListError, read_receipt_list
 from .registry import RegistryError, StationRegistry, load_registry
 from .report import build_report
 

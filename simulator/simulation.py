@@ -65,6 +65,7 @@ from sailau.ballot_box.station import ActionKind, CastStatus, IssueFailed, Stati
 from sailau.election import crypto
 from sailau.election.ballot import Choice, Mark
 from sailau.election.protocol import ProtocolSignatureError, validate_protocol, verify_signed_protocol
+from sailau.election.receipts import read_receipt_list
 from sailau.simulator.card_app import VirtualBallotCard
 from sailau.simulator.election_kit import ElectionKit, demo_election, election_with_shares, template_election
 from sailau.simulator.faults import (
@@ -625,7 +626,7 @@ class PollingDay:
         problems += [f"{k}: protocol {actual[k]}, the day {expected[k]}" for k in expected if actual[k] != expected[k]]
 
         diffs = self._compare(protocol, counted)
-        published = Counter((out_dir / "receipts.txt").read_text(encoding="ascii").split())
+        published = Counter(read_receipt_list(out_dir / "receipts.json").codes)
         held = Counter(v.receipt for v in counted)
         lost = sum(1 for code in held if published[code] == 0)
         double = sum(n - 1 for n in published.values() if n > 1) + sum(

@@ -34,6 +34,7 @@ from sailau.ballot_box.station import Reason
 from sailau.ballot_box.widgets import NoteView
 from sailau.election import shares
 from sailau.election.protocol import SignedProtocol, verify_signed_protocol
+from sailau.election.receipts import read_receipt_list
 from sailau.smartcard.apdu import CardState
 
 pytestmark = pytest.mark.asyncio
@@ -379,7 +380,7 @@ async def test_close_polls_with_k_shares_shows_the_signed_protocol(tmp_path: Pat
         signed = SignedProtocol.from_canonical_json(app.closing.files.protocol.read_bytes())
         verify_signed_protocol(signed)
         assert signed == app.closing.signed
-        assert sorted(app.closing.files.receipts.read_text(encoding="utf-8").split()) == sorted(receipts)
+        assert sorted(read_receipt_list(app.closing.files.receipts).codes) == sorted(receipts)
 
 
 async def test_close_with_a_share_of_another_key_closes_nothing(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from sailau.ballot_box.station import Station
 from sailau.election import crypto
 from sailau.election.ballot import AGAINST_ALL
 from sailau.election.protocol import SignedProtocol, validate_protocol, verify_signed_protocol
+from sailau.election.receipts import read_receipt_list
 from sailau.election.record import SealedBallot, new_issue_block
 from sailau.election.shares import NotEnoughSharesError, ShareError
 from sailau.simulator.card_app import VirtualBallotCard
@@ -96,7 +97,7 @@ def test_close_counts_every_ballot_and_signs(rig: Rig, station: Station, tmp_pat
     assert precinct_unit["VotersParticipated"] == VOTERS
     pdf = files.pdf.read_bytes()
     assert pdf.startswith(b"%PDF-") and b"/Image" in pdf
-    listed = files.receipts.read_text().split()
+    listed = read_receipt_list(files.receipts).codes
     assert sorted(listed) == sorted(receipts)
 
 
@@ -120,10 +121,10 @@ def test_receipts_are_shuffled_independently_of_cast_order(rig: Rig, tmp_path: P
         from sailau.ballot_box.outputs import write_outputs
 
         codes = [SealedBallot.parse(b.sealed).receipt_code for b in store.ballots(db)]
-        orders = {tuple(result.files.receipts.read_text().split())}  # type: ignore[union-attr]
+        orders = {read_receipt_list(result.files.receipts).codes}  # type: ignore[union-attr]
         for n in range(3):
             files = write_outputs(tmp_path / f"b{n}", result.signed, big.election, codes)
-            orders.add(tuple(files.receipts.read_text().split()))
+            orders.add(read_receipt_list(files.receipts).codes)
     assert all(sorted(o) == sorted(codes) for o in orders)
     assert len(orders) > 1  # 40! orders: four equal draws would mean no shuffle
 

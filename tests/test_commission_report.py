@@ -16,7 +16,7 @@ from sailau.commission.aggregate import LevelError
 from sailau.commission.charts import hemicycle_positions
 from sailau.commission.db import open_commission_db
 from sailau.commission.importer import import_protocols
-from sailau.commission.receipts import ReceiptList
+from sailau.election.receipts import ReceiptList
 from sailau.commission.registry import build_registry, load_registry, write_registry
 from sailau.commission.report import commission_report
 from sailau.commission.synth import parse_table, synthesize

@@ -22,6 +22,7 @@ from sailau.ballot_box.screens import CloseScreen, ConfirmScreen, DeskScreen, Op
 from sailau.cli.main import cli
 from sailau.election import crypto
 from sailau.election.protocol import SignedProtocol, verify_signed_protocol
+from sailau.election.receipts import read_receipt_list
 from sailau.simulator.app_pane import AppPane
 from sailau.simulator.demo import CardPlace, DemoApp, DemoKeys, InProcessCarrier, create_demo
 from sailau.smartcard.apdu import CardState
@@ -154,7 +155,7 @@ def assert_protocol_counts_the_vote(app: DemoApp, receipt: str) -> None:
     assert "Ballots cast" in counts and counts.split("Ballots cast")[1].split()[0] == "1"
     assert "protocol is signed" in guide(app)
     files = closing.files
-    assert files is not None and receipt in files.receipts.read_text()
+    assert files is not None and receipt in read_receipt_list(files.receipts).codes
     signed = SignedProtocol.from_canonical_json(files.protocol.read_bytes())
     station = crypto.ed25519_public_bytes(app.kit.keys.station_key.public_key())
     assert verify_signed_protocol(signed, {crypto.key_id(station): station}).ballots_cast == 1

@@ -24,6 +24,7 @@ from sailau.ballot_box.station import (
     ZeroReportFailed,
 )
 from sailau.election import crypto
+from sailau.election.receipts import read_receipt_list
 from sailau.election.record import IssueBlock, token_hash
 from sailau.simulator.card_app import VirtualBallotCard
 from sailau.smartcard.apdu import CardState
@@ -293,4 +294,4 @@ def test_bench_functions_measure_real_runs(tmp_path: Path) -> None:
     assert (cast.backend, cast.casts) == ("sqlite", 5) and cast.mean_ms > 0
     close = bench_close(ballots=20, out_dir=tmp_path / "out")
     assert close.ballots == 20 and close.pdf_bytes == (tmp_path / "out" / "protocol.pdf").stat().st_size
-    assert len((tmp_path / "out" / "receipts.txt").read_text().split()) == 20
+    assert len(read_receipt_list(tmp_path / "out" / "receipts.json").codes) == 20

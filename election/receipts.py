@@ -1,5 +1,8 @@
 """Published receipt-code lists: one file per precinct, the codes in random order.
 
+The ballot box writes one at the close of polls (beside the signed protocol);
+commissions and observers read them. Both sides use this one format.
+
 After the close of polls each precinct publishes the receipt codes of the ballots
 it counted (election/README.md, "Receipt code"), so a voter can find theirs. An
 observer checks each list against the precinct's signed protocol: as many codes as
