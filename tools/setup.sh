@@ -22,4 +22,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+# The benchmark peer (sailau bench): ElectionGuard pins pydantic 1.9 in its
+# metadata, so it goes in without its declared dependencies (the modules the
+# benchmark uses run on pydantic 2); its real ones are listed here.
+.venv/bin/python -m pip install -q --no-deps electionguard==1.4.0 gmpy2 dacite psutil
 echo "setup: done ($(.venv/bin/python --version), $(.venv/bin/sailau --version))"
