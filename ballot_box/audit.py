@@ -46,6 +46,9 @@ class AuditKind(str, Enum):
     BALLOT_ACCEPTED = "ballot_accepted"
     CARD_REJECTED = "card_rejected"
     CARD_CANCELLED = "card_cancelled"
+    CARD_REPLACED = "card_replaced"  # payload: reason, card_returned (no voter, no token)
+    ISSUE_REFUSED = "issue_refused"  # a card for a voter who already holds one
+    REPLACEMENT_REFUSED = "replacement_refused"
     POLLS_CLOSED = "polls_closed"
 
 
@@ -61,6 +64,8 @@ class RejectReason(str, Enum):
     BAD_SIGNATURE = "bad_signature"
     MALFORMED_RECORD = "malformed_record"
     CARD_NOT_VOTED = "card_not_voted"
+    CARD_NOT_ISSUED = "card_not_issued"  # cancel or replace needs an ISSUED card
+    CARD_REMOVED = "card_removed"  # pulled while being read: nothing recorded
 
 
 # payload keys that would name a voter or carry ballot content
@@ -265,6 +270,41 @@ def verify_chain(
         return bad(count + 1, f"chain ends at seq {count} in hash {prev[:16]}... but the head is "
                               f"{expected_head[:16]}...: events after seq {count} were removed, or the chain was rewritten")
     return ChainReport(ok=True, count=count, head_seq=expected_seq - 1, head_hash=prev)
+
+
+def last_of_kind(db: StationDB, kind: AuditKind) -> AuditEvent | None:
+    """The newest event of `kind` (e.g. polls_closed: the head a protocol anchors), or None."""
+    with db.read() as session:
+        row = session.scalar(select(AuditEventRow).where(AuditEventRow.kind == AuditKind(kind).value)
+                             .order_by(AuditEventRow.seq.desc()).limit(1))
+        return None if row is None else _row_to_event(row)
+
+
+def verify_anchor(events: Iterable[AuditEvent], seq: int, head_hash: str) -> ChainReport:
+    """Check a chain against a head published elsewhere (the signed protocol's ``audit``).
+
+    The chain must verify, reach event `seq`, and event `seq` must hash to
+    `head_hash`. Events after `seq` (appended after the protocol was signed) are
+    allowed. A log cut before `seq`, or rewritten, fails with the reason.
+    """
+    events = list(events)
+    report = verify_chain(events)
+    if not report.ok:
+        return report
+    if report.count < seq:
+        return ChainReport(ok=False, count=report.count, head_seq=report.head_seq, head_hash=report.head_hash,
+                           first_bad_seq=report.count + 1,
+                           problem=f"the log ends at seq {report.count} but the protocol anchors seq {seq}: "
+                                   f"events {report.count + 1}..{seq} were removed")
+    if seq > 0 and events[seq - 1].hash != head_hash:
+        return ChainReport(ok=False, count=report.count, head_seq=report.head_seq, head_hash=report.head_hash,
+                           first_bad_seq=seq,
+                           problem=f"event {seq} hashes to {events[seq - 1].hash[:16]}... but the protocol anchors "
+                                   f"{head_hash[:16]}...: the log was rewritten")
+    if seq == 0 and head_hash != GENESIS_HASH:
+        return ChainReport(ok=False, count=report.count, head_seq=report.head_seq, head_hash=report.head_hash,
+                           first_bad_seq=1, problem="the protocol anchors an empty chain with a non-genesis hash")
+    return report
 
 
 def verify_db(db: StationDB) -> ChainReport:

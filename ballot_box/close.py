@@ -14,7 +14,10 @@ Order and why:
    the ballot encoding refuses counts as *invalid* in every contest of the
    style and is listed in `ClosingResult.invalid` (receipt code + reason). It
    still counts as cast, so the control relations hold.
-4. The protocol is validated against the definition; any violated relation
+4. The protocol carries the counts (with cards replaced, and of those not
+   handed back) and the audit chain's head at the ``polls_closed`` event
+   (seq + hash), so a truncated or rewritten exported log is caught against
+   the posted protocol. It is validated against the definition; any violated relation
    refuses the signature (`ProtocolRefused`, listing each relation) and no
    output is written.
 5. Signed, then written by outputs.py.
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from sailau.election.ballot import AGAINST_ALL, BLANK, BallotEncodingError, decode_ballot
 from sailau.election.protocol import (
+    AuditAnchor,
     ContestResult,
     Protocol,
     SignedProtocol,
@@ -42,7 +46,8 @@ from sailau.election.protocol import (
 from sailau.election.record import BallotDecryptionError, RecordFormatError, SealedBallot, open_ballot
 from sailau.election.shares import Share, reconstruct_election_key
 
-from . import store
+from . import audit, store
+from .audit import AuditKind
 from .models import PollsState
 from .outputs import OutputFiles, write_outputs
 from .store import ProtocolCounters
@@ -151,7 +156,20 @@ def _check_sealed(station: Station, sealed: SealedBallot, style_code: int) -> tu
     return None
 
 
-def build_protocol(station: Station, counters: ProtocolCounters, results: Sequence[ContestResult]) -> Protocol:
+def closing_anchor(station: Station) -> AuditAnchor:
+    """The audit chain at its ``polls_closed`` event: the head the protocol carries.
+
+    That event, not the live head, so a close re-run after a crash signs the same
+    bytes; anything chained after it is outside the protocol's anchor.
+    """
+    event = audit.last_of_kind(station.db, AuditKind.POLLS_CLOSED)
+    if event is None:  # pragma: no cover - close_polls always chains it before counting
+        raise store.StoreError("the polls are closed but the audit chain has no polls_closed event")
+    return AuditAnchor(seq=event.seq, hash=event.hash)
+
+
+def build_protocol(station: Station, counters: ProtocolCounters, results: Sequence[ContestResult],
+                   anchor: AuditAnchor | None = None) -> Protocol:
     definition = station.election.precinct(station.precinct)
     return Protocol(
         election_id=station.election.id,
@@ -164,7 +182,10 @@ def build_protocol(station: Station, counters: ProtocolCounters, results: Sequen
         cards_issued=counters.issued,
         ballots_cast=counters.cast,
         cards_cancelled=counters.cancelled,
+        cards_replaced=counters.replaced,
+        cards_not_returned=counters.not_returned,
         contests=tuple(results),
+        audit=anchor,
     )
 
 
@@ -185,7 +206,7 @@ def close_polls(station: Station, shares: Sequence[Share | str], out_dir: str | 
     del private_key
     counters = store.counters(station.db)
     timings["decrypt_tally"] = time.perf_counter() - t1
-    protocol = build_protocol(station, counters, counted.contests)
+    protocol = build_protocol(station, counters, counted.contests, closing_anchor(station))
     violations = validate_protocol(protocol, station.election)
     if len(counted.receipt_codes) != counters.cast:
         violations.append(Violation("ballots==cast", f"{len(counted.receipt_codes)} ballots read, {counters.cast} counted as cast"))

@@ -46,6 +46,36 @@ class PollsState(str, Enum):
     CLOSED = "closed"
 
 
+class VoterCard(str, Enum):
+    """Where a voter stands with ballot cards (a flag like ``checked_in``: no token, no time).
+
+    Set in the same transaction that records the issued token's hash, so a
+    restarted station still gives a voter one card (DESIGN.md §2 step 1). A
+    replacement (`store.replace_card`) lets the voter get one more card: with the
+    old card handed back (its token cancelled) the voter returns to NONE, or from
+    REISSUED to LOST; without it (the old token cannot be named, it stays
+    outstanding) the voter goes ISSUED -> LOST, and a voter may be LOST only once.
+    This is the "note against the voter's name" a paper list gets for a spoilt
+    ballot: it says nothing about which card or when.
+    """
+
+    NONE = "none"  # no card (not checked in, or checked in and waiting)
+    ISSUED = "issued"  # holds a card whose token was recorded
+    LOST = "lost"  # a card was replaced without being handed back; may get one more card
+    REISSUED = "reissued"  # holds the card given after a LOST one: no second replacement without the card
+
+    @property
+    def holds_card(self) -> bool:
+        return self in (VoterCard.ISSUED, VoterCard.REISSUED)
+
+
+class ReplacementKind(str, Enum):
+    """The two replacement counters (see `store.replace_card`)."""
+
+    RETURNED = "returned"  # the old card was handed back: its token cancelled
+    NOT_RETURNED = "not_returned"  # the old token is unknown (crash, lost or unreadable card): stays outstanding
+
+
 class TokenState(str, Enum):
     ISSUED = "issued"  # on a card that is out with a voter
     USED = "used"  # its ballot is in the box
@@ -69,9 +99,13 @@ class StationStateRow(Base):
 
 
 class VoterRow(Base):
-    """A pollbook entry. ``checked_in`` is a flag only: no time, no card, no token."""
+    """A pollbook entry. ``checked_in`` and ``card`` are flags only: no time, no token."""
 
     __tablename__ = "voters"
+    __table_args__ = (
+        CheckConstraint("card IN ('none', 'issued', 'lost', 'reissued')", name="card"),
+        CheckConstraint("checked_in OR card = 'none'", name="card_needs_check_in"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     iin: Mapped[str] = mapped_column(String(12), unique=True)
@@ -80,6 +114,7 @@ class VoterRow(Base):
     patronymic: Mapped[str] = mapped_column(String(200))
     birth_date: Mapped[dt.date] = mapped_column(Date)
     checked_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    card: Mapped[str] = mapped_column(String(8), default=VoterCard.NONE.value, server_default=VoterCard.NONE.value)
     # casefolded copies for prefix search: SQLite's lower()/LIKE only fold ASCII
     surname_key: Mapped[str] = mapped_column(String(200), index=True)
     given_name_key: Mapped[str] = mapped_column(String(200))
@@ -91,6 +126,16 @@ class TurnoutRow(Base):
     __tablename__ = "turnout"
 
     hour: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class ReplacementRow(Base):
+    """How many cards were replaced, per kind: counters only (no voter, no token, no time)."""
+
+    __tablename__ = "card_replacements"
+    __table_args__ = (CheckConstraint("kind IN ('returned', 'not_returned')", name="kind"),)
+
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
 
 

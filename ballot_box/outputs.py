@@ -105,6 +105,8 @@ def protocol_pdf(signed: SignedProtocol, election: Election, invalid: Sequence[t
         ("Берілген карталар / Выдано карт / Cards issued", p.cards_issued),
         ("Берілген бюллетеньдер / Бюллетеней в ящике / Ballots cast", p.ballots_cast),
         ("Жойылған карталар / Погашено карт / Cards cancelled", p.cards_cancelled),
+        ("Ауыстырылған карталар / Заменено карт / Cards replaced", p.cards_replaced),
+        ("оның ішінде қайтарылмаған / из них не возвращено / of which not handed back", p.cards_not_returned),
     ]
     _table(pdf, rows)
     for contest in p.contests:
@@ -131,7 +133,8 @@ def protocol_pdf(signed: SignedProtocol, election: Election, invalid: Sequence[t
     pdf.multi_cell(0, 4, f"Election fingerprint SHA-256: {p.election_fingerprint}\n"
                          f"Station key {signed.station_key_id.hex()}: {signed.public_key.hex()}\n"
                          f"Ed25519 signature: {signed.signature.hex()}\n"
-                         "QR: the signed protocol (canonical JSON); check with `sailau protocol verify`.",
+                         + (f"Audit log head at close: event {p.audit.seq}, SHA-256 {p.audit.hash}\n" if p.audit else "")
+                         + "QR: the signed protocol (canonical JSON); check with `sailau protocol verify`.",
                    new_x="LMARGIN", new_y="NEXT")
     png = qr_png(signed)
     size = 80

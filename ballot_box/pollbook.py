@@ -26,7 +26,7 @@ from . import audit
 from .audit import AuditDraft, AuditKind
 from .db import StationDB
 from .iin import InvalidIIN, validate_iin
-from .models import PollsState, StationStateRow, TurnoutRow, VoterRow
+from .models import PollsState, StationStateRow, TurnoutRow, VoterCard, VoterRow
 from .store import WrongPollsState, require_state
 
 COLUMNS = ("iin", "surname", "given_name", "patronymic", "birth_date")
@@ -48,6 +48,7 @@ class VoterRecord:
 @dataclass(frozen=True)
 class Voter(VoterRecord):
     checked_in: bool = False
+    card: VoterCard = VoterCard.NONE  # whether a card was issued (see models.VoterCard)
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def import_voters(db: StationDB, csv_path: str | Path) -> int:
         if records:
             session.execute(insert(VoterRow), [
                 {"iin": r.iin, "surname": r.surname, "given_name": r.given_name, "patronymic": r.patronymic,
-                 "birth_date": r.birth_date, "checked_in": False, "surname_key": search_key(r.surname),
+                 "birth_date": r.birth_date, "checked_in": False, "card": VoterCard.NONE.value, "surname_key": search_key(r.surname),
                  "given_name_key": search_key(r.given_name)}
                 for r in records
             ])
@@ -212,7 +213,8 @@ def _lines_of(path: str | Path, iins: set[str]) -> dict[str, int]:
 
 
 def _voter(row: VoterRow) -> Voter:
-    return Voter(row.iin, row.surname, row.given_name, row.patronymic, row.birth_date, bool(row.checked_in))
+    return Voter(row.iin, row.surname, row.given_name, row.patronymic, row.birth_date, bool(row.checked_in),
+                 VoterCard(row.card))
 
 
 def find_by_iin(db: StationDB, iin: str) -> Voter | None:

@@ -28,6 +28,18 @@ instruction, the card is pulled at any APDU):
   once, and the receipt code is shown only after the commit.
 * Cancel: the token is cancelled in the database first, then the card cleared;
   re-inserting a card whose token is already cancelled just clears it.
+* One card per voter, across restarts: the voter row is marked as holding a
+  card (`models.VoterCard`, a flag: no token, no time) in the same transaction
+  that records the token hash; a voter who holds a card is refused another
+  (`CardAlreadyIssued`, an ``issue_refused`` audit event).
+* Replace (`replace_card`): a voter whose card was issued but not cast (spoilt,
+  damaged or lost card; an ISSUE cut short by a crash, whose token nobody can
+  name) may get one more card. With the old card in hand its token is
+  cancelled first, then the card cleared; without it the old token stays
+  outstanding (harmless if it never reached a card, castable if it did), so that
+  needs `card_not_returned=True`, is allowed once per voter and is counted apart
+  in the protocol (`cards_not_returned`). Every replacement is counted
+  (`cards_replaced`) and audited.
 
 Rejected cards are never written to: the reason is returned (a stable code and
 a plain message) and a ``card_rejected`` audit event is chained.
@@ -65,11 +77,19 @@ from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.errors import CardError, CardRemovedError
 
 from . import audit, pollbook, store
-from .audit import AuditDraft, AuditKind
+from .audit import AuditDraft, AuditKind, RejectReason
 from .db import StationDB
 from .models import PollsState
 from .pollbook import Voter
-from .store import CancelOutcome, CastOutcome, ProtocolCounters, StationInfo, WrongPollsState
+from .store import (
+    CancelOutcome,
+    CastOutcome,
+    IssueOutcome,
+    ProtocolCounters,
+    ReplaceOutcome,
+    StationInfo,
+    WrongPollsState,
+)
 
 if TYPE_CHECKING:
     from .close import ClosingResult
@@ -81,7 +101,12 @@ __all__ = [
     "CardAction",
     "CastResult",
     "CastStatus",
+    "CardAlreadyIssued",
     "IssueResult",
+    "OldCardNeeded",
+    "ReplaceReason",
+    "ReplaceResult",
+    "ReplacementRefused",
     "Reason",
     "Station",
     "StationError",
@@ -116,7 +141,25 @@ class NoVoterSelected(StationError):
 
 
 class VoterNotWaiting(StationError):
-    """The voter is not checked in, or already got a card from this station session."""
+    """The voter is not checked in, or already holds a card."""
+
+
+class CardAlreadyIssued(VoterNotWaiting):
+    """The voter already holds an issued card (recorded in the database, so also after a
+    restart): a second card needs `Station.replace_card`."""
+
+
+class OldCardNeeded(StationError):
+    """A replacement without the old card must be asked for explicitly (`card_not_returned=True`)."""
+
+
+class ReplacementRefused(StationError):
+    """The replacement was refused; `reason` is a stable code (a `store.ReplaceOutcome` or
+    `Reason` value)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class CardNotBlank(StationError):
@@ -165,6 +208,19 @@ MESSAGES: dict[Reason, str] = {
 }
 
 
+REPLACE_MESSAGES: dict[ReplaceOutcome, str] = {
+    ReplaceOutcome.REPLACED: "Card replaced.",
+    ReplaceOutcome.NO_CARD: "This voter holds no issued card to replace (none issued yet, or already replaced).",
+    ReplaceOutcome.LIMIT: "This voter's card was already replaced once without being handed back: "
+                          "the old card is needed now.",
+    ReplaceOutcome.NOT_CHECKED_IN: "This voter is not checked in.",
+    ReplaceOutcome.UNKNOWN_VOTER: "This voter is not on this precinct's list.",
+    ReplaceOutcome.OLD_CARD_COUNTED: "The handed-back card's ballot is already counted: no replacement.",
+    ReplaceOutcome.OLD_CARD_CANCELLED: "The handed-back card was already cancelled: insert it to clear it.",
+    ReplaceOutcome.OLD_CARD_UNKNOWN: "The handed-back card was not issued at this polling station.",
+}
+
+
 class CastStatus(str, Enum):
     ACCEPTED = "accepted"  # stored now; card cleared (unless card_cleared is False)
     ALREADY_COUNTED = "already_counted"  # stored earlier; card only cleared
@@ -207,18 +263,37 @@ class IssueResult:
     reused_token: bool = False  # a retry after a failed ISSUE wrote the same token
 
 
+class ReplaceReason(str, Enum):
+    """Why a card is replaced (audit payload; the clerk picks one)."""
+
+    DAMAGED = "damaged"  # torn, corrupted, unreadable, or otherwise spoilt before voting
+    ISSUE_INTERRUPTED = "issue_interrupted"  # the station or the card failed while it was being issued
+    LOST = "lost"  # the voter has no card to hand back
+    ISSUE_FAILED = "issue_failed"  # (automatic) a failed ISSUE whose card the clerk did not retry
+
+
+@dataclass(frozen=True)
+class ReplaceResult:
+    voter: Voter  # now waiting and selected: the next blank card is theirs
+    reason: ReplaceReason
+    card_returned: bool  # the old token was cancelled (False: it stays outstanding)
+    card_cleared: bool = False  # the handed-back card is BLANK again (it can be the new card)
+    message: str = ""
+
+
 class ActionKind(str, Enum):
     ISSUED = "issued"  # blank card issued to the selected voter (see `issue`)
     NEED_VOTER = "need_voter"  # blank card, nobody waiting: nothing written
     CAST = "cast"  # voted card handled (see `cast`: accepted, already counted or rejected)
     OFFER_CANCEL = "offer_cancel"  # issued card: ask the clerk, then call cancel_card
+    REMOVED = "removed"  # pulled before its state was known (or while checked): nothing written or recorded
 
 
 @dataclass(frozen=True)
 class CardAction:
     kind: ActionKind
-    state: CardState
-    serial: bytes
+    state: CardState | None  # None only for REMOVED before GET STATUS answered
+    serial: bytes  # b"" when unknown (REMOVED)
     issue: IssueResult | None = None
     cast: CastResult | None = None
 
@@ -269,16 +344,14 @@ def _no_fault(_point: str) -> None:
 
 @dataclass
 class _Session:
-    """In-memory only, never stored: which checked-in voters still wait for a card.
-
-    Storing "voter X got a card" would be harmless alone, but written in the
-    same transaction as the token it would tie the two together (DESIGN.md §5).
-    After a restart the queue is empty; `select_voter` re-queues a checked-in voter.
+    """In-memory only: the queue of checked-in voters waiting for a card, in check-in
+    order, and a failed ISSUE's token. Who holds a card is in the database (the voter
+    row's card flag); after a restart the queue is empty and `select_voter`
+    re-queues a checked-in voter who holds no card.
     """
 
     waiting: dict[str, Voter] = field(default_factory=dict)  # iin -> voter, in check-in order
     selected: str | None = None
-    served: set[str] = field(default_factory=set)
     pending: _PendingIssue | None = None
 
 
@@ -430,31 +503,46 @@ class Station:
         """Make a checked-in voter the one the next blank card is issued to.
 
         Also re-queues a voter checked in before a restart (the queue is not
-        stored). Refused for a voter not checked in or already served here.
+        stored). Refused for a voter not checked in, and for one who holds a card
+        (`CardAlreadyIssued`, audited; the database says so, also after a restart).
         """
         voter = pollbook.find_by_iin(self.db, iin)
         if voter is None:
             raise pollbook.VoterNotFound(f"IIN {iin} is not on this precinct's list")
         if not voter.checked_in:
             raise VoterNotWaiting(f"voter {voter.iin} is not checked in: check them in first")
-        if voter.iin in self._session.served:
-            raise VoterNotWaiting(f"voter {voter.iin} already got a card")
-        self._session.waiting.setdefault(voter.iin, voter)
+        if voter.card.holds_card:
+            self._session.waiting.pop(voter.iin, None)
+            audit.record(self.db, AuditDraft(AuditKind.ISSUE_REFUSED, {"reason": IssueOutcome.ALREADY_ISSUED.value}))
+            raise CardAlreadyIssued(f"voter {voter.iin} already got a card: a second card only by replacing the first")
+        self._session.waiting[voter.iin] = voter
         self._session.selected = voter.iin
         return voter
 
     # -- cards ----------------------------------------------------------------------
 
     def on_card(self, client: BallotCardClient) -> CardAction:
-        """A card was inserted (transport connected): its state decides what happens."""
-        client.select()
-        status = client.status()
+        """A card was inserted (transport connected): its state decides what happens.
+
+        A card pulled while it is being looked at gives REMOVED (nothing written,
+        nothing recorded), a voted card pulled while it is read gives CAST with a
+        ``card_removed`` rejection (audited, as `cast_card`). Raises IssueFailed
+        when a blank card is pulled mid-ISSUE (see `issue_card`).
+        """
+        try:
+            client.select()
+            status = client.status()
+        except CardRemovedError:
+            return CardAction(ActionKind.REMOVED, None, b"")
         if status.state is CardState.VOTED:
             return CardAction(ActionKind.CAST, status.state, status.serial, cast=self._cast(client))
         if status.state is CardState.ISSUED:
             pending = self._session.pending
             if pending is not None and pending.serial == status.serial:
-                data = client.read_data()
+                try:
+                    data = client.read_data()
+                except CardRemovedError:
+                    return CardAction(ActionKind.REMOVED, status.state, status.serial)
                 if data.issue_block == pending.block.pack():
                     # the failed ISSUE did land: the card is the voter's
                     return CardAction(ActionKind.ISSUED, status.state, status.serial,
@@ -495,8 +583,16 @@ class Station:
             if pending is not None:
                 self._abandon_pending()
             block = new_issue_block(self.election.fingerprint, self.precinct, self.style)
-            store.record_issued(self.db, block.token_hash,
-                                AuditDraft(AuditKind.CARD_ISSUED, {"style": self.style}))
+            outcome = store.issue_to_voter(self.db, voter.iin, block.token_hash,
+                                           AuditDraft(AuditKind.CARD_ISSUED, {"style": self.style}))
+            if outcome is not IssueOutcome.ISSUED:
+                s.waiting.pop(voter.iin, None)
+                if s.selected == voter.iin:
+                    s.selected = next(iter(s.waiting), None)
+                if outcome is IssueOutcome.ALREADY_ISSUED:
+                    raise CardAlreadyIssued(f"voter {voter.iin} already got a card: "
+                                            "a second card only by replacing the first")
+                raise VoterNotWaiting(f"voter {voter.iin} cannot get a card: {outcome.value}")
             s.pending = _PendingIssue(voter.iin, block, serial)
         self.fault_hook("issue:recorded")
         try:
@@ -515,18 +611,18 @@ class Station:
         voter = s.waiting.pop(iin, None)
         if voter is None:  # pragma: no cover - pending always belongs to a waiting voter
             voter = pollbook.find_by_iin(self.db, iin)
-        s.served.add(iin)
         if s.selected == iin:
             s.selected = next(iter(s.waiting), None)
         return IssueResult(voter=voter, style=self.style, serial=serial, reused_token=reused)
 
     def _abandon_pending(self) -> None:
-        """The clerk moved on from a failed ISSUE: cancel its token (its card, if
-        the ISSUE did land, is cleared when next inserted)."""
+        """The clerk moved on from a failed ISSUE: its token is cancelled as a replacement
+        with the token known (the voter was marked as holding that card; they may get
+        another). Its card, if the ISSUE did land, is cleared when next inserted."""
         pending = self._session.pending
         assert pending is not None
-        token_hash = pending.block.token_hash
-        store.cancel_issued(self.db, token_hash, AuditDraft(AuditKind.CARD_CANCELLED, {"why": "issue_failed"}))
+        store.replace_card(self.db, pending.iin, ReplaceReason.ISSUE_FAILED.value,
+                           old_token_hash=pending.block.token_hash)
         self._session.pending = None
 
     def cast_card(self, client: BallotCardClient) -> CastResult:
@@ -624,6 +720,85 @@ class Station:
             message += " The card was removed before it was cleared: insert it again."
         return CancelResult(status_, message, card_cleared=cleared)
 
+    def replace_card(
+        self,
+        voter: Voter | str,
+        reason: ReplaceReason | str,
+        *,
+        old_card: BallotCardClient | None = None,
+        card_not_returned: bool = False,
+    ) -> ReplaceResult:
+        """Give a checked-in voter whose card was issued but not cast the right to one
+        more card (see the module doc); the voter becomes the selected, waiting one.
+
+        `old_card` (connected): the old card, handed back. It must be ISSUED with
+        a token this station issued and nobody used; the token is cancelled, then
+        the card cleared (it may be the new card). Without it the clerk states the
+        card is not returned (`card_not_returned=True`, else `OldCardNeeded`): the
+        old token stays outstanding, once per voter. If this process still knows
+        the voter's failed ISSUE token, that token is cancelled instead.
+        Raises `ReplacementRefused` (with a `reason` code) and audits every refusal.
+        """
+        reason = ReplaceReason(reason)
+        iin = voter if isinstance(voter, str) else voter.iin
+        found = pollbook.find_by_iin(self.db, iin)
+        if found is None:
+            raise pollbook.VoterNotFound(f"IIN {iin} is not on this precinct's list")
+        old_token: bytes | None = None
+        pending = self._session.pending
+        if old_card is not None:
+            old_token = self._old_card_token(old_card)
+        elif pending is not None and pending.iin == found.iin:
+            old_token = pending.block.token_hash  # a failed ISSUE of this process: its token is known
+        elif not card_not_returned:
+            raise OldCardNeeded(
+                "insert the old card to replace it; if it cannot be handed back, confirm that it is not "
+                "returned (its token stays valid, so a card that carries it could still be cast)")
+        outcome = store.replace_card(self.db, found.iin, reason.value, old_token_hash=old_token)
+        if outcome is not ReplaceOutcome.REPLACED:
+            raise ReplacementRefused(outcome.value, REPLACE_MESSAGES[outcome])
+        if pending is not None and (pending.iin == found.iin or pending.block.token_hash == old_token):
+            self._session.pending = None
+        cleared = self._clear(old_card) if old_card is not None else False
+        voter_now = pollbook.find_by_iin(self.db, found.iin)
+        assert voter_now is not None
+        self._session.waiting[found.iin] = voter_now
+        self._session.selected = found.iin
+        returned = old_token is not None
+        if returned:
+            message = "Old card cancelled" + (" and cleared" if cleared else "") + ": the voter may get a new card."
+        else:
+            message = ("Card replaced without the old card: its token stays outstanding. "
+                       "The voter may get a new card.")
+        return ReplaceResult(voter_now, reason, card_returned=returned, card_cleared=cleared, message=message)
+
+    def _old_card_token(self, client: BallotCardClient) -> bytes:
+        """The token hash of a handed-back ISSUED card of this election and precinct."""
+        try:
+            client.select()
+            status = client.status()
+            if status.state is not CardState.ISSUED:
+                self._audit_rejection(Reason.CARD_NOT_ISSUED, during="replace")
+                hint = (" It holds a ballot: cast it." if status.state is CardState.VOTED else
+                        " A blank card carries no token: replace without the old card." if status.state is CardState.BLANK
+                        else "")
+                raise ReplacementRefused(Reason.CARD_NOT_ISSUED.value,
+                                         f"The card is {status.state.name}: only an issued card can be handed back.{hint}")
+            data = client.read_data()
+        except CardRemovedError:
+            self._audit_rejection(Reason.CARD_REMOVED, during="replace")
+            raise ReplacementRefused(Reason.CARD_REMOVED.value, MESSAGES[Reason.CARD_REMOVED]) from None
+        try:
+            block = IssueBlock.parse(data.issue_block or b"")
+        except RecordFormatError:
+            refusal: Reason | None = Reason.MALFORMED_RECORD
+        else:
+            refusal = self._check_block(block)
+        if refusal is not None:
+            self._audit_rejection(refusal, during="replace")
+            raise ReplacementRefused(refusal.value, MESSAGES[refusal])
+        return block.token_hash
+
     # -- close ------------------------------------------------------------------------
 
     def close_polls(self, shares: Sequence[Share | str], out_dir: str | Path | None = None) -> ClosingResult:
@@ -665,8 +840,11 @@ class Station:
             return False
         return True
 
+    def _audit_rejection(self, reason: Reason, *, during: str | None = None) -> None:
+        store.record_rejection(self.db, RejectReason(reason.value), None if during is None else {"during": during})
+
     def _reject(self, reason: Reason) -> CastResult:
-        audit.record(self.db, AuditDraft(AuditKind.CARD_REJECTED, {"reason": reason.value}))
+        self._audit_rejection(reason)
         return self._rejected(reason)
 
     @staticmethod
@@ -674,6 +852,6 @@ class Station:
         return CastResult(CastStatus.REJECTED, MESSAGES[reason], reason=reason)
 
     def _reject_cancel(self, reason: Reason, message: str | None = None) -> CancelResult:
-        audit.record(self.db, AuditDraft(AuditKind.CARD_REJECTED, {"reason": reason.value, "during": "cancel"}))
+        self._audit_rejection(reason, during="cancel")
         return CancelResult(CancelStatus.REJECTED, message or MESSAGES[reason], reason=reason)
 

@@ -32,6 +32,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,9 +43,13 @@ from .models import (
     BallotRow,
     IssuedTokenRow,
     PollsState,
+    ReplacementKind,
+    ReplacementRow,
     StationStateRow,
     TerminalRow,
     TokenState,
+    TurnoutRow,
+    VoterCard,
     VoterRow,
 )
 
@@ -91,6 +96,24 @@ class CastOutcome(str, Enum):
     CARD_CANCELLED = "card_cancelled"  # issued, then cancelled: store nothing
 
 
+class IssueOutcome(str, Enum):
+    ISSUED = "issued"  # voter marked as holding a card, token recorded, audit event chained
+    ALREADY_ISSUED = "card_already_issued"  # the voter holds a card: nothing recorded (issue_refused event)
+    NOT_CHECKED_IN = "not_checked_in"
+    UNKNOWN_VOTER = "unknown_voter"
+
+
+class ReplaceOutcome(str, Enum):
+    REPLACED = "replaced"  # counted, audited; the voter may get one more card
+    NO_CARD = "no_card_to_replace"  # the voter holds no issued card (never got one, or already replaced)
+    LIMIT = "replacement_limit"  # a card was already replaced without being returned: one such per voter
+    NOT_CHECKED_IN = "not_checked_in"
+    UNKNOWN_VOTER = "unknown_voter"
+    OLD_CARD_COUNTED = "already_counted"  # the handed-back card's token is used: its ballot is in the box
+    OLD_CARD_CANCELLED = "card_cancelled"  # its token was cancelled before
+    OLD_CARD_UNKNOWN = "unknown_token"  # its token was never issued here
+
+
 class CancelOutcome(str, Enum):
     CANCELLED = "cancelled"
     ALREADY_COUNTED = "already_counted"
@@ -130,10 +153,13 @@ class ProtocolCounters:
     cast: int  # ballots in the box
     cancelled: int
     outstanding: int  # issued, neither cast nor cancelled
+    replaced: int = 0  # replacements (each let a voter get one more card)
+    not_returned: int = 0  # of which the old card was not handed back (its token stays outstanding)
 
     def as_payload(self) -> dict[str, int]:
         return {"on_list": self.on_list, "checked_in": self.checked_in, "issued": self.issued,
-                "cast": self.cast, "cancelled": self.cancelled, "outstanding": self.outstanding}
+                "cast": self.cast, "cancelled": self.cancelled, "outstanding": self.outstanding,
+                "replaced": self.replaced, "not_returned": self.not_returned}
 
 
 def _need_len(name: str, value: bytes, length: int) -> None:
@@ -230,9 +256,11 @@ def _transition(db: StationDB, operation: str, source: PollsState, target: Polls
 def seal_storage(db: StationDB) -> None:
     """Make physical storage say nothing about casting order (after close of polls).
 
-    PostgreSQL: rewrite every ballot and token row in one transaction, so they
-    all carry the same xmin, then CLUSTER each table on its random primary key
-    (heap order = random-id order; the dead old versions are dropped).
+    PostgreSQL: rewrite every ballot, token, voter, turnout and replacement row
+    in one transaction, so they all carry the same xmin, then CLUSTER ballots and
+    tokens on their random primary keys and voters on theirs (list order), so
+    heap order says nothing about casting, check-in or issue order (the dead old
+    versions are dropped).
     SQLite: checkpoint and truncate the WAL, VACUUM (rebuilds the file in key
     order, with secure_delete), truncate the WAL again.
     """
@@ -240,8 +268,13 @@ def seal_storage(db: StationDB) -> None:
         with db.write() as session:
             session.execute(update(BallotRow).values(style_code=BallotRow.style_code))
             session.execute(update(IssuedTokenRow).values(state=IssuedTokenRow.state))
+            # a voter row's xmin is its check-in/issue transaction's, shared with its turnout
+            # bump and its card_issued event: rewrite those too
+            session.execute(update(VoterRow).values(card=VoterRow.card))
+            session.execute(update(TurnoutRow).values(count=TurnoutRow.count))
+            session.execute(update(ReplacementRow).values(count=ReplacementRow.count))
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for table in ("ballots", "issued_tokens"):
+            for table in ("ballots", "issued_tokens", "voters"):
                 connection.exec_driver_sql(f"CLUSTER {table} USING pk_{table}")
                 connection.exec_driver_sql(f"ANALYZE {table}")
         return
@@ -309,6 +342,112 @@ def record_issued(db: StationDB, token_hash: bytes, audit_event: AuditDraft | No
             return audit.append(session, draft, db.clock())
     except IntegrityError:
         raise DuplicateToken(f"token hash {token_hash.hex()[:16]}... was already issued") from None
+
+
+def issue_to_voter(db: StationDB, iin: str, token_hash: bytes, audit_event: AuditDraft | None = None) -> IssueOutcome:
+    """Record a card for a checked-in voter: in ONE transaction the voter is marked
+    as holding a card (`VoterCard`), the token hash is stored as issued-unused and
+    the card_issued event is chained. Nothing links the two rows (no column; the
+    voter's flag says only "has a card").
+
+    A voter who already holds a card (across restarts) gets ALREADY_ISSUED and an
+    ``issue_refused`` event; nothing is recorded.
+    """
+    _need_len("token hash", token_hash, TOKEN_HASH_LEN)
+    draft = _draft(audit_event, AuditKind.CARD_ISSUED)
+    try:
+        with db.write() as session:
+            require_state(session, "issue a card", PollsState.OPEN)
+            row = session.execute(select(VoterRow).where(VoterRow.iin == iin).with_for_update()).scalar_one_or_none()
+            if row is None:
+                return IssueOutcome.UNKNOWN_VOTER
+            if not row.checked_in:
+                return IssueOutcome.NOT_CHECKED_IN
+            card = VoterCard(row.card)
+            if card.holds_card:
+                found = IssueOutcome.ALREADY_ISSUED
+            else:
+                row.card = (VoterCard.REISSUED if card is VoterCard.LOST else VoterCard.ISSUED).value
+                if session.get(IssuedTokenRow, bytes(token_hash)) is not None:
+                    raise DuplicateToken(f"token hash {token_hash.hex()[:16]}... was already issued")
+                session.add(IssuedTokenRow(token_hash=bytes(token_hash), state=TokenState.ISSUED.value))
+                session.flush()
+                audit.append(session, draft, db.clock())
+                return IssueOutcome.ISSUED
+    except IntegrityError:
+        raise DuplicateToken(f"token hash {token_hash.hex()[:16]}... was already issued") from None
+    audit.record(db, AuditDraft(AuditKind.ISSUE_REFUSED, {"reason": found.value}))
+    return found
+
+
+def replace_card(db: StationDB, iin: str, reason: str, *, old_token_hash: bytes | None) -> ReplaceOutcome:
+    """Let a voter whose card was issued but not cast get one more card (a spoilt,
+    damaged or lost card, or an ISSUE cut short by a crash).
+
+    With ``old_token_hash`` (the old card is in hand and readable, or the station
+    still knows the token of a failed ISSUE) the token goes issued -> cancelled;
+    the voter goes back to waiting (ISSUED -> NONE, REISSUED -> LOST). Without it
+    the old token cannot be named and stays outstanding: if that card exists it
+    could still be cast, so this is allowed once per voter (ISSUED -> LOST) and
+    counted apart (``not_returned``). Either way ONE transaction updates the voter
+    row, the token, the replacement counter and chains ``card_replaced`` with the
+    reason and whether the card was returned (no voter, no token). A refusal
+    changes nothing and chains ``replacement_refused``.
+    """
+    if old_token_hash is not None:
+        _need_len("token hash", old_token_hash, TOKEN_HASH_LEN)
+    if not reason or len(reason) > 40:
+        raise ValueError("a replacement needs a short reason code")
+    returned = old_token_hash is not None
+    kind = ReplacementKind.RETURNED if returned else ReplacementKind.NOT_RETURNED
+    with db.write() as session:
+        require_state(session, "replace a card", PollsState.OPEN)
+        outcome = _replace(session, iin, old_token_hash)
+        if outcome is ReplaceOutcome.REPLACED:
+            _bump_replacements(session, kind)
+            audit.append(session, AuditDraft(AuditKind.CARD_REPLACED, {"reason": reason, "card_returned": returned}),
+                         db.clock())
+            return outcome
+    audit.record(db, AuditDraft(AuditKind.REPLACEMENT_REFUSED, {"reason": outcome.value, "why": reason,
+                                                                "card_returned": returned}))
+    return outcome
+
+
+def _replace(session: Session, iin: str, old_token_hash: bytes | None) -> ReplaceOutcome:
+    row = session.execute(select(VoterRow).where(VoterRow.iin == iin).with_for_update()).scalar_one_or_none()
+    if row is None:
+        return ReplaceOutcome.UNKNOWN_VOTER
+    if not row.checked_in:
+        return ReplaceOutcome.NOT_CHECKED_IN
+    card = VoterCard(row.card)
+    if not card.holds_card:
+        return ReplaceOutcome.NO_CARD
+    if old_token_hash is None:
+        if card is VoterCard.REISSUED:
+            return ReplaceOutcome.LIMIT
+        row.card = VoterCard.LOST.value
+        return ReplaceOutcome.REPLACED
+    marked = session.execute(
+        update(IssuedTokenRow)
+        .where(IssuedTokenRow.token_hash == bytes(old_token_hash), IssuedTokenRow.state == TokenState.ISSUED.value)
+        .values(state=TokenState.CANCELLED.value)
+        .execution_options(synchronize_session=False)
+    )
+    if marked.rowcount != 1:
+        found = session.scalar(select(IssuedTokenRow.state).where(IssuedTokenRow.token_hash == bytes(old_token_hash)))
+        return {None: ReplaceOutcome.OLD_CARD_UNKNOWN, TokenState.USED.value: ReplaceOutcome.OLD_CARD_COUNTED,
+                TokenState.CANCELLED.value: ReplaceOutcome.OLD_CARD_CANCELLED}[found]
+    row.card = (VoterCard.LOST if card is VoterCard.REISSUED else VoterCard.NONE).value
+    return ReplaceOutcome.REPLACED
+
+
+def _bump_replacements(session: Session, kind: ReplacementKind) -> None:
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(ReplacementRow).values(kind=kind.value, count=1)
+    statement = statement.on_conflict_do_update(index_elements=[ReplacementRow.kind],
+                                                set_={"count": ReplacementRow.count + 1})
+    session.execute(statement)
 
 
 def token_state(db: StationDB, token_hash: bytes) -> TokenState | None:
@@ -400,6 +539,7 @@ def counters(db: StationDB) -> ProtocolCounters:
         checked_in = session.scalar(select(func.count()).select_from(VoterRow).where(VoterRow.checked_in.is_(True))) or 0
         by_state = dict(session.execute(select(IssuedTokenRow.state, func.count()).group_by(IssuedTokenRow.state)).all())
         cast = session.scalar(select(func.count()).select_from(BallotRow)) or 0
+        replaced = dict(session.execute(select(ReplacementRow.kind, ReplacementRow.count)).all())
     return ProtocolCounters(
         on_list=on_list,
         checked_in=checked_in,
@@ -407,4 +547,6 @@ def counters(db: StationDB) -> ProtocolCounters:
         cast=cast,
         cancelled=by_state.get(TokenState.CANCELLED.value, 0),
         outstanding=by_state.get(TokenState.ISSUED.value, 0),
+        replaced=sum(replaced.values()),
+        not_returned=replaced.get(ReplacementKind.NOT_RETURNED.value, 0),
     )

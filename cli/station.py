@@ -146,7 +146,8 @@ def close(db_url: str, election_path: Path, station_key_path: Path, share_paths:
             raise click.ClickException(str(exc)) from None
     p = result.protocol
     click.echo(f"precinct {p.precinct}: on list {p.voters_on_list}, checked in {p.voters_checked_in}, issued "
-               f"{p.cards_issued}, cast {p.ballots_cast}, cancelled {p.cards_cancelled}, outstanding {result.outstanding}")
+               f"{p.cards_issued}, cast {p.ballots_cast}, cancelled {p.cards_cancelled}, replaced {p.cards_replaced} "
+               f"({p.cards_not_returned} not handed back), outstanding {result.outstanding}")
     for contest in p.contests:
         votes = ", ".join(f"{k} {v}" for k, v in contest.votes.items())
         click.echo(f"  {contest.contest_id}: {votes}; against all {contest.against_all}, blank {contest.blank}, "

@@ -77,6 +77,8 @@ def _rows(c: CheckedProtocol) -> tuple[dict, list[dict], list[dict]]:
         "cards_issued": p.cards_issued,
         "ballots_cast": p.ballots_cast,
         "cards_cancelled": p.cards_cancelled,
+        "cards_replaced": p.cards_replaced,
+        "cards_not_returned": p.cards_not_returned,
         "signed": c.raw,
     }
     contests = [

@@ -26,7 +26,7 @@ from sqlalchemy import (
     Table,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: cards_replaced, cards_not_returned (protocol format 2)
 
 metadata = MetaData()
 
@@ -60,6 +60,8 @@ protocols = Table(
     Column("cards_issued", BigInteger, nullable=False),
     Column("ballots_cast", BigInteger, nullable=False),
     Column("cards_cancelled", BigInteger, nullable=False),
+    Column("cards_replaced", BigInteger, nullable=False),
+    Column("cards_not_returned", BigInteger, nullable=False),
     Column("signed", LargeBinary, nullable=False),  # the exact signed file, for republication
     Index("ix_protocols_region", "region"),
     Index("ix_protocols_district", "district"),

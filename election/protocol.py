@@ -8,10 +8,14 @@ tell them apart:
 
     nonnegative:<field>                   a count is negative
     checked_in<=on_list                   voters checked in <= voters on the list
-    issued<=checked_in                    a voter gets at most one card
-    issued<=on_list
+    issued<=checked_in+replaced           a voter gets one card, one more per replacement
+    issued<=on_list+replaced
+    cast<=checked_in                      a voter casts at most one ballot
     cast<=issued                          ballots cast <= cards issued
     cast+cancelled<=issued                a card is cast, cancelled or still out
+    not_returned<=replaced                replacements without the old card are replacements
+    not_returned<=checked_in              at most one per voter
+    returned<=cancelled                   a replacement with the old card cancelled that card
     contest:<id>:duplicate                a contest listed twice
     contest:<id>:nonnegative:<what>       <what> = option:<oid>, against_all, blank, invalid
     contest:<id>:sum==cast                options + against all + blank + invalid = cast
@@ -30,6 +34,20 @@ Every ballot at a precinct carries the same contests (one ballot style per
 precinct in the definition), so per contest the counts add up to the precinct's
 ballots cast. Totals over precincts with different styles keep a per-contest
 ballot count instead.
+
+Replaced cards (`cards_replaced`): a voter whose card was issued but not cast
+(spoilt, damaged, lost, or an issue cut short by a crash) may get one more card.
+When the old card was handed back its token was cancelled (it is among
+`cards_cancelled`); `cards_not_returned` counts the replacements without it,
+whose old token stays outstanding: if that card exists it could still be cast,
+so that number is the protocol's disclosed margin of doubt, and a double vote
+through it shows as `cast<=checked_in` failing when it exceeds the voters who
+did not vote.
+
+`audit` (optional): the station's audit chain head (seq and SHA-256 hash) at
+the close of polls, so an exported audit log cut short or rewritten is caught
+against the posted protocol (`sailau protocol verify --audit`). Commissions that synthesize
+protocols leave it out.
 
 Canonical JSON: sorted keys, no whitespace, UTF-8 (not \\u-escaped), integers
 only, contests ordered by id, options as an object. Parsing is strict: unknown or
@@ -70,10 +88,12 @@ if TYPE_CHECKING:  # the definition is only read, never required to build a prot
 PROTOCOL_FORMAT = "sailau/protocol"
 TOTALS_FORMAT = "sailau/protocol-totals"
 SIGNED_FORMAT = "sailau/signed-protocol"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: cards_replaced, cards_not_returned, optional audit head
 
 _FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
-PRECINCT_COUNTS = ("voters_on_list", "voters_checked_in", "cards_issued", "ballots_cast", "cards_cancelled")
+_HASH_RE = _FINGERPRINT_RE
+PRECINCT_COUNTS = ("voters_on_list", "voters_checked_in", "cards_issued", "ballots_cast", "cards_cancelled",
+                   "cards_replaced", "cards_not_returned")
 
 
 class ProtocolError(ValueError):
@@ -172,6 +192,30 @@ def _check_election_ref(election_id: object, fingerprint: object) -> None:
 
 
 @dataclass(frozen=True)
+class AuditAnchor:
+    """The station audit chain's head when the protocol was made: event `seq` hashes to `hash`."""
+
+    seq: int
+    hash: str  # 64 lower-case hex digits (SHA-256)
+
+    def __post_init__(self) -> None:
+        _require_int("audit seq", self.seq)
+        if self.seq < 0:
+            raise ProtocolFormatError(f"audit seq must be >= 0, got {self.seq}")
+        if not isinstance(self.hash, str) or not _HASH_RE.fullmatch(self.hash):
+            raise ProtocolFormatError(f"audit hash must be 64 lower-case hex digits, got {self.hash!r}")
+
+    def to_data(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash}
+
+    @classmethod
+    def from_data(cls, value: Any) -> AuditAnchor:
+        d = _object(value, "audit")
+        _keys(d, "audit", required={"seq", "hash"})
+        return cls(seq=d["seq"], hash=d["hash"])
+
+
+@dataclass(frozen=True)
 class Protocol:
     """One precinct's results protocol, as the ballot box signs it."""
 
@@ -186,10 +230,15 @@ class Protocol:
     ballots_cast: int
     cards_cancelled: int
     contests: tuple[ContestResult, ...]
+    cards_replaced: int = 0  # replacements: each let a voter get one more card
+    cards_not_returned: int = 0  # of those, without the old card (its token stays outstanding)
+    audit: AuditAnchor | None = None  # the station's audit chain head at close
 
     def __post_init__(self) -> None:
         _check_election_ref(self.election_id, self.election_fingerprint)
         _require_int("precinct", self.precinct)
+        if self.audit is not None and not isinstance(self.audit, AuditAnchor):
+            raise ProtocolFormatError(f"audit must be an AuditAnchor, got {type(self.audit).__name__}")
         if self.precinct < 1:
             raise ProtocolFormatError(f"precinct number must be >= 1, got {self.precinct}")
         _require_str("region", self.region)
@@ -217,6 +266,8 @@ class Protocol:
         }
         if self.district is not None:
             data["district"] = self.district
+        if self.audit is not None:
+            data["audit"] = self.audit.to_data()
         return data
 
     def to_canonical_json(self) -> bytes:
@@ -225,7 +276,7 @@ class Protocol:
     @classmethod
     def from_data(cls, data: Any) -> Protocol:
         d = _object(data, "protocol")
-        _keys(d, "protocol", required={"format", "version", "election", "precinct", "region", *PRECINCT_COUNTS, "contests"}, optional={"district"})
+        _keys(d, "protocol", required={"format", "version", "election", "precinct", "region", *PRECINCT_COUNTS, "contests"}, optional={"district", "audit"})
         _format(d, PROTOCOL_FORMAT)
         el = _object(d["election"], "election")
         _keys(el, "election", required={"id", "fingerprint"})
@@ -238,6 +289,7 @@ class Protocol:
                 district=d.get("district"),
                 **{name: d[name] for name in PRECINCT_COUNTS},
                 contests=_contests_from_data(d["contests"]),
+                audit=None if "audit" not in d else AuditAnchor.from_data(d["audit"]),
             )
         except TypeError as e:  # pragma: no cover - guarded by _keys
             raise ProtocolFormatError(str(e)) from None
@@ -266,6 +318,8 @@ class ProtocolTotals:
     contests: tuple[ContestResult, ...]
     #: ballots that carried each contest (differs from ballots_cast across styles)
     contest_ballots: Mapping[str, int] = field(default_factory=dict)
+    cards_replaced: int = 0
+    cards_not_returned: int = 0
 
     def __post_init__(self) -> None:
         _check_election_ref(self.election_id, self.election_fingerprint)
@@ -406,10 +460,14 @@ def validate_protocol(protocol: Protocol | ProtocolTotals, election: Election | 
             add(f"nonnegative:{name}", f"{name} is {getattr(p, name)}")
     if p.voters_checked_in > p.voters_on_list:
         add("checked_in<=on_list", f"{p.voters_checked_in} voters checked in but {p.voters_on_list} on the list")
-    if p.cards_issued > p.voters_checked_in:
-        add("issued<=checked_in", f"{p.cards_issued} cards issued to {p.voters_checked_in} voters checked in")
-    if p.cards_issued > p.voters_on_list:
-        add("issued<=on_list", f"{p.cards_issued} cards issued but {p.voters_on_list} voters on the list")
+    if p.cards_issued > p.voters_checked_in + p.cards_replaced:
+        add("issued<=checked_in+replaced",
+            f"{p.cards_issued} cards issued to {p.voters_checked_in} voters checked in with {p.cards_replaced} replaced")
+    if p.cards_issued > p.voters_on_list + p.cards_replaced:
+        add("issued<=on_list+replaced",
+            f"{p.cards_issued} cards issued but {p.voters_on_list} voters on the list and {p.cards_replaced} replaced")
+    if p.ballots_cast > p.voters_checked_in:
+        add("cast<=checked_in", f"{p.ballots_cast} ballots cast but {p.voters_checked_in} voters checked in")
     if p.ballots_cast > p.cards_issued:
         add("cast<=issued", f"{p.ballots_cast} ballots cast but {p.cards_issued} cards issued")
     if p.ballots_cast + p.cards_cancelled > p.cards_issued:
@@ -417,6 +475,14 @@ def validate_protocol(protocol: Protocol | ProtocolTotals, election: Election | 
             "cast+cancelled<=issued",
             f"{p.ballots_cast} cast + {p.cards_cancelled} cancelled exceed {p.cards_issued} cards issued",
         )
+    if p.cards_not_returned > p.cards_replaced:
+        add("not_returned<=replaced", f"{p.cards_not_returned} cards not returned but {p.cards_replaced} replaced")
+    if p.cards_not_returned > p.voters_checked_in:
+        add("not_returned<=checked_in",
+            f"{p.cards_not_returned} cards not returned but {p.voters_checked_in} voters checked in")
+    if p.cards_replaced - p.cards_not_returned > p.cards_cancelled:
+        add("returned<=cancelled",
+            f"{p.cards_replaced - p.cards_not_returned} replaced cards handed back but {p.cards_cancelled} cancelled")
 
     seen: set[str] = set()
     for c in p.contests:
@@ -727,8 +793,12 @@ def nist_results_report(
     "Against all" has no CDF class: it is a `BallotMeasureSelection` with the
     text "Against all" in the contest. Blank and invalid go to the contest's
     `SummaryCounts` as Undervotes and BallotsRejected, with BallotsCast.
-    Left out: cards issued/cancelled and voters checked in (no CDF field), the
-    station signature (the CDF's Xmldsig slot is for XML), offices and seats won.
+    The precinct's SummaryCounts also carry BallotsOutstanding ("ballots not yet
+    counted") = cards issued - cast - cancelled: cards out with voters, never
+    written, or replaced without being handed back.
+    Left out: cards issued, cancelled and replaced, voters checked in and the
+    audit head (no CDF field), the station signature (the CDF's Xmldsig slot is
+    for XML), offices and seats won.
     """
     if status not in NIST_RESULTS_STATUS:
         raise ProtocolFormatError(f"status must be one of {', '.join(NIST_RESULTS_STATUS)}, got {status!r}")
@@ -799,7 +869,8 @@ def nist_results_report(
                 "VotersRegistered": p.voters_on_list,
                 "VotersParticipated": p.ballots_cast,
                 "SummaryCounts": [
-                    {"@type": _T + "SummaryCounts", "Type": "total", "GpUnitId": pct_id[p.precinct], "BallotsCast": p.ballots_cast}
+                    {"@type": _T + "SummaryCounts", "Type": "total", "GpUnitId": pct_id[p.precinct], "BallotsCast": p.ballots_cast,
+                     "BallotsOutstanding": p.cards_issued - p.ballots_cast - p.cards_cancelled}
                 ],
             }
         )

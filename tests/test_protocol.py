@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -30,6 +31,7 @@ from sailau.election.protocol import (
     validate_protocol,
     verify_signed_protocol,
 )
+from sailau.election.protocol import AuditAnchor
 
 
 def _name(en: str) -> dict[str, str]:
@@ -134,13 +136,23 @@ def test_valid_protocol_has_no_violations(election):
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        (dict(voters_checked_in=300, cards_issued=250), ["checked_in<=on_list", "issued<=on_list"]),
-        (dict(cards_issued=110), ["issued<=checked_in"]),
-        (dict(voters_on_list=102, voters_checked_in=102, cards_issued=103), ["issued<=checked_in", "issued<=on_list"]),
+        (dict(voters_checked_in=300, cards_issued=250), ["checked_in<=on_list", "issued<=on_list+replaced"]),
+        (dict(cards_issued=110), ["issued<=checked_in+replaced"]),
+        (dict(voters_on_list=102, voters_checked_in=102, cards_issued=103),
+         ["issued<=checked_in+replaced", "issued<=on_list+replaced"]),
         (dict(voters_checked_in=150, cards_issued=99, cards_cancelled=0), ["cast<=issued", "cast+cancelled<=issued"]),
         (dict(cards_cancelled=4), ["cast+cancelled<=issued"]),
-        (dict(voters_on_list=-1), ["nonnegative:voters_on_list", "checked_in<=on_list", "issued<=on_list"]),
-        (dict(cards_cancelled=-1), ["nonnegative:cards_cancelled"]),
+        (dict(voters_on_list=-1), ["nonnegative:voters_on_list", "checked_in<=on_list", "issued<=on_list+replaced"]),
+        (dict(cards_cancelled=-1), ["nonnegative:cards_cancelled", "returned<=cancelled"]),
+        # replacements: 10 cards replaced without being handed back let 110 cards go to 105 voters
+        (dict(cards_issued=110, cards_replaced=10, cards_not_returned=10), []),
+        (dict(cards_issued=107, cards_replaced=2), []),  # two handed back: both among the 2 cancelled
+        (dict(cards_replaced=3), ["returned<=cancelled"]),  # 3 handed back but only 2 cards cancelled
+        (dict(cards_replaced=2, cards_not_returned=3), ["not_returned<=replaced"]),
+        (dict(cards_replaced=106, cards_not_returned=106), ["not_returned<=checked_in"]),
+        # a double vote through a replaced card still out: more ballots than voters
+        (dict(voters_checked_in=99, cards_issued=102, cards_replaced=3, cards_not_returned=3), ["cast<=checked_in"]),
+        (dict(cards_not_returned=-1), ["nonnegative:cards_not_returned"]),
     ],
 )
 def test_each_count_relation_is_detected(election, changes, expected):
@@ -241,7 +253,8 @@ def test_canonical_json_shape_and_round_trip(election):
     assert b" " not in raw.replace(b"Party ", b"")
     data = json.loads(raw)
     assert list(data) == sorted(data)
-    assert data["format"] == "sailau/protocol" and data["version"] == 1
+    assert data["format"] == "sailau/protocol" and data["version"] == 2
+    assert (data["cards_replaced"], data["cards_not_returned"]) == (0, 0) and "audit" not in data
     assert Protocol.from_canonical_json(raw) == p
     assert Protocol.from_canonical_json(raw).to_canonical_json() == raw
 
@@ -271,7 +284,9 @@ def test_canonical_json_is_utf8_not_escaped():
         (lambda s: s.replace('"region":"R1"', '"region":"R1","region":"R1"'), "duplicate key 'region'"),
         (lambda s: s.replace('"region":"R1"', '"region":"R1","extra":1'), "unknown key(s) extra"),
         (lambda s: s.replace('"region":"R1",', ""), "missing key(s) region"),
-        (lambda s: s.replace('"version":1', '"version":2'), "unsupported"),
+        (lambda s: s.replace('"version":2', '"version":1'), "unsupported"),
+        (lambda s: s.replace('"cards_replaced":0,', ""), "missing key(s) cards_replaced"),
+        (lambda s: s.replace('"cards_replaced":0', '"cards_replaced":false'), "cards_replaced must be an integer"),
         (lambda s: s.replace('"format":"sailau/protocol"', '"format":"other"'), "format must be"),
         (lambda s: s.replace('"cards_cancelled":2', '"cards_cancelled":NaN'), "NaN is not allowed"),
         (lambda s: s.replace(",", ", ", 1), "not in canonical form"),
@@ -283,6 +298,28 @@ def test_strict_parse_refuses(election, mutate, message):
     with pytest.raises(ProtocolFormatError) as info:
         Protocol.from_canonical_json(raw)
     assert message in str(info.value)
+
+
+HEAD = "c0ffee" + "0" * 58
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda s: s.replace(f'"hash":"{HEAD}"', f'"hash":"{HEAD.upper()}"'), "64 lower-case hex"),
+        (lambda s: s.replace('"seq":41', '"seq":-1'), "audit seq must be >= 0"),
+        (lambda s: s.replace('"seq":41', '"seq":41,"time":"x"'), "audit: unknown key(s) time"),
+        (lambda s: s.replace(',"seq":41', ""), "audit: missing key(s) seq"),
+        (lambda s: s.replace('"seq":41', '"seq":"41"'), "audit seq must be an integer"),
+    ],
+)
+def test_audit_anchor_is_carried_and_parsed_strictly(election, mutate, message):
+    p = make_protocol(election, audit=AuditAnchor(41, HEAD))
+    raw = p.to_canonical_json()
+    assert json.loads(raw)["audit"] == {"hash": HEAD, "seq": 41}
+    assert Protocol.from_canonical_json(raw) == p and p != make_protocol(election)
+    with pytest.raises(ProtocolFormatError, match=re.escape(message)):
+        Protocol.from_canonical_json(mutate(raw.decode()).encode())
 
 
 def test_strict_parse_refuses_bad_utf8():
@@ -322,6 +359,9 @@ def protocols(draw):
         ballots_cast=draw(counts),
         cards_cancelled=draw(counts),
         contests=tuple(contests),
+        cards_replaced=draw(counts),
+        cards_not_returned=draw(counts),
+        audit=draw(st.none() | st.builds(AuditAnchor, st.integers(0, 2**40), st.binary(min_size=32, max_size=32).map(bytes.hex))),
     )
 
 

@@ -60,7 +60,7 @@ def test_migrations_create_exactly_the_models(station_db_url: str) -> None:
 
 
 def test_reopening_is_idempotent_and_read_only_open_checks_the_schema(station_db_url: str) -> None:
-    with pytest.raises(SchemaNotCurrent, match="expected 0001|no station database"):
+    with pytest.raises(SchemaNotCurrent, match="expected 0002|no station database"):
         open_station_db(station_db_url, migrate_schema=False)
     with open_station(station_db_url):
         pass
@@ -166,7 +166,8 @@ def test_duplicate_token_and_polls_state_are_enforced(station_db_url: str) -> No
             store.cast_ballot(db, token, 1, b"after close")
         assert store.ballots(db) == [] and store.token_state(db, token) is TokenState.ISSUED
         closed = [e for e in audit.read_events(db) if e.kind == "polls_closed"]
-        assert closed[0].payload == {"on_list": 0, "checked_in": 0, "issued": 1, "cast": 0, "cancelled": 0, "outstanding": 1}
+        assert closed[0].payload == {"on_list": 0, "checked_in": 0, "issued": 1, "cast": 0, "cancelled": 0, "outstanding": 1,
+                                      "replaced": 0, "not_returned": 0}
 
 
 def test_terminal_enrolment(db: StationDB) -> None:
