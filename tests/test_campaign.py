@@ -2,9 +2,11 @@
 1,549,703 ballot positions are tallied, with zero discrepancies, nothing lost and
 nothing counted twice.
 
-A ballot position here is one contest selection recorded on one cast ballot (an
-option, against all or blank): ballots tallied × contests on the ballot (3 on the
-demo ballot). Days have 3,000 voters (a large Kazakh precinct), every fault kind
+A ballot position is what VVSG means by it: a place on the ballot where a vote
+can be marked (every option of every contest, against all where the law has it,
+and the blank mark), counted over every ballot tallied: ballots × 17 on the demo
+ballot (the report's `voting_targets`). So the campaign reads every position of
+about 91,000 ballots. Days have 3,000 voters (a large Kazakh precinct), every fault kind
 at the issue's rates (`--faults all`), a fresh election key and station per day.
 
 SAILAU_CAMPAIGN_POSITIONS (default the VVSG figure) and SAILAU_CAMPAIGN_DAY_VOTERS
@@ -39,7 +41,7 @@ def test_vvsg_volume_campaign_has_zero_discrepancies() -> None:
         assert (report.discrepancies, report.lost, report.double_counted, report.fraud_accepted) == (0, 0, 0, 0), \
             (days, report.diffs)
         days += 1
-        positions += report.ballot_positions
+        positions += report.voting_targets
         ballots += report.cast
         voters += report.voters
         totals.update(report.outcomes)
