@@ -1,6 +1,7 @@
-"""`sailau protocol verify FILE [--election FILE] [--station-key FILE]`: check a signed
-precinct protocol. Exit 0 when the signature verifies and every control relation
-holds; otherwise exit 1 naming each problem (one per line)."""
+"""`sailau protocol verify FILE [--election FILE] [--station-key FILE] [--audit LOG.jsonl]`:
+check a signed precinct protocol. Exit 0 when the signature verifies and every
+control relation holds (and, with --audit, the exported audit log reaches the
+head the protocol anchors); otherwise exit 1 naming each problem (one per line)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from sailau.ballot_box import audit
 from sailau.election import crypto
 from sailau.election.definition import DefinitionError, load_election
 from sailau.election.protocol import (
@@ -29,7 +31,9 @@ def protocol() -> None:
               help="the election definition: also check election, precinct, contests and options")
 @click.option("--station-key", "station_key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="the station's enrolled public key: also check who signed")
-def verify(path: Path, election_path: Path | None, station_key_path: Path | None) -> None:
+@click.option("--audit", "audit_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the station's exported audit log (sailau audit export): it must reach the protocol's audit head")
+def verify(path: Path, election_path: Path | None, station_key_path: Path | None, audit_path: Path | None) -> None:
     """Check the signature and the control relations of the signed protocol in PATH."""
     problems: list[str] = []
     try:
@@ -56,9 +60,21 @@ def verify(path: Path, election_path: Path | None, station_key_path: Path | None
     for violation in validate_protocol(signed.protocol, election):
         problems.append(f"{violation.name}: {violation.message}")
     p = signed.protocol
+    if audit_path is not None:
+        if p.audit is None:
+            problems.append("audit: the protocol carries no audit head to check the log against")
+        else:
+            try:
+                report = audit.verify_anchor(audit.load_jsonl(audit_path), p.audit.seq, p.audit.hash)
+            except audit.AuditFileError as exc:
+                raise click.ClickException(str(exc)) from None
+            if not report.ok:
+                problems.append(f"audit: {audit_path}: {report.problem}")
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
         raise click.ClickException(f"{path}: {len(problems)} problem(s); protocol of precinct {p.precinct} NOT verified")
     click.echo(f"{path}: OK, precinct {p.precinct}, election {p.election_id}, signed by station key "
-               f"{signed.station_key_id.hex()}" + ("" if trusted else " (signer not checked: pass --station-key)"))
+               f"{signed.station_key_id.hex()}" + ("" if trusted else " (signer not checked: pass --station-key)")
+               + ("" if audit_path is None or p.audit is None else
+                  f"; audit log reaches event {p.audit.seq} ({p.audit.hash[:16]}...)"))

@@ -1,0 +1,401 @@
+"""One card per voter across station restarts, card replacement (old card handed back
+or not), and the audit head the signed protocol carries — on SQLite and on a real
+PostgreSQL (``station_db_url``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sailau.ballot_box import audit, store
+from sailau.ballot_box.bench import K, Rig
+from sailau.ballot_box.db import StationDB, open_station_db
+from sailau.ballot_box.models import TokenState, VoterCard
+from sailau.ballot_box.station import (
+    ActionKind,
+    CancelStatus,
+    CardAlreadyIssued,
+    CastStatus,
+    IssueFailed,
+    OldCardNeeded,
+    Reason,
+    ReplaceReason,
+    ReplacementRefused,
+    Station,
+)
+from sailau.ballot_box.store import ReplaceOutcome
+from sailau.cli.main import cli
+from sailau.election.protocol import SignedProtocol, validate_protocol
+from sailau.election.record import IssueBlock
+from sailau.simulator.card_app import VirtualBallotCard
+from sailau.simulator.faults import FaultyCard, clone_card
+from sailau.smartcard.apdu import CardState
+from sailau.smartcard.client import BallotCardClient
+from sailau.smartcard.transport import InProcessTransport
+
+
+class Crash(Exception):
+    """The station process 'dies' at a fault point."""
+
+
+@pytest.fixture(scope="module")
+def rig() -> Rig:
+    return Rig.create(voters=8)
+
+
+@pytest.fixture
+def db(station_db_url: str):
+    with open_station_db(station_db_url) as database:
+        yield database
+
+
+@pytest.fixture
+def station(rig: Rig, db: StationDB, tmp_path: Path) -> Station:
+    return rig.open_station(db, tmp_path)
+
+
+def card_and_client(rig: Rig) -> tuple[VirtualBallotCard, BallotCardClient]:
+    card = VirtualBallotCard(master_key=rig.card_master_key)
+    client = BallotCardClient(InProcessTransport(card))
+    client.connect()
+    return card, client
+
+
+def client_of(card: VirtualBallotCard) -> BallotCardClient:
+    client = BallotCardClient(InProcessTransport(card))
+    client.connect()
+    return client
+
+
+def restart(rig: Rig, station: Station, **kwargs: object) -> Station:
+    """A new Station over the same database: the in-memory queue and pending issue are gone."""
+    return Station.attach(station.db, rig.election, rig.station_key, rig.card_master_key, **kwargs)
+
+
+def kinds(db: StationDB) -> list[tuple[str, dict]]:
+    return [(e.kind, e.payload) for e in audit.read_events(db)]
+
+
+# --- one card per voter, across restarts ---------------------------------------------------
+
+
+def test_a_voter_who_got_a_card_cannot_get_another_after_a_restart(rig: Rig, station: Station) -> None:
+    card, client = card_and_client(rig)
+    station.check_in(rig.iins[0])
+    assert station.on_card(client).kind is ActionKind.ISSUED
+    receipt = rig.vote(client, rig.selections(0))
+    assert station.cast_card(client).status is CastStatus.ACCEPTED  # voted and counted
+
+    restarted = restart(rig, station)
+    with pytest.raises(CardAlreadyIssued, match="already got a card"):
+        restarted.select_voter(rig.iins[0])
+    assert restarted.waiting == []
+    _, client2 = card_and_client(rig)
+    with pytest.raises(CardAlreadyIssued):
+        restarted.issue_card(client2, rig.iins[0])
+    assert restarted.on_card(client2).kind is ActionKind.NEED_VOTER  # nobody is waiting: nothing written
+    c = restarted.counters()
+    assert (c.checked_in, c.issued, c.cast, c.replaced) == (1, 1, 1, 0)
+    refusals = [p for k, p in kinds(station.db) if k == "issue_refused"]
+    assert refusals == [{"reason": "card_already_issued"}, {"reason": "card_already_issued"}]
+    assert receipt
+
+
+def test_the_database_refuses_a_second_card_even_when_two_stations_queue_the_voter(rig: Rig, station: Station) -> None:
+    """Two Station objects (say a process that was thought dead) both queue a voter: only one card."""
+    other = restart(rig, station)
+    station.check_in(rig.iins[1])
+    other.select_voter(rig.iins[1])  # queued there before the first issued
+    first, client = card_and_client(rig)
+    station.issue_card(client)
+    second, client2 = card_and_client(rig)
+    with pytest.raises(CardAlreadyIssued):
+        other.issue_card(client2, rig.iins[1])
+    assert first.state is CardState.ISSUED and second.state is CardState.BLANK
+    assert other.waiting == [] and station.counters().issued == 1
+    assert kinds(station.db)[-1] == ("issue_refused", {"reason": "card_already_issued"})
+
+
+def test_store_marks_voter_and_token_in_one_transaction(rig: Rig, station: Station) -> None:
+    station.check_in(rig.iins[2])
+    before = store.counters(station.db).issued
+    with pytest.raises(store.DuplicateToken):  # the token insert fails: the voter flag rolls back with it
+        existing = bytes(32)
+        store.record_issued(station.db, existing)
+        store.issue_to_voter(station.db, rig.iins[2], existing)
+    assert station.search(rig.iins[2])[0].card is VoterCard.NONE
+    assert store.counters(station.db).issued == before + 1  # only the bare record_issued one
+    assert store.issue_to_voter(station.db, rig.iins[3], bytes([1]) * 32) is store.IssueOutcome.NOT_CHECKED_IN
+
+
+# --- replacement after a crash between the token record and the card write --------------
+
+
+def test_replacement_after_a_crash_before_the_card_was_written(rig: Rig, station: Station, tmp_path: Path) -> None:
+    def die(point: str) -> None:
+        if point == "issue:recorded":
+            raise Crash(point)
+
+    crashing = restart(rig, station, fault_hook=die)
+    card, client = card_and_client(rig)
+    crashing.check_in(rig.iins[0])
+    with pytest.raises(Crash):
+        crashing.on_card(client)  # token recorded, voter marked, card never written
+    assert card.state is CardState.BLANK
+    assert station.counters().outstanding == 1
+
+    restarted = restart(rig, station)
+    with pytest.raises(CardAlreadyIssued):
+        restarted.select_voter(rig.iins[0])
+    with pytest.raises(OldCardNeeded):  # not without saying the card is not handed back
+        restarted.replace_card(rig.iins[0], ReplaceReason.ISSUE_INTERRUPTED)
+    with pytest.raises(ReplacementRefused) as blank:  # the blank card carries no token to cancel
+        restarted.replace_card(rig.iins[0], ReplaceReason.ISSUE_INTERRUPTED, old_card=client)
+    assert blank.value.reason == Reason.CARD_NOT_ISSUED.value and "blank card" in str(blank.value)
+    result = restarted.replace_card(rig.iins[0], ReplaceReason.ISSUE_INTERRUPTED, card_not_returned=True)
+    assert not result.card_returned and restarted.selected_voter == result.voter
+    assert result.voter.card is VoterCard.LOST
+
+    action = restarted.on_card(client)  # the same blank card now goes to the voter
+    assert action.kind is ActionKind.ISSUED and card.state is CardState.ISSUED
+    c = restarted.counters()
+    assert (c.checked_in, c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (1, 2, 0, 2, 1, 1)
+    with pytest.raises(ReplacementRefused) as again:  # a second replacement without the card: no
+        restarted.replace_card(rig.iins[0], ReplaceReason.LOST, card_not_returned=True)
+    assert again.value.reason == ReplaceOutcome.LIMIT.value
+
+    receipt = rig.vote(client, rig.selections(0))
+    assert restarted.cast_card(client).receipt_code == receipt
+    events = kinds(station.db)
+    assert ("card_replaced", {"reason": "issue_interrupted", "card_returned": False}) in events
+    assert ("replacement_refused", {"reason": "replacement_limit", "why": "lost", "card_returned": False}) in events
+    assert ("card_rejected", {"reason": "card_not_issued", "during": "replace"}) in events
+
+    closing = restarted.close_polls(rig.shares[:K], tmp_path / "out")
+    p = closing.protocol
+    assert (p.voters_checked_in, p.cards_issued, p.ballots_cast, p.cards_cancelled) == (1, 2, 1, 0)
+    assert (p.cards_replaced, p.cards_not_returned, closing.outstanding) == (1, 1, 1)
+    assert validate_protocol(p, rig.election) == []
+
+
+# --- replacement with the old card in hand --------------------------------------------------
+
+
+def test_replacement_with_the_old_card_cancels_its_token(rig: Rig, station: Station, tmp_path: Path) -> None:
+    card, client = card_and_client(rig)
+    station.check_in(rig.iins[4])
+    station.on_card(client)
+    old_token = IssueBlock.parse(card.issue_block).token_hash
+    copy = clone_card(FaultyCard(card))  # a copy of the old card that stays in the wild
+
+    result = station.replace_card(rig.iins[4], ReplaceReason.DAMAGED, old_card=client)
+    assert result.card_returned and result.card_cleared and card.state is CardState.BLANK
+    assert store.token_state(station.db, old_token) is TokenState.CANCELLED
+    assert station.selected_voter is not None and station.selected_voter.iin == rig.iins[4]
+
+    action = station.on_card(client)  # the cleared card is the new card
+    assert action.kind is ActionKind.ISSUED and IssueBlock.parse(card.issue_block).token_hash != old_token
+    c = station.counters()
+    assert (c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (2, 1, 1, 1, 0)
+
+    # the copy of the old card, voted, is refused: its token was cancelled
+    copy_client = client_of(copy.card)
+    rig.vote(copy_client, rig.selections(1))
+    late = station.cast_card(copy_client)
+    assert late.status is CastStatus.REJECTED and late.reason is Reason.CARD_CANCELLED
+    assert copy.card.state is CardState.VOTED  # refused cards are not touched
+
+    receipt = rig.vote(client, rig.selections(4))
+    assert station.cast_card(client).receipt_code == receipt
+    closing = station.close_polls(rig.shares[:K], tmp_path / "out")
+    p = closing.protocol
+    assert (p.voters_checked_in, p.cards_issued, p.ballots_cast, p.cards_cancelled) == (1, 2, 1, 1)
+    assert (p.cards_replaced, p.cards_not_returned, closing.outstanding) == (1, 0, 0)
+
+
+def test_replacement_refusals_change_nothing(rig: Rig, station: Station) -> None:
+    card, client = card_and_client(rig)
+    with pytest.raises(ReplacementRefused) as not_in:
+        station.replace_card(rig.iins[5], ReplaceReason.LOST, card_not_returned=True)
+    assert not_in.value.reason == ReplaceOutcome.NOT_CHECKED_IN.value
+    station.check_in(rig.iins[5])
+    with pytest.raises(ReplacementRefused) as no_card:
+        station.replace_card(rig.iins[5], ReplaceReason.LOST, card_not_returned=True)
+    assert no_card.value.reason == ReplaceOutcome.NO_CARD.value
+    station.on_card(client)
+    rig.vote(client, rig.selections(5))
+    with pytest.raises(ReplacementRefused) as voted:  # a voted card is cast, not replaced
+        station.replace_card(rig.iins[5], ReplaceReason.DAMAGED, old_card=client)
+    assert voted.value.reason == Reason.CARD_NOT_ISSUED.value and "cast it" in str(voted.value)
+    assert card.state is CardState.VOTED
+    c = station.counters()
+    assert (c.issued, c.cancelled, c.replaced) == (1, 0, 0)
+    assert station.search(rig.iins[5])[0].card is VoterCard.ISSUED
+
+
+def test_a_cast_card_handed_back_is_not_replaced(rig: Rig, station: Station) -> None:
+    """The old card's token is used (its ballot is counted): the replacement is refused."""
+    card, client = card_and_client(rig)
+    station.check_in(rig.iins[6])
+    station.on_card(client)
+    copy = clone_card(FaultyCard(card))  # ISSUED copy of the card
+    rig.vote(client, rig.selections(6))
+    assert station.cast_card(client).counted
+    with pytest.raises(ReplacementRefused) as counted:
+        station.replace_card(rig.iins[6], ReplaceReason.DAMAGED, old_card=client_of(copy.card))
+    assert counted.value.reason == ReplaceOutcome.OLD_CARD_COUNTED.value
+    assert station.counters().replaced == 0
+
+
+def test_a_failed_issue_still_known_in_memory_is_replaced_with_its_token(rig: Rig, station: Station) -> None:
+    """Same process: the ISSUE failed and the card went missing. The station knows the
+    token, so the replacement cancels it (no outstanding token, no confirmation needed)."""
+    card, client = card_and_client(rig)
+    station.check_in(rig.iins[7])
+    original = client.transport.transmit
+
+    def pull_at_issue(apdu: bytes) -> bytes:
+        if apdu[1] == 0x10:  # ISSUE never reaches the card
+            from sailau.smartcard.errors import CardRemovedError
+
+            raise CardRemovedError("pulled")
+        return original(apdu)
+
+    client.transport.transmit = pull_at_issue  # type: ignore[method-assign]
+    with pytest.raises(IssueFailed):
+        station.on_card(client)
+    result = station.replace_card(rig.iins[7], ReplaceReason.LOST)
+    assert result.card_returned
+    c = station.counters()
+    assert (c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (1, 1, 0, 1, 0)
+
+
+def test_abandoning_a_failed_issue_for_another_card_keeps_the_protocol_valid(
+        rig: Rig, station: Station, tmp_path: Path) -> None:
+    """The clerk takes another card after a failed ISSUE: the first token is cancelled as a
+    replacement, so cards issued (2) stay within voters checked in (1) + replaced (1)."""
+    card, client = card_and_client(rig)
+    station.check_in(rig.iins[0])
+    original = client.transport.transmit
+
+    def fail_issue(apdu: bytes) -> bytes:
+        if apdu[1] == 0x10:
+            from sailau.smartcard.errors import CardRemovedError
+
+            raise CardRemovedError("pulled")
+        return original(apdu)
+
+    client.transport.transmit = fail_issue  # type: ignore[method-assign]
+    with pytest.raises(IssueFailed):
+        station.on_card(client)
+    other, client2 = card_and_client(rig)
+    assert station.on_card(client2).kind is ActionKind.ISSUED
+    rig.vote(client2, rig.selections(0))
+    assert station.cast_card(client2).counted
+    p = station.close_polls(rig.shares[:K], tmp_path / "out").protocol
+    assert (p.cards_issued, p.cards_cancelled, p.cards_replaced, p.cards_not_returned) == (2, 1, 1, 0)
+    assert validate_protocol(p, rig.election) == []
+    assert ("card_replaced", {"reason": "issue_failed", "card_returned": True}) in kinds(station.db)
+
+
+def test_replacement_events_and_voter_rows_name_no_card(rig: Rig, station: Station) -> None:
+    card, client = card_and_client(rig)
+    station.check_in(rig.iins[1])
+    station.on_card(client)
+    station.replace_card(rig.iins[1], ReplaceReason.DAMAGED, old_card=client)
+    for event in audit.read_events(station.db):
+        assert not set(event.payload) & audit.FORBIDDEN_KEYS
+    with station.db.engine.connect() as connection:
+        columns = set(connection.exec_driver_sql("SELECT * FROM voters").keys())
+        replacements = set(connection.exec_driver_sql("SELECT * FROM card_replacements").keys())
+    assert not {c for c in columns if "token" in c or "time" in c or "serial" in c}
+    assert replacements == {"kind", "count"}
+
+
+# --- on_card when the card is pulled ------------------------------------------------------
+
+
+def test_on_card_reports_a_card_pulled_before_its_state_is_known(rig: Rig, station: Station) -> None:
+    card, client = card_and_client(rig)
+    client.transport.remove()  # type: ignore[attr-defined]
+    action = station.on_card(client)
+    assert action.kind is ActionKind.REMOVED and action.state is None and action.serial == b""
+    assert station.counters().issued == 0
+
+
+# --- the audit head in the signed protocol ---------------------------------------------------
+
+
+def test_signed_protocol_anchors_the_audit_log_and_a_cut_log_is_caught(
+        rig: Rig, station: Station, tmp_path: Path) -> None:
+    card, client = card_and_client(rig)
+    for i in range(2):
+        station.check_in(rig.iins[i])
+        station.on_card(client)
+        rig.vote(client, rig.selections(i))
+        assert station.on_card(client).cast.counted  # type: ignore[union-attr]
+    closing = station.close_polls(rig.shares[:K], tmp_path / "out")
+    anchor = closing.protocol.audit
+    closed = audit.last_of_kind(station.db, audit.AuditKind.POLLS_CLOSED)
+    assert anchor is not None and closed is not None and (anchor.seq, anchor.hash) == (closed.seq, closed.hash)
+    assert audit.read_head(station.db) == (anchor.seq, anchor.hash)
+    signed_path = closing.files.protocol  # type: ignore[union-attr]
+    assert SignedProtocol.from_canonical_json(signed_path.read_bytes()).protocol.audit == anchor
+    again = station.close_polls(rig.shares[:K], tmp_path / "again")  # a re-run signs the same bytes
+    assert again.files.protocol.read_bytes() == signed_path.read_bytes()  # type: ignore[union-attr]
+
+    log = tmp_path / "audit.jsonl"
+    audit.export_jsonl(station.db, log)
+    events = audit.load_jsonl(log)
+    assert audit.verify_anchor(events, anchor.seq, anchor.hash).ok
+    cut = events[:-2]  # the tail (ballot_accepted, polls_closed) removed: still a valid shorter chain
+    assert audit.verify_chain(cut).ok
+    report = audit.verify_anchor(cut, anchor.seq, anchor.hash)
+    assert not report.ok and "were removed" in (report.problem or "")
+
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["protocol", "verify", str(signed_path), "--audit", str(log)])
+    assert ok.exit_code == 0, ok.output
+    assert f"audit log reaches event {anchor.seq}" in ok.output
+    cut_log = tmp_path / "cut.jsonl"
+    cut_log.write_text("".join(e.to_json() + "\n" for e in cut), encoding="utf-8")
+    bad = runner.invoke(cli, ["protocol", "verify", str(signed_path), "--audit", str(cut_log)])
+    assert bad.exit_code == 1 and "were removed" in bad.output and "NOT verified" in bad.output
+
+
+def test_a_rewritten_audit_log_does_not_reach_the_anchor(rig: Rig, station: Station, tmp_path: Path) -> None:
+    """Someone recomputes the whole chain after changing an event: it verifies alone but
+    its hash at the anchored seq differs from the one in the signed protocol."""
+    closing = station.close_polls(rig.shares[:K], tmp_path / "out")
+    anchor = closing.protocol.audit
+    assert anchor is not None
+    events = audit.read_events(station.db)
+    prev, forged = audit.GENESIS_HASH, []
+    for e in events:
+        payload = dict(e.payload, forged=True) if e.kind == "polls_opened" else e.payload
+        draft = audit.AuditDraft(audit.AuditKind(e.kind), payload)
+        event = audit.chain_event(e.seq - 1, prev, draft, station.db.clock())
+        event = audit.AuditEvent(e.seq, e.kind, e.time, event.payload, prev,
+                                 audit.event_hash(e.seq, e.kind, e.time, event.payload, prev))
+        forged.append(event)
+        prev = event.hash
+    assert audit.verify_chain(forged).ok
+    report = audit.verify_anchor(forged, anchor.seq, anchor.hash)
+    assert not report.ok and "rewritten" in (report.problem or "")
+
+
+def test_cancel_of_a_replaced_card_left_issued_just_clears(rig: Rig, station: Station) -> None:
+    """Crash after the replacement's commit, before CLEAR: the old card comes back ISSUED
+    with a cancelled token; the cancel dialog clears it, nothing counted twice."""
+    card, client = card_and_client(rig)
+    station.check_in(rig.iins[2])
+    station.on_card(client)
+    token = IssueBlock.parse(card.issue_block).token_hash
+    assert store.replace_card(station.db, rig.iins[2], "damaged", old_token_hash=token) is ReplaceOutcome.REPLACED
+    assert station.on_card(client).kind is ActionKind.OFFER_CANCEL
+    result = station.cancel_card(client)
+    assert result.status is CancelStatus.ALREADY_CANCELLED and card.state is CardState.BLANK
+    c = station.counters()
+    assert (c.issued, c.cancelled, c.replaced) == (1, 1, 1)
