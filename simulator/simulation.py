@@ -13,14 +13,14 @@ Accounting (what "correct" means here):
   COUNTED_UNACKNOWLEDGED: the ballot-box process died after its commit (at or
   during CLEAR), so the voter got no answer; the card came back BLANK, which only
   a CLEAR after the commit produces, and the voter checks the receipt code in the
-  published list. NOT_ISSUED_AFTER_CRASH: the process died between recording a
-  card's token and writing it, and the card came back BLANK: the token stays
-  outstanding (only its hash is stored, nobody can cancel it) and a second card
-  would make cards issued exceed voters checked in, so the voter gets none
-  (see `PollingDay._after_issue_crash`). REJECTED_CORRUPT: the card was corrupted on the way to the box
+  published list. REJECTED_CORRUPT: the card was corrupted on the way to the box
   and refused; a station gives one card per voter and cannot cancel a VOTED card,
   so this voter's ballot is not counted and the card stays outstanding in the
   protocol (issued - cast - cancelled). The report lists these explicitly.
+  A crash of the ballot-box process while it issued a card costs no vote: the
+  clerk replaces the card (`Station.replace_card`, see
+  `PollingDay._after_issue_crash`), as a poll worker would, and the voter goes on
+  (NOT_ISSUED_AFTER_CRASH stays in the outcome list and must be 0).
 - Expected tally = the intended ballots of ACKNOWLEDGED and COUNTED_UNACKNOWLEDGED
   voters. Positions compared: every (contest, option) of the ballot style, plus
   (contest, against all) where the contest has it, (contest, blank) and (contest,
@@ -35,10 +35,9 @@ Accounting (what "correct" means here):
   reported.
 - `protocol_valid` = the protocol's station signature verifies against the
   station's key, no control relation is violated, and its counters equal what
-  happened: voters checked in, ballots cast, cards cancelled, and outstanding
+  happened: voters checked in, ballots cast, cards cancelled (replacements with
+  the card in hand), cards replaced and of those not handed back, and outstanding
   cards = tokens orphaned by a crash during ISSUE + corrupted cards refused.
-  Crashes during ISSUE that leave the card ISSUED hand that card to the voter
-  (no cancel and re-issue, which would also push cards issued past check-ins).
 
 Crashes are modelled in-process: the Station object is discarded (its database
 handle closed, its in-memory queue lost) and a new one is opened over the same
@@ -61,7 +60,7 @@ from pathlib import Path
 
 from sailau.ballot_box import pollbook
 from sailau.ballot_box.db import StationDB, open_station_db
-from sailau.ballot_box.station import ActionKind, CastStatus, IssueFailed, Station, TerminalKey
+from sailau.ballot_box.station import ActionKind, CastStatus, IssueFailed, ReplaceReason, Station, TerminalKey
 from sailau.election import crypto
 from sailau.election.ballot import Choice, Mark
 from sailau.election.protocol import ProtocolSignatureError, validate_protocol, verify_signed_protocol
@@ -144,6 +143,8 @@ class SimulationReport:
     faults: FaultLedger
     timings: dict[str, float]
     outstanding: int = 0
+    replaced: int = 0  # cards replaced after a crash while issuing
+    not_returned: int = 0  # of which the card held no token (its token stays outstanding)
     voting_targets: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     fraud_accepted: int = 0
@@ -221,8 +222,9 @@ class PollingDay:
         self.master_key = self.rng_faults.randbytes(16)
         self.db_url = f"sqlite:///{workdir / 'station.db'}"
         self.restarts = 0
-        self.cancels = 0  # the day's flows never cancel a card (see _after_issue_crash); the protocol must agree
-        self.orphan_tokens = 0
+        self.cancels = 0  # cards cancelled by a replacement with the card in hand (see _after_issue_crash)
+        self.replacements = 0
+        self.orphan_tokens = 0  # replacements without the card: their tokens never reached one
         self.fraud_accepted = 0
         self._pending_tear = ""
         # One card circulates (a refused card is replaced); after a cast it stays in the
@@ -380,7 +382,9 @@ class PollingDay:
                 card.disarm()
                 self.crash.disarm()
             if died is not None:
-                return self._after_issue_crash(v, card, died)
+                self._after_issue_crash(v, card, died)
+                crash, tear = None, False
+                continue
             if action.kind is ActionKind.ISSUED:
                 assert action.issue is not None
                 self.box.remove()
@@ -393,29 +397,42 @@ class PollingDay:
                 self.station.select_voter(v.voter.iin)  # type: ignore[union-attr]
                 self.box.remove()
                 continue
+            if action.kind is ActionKind.REMOVED:
+                self.box.remove()
+                continue
             raise SimulationError(f"voter {v.voter.iin}: a blank card for issue was handled as {action.kind}")
         raise SimulationError(f"voter {v.voter.iin}: no card issued after {MAX_ATTEMPTS} insertions")
 
-    def _after_issue_crash(self, v: _Voter, card: FaultyCard, point: str) -> bool:
-        """The ballot-box process died while issuing. Its token was recorded first, so:
+    def _after_issue_crash(self, v: _Voter, card: FaultyCard, point: str) -> None:
+        """The ballot-box process died while issuing. Its token was recorded (and the voter
+        marked as holding a card) first, so the restarted station refuses this voter a
+        card; the clerk replaces it (`Station.replace_card`, reason issue_interrupted):
 
-        - the card is ISSUED (the write landed): it carries this voter's recorded token;
-          the clerk hands it over, as the restarted station would otherwise offer to cancel it;
-        - the card is BLANK: the recorded token never reached a card and nobody can name it
-          (only its hash is stored), so it stays outstanding. A second card for this voter
-          would make cards issued exceed voters checked in, which the protocol's control
-          relations refuse (and DESIGN.md gives a voter one card): the voter is recorded
-          as checked in, not issued a usable card, and their intended ballot is not counted.
+        - the card is ISSUED (the write landed): the clerk hands it back (the restarted
+          station cannot tell it from any other issued card): its token is cancelled and
+          the card cleared;
+        - the card is BLANK: the recorded token never reached a card and nobody can name
+          it (only its hash is stored): the clerk confirms the card is not handed back and
+          the token stays outstanding.
+
+        Either way the voter is selected again and the issue loop gives them the card.
         """
-        self._restart_station()
+        station = self._restart_station()
         self._pending_tear = ""
         if card.card.state is CardState.ISSUED:
-            self.ledger.record("crash", point, "restart_issued_card_handed_over")
-            return True
-        self.orphan_tokens += 1
-        v.outcome = Outcome.NOT_ISSUED_AFTER_CRASH
-        self.ledger.record("crash", point, "restart_token_outstanding_voter_not_issued")
-        return False
+            self.box.insert(card)
+            result = station.replace_card(v.voter.iin, ReplaceReason.ISSUE_INTERRUPTED, old_card=self.box.client)
+            if not (result.card_returned and result.card_cleared):
+                raise SimulationError(f"voter {v.voter.iin}: replacing the issued card left {result}")
+            self.box.remove()
+            self.cancels += 1
+            ending = "restart_card_replaced_returned"
+        else:
+            station.replace_card(v.voter.iin, ReplaceReason.ISSUE_INTERRUPTED, card_not_returned=True)
+            self.orphan_tokens += 1
+            ending = "restart_card_replaced_token_outstanding"
+        self.replacements += 1
+        self.ledger.record("crash", point, ending)
 
     # -- the booth -----------------------------------------------------------------------
 
@@ -508,6 +525,9 @@ class PollingDay:
                 torn = card.card.tear_after_bytes is None and (tear or crash == "cast:mid-clear")
                 card.disarm()
                 self.crash.disarm()
+            if action.kind is ActionKind.REMOVED:  # pulled before the station saw the card's state
+                self.box.remove()
+                continue
             if torn and crash == "cast:mid-clear":
                 # the process died while the card was being cleared: nobody saw this answer
                 crash = None
@@ -616,11 +636,14 @@ class PollingDay:
             "voters_checked_in": len(self.voters),
             "ballots_cast": len(counted),
             "cards_cancelled": self.cancels,
+            "cards_replaced": self.replacements,
+            "cards_not_returned": self.orphan_tokens,
             "outstanding": self.orphan_tokens + corrupt,
         }
         actual = {
             "voters_checked_in": protocol.voters_checked_in, "ballots_cast": protocol.ballots_cast,
-            "cards_cancelled": protocol.cards_cancelled,
+            "cards_cancelled": protocol.cards_cancelled, "cards_replaced": protocol.cards_replaced,
+            "cards_not_returned": protocol.cards_not_returned,
             "outstanding": protocol.cards_issued - protocol.ballots_cast - protocol.cards_cancelled,
         }
         problems += [f"{k}: protocol {actual[k]}, the day {expected[k]}" for k in expected if actual[k] != expected[k]]
@@ -637,7 +660,8 @@ class PollingDay:
             cast=protocol.ballots_cast, cancelled=protocol.cards_cancelled, protocol_valid=not problems,
             discrepancies=len(diffs), lost=lost, double_counted=double,
             ballot_positions=protocol.ballots_cast * len(self.contests), faults=self.ledger, timings={},
-            outstanding=actual["outstanding"], voting_targets=protocol.ballots_cast * targets_per_ballot,
+            outstanding=actual["outstanding"], replaced=protocol.cards_replaced,
+            not_returned=protocol.cards_not_returned, voting_targets=protocol.ballots_cast * targets_per_ballot,
             outcomes={o.value: outcomes[o] for o in Outcome}, fraud_accepted=self.fraud_accepted,
             station_restarts=self.restarts, diffs=diffs, problems=problems, election_id=self.election.id,
             election_origin=self.kit.origin, precinct=self.precinct,
