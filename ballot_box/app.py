@@ -48,19 +48,25 @@ from .screens import (
     DeskScreen,
     OpenPollsScreen,
     ProtocolScreen,
+    ReplaceCardScreen,
 )
 from .station import (
     ActionKind,
     CancelResult,
     CancelStatus,
     CardAction,
+    CardAlreadyIssued,
     CardNotBlank,
     CastResult,
     CastStatus,
     IssueFailed,
     IssueResult,
     NoVoterSelected,
+    OldCardNeeded,
     Reason,
+    ReplaceReason,
+    ReplaceResult,
+    ReplacementRefused,
     Station,
     StationError,
     TerminalKey,
@@ -68,7 +74,7 @@ from .station import (
     ZeroReport,
     ZeroReportFailed,
 )
-from .store import WrongPollsState
+from .store import ReplaceOutcome, WrongPollsState
 from .widgets import Note
 
 __all__ = ["ClerkApp", "REASON_TEXT", "Watch", "note_for_error"]
@@ -93,6 +99,25 @@ REASON_TEXT: dict[Reason, str] = {
 }
 
 
+#: why a replacement was refused, by `ReplacementRefused.reason`
+REPLACE_REFUSED_TEXT: dict[str, str] = {
+    ReplaceOutcome.NO_CARD.value: N_("Not replaced: this voter holds no issued card (none yet, or already replaced)."),
+    ReplaceOutcome.LIMIT.value: N_("Not replaced: this voter's card was already replaced once without being handed "
+                                   "back. Only with the old card now."),
+    ReplaceOutcome.NOT_CHECKED_IN.value: N_("Not replaced: this voter is not checked in."),
+    ReplaceOutcome.UNKNOWN_VOTER.value: N_("This voter is not on this precinct's list."),
+    ReplaceOutcome.OLD_CARD_COUNTED.value: N_("Not replaced: the ballot on the card in the reader is already counted."),
+    ReplaceOutcome.OLD_CARD_CANCELLED.value: N_("Not replaced: the card in the reader was already cancelled."),
+    ReplaceOutcome.OLD_CARD_UNKNOWN.value: N_("Not replaced: the card in the reader was not issued at this polling station."),
+    Reason.CARD_NOT_ISSUED.value: N_("Not replaced: the card in the reader is not an issued, unused card "
+                                     "(a voted card is cast; a blank card carries nothing to cancel)."),
+    Reason.CARD_REMOVED.value: N_("The card was pulled out during the operation. Nothing was recorded: insert it again."),
+    Reason.WRONG_ELECTION.value: N_("This card belongs to another election. It was not counted and not changed."),
+    Reason.WRONG_PRECINCT.value: N_("This card was issued for another polling station. It was not counted and not changed."),
+    Reason.MALFORMED_RECORD.value: N_("This card cannot be read as a Sailau ballot card."),
+}
+
+
 def note_for_error(exc: BaseException) -> Note:
     """A plain-words note for an error a Station call raised (detail: the exception text)."""
     detail = str(exc)
@@ -102,6 +127,14 @@ def note_for_error(exc: BaseException) -> Note:
         return Note(N_("This voter is not on this precinct's list."), "error", detail=detail)
     if isinstance(exc, InvalidIIN):
         return Note(N_("This IIN is not valid."), "error", detail=detail)
+    if isinstance(exc, CardAlreadyIssued):
+        return Note(N_("This voter already got a card. A second card only by replacing the first (Replace card)."),
+                    "error")
+    if isinstance(exc, ReplacementRefused):
+        return Note(REPLACE_REFUSED_TEXT.get(exc.reason, N_("The card was not replaced.")), "error",
+                    detail="" if exc.reason in REPLACE_REFUSED_TEXT else detail)
+    if isinstance(exc, OldCardNeeded):
+        return Note(N_("Insert the old card to replace it, or confirm it is not handed back."), "warn")
     if isinstance(exc, VoterNotWaiting):
         return Note(N_("This voter cannot get a card now (not checked in, or already got one)."), "error",
                     detail=detail)
@@ -147,6 +180,15 @@ def note_for_cast(result: CastResult) -> Note:
         return Note(msgid, "ok", {"code": result.receipt_code})
     return Note(N_("Already counted (receipt code {code}): nothing was added; the card is now cleared."),
                 "warn", {"code": result.receipt_code})
+
+
+def note_for_replace(result: ReplaceResult) -> Note:
+    name = " ".join(p for p in (result.voter.surname, result.voter.given_name) if p)
+    if result.card_returned:
+        return Note(N_("Card replaced for {name}: the old card is cancelled. The next blank card is theirs."),
+                    "ok", {"name": name})
+    return Note(N_("Card replaced for {name} without the old card: its token stays valid (counted as not "
+                   "handed back). The next blank card is theirs."), "warn", {"name": name})
 
 
 def note_for_cancel(result: CancelResult) -> Note:
@@ -410,6 +452,9 @@ class ClerkApp(App[None]):
         if action.kind is ActionKind.ISSUED:
             assert action.issue is not None
             self.set_card_note(note_for_issue(action.issue))
+        elif action.kind is ActionKind.REMOVED:
+            self.set_card_note(Note(N_("The card was pulled out during the operation. Nothing was recorded: "
+                                       "insert it again."), "error"))
         elif action.kind is ActionKind.NEED_VOTER:
             self.blank_card_waiting = self.card_present
             self.set_card_note(Note(N_("Blank card: check in a voter (or pick one waiting) and it is issued to them."),
@@ -417,10 +462,22 @@ class ClerkApp(App[None]):
         elif action.kind is ActionKind.CAST:
             assert action.cast is not None
             self.set_card_note(note_for_cast(action.cast))
+            if action.cast.counted and action.cast.card_cleared:
+                self._blank_in_reader()
         elif action.kind is ActionKind.OFFER_CANCEL:
             self.set_card_note(Note(N_("This card is issued and holds no ballot."), "warn"))
             if self.card_present:
                 self.push_screen(CancelCardScreen(), self._cancel_answer)
+
+    def _blank_in_reader(self) -> None:
+        """The card in the reader was just cleared (cast, cancel, replace): it is a blank
+        card now, exactly as if one were inserted. Issue it to the selected voter, or
+        keep it for the next one checked in."""
+        if not self.card_present:
+            return
+        self.blank_card_waiting = True
+        if self.station.selected_voter is not None:
+            self._issue_waiting_blank()
 
     def _issue_waiting_blank(self) -> None:
         """A blank card waited in the reader for a voter: issue it now."""
@@ -441,6 +498,54 @@ class ClerkApp(App[None]):
 
     def _cancelled(self, result: CancelResult) -> None:
         self.set_card_note(note_for_cancel(result))
+        if result.card_cleared:
+            self._blank_in_reader()
+
+    # -- replace a card -------------------------------------------------------------------------
+
+    def ask_replace(self, voter: Voter) -> None:
+        """The clerk wants to replace `voter`'s card: ask how (old card in the reader or not)."""
+        def answer(choice: str | None) -> None:
+            if choice == "in-reader":
+                self.replace_with_card_in_reader(voter.iin)
+            elif choice in (ReplaceReason.ISSUE_INTERRUPTED.value, ReplaceReason.LOST.value):
+                self._confirm_not_returned(voter, ReplaceReason(choice))
+
+        self.push_screen(ReplaceCardScreen(voter), answer)
+
+    def replace_with_card_in_reader(self, iin: str) -> None:
+        if not self.card_present:
+            self.set_card_note(Note(N_("Insert the old card to replace it, or confirm it is not handed back."), "warn"))
+            return
+        self.blank_card_waiting = False
+        self._card_job(lambda client: self.station.replace_card(iin, ReplaceReason.DAMAGED, old_card=client),
+                       self._replaced)
+
+    def _confirm_not_returned(self, voter: Voter, reason: ReplaceReason) -> None:
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.replace_not_returned(voter.iin, reason)
+
+        self.push_screen(
+            ConfirmScreen(N_("The old card is not handed back, so its token stays valid: if that card exists it "
+                             "could still be cast. This is counted in the protocol and logged, once per voter. "
+                             "Replace the card of {voter}?"),
+                          N_("Replace without the old card"), N_("Do not replace"),
+                          name="replace-not-returned", voter=f"{voter.surname} {voter.given_name}"),
+            answer,
+        )
+
+    def replace_not_returned(self, iin: str, reason: ReplaceReason) -> None:
+        self.run_station(lambda: self.station.replace_card(iin, reason, card_not_returned=True),
+                         self._replaced, self._card_failed)
+
+    def _card_failed(self, exc: BaseException) -> None:
+        self.set_card_note(note_for_error(exc))
+
+    def _replaced(self, result: ReplaceResult) -> None:
+        self.set_card_note(note_for_replace(result))
+        if result.card_cleared or self.blank_card_waiting:
+            self._blank_in_reader()
 
     # -- audit ---------------------------------------------------------------------------------
 

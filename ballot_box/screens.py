@@ -188,6 +188,7 @@ class DeskScreen(ClerkScreen):
                 with Horizontal(classes="row"):
                     yield TrButton(N_("Check in"), id="check-in", variant="primary")
                     yield TrButton(N_("Give the next card to this voter"), id="select")
+                    yield TrButton(N_("Replace card"), id="replace")
                 yield Tr(N_("Waiting for a card"), classes="subtitle")
                 yield DataTable(id="waiting", cursor_type="row")
             with Vertical(id="desk-right"):
@@ -275,6 +276,8 @@ class DeskScreen(ClerkScreen):
             app.check_in(voter.iin)
         elif event.button.id == "select":
             app.select_voter(voter.iin)
+        elif event.button.id == "replace":
+            app.ask_replace(voter)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "waiting" and event.row_key.value is not None:
@@ -331,6 +334,38 @@ class CancelCardScreen(ConfirmScreen):
             N_("Cancel the card"), N_("Keep it"), name="cancel-card")
 
 
+class ReplaceCardScreen(ModalScreen[str | None]):
+    """Replace a voter's issued card: with the old card in the reader (its token is
+    cancelled), or without it (issue interrupted, or lost: confirmed next). Dismissed
+    with "in-reader", a `ReplaceReason` value, or None."""
+
+    BINDINGS = [Binding("escape", "back", show=False)]
+
+    def __init__(self, voter: Voter) -> None:
+        super().__init__(name="replace-card")
+        self.voter = voter
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Tr(N_("Replace the card of {voter}: their card was issued but not cast (spoilt, damaged, "
+                        "lost, or the issue was interrupted). Put the old card in the reader if you have it."),
+                     id="question", voter=_voter_name(self.voter))
+            with Vertical(classes="choices"):
+                yield TrButton(N_("Old card is in the reader"), id="in-reader", variant="primary")
+                yield TrButton(N_("Issue interrupted: no card to hand back"), id="issue_interrupted", variant="warning")
+                yield TrButton(N_("Card lost: not handed back"), id="lost", variant="error")
+                yield TrButton(N_("Back"), id="back")
+
+    def on_mount(self) -> None:
+        self.query_one("#in-reader").focus()
+
+    def on_button_pressed(self, event: TrButton.Pressed) -> None:
+        self.dismiss(None if event.button.id == "back" else event.button.id)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
 # --- audit ------------------------------------------------------------------------------
 
 AUDIT_KINDS: dict[str, str] = {
@@ -343,6 +378,9 @@ AUDIT_KINDS: dict[str, str] = {
     "ballot_accepted": N_("ballot accepted"),
     "card_rejected": N_("card rejected"),
     "card_cancelled": N_("card cancelled"),
+    "card_replaced": N_("card replaced"),
+    "issue_refused": N_("card refused: voter has one"),
+    "replacement_refused": N_("replacement refused"),
     "polls_closed": N_("polls closed"),
 }
 
@@ -542,6 +580,8 @@ class ProtocolScreen(ClerkScreen):
             (N_("Cards issued"), protocol.cards_issued),
             (N_("Ballots cast"), protocol.ballots_cast),
             (N_("Cards cancelled"), protocol.cards_cancelled),
+            (N_("Cards replaced"), protocol.cards_replaced),
+            (N_("of which not handed back"), protocol.cards_not_returned),
             (N_("Cards outstanding"), result.outstanding),
         ]
         lines = [f"{t(label):<24} {value:>6}" for label, value in counts]

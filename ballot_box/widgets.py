@@ -103,6 +103,7 @@ COUNTER_ROWS: tuple[tuple[str, str], ...] = (
     ("issued", N_("Cards issued")),
     ("cast", N_("Ballots cast")),
     ("cancelled", N_("Cards cancelled")),
+    ("replaced", N_("Cards replaced")),
     ("outstanding", N_("Cards outstanding")),
 )
 

@@ -29,7 +29,16 @@ from clerk_support import (
 from sailau.ballot_box import audit, i18n
 from sailau.ballot_box.app import REASON_TEXT, ClerkApp
 from sailau.ballot_box.models import PollsState
-from sailau.ballot_box.screens import AuditScreen, CancelCardScreen, CloseScreen, DeskScreen, OpenPollsScreen, ProtocolScreen
+from sailau.ballot_box.screens import (
+    AuditScreen,
+    CancelCardScreen,
+    CloseScreen,
+    ConfirmScreen,
+    DeskScreen,
+    OpenPollsScreen,
+    ProtocolScreen,
+    ReplaceCardScreen,
+)
 from sailau.ballot_box.station import Reason
 from sailau.ballot_box.widgets import NoteView
 from sailau.election import shares
@@ -268,6 +277,110 @@ async def test_removing_the_card_while_cancel_is_offered_cancels_nothing(tmp_pat
             await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "dialog closed")
             assert "not cancelled" in card_note(app)
             assert card.state is CardState.ISSUED and station.counters().cancelled == 0
+
+
+async def test_the_card_cleared_by_a_cast_is_issued_to_the_next_voter(tmp_path: Path) -> None:
+    """After a cast the cleared card stays in the reader: it is a blank card for the next
+    voter, issued on check-in without pulling and re-inserting it; a voter already
+    waiting gets it at once."""
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            await check_in(pilot, app, "Абаев")
+            card = blank_card()
+            await insert(pilot, desk, card, "issue", lambda: "Card issued to Абаев" in card_note(app))
+            await remove(pilot, desk)
+            vote(card, 0)
+            await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
+            assert card.state is CardState.BLANK and app.card_present and app.blank_card_waiting
+            await check_in(pilot, app, "Иванова")  # the card never left the reader
+            await settle(pilot, lambda: "Card issued to Иванова Мария" in card_note(app), "cleared card issued")
+            assert card.state is CardState.ISSUED and station.waiting == []
+
+            await remove(pilot, desk)
+            await check_in(pilot, app, "Ахметов")  # waits while Иванова votes
+            vote(card, 1)
+            await insert(pilot, desk, card, "cast, then issue to the waiting voter",
+                         lambda: "Card issued to Ахметов Ерлан" in card_note(app))
+            assert card.state is CardState.ISSUED
+            c = station.counters()
+            assert (c.checked_in, c.issued, c.cast, c.outstanding) == (3, 3, 2, 1)
+
+
+async def test_replace_a_spoilt_card_in_the_reader(tmp_path: Path) -> None:
+    """Replace card with the old card in the reader: its token is cancelled, the card is
+    cleared and, being blank in the reader, issued to the same voter with a new token."""
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            await check_in(pilot, app, "Жұмабек")
+            card = blank_card()
+            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
+            first = card.issue_block
+            await press(pilot, "#check-in")  # the same voter again: refused, one card
+            await settle(pilot, lambda: "already checked in" in desk_note(app), "second check-in refused")
+            await press(pilot, "#select")
+            await settle(pilot, lambda: "already got a card" in desk_note(app), "second card refused")
+
+            await press(pilot, "#replace")
+            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog")
+            assert "Жұмабек Дәулет" in str(app.screen.query_one("#question").render())
+            await press(pilot, "#in-reader")
+            await settle(pilot, lambda: "Card issued to Жұмабек Дәулет" in card_note(app), "replaced and reissued")
+            assert card.state is CardState.ISSUED and card.issue_block != first
+            c = station.counters()
+            assert (c.checked_in, c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (1, 2, 1, 1, 1, 0)
+            counters = str(app.screen.query_one("#counters").render())
+            assert re.search(r"Cards replaced\s+1", counters)
+            assert ("card_replaced", {"reason": "damaged", "card_returned": True}) in [
+                (e.kind, e.payload) for e in audit.read_events(station.db)]
+
+
+async def test_replace_a_card_that_is_not_handed_back_needs_a_confirmation(tmp_path: Path) -> None:
+    with open_db(tmp_path) as db:
+        station = make_station(db, tmp_path)
+        desk = make_desk(station)
+        app = desk.app
+        async with app.run_test(size=SIZE) as pilot:
+            await check_in(pilot, app, "Сәрсен")
+            card = blank_card()
+            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
+            await remove(pilot, desk)  # the voter walks off with it and loses it
+
+            await press(pilot, "#replace")
+            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog")
+            await press(pilot, "#lost")
+            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
+            assert "could still be cast" in str(app.screen.query_one("#question").render())
+            await press(pilot, "#no")
+            await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "back at the desk")
+            assert station.counters().replaced == 0
+
+            await press(pilot, "#replace")
+            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog again")
+            await press(pilot, "#lost")
+            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation again")
+            await press(pilot, "#yes")
+            await settle(pilot, lambda: "without the old card" in card_note(app), "replaced, not returned")
+            assert app.screen.query_one("#card-note", NoteView).has_class("note-warn")
+
+            new = blank_card(2)
+            await insert(pilot, desk, new, "new card", lambda: "Card issued to Сәрсенова Гүлнар" in card_note(app))
+            c = station.counters()
+            assert (c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (2, 0, 2, 1, 1)
+
+            await remove(pilot, desk)  # a second replacement without the card is refused
+            await press(pilot, "#replace")
+            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog, third time")
+            await press(pilot, "#lost")
+            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation, third time")
+            await press(pilot, "#yes")
+            await settle(pilot, lambda: "Only with the old card now" in card_note(app), "limit")
+            assert station.counters().replaced == 1
 
 
 async def test_audit_view_lists_recent_events_and_the_chain_status(tmp_path: Path) -> None:
