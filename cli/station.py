@@ -122,7 +122,8 @@ def status(db_url: str, election_path: Path, station_key_path: Path) -> None:
     with db:
         c = st.counters()
         click.echo(f"polls {st.polls_state.value}; on list {c.on_list}, checked in {c.checked_in}, issued {c.issued}, "
-                   f"cast {c.cast}, cancelled {c.cancelled}, outstanding {c.outstanding}")
+                   f"cast {c.cast}, cancelled {c.cancelled}, replaced {c.replaced} ({c.not_returned} not handed back), "
+                   f"outstanding {c.outstanding}")
 
 
 @station.command()

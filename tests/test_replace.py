@@ -399,3 +399,36 @@ def test_cancel_of_a_replaced_card_left_issued_just_clears(rig: Rig, station: St
     assert result.status is CancelStatus.ALREADY_CANCELLED and card.state is CardState.BLANK
     c = station.counters()
     assert (c.issued, c.cancelled, c.replaced) == (1, 1, 1)
+
+
+# --- migration ----------------------------------------------------------------------------------
+
+
+def test_migration_0002_takes_checked_in_voters_as_holding_a_card(station_db_url: str) -> None:
+    """A station database from 0001 does not know who got a card: every checked-in voter
+    is taken to hold one (nobody gets a second card without a counted replacement)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from sailau.ballot_box.db import alembic_config, make_engine
+
+    engine = make_engine(station_db_url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        for i, checked in enumerate((True, False)):
+            connection.execute(text(
+                "INSERT INTO voters (id, iin, surname, given_name, patronymic, birth_date, checked_in, surname_key, "
+                "given_name_key) VALUES (:id, :iin, 'S', 'G', '', '1980-01-01', :c, 's', 'g')"),
+                {"id": i + 1, "iin": f"80010130000{i}", "c": checked})
+    engine.dispose()
+    from sqlalchemy.exc import IntegrityError
+
+    with open_station_db(station_db_url) as db:
+        with db.read() as session:
+            rows = session.execute(text("SELECT iin, checked_in, card FROM voters ORDER BY id")).all()
+        assert [(bool(c), card) for _, c, card in rows] == [(True, "issued"), (False, "none")]
+        with pytest.raises(IntegrityError, match="ck_voters_card_needs_check_in"):  # the checks hold from now on
+            with db.write() as session:
+                session.execute(text("UPDATE voters SET card = 'issued' WHERE checked_in = :f"), {"f": False})
