@@ -1,15 +1,21 @@
 """One card per voter across station restarts, card replacement (old card handed back
 or not), and the audit head the signed protocol carries — on SQLite and on a real
-PostgreSQL (``station_db_url``)."""
+PostgreSQL (``station_db_url``); the migration of an 0001 database; and a Hypothesis
+state machine of check-in / issue / cast / replace against a model."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from sailau.ballot_box import audit, store
+from sailau.ballot_box import audit, pollbook, store
 from sailau.ballot_box.bench import K, Rig
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import TokenState, VoterCard
@@ -28,7 +34,7 @@ from sailau.ballot_box.station import (
 from sailau.ballot_box.store import ReplaceOutcome
 from sailau.cli.main import cli
 from sailau.election.protocol import SignedProtocol, validate_protocol
-from sailau.election.record import IssueBlock
+from sailau.election.record import IssueBlock, token_hash
 from sailau.simulator.card_app import VirtualBallotCard
 from sailau.simulator.faults import FaultyCard, clone_card
 from sailau.smartcard.apdu import CardState
@@ -432,3 +438,113 @@ def test_migration_0002_takes_checked_in_voters_as_holding_a_card(station_db_url
         with pytest.raises(IntegrityError, match="ck_voters_card_needs_check_in"):  # the checks hold from now on
             with db.write() as session:
                 session.execute(text("UPDATE voters SET card = 'issued' WHERE checked_in = :f"), {"f": False})
+
+
+# --- the voter card rules as a state machine (Hypothesis) --------------------------------------
+
+MACHINE_VOTERS = 4
+_MACHINE_RIG = Rig.create(voters=MACHINE_VOTERS)
+_MACHINE_CSV = _MACHINE_RIG.voters_csv(Path(tempfile.mkdtemp(prefix="sailau-sm-")) / "voters.csv")
+voter_index = st.integers(0, MACHINE_VOTERS - 1)
+
+
+class VoterCardMachine(RuleBasedStateMachine):
+    """Check-ins, issues, casts and both kinds of replacement in any order, against a model
+    that knows which token is on whose card (the station does not). The store must agree
+    with the model on every outcome, and the protocol's count relations must always hold."""
+
+    @initialize()
+    def open(self) -> None:
+        rig = _MACHINE_RIG
+        self.db = open_station_db("sqlite://")
+        station = rig.station(self.db)
+        pollbook.import_voters(self.db, _MACHINE_CSV)
+        station.open_polls([rig.terminal])
+        self.iins = rig.iins
+        self.checked_in: set[int] = set()
+        self.card = dict.fromkeys(range(MACHINE_VOTERS), VoterCard.NONE)
+        self.live: dict[int, bytes] = {}  # voter -> token hash of the card they hold
+        self.voted: set[int] = set()
+
+    def teardown(self) -> None:
+        if hasattr(self, "db"):
+            self.db.close()
+
+    @rule(i=voter_index)
+    def check_in(self, i: int) -> None:
+        if i in self.checked_in:
+            with pytest.raises(pollbook.AlreadyCheckedIn):
+                pollbook.check_in(self.db, self.iins[i])
+            return
+        pollbook.check_in(self.db, self.iins[i])
+        self.checked_in.add(i)
+
+    @rule(i=voter_index)
+    def issue(self, i: int) -> None:
+        token = token_hash(os.urandom(16))
+        outcome = store.issue_to_voter(self.db, self.iins[i], token)
+        if i not in self.checked_in:
+            assert outcome is store.IssueOutcome.NOT_CHECKED_IN
+        elif self.card[i].holds_card:
+            assert outcome is store.IssueOutcome.ALREADY_ISSUED
+        else:
+            assert outcome is store.IssueOutcome.ISSUED
+            self.card[i] = VoterCard.REISSUED if self.card[i] is VoterCard.LOST else VoterCard.ISSUED
+            self.live[i] = token
+
+    @rule(i=voter_index)
+    def cast(self, i: int) -> None:
+        if i not in self.live:
+            return
+        outcome = store.cast_ballot(self.db, self.live[i], 1, b"sealed")
+        assert outcome is (store.CastOutcome.ALREADY_COUNTED if i in self.voted else store.CastOutcome.ACCEPTED)
+        self.voted.add(i)
+
+    @rule(i=voter_index)
+    def replace_with_card(self, i: int) -> None:
+        token = self.live.get(i)
+        outcome = store.replace_card(self.db, self.iins[i], "damaged", old_token_hash=token or bytes(32))
+        if i not in self.checked_in:
+            assert outcome is ReplaceOutcome.NOT_CHECKED_IN
+        elif not self.card[i].holds_card:
+            assert outcome is ReplaceOutcome.NO_CARD
+        elif i in self.voted:
+            assert outcome is ReplaceOutcome.OLD_CARD_COUNTED
+        else:
+            assert outcome is ReplaceOutcome.REPLACED
+            self.card[i] = VoterCard.LOST if self.card[i] is VoterCard.REISSUED else VoterCard.NONE
+            del self.live[i]
+
+    @rule(i=voter_index)
+    def replace_without_card(self, i: int) -> None:
+        outcome = store.replace_card(self.db, self.iins[i], "lost", old_token_hash=None)
+        if i not in self.checked_in:
+            assert outcome is ReplaceOutcome.NOT_CHECKED_IN
+        elif not self.card[i].holds_card:
+            assert outcome is ReplaceOutcome.NO_CARD
+        elif self.card[i] is VoterCard.REISSUED:
+            assert outcome is ReplaceOutcome.LIMIT
+        else:  # (a voter who already voted can still claim a lost card: the station cannot know)
+            assert outcome is ReplaceOutcome.REPLACED
+            self.card[i] = VoterCard.LOST
+            self.live.pop(i, None)
+            self.voted.discard(i)  # their next card's ballot is new to the model
+
+    @invariant()
+    def store_agrees_and_relations_hold(self) -> None:
+        if not hasattr(self, "db"):
+            return
+        for i, iin in enumerate(self.iins):
+            assert pollbook.find_by_iin(self.db, iin).card is self.card[i]  # type: ignore[union-attr]
+        c = store.counters(self.db)
+        assert c.checked_in == len(self.checked_in)
+        assert c.issued <= c.checked_in + c.replaced
+        assert c.cast + c.cancelled <= c.issued and c.cast + c.cancelled + c.outstanding == c.issued
+        assert c.not_returned <= c.replaced and c.not_returned <= c.checked_in
+        assert c.replaced - c.not_returned <= c.cancelled
+        # a card replaced without being handed back is the only way to a second ballot: one each at most
+        assert c.cast <= c.checked_in + c.not_returned
+
+
+TestVoterCardMachine = VoterCardMachine.TestCase
+TestVoterCardMachine.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
