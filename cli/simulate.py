@@ -97,7 +97,7 @@ def summary(report) -> str:  # SimulationReport
         "  voters: " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in report.outcomes.items()),
         f"  protocol valid: {'yes' if report.protocol_valid else 'NO'}"
         + ("" if report.protocol_valid else " — " + "; ".join(report.problems)),
-        f"  ballot positions {report.ballot_positions:,} (ballots x contests), voting targets {report.voting_targets:,}",
+        f"  ballot positions {report.ballot_positions:,} (every markable place on every ballot), contest selections {report.contest_selections:,}",
         f"  discrepancies {report.discrepancies}, lost {report.lost}, double counted {report.double_counted}, "
         f"fraudulent cards accepted {report.fraud_accepted}",
     ]

@@ -28,11 +28,11 @@ Accounting (what "correct" means here):
 - `lost` = voters expected counted whose receipt code is not in the published
   receipt list; `double_counted` = receipt codes listed more than once plus codes
   no voter of the day holds (a replayed, foreign or corrupted card that got in).
-- `ballot_positions` = ballots tallied × contests on the ballot: one recorded
-  selection (an option, against all or blank) per contest per ballot. This is the
-  unit counted towards the VVSG accuracy volume (1,549,703). `voting_targets`
-  (ballots × every option, against all and blank of each contest) is also
-  reported.
+- `ballot_positions` = what VVSG means by it: every place on a tallied ballot
+  where a vote can be marked (each option of each contest, against all where the
+  law has it, and blank), i.e. ballots × positions per ballot. This is the unit
+  counted towards the VVSG accuracy volume (1,549,703). `contest_selections`
+  (ballots × contests: one recorded choice per contest) is also reported.
 - `protocol_valid` = the protocol's station signature verifies against the
   station's key, no control relation is violated, and its counters equal what
   happened: voters checked in, ballots cast, cards cancelled (replacements with
@@ -145,7 +145,7 @@ class SimulationReport:
     outstanding: int = 0
     replaced: int = 0  # cards replaced after a crash while issuing
     not_returned: int = 0  # of which the card held no token (its token stays outstanding)
-    voting_targets: int = 0
+    contest_selections: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     fraud_accepted: int = 0
     station_restarts: int = 0
@@ -654,14 +654,14 @@ class PollingDay:
         lost = sum(1 for code in held if published[code] == 0)
         double = sum(n - 1 for n in published.values() if n > 1) + sum(
             n for code, n in published.items() if code not in held)
-        targets_per_ballot = sum(len(self.election.options(c.id)) + int(c.against_all) + 1 for c in self.contests)
+        positions_per_ballot = sum(len(self.election.options(c.id)) + int(c.against_all) + 1 for c in self.contests)
         return SimulationReport(
             voters=len(self.voters), checked_in=protocol.voters_checked_in, issued=protocol.cards_issued,
             cast=protocol.ballots_cast, cancelled=protocol.cards_cancelled, protocol_valid=not problems,
             discrepancies=len(diffs), lost=lost, double_counted=double,
-            ballot_positions=protocol.ballots_cast * len(self.contests), faults=self.ledger, timings={},
+            ballot_positions=protocol.ballots_cast * positions_per_ballot, faults=self.ledger, timings={},
             outstanding=actual["outstanding"], replaced=protocol.cards_replaced,
-            not_returned=protocol.cards_not_returned, voting_targets=protocol.ballots_cast * targets_per_ballot,
+            not_returned=protocol.cards_not_returned, contest_selections=protocol.ballots_cast * len(self.contests),
             outcomes={o.value: outcomes[o] for o in Outcome}, fraud_accepted=self.fraud_accepted,
             station_restarts=self.restarts, diffs=diffs, problems=problems, election_id=self.election.id,
             election_origin=self.kit.origin, precinct=self.precinct,

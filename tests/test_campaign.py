@@ -5,7 +5,7 @@ nothing counted twice.
 A ballot position is what VVSG means by it: a place on the ballot where a vote
 can be marked (every option of every contest, against all where the law has it,
 and the blank mark), counted over every ballot tallied: ballots × 17 on the demo
-ballot (the report's `voting_targets`). So the campaign reads every position of
+ballot (the report's `ballot_positions`). So the campaign reads every position of
 about 91,000 ballots. Days have 3,000 voters (a large Kazakh precinct), every fault kind
 at the issue's rates (`--faults all`), a fresh election key and station per day.
 
@@ -41,7 +41,7 @@ def test_vvsg_volume_campaign_has_zero_discrepancies() -> None:
         assert (report.discrepancies, report.lost, report.double_counted, report.fraud_accepted) == (0, 0, 0, 0), \
             (days, report.diffs)
         days += 1
-        positions += report.voting_targets
+        positions += report.ballot_positions
         ballots += report.cast
         voters += report.voters
         totals.update(report.outcomes)

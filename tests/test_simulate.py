@@ -51,7 +51,8 @@ def test_300_voters_in_process_with_every_fault() -> None:
     # a crash while issuing is a replaced card, not a lost voter; a blank card's token stays outstanding
     assert report.outcomes[Outcome.NOT_ISSUED_AFTER_CRASH] == 0 and report.replaced >= report.not_returned > 0
     assert report.outstanding == report.outcomes[Outcome.REJECTED_CORRUPT] + report.not_returned
-    assert report.ballot_positions == report.cast * 3  # three contests on the demo ballot
+    assert report.contest_selections == report.cast * 3  # three contests on the demo ballot
+    assert report.ballot_positions == report.cast * 17  # 5 parties + blank, two local races with their options + blank
     assert set(report.to_json()) == JSON_KEYS
 
 
@@ -128,7 +129,7 @@ def test_given_definition_with_its_shares(tmp_path: Path) -> None:
                                              shares_dir=tmp_path / "shares", precinct=7501))
     assert_exact(report)
     assert report.election_origin == "definition+shares" and report.precinct == 7501
-    assert report.ballot_positions == 12  # precinct 7501's style carries the Mäjilis list only
+    assert report.contest_selections == 12  # precinct 7501's style carries the Mäjilis list only
 
 
 def test_shipped_2023_example_as_a_template() -> None:
@@ -138,7 +139,7 @@ def test_shipped_2023_example_as_a_template() -> None:
     report = run_simulation(SimulationConfig(voters=15, seed=9, election=example, precinct=7103,
                                              faults=parse_fault_spec("pull=0.3,replay=0.2")))
     assert_exact(report)
-    assert report.election_origin == "template (fresh key)" and report.ballot_positions == 15 * 3
+    assert report.election_origin == "template (fresh key)" and report.contest_selections == 15 * 3
 
 
 @pytest.mark.pcsc
