@@ -1,7 +1,7 @@
 """A PostgreSQL server for benchmarks and simulations, and throw-away databases on it.
 
-`local_server_url()` does what tests/fixtures_postgres.py does for the test
-suite, outside pytest: start Debian's packaged cluster with `pg_ctlcluster` if it
+`local_server_url()` is what tests/fixtures_postgres.py and `sailau bench` both
+stand on: start Debian's packaged cluster with `pg_ctlcluster` if it
 is down (it runs the server as the postgres user; the server refuses root), and
 create a loopback login role with CREATEDB through `runuser -u postgres -- psql`.
 `fresh_database(url)` creates an empty database on any server whose role may
@@ -66,6 +66,11 @@ def _ensure_running(port: int, timeout: float = 60.0) -> None:
         time.sleep(0.2)  # polling a readiness condition under a deadline
 
 
+def superuser_psql(sql: str, what: str) -> str:
+    """Run one SQL statement as the cluster's superuser (`runuser -u postgres -- psql`)."""
+    return _run(["runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql], what)
+
+
 def local_server_url() -> str:
     """SQLAlchemy URL of the packaged local cluster's `postgres` database, as a role
     that may create databases; starts the cluster if needed (needs root for runuser)."""
@@ -74,13 +79,16 @@ def local_server_url() -> str:
             raise PostgresUnavailable(f"{tool} not found (apt-get install postgresql-{PG_VERSION})")
     port = _cluster_port()
     _ensure_running(port)
-    _run(
-        ["runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-qAtX", "-c",
-         f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'; "
-         f"EXCEPTION WHEN duplicate_object OR unique_violation THEN "
-         f"ALTER ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'; END $$;"],
+    # idempotent, and safe when several processes race to create the role
+    superuser_psql(
+        f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'; "
+        f"EXCEPTION WHEN duplicate_object OR unique_violation THEN "
+        f"ALTER ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'; END $$;",
         "creating the login role",
     )
+    # DROP DATABASE ... WITH (FORCE) must be able to end an autovacuum worker
+    # busy in a throw-away database; without this the drop fails now and then.
+    superuser_psql(f"GRANT pg_signal_backend TO {ROLE}", "granting pg_signal_backend to the login role")
     return f"postgresql+psycopg://{ROLE}:{PASSWORD}@127.0.0.1:{port}/postgres"
 
 

@@ -1,9 +1,8 @@
 """Fixtures that start the packaged PostgreSQL cluster and hand out fresh databases.
 
-``postgres_server`` (session): starts Debian's cluster with ``pg_ctlcluster`` if
-it is down (it switches to the postgres user itself: the server refuses root),
-creates a login role with CREATEDB through ``runuser -u postgres -- psql`` and a
-per-session empty template database. If PostgreSQL cannot start the fixture
+``postgres_server`` (session): ``sailau.simulator.local_postgres.local_server_url``
+starts Debian's cluster if it is down and makes the login role (the same code
+``sailau bench`` uses); the fixture adds a per-session empty template database. If PostgreSQL cannot start the fixture
 fails with the reason: nothing is skipped.
 
 ``postgres_url`` (function): a fresh database copied from the template, dropped
@@ -15,19 +14,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
-PG_VERSION = os.environ.get("SAILAU_PG_VERSION", "15")
-PG_CLUSTER = os.environ.get("SAILAU_PG_CLUSTER", "main")
-ROLE = "sailau_test"
-PASSWORD = "sailau_test_pw"  # loopback-only test role
+from sailau.simulator.local_postgres import PostgresUnavailable, local_server_url, superuser_psql
 
 
 @dataclass(frozen=True)
@@ -45,68 +40,26 @@ class PostgresServer:
         return f"host={self.host} port={self.port} user={self.role} password={self.password} dbname=postgres"
 
 
-def _run(args: list[str], what: str) -> str:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        pytest.fail(f"PostgreSQL fixture: {what} failed ({' '.join(args)}): {done.stderr.strip() or done.stdout.strip()}", pytrace=False)
-    return done.stdout
-
-
-def _psql(sql: str, what: str) -> str:
-    return _run(["runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql], what)
-
-
-def _cluster_port() -> int:
-    for line in _run(["pg_lsclusters", "--no-header"], "listing clusters").splitlines():
-        fields = line.split()
-        if fields[:2] == [PG_VERSION, PG_CLUSTER]:
-            return int(fields[2])
-    pytest.fail(f"PostgreSQL fixture: no cluster {PG_VERSION}/{PG_CLUSTER} (is Debian's postgresql-{PG_VERSION} installed?)", pytrace=False)
-
-
-def _ensure_running(port: int) -> None:
-    status = subprocess.run(["pg_ctlcluster", PG_VERSION, PG_CLUSTER, "status"], capture_output=True, text=True)
-    if status.returncode != 0:
-        start = subprocess.run(["pg_ctlcluster", PG_VERSION, PG_CLUSTER, "start"], capture_output=True, text=True, timeout=120)
-        # a parallel session may have started it between our status and start
-        again = subprocess.run(["pg_ctlcluster", PG_VERSION, PG_CLUSTER, "status"], capture_output=True, text=True)
-        if again.returncode != 0:
-            pytest.fail(f"PostgreSQL fixture: cannot start cluster {PG_VERSION}/{PG_CLUSTER}: {start.stderr.strip()}"
-                        f" (see /var/log/postgresql/postgresql-{PG_VERSION}-{PG_CLUSTER}.log)", pytrace=False)
-    deadline = time.monotonic() + 60
-    while True:
-        ready = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True, text=True)
-        if ready.returncode == 0:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"PostgreSQL fixture: server on port {port} not ready after 60 s: {ready.stdout.strip()}", pytrace=False)
-        time.sleep(0.2)  # polling a readiness condition under a deadline
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    for tool in ("pg_ctlcluster", "pg_lsclusters", "pg_isready", "runuser"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"PostgreSQL fixture: {tool} not found (apt-get install postgresql-{PG_VERSION})", pytrace=False)
-    port = _cluster_port()
-    _ensure_running(port)
-    # idempotent, and safe when several test sessions race to create the role
-    _psql(
-        f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'; "
-        f"EXCEPTION WHEN duplicate_object OR unique_violation THEN "
-        f"ALTER ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'; END $$;",
-        "creating the test role",
-    )
-    # DROP DATABASE ... WITH (FORCE) must be able to end an autovacuum worker
-    # that is busy in a test database; without this the drop fails now and then.
-    _psql(f"GRANT pg_signal_backend TO {ROLE}", "granting pg_signal_backend to the test role")
+    try:
+        url = make_url(local_server_url())
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL fixture: {exc} (see /var/log/postgresql/)", pytrace=False)
     template = f"sailau_tpl_{os.getpid()}_{secrets.token_hex(3)}"
-    _psql(f"CREATE DATABASE {template} OWNER {ROLE}", "creating the template database")
-    server = PostgresServer("127.0.0.1", port, ROLE, PASSWORD, template)
+    _psql(f"CREATE DATABASE {template} OWNER {url.username}", "creating the template database")
+    server = PostgresServer(url.host, url.port, url.username, url.password, template)
     try:
         yield server
     finally:
         _psql(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)", "dropping the template database")
+
+
+def _psql(sql: str, what: str) -> str:
+    try:
+        return superuser_psql(sql, what)
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL fixture: {exc}", pytrace=False)
 
 
 @pytest.fixture
