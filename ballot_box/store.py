@@ -427,16 +427,10 @@ def _replace(session: Session, iin: str, old_token_hash: bytes | None) -> Replac
             return ReplaceOutcome.LIMIT
         row.card = VoterCard.LOST.value
         return ReplaceOutcome.REPLACED
-    marked = session.execute(
-        update(IssuedTokenRow)
-        .where(IssuedTokenRow.token_hash == bytes(old_token_hash), IssuedTokenRow.state == TokenState.ISSUED.value)
-        .values(state=TokenState.CANCELLED.value)
-        .execution_options(synchronize_session=False)
-    )
-    if marked.rowcount != 1:
-        found = session.scalar(select(IssuedTokenRow.state).where(IssuedTokenRow.token_hash == bytes(old_token_hash)))
-        return {None: ReplaceOutcome.OLD_CARD_UNKNOWN, TokenState.USED.value: ReplaceOutcome.OLD_CARD_COUNTED,
-                TokenState.CANCELLED.value: ReplaceOutcome.OLD_CARD_CANCELLED}[found]
+    found = _move_issued_token(session, old_token_hash, TokenState.CANCELLED)
+    if found is not _MOVED:
+        return {None: ReplaceOutcome.OLD_CARD_UNKNOWN, TokenState.USED: ReplaceOutcome.OLD_CARD_COUNTED,
+                TokenState.CANCELLED: ReplaceOutcome.OLD_CARD_CANCELLED}[found]
     row.card = (VoterCard.LOST if card is VoterCard.REISSUED else VoterCard.NONE).value
     return ReplaceOutcome.REPLACED
 
@@ -448,6 +442,25 @@ def _bump_replacements(session: Session, kind: ReplacementKind) -> None:
     statement = statement.on_conflict_do_update(index_elements=[ReplacementRow.kind],
                                                 set_={"count": ReplacementRow.count + 1})
     session.execute(statement)
+
+
+_MOVED = object()  # sentinel: the token moved
+
+
+def _move_issued_token(session: Session, token_hash: bytes, to: TokenState) -> object:
+    """Move an ISSUED token to `to` with a conditional UPDATE, the exactly-once
+    step (two racing transactions cannot both see rowcount 1). Returns `_MOVED`,
+    or where the token already stood: its state, or None if it was never issued."""
+    marked = session.execute(
+        update(IssuedTokenRow)
+        .where(IssuedTokenRow.token_hash == bytes(token_hash), IssuedTokenRow.state == TokenState.ISSUED.value)
+        .values(state=to.value)
+        .execution_options(synchronize_session=False)
+    )
+    if marked.rowcount == 1:
+        return _MOVED
+    found = session.scalar(select(IssuedTokenRow.state).where(IssuedTokenRow.token_hash == bytes(token_hash)))
+    return None if found is None else TokenState(found)
 
 
 def token_state(db: StationDB, token_hash: bytes) -> TokenState | None:
@@ -483,19 +496,13 @@ def cast_ballot(
     draft = _draft(audit_event, AuditKind.BALLOT_ACCEPTED)
     with db.write() as session:
         require_state(session, "cast a ballot", PollsState.OPEN)
-        marked = session.execute(
-            update(IssuedTokenRow)
-            .where(IssuedTokenRow.token_hash == bytes(token_hash), IssuedTokenRow.state == TokenState.ISSUED.value)
-            .values(state=TokenState.USED.value)
-            .execution_options(synchronize_session=False)
-        )
-        if marked.rowcount == 1:
+        found = _move_issued_token(session, token_hash, TokenState.USED)
+        if found is _MOVED:
             session.add(BallotRow(id=secrets.token_bytes(BALLOT_ID_LEN), style_code=style_code, sealed=bytes(sealed)))
             session.flush()
             audit.append(session, draft, db.clock())
             return CastOutcome.ACCEPTED
-        found = session.scalar(select(IssuedTokenRow.state).where(IssuedTokenRow.token_hash == bytes(token_hash)))
-    outcome, reason = _REFUSAL[None if found is None else TokenState(found)]
+    outcome, reason = _REFUSAL[found]
     audit.record(db, AuditDraft(AuditKind.CARD_REJECTED, {"reason": reason.value}))
     return outcome
 
@@ -506,18 +513,12 @@ def cancel_issued(db: StationDB, token_hash: bytes, audit_event: AuditDraft | No
     draft = _draft(audit_event, AuditKind.CARD_CANCELLED)
     with db.write() as session:
         require_state(session, "cancel a card", PollsState.OPEN)
-        marked = session.execute(
-            update(IssuedTokenRow)
-            .where(IssuedTokenRow.token_hash == bytes(token_hash), IssuedTokenRow.state == TokenState.ISSUED.value)
-            .values(state=TokenState.CANCELLED.value)
-            .execution_options(synchronize_session=False)
-        )
-        if marked.rowcount == 1:
+        found = _move_issued_token(session, token_hash, TokenState.CANCELLED)
+        if found is _MOVED:
             audit.append(session, draft, db.clock())
             return CancelOutcome.CANCELLED
-        found = session.scalar(select(IssuedTokenRow.state).where(IssuedTokenRow.token_hash == bytes(token_hash)))
-    return {None: CancelOutcome.UNKNOWN_TOKEN, TokenState.USED.value: CancelOutcome.ALREADY_COUNTED,
-            TokenState.CANCELLED.value: CancelOutcome.ALREADY_CANCELLED}[found]
+    return {None: CancelOutcome.UNKNOWN_TOKEN, TokenState.USED: CancelOutcome.ALREADY_COUNTED,
+            TokenState.CANCELLED: CancelOutcome.ALREADY_CANCELLED}[found]
 
 
 def record_rejection(db: StationDB, reason: RejectReason, payload: Mapping[str, Any] | None = None) -> AuditEvent:
