@@ -137,6 +137,8 @@ async def run_demo_flow(pilot, app: DemoApp) -> str:
     await until(pilot, lambda: isinstance(hosted_screen(box), ConfirmScreen), "confirmation")
     await click_in(pilot, box, "#yes")
     await until(pilot, lambda: isinstance(hosted_screen(box), ProtocolScreen), "protocol", timeout=60)
+    # the guide follows the clerk's screen on a 0.2 s refresh, so wait for it as for every step above
+    await until(pilot, lambda: "protocol is signed" in guide(app), "guide: done")
     return receipt
 
 
