@@ -200,8 +200,17 @@ def test_demo_first_screen(snap_compare, demo_dir: Path) -> None:
     async def run_before(pilot) -> None:
         for pane in app.query(AppPane).results(AppPane):
             await pane.wait_running()
-        await until(pilot, lambda: all(p._lines for p in app.query(AppPane).results(AppPane)), "both panes drawn")
-        await pilot.pause(0.3)
+        panes = list(app.query(AppPane).results(AppPane))
+        await until(pilot, lambda: all(p._lines for p in panes), "both panes drawn")
+        # a hosted app may draw more than one frame while it settles: wait for frames to hold
+        frames = lambda: [tuple(tuple(strip) for strip in p._lines) for p in panes]  # noqa: E731
+        deadline = time.monotonic() + 20
+        while True:
+            before = frames()
+            await pilot.pause(0.5)
+            if frames() == before and not any(p.hosted.pane_dirty for p in panes):
+                break
+            assert time.monotonic() < deadline, "the demo's panes kept changing"
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
