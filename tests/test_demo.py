@@ -71,10 +71,15 @@ async def click_in(pilot, pane: AppPane, selector: str) -> None:
             return found.first().region if found else None
 
     await until(pilot, lambda: bool(region()), f"{selector} on the hosted screen")
-    await pilot.pause(0.05)  # let the hosted app settle its layout
-    region = region()
+    # the hosted app may still be laying out: aim only once the widget stays put
+    seen = None
+    deadline = time.monotonic() + 20
+    while (now := region()) != seen or not now:
+        assert time.monotonic() < deadline, f"{selector} kept moving on the hosted screen"
+        seen = now
+        await pilot.pause(0.05)
     origin = pane.content_region
-    await pilot.click(offset=(origin.x + region.x + region.width // 2, origin.y + region.y + region.height // 2))
+    await pilot.click(offset=(origin.x + now.x + now.width // 2, origin.y + now.y + now.height // 2))
 
 
 async def run_demo_flow(pilot, app: DemoApp) -> str:
