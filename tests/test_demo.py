@@ -58,6 +58,17 @@ async def until(pilot, condition: Callable[[], bool], what: str, timeout: float 
         await pilot.pause(0.02)
 
 
+async def steady(pilot, read: Callable[[], object], what: str, every: float, timeout: float = 20.0) -> object:
+    """Wait until `read()` gives the same non-empty value twice, `every` seconds apart; return it."""
+    deadline = time.monotonic() + timeout
+    seen = None
+    while (now := read()) != seen or not now:
+        assert time.monotonic() < deadline, f"{what} kept changing"
+        seen = now
+        await pilot.pause(every)
+    return now
+
+
 def hosted_screen(pane: AppPane):
     with pane.hosted._context():
         return pane.hosted.screen
@@ -72,14 +83,9 @@ async def click_in(pilot, pane: AppPane, selector: str) -> None:
 
     await until(pilot, lambda: bool(region()), f"{selector} on the hosted screen")
     # the hosted app may still be laying out: aim only once the widget stays put
-    seen = None
-    deadline = time.monotonic() + 20
-    while (now := region()) != seen or not now:
-        assert time.monotonic() < deadline, f"{selector} kept moving on the hosted screen"
-        seen = now
-        await pilot.pause(0.05)
+    target = await steady(pilot, region, f"{selector} on the hosted screen", every=0.05)
     origin = pane.content_region
-    await pilot.click(offset=(origin.x + now.x + now.width // 2, origin.y + now.y + now.height // 2))
+    await pilot.click(offset=(origin.x + target.x + target.width // 2, origin.y + target.y + target.height // 2))
 
 
 async def run_demo_flow(pilot, app: DemoApp) -> str:
@@ -208,14 +214,12 @@ def test_demo_first_screen(snap_compare, demo_dir: Path) -> None:
         panes = list(app.query(AppPane).results(AppPane))
         await until(pilot, lambda: all(p._lines for p in panes), "both panes drawn")
         # a hosted app may draw more than one frame while it settles: wait for frames to hold
-        frames = lambda: [tuple(tuple(strip) for strip in p._lines) for p in panes]  # noqa: E731
-        deadline = time.monotonic() + 20
-        while True:
-            before = frames()
-            await pilot.pause(0.5)
-            if frames() == before and not any(p.hosted.pane_dirty for p in panes):
-                break
-            assert time.monotonic() < deadline, "the demo's panes kept changing"
+        def frames():
+            if any(p.hosted.pane_dirty for p in panes):
+                return None  # a new frame is waiting to be drawn
+            return [tuple(tuple(strip) for strip in p._lines) for p in panes]
+
+        await steady(pilot, frames, "the demo's panes", every=0.5)
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
