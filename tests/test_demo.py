@@ -63,7 +63,7 @@ async def steady(pilot, read: Callable[[], object], what: str, every: float, tim
     deadline = time.monotonic() + timeout
     seen = None
     while (now := read()) != seen or not now:
-        assert time.monotonic() < deadline, f"{what} kept changing"
+        assert time.monotonic() < deadline, f"{what} never held still (last read: {now!r})"
         seen = now
         await pilot.pause(every)
     return now
@@ -81,8 +81,7 @@ async def click_in(pilot, pane: AppPane, selector: str) -> None:
             found = pane.hosted.screen.query(selector)
             return found.first().region if found else None
 
-    await until(pilot, lambda: bool(region()), f"{selector} on the hosted screen")
-    # the hosted app may still be laying out: aim only once the widget stays put
+    # the widget may not be there yet, or the hosted app still laying out: aim once it stays put
     target = await steady(pilot, region, f"{selector} on the hosted screen", every=0.05)
     origin = pane.content_region
     await pilot.click(offset=(origin.x + target.x + target.width // 2, origin.y + target.y + target.height // 2))
@@ -209,14 +208,14 @@ def test_demo_first_screen(snap_compare, demo_dir: Path) -> None:
     app = DemoApp(kit, InProcessCarrier(kit.card), speaker=QUIET)
 
     async def run_before(pilot) -> None:
-        for pane in app.query(AppPane).results(AppPane):
-            await pane.wait_running()
         panes = list(app.query(AppPane).results(AppPane))
-        await until(pilot, lambda: all(p._lines for p in panes), "both panes drawn")
+        for pane in panes:
+            await pane.wait_running()
+
         # a hosted app may draw more than one frame while it settles: wait for frames to hold
         def frames():
-            if any(p.hosted.pane_dirty for p in panes):
-                return None  # a new frame is waiting to be drawn
+            if any(p.hosted.pane_dirty or not p._lines for p in panes):
+                return None  # a pane not drawn yet, or a new frame waiting to be drawn
             return [tuple(tuple(strip) for strip in p._lines) for p in panes]
 
         await steady(pilot, frames, "the demo's panes", every=0.5)
