@@ -111,6 +111,8 @@ __all__ = [
     "Station",
     "StationError",
     "StationMismatch",
+    "StationStatus",
+    "read_status",
     "TerminalKey",
     "ZeroReport",
     "ZeroReportFailed",
@@ -355,6 +357,40 @@ class _Session:
     pending: _PendingIssue | None = None
 
 
+# --- read-only status -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StationStatus:
+    """What a station database says about itself: binding, polls state, counters."""
+
+    info: StationInfo
+    counters: ProtocolCounters
+
+
+def _fingerprint_problem(info: StationInfo, election: Election) -> str | None:
+    if info.election_fingerprint == election.fingerprint:
+        return None
+    return (f"election fingerprint {info.election_fingerprint.hex()[:16]}... "
+            f"is not this definition's {election.fingerprint_hex[:16]}...")
+
+
+def read_status(db: StationDB, election: Election | None = None) -> StationStatus:
+    """The polls state and live counters, read from the database alone.
+
+    Needs no station key and no card master key: nothing is signed, written or
+    migrated here (open the database with ``migrate_schema=False``). With
+    `election`, the database must be bound to that definition, else
+    StationMismatch; `store.StationNotSetUp` when no election is set up.
+    """
+    info = store.station_info(db)
+    if election is not None:
+        problem = _fingerprint_problem(info, election)
+        if problem is not None:
+            raise StationMismatch("this station database is set up for " + problem)
+    return StationStatus(info, store.counters(db))
+
+
 # --- the service ----------------------------------------------------------------------
 
 
@@ -385,8 +421,8 @@ class Station:
         self.fault_hook = fault_hook or _no_fault
         try:
             definition = election.precinct(precinct)
-        except ElectionLookupError as exc:
-            raise StationMismatch(f"precinct {precinct} is not in election {election.id}: {exc}") from None
+        except ElectionLookupError as exc:  # "precinct N is not in election X": says it all
+            raise StationMismatch(str(exc)) from None
         self.precinct = definition.number
         self.style = definition.style
         self.plaintext_len = election.plaintext_length
@@ -413,10 +449,7 @@ class Station:
             info = store.station_info(self.db)
         except store.StationNotSetUp:
             return store.setup_station(self.db, self.election.fingerprint, self.precinct, self.station_key_id)
-        problems = []
-        if info.election_fingerprint != self.election.fingerprint:
-            problems.append(f"election fingerprint {info.election_fingerprint.hex()[:16]}... "
-                            f"is not this definition's {self.election.fingerprint_hex[:16]}...")
+        problems = [p for p in (_fingerprint_problem(info, self.election),) if p is not None]
         if info.precinct != self.precinct:
             problems.append(f"precinct {info.precinct}, not {self.precinct}")
         if info.station_key_id != self.station_key_id:
@@ -447,17 +480,17 @@ class Station:
 
     # -- opening --------------------------------------------------------------------
 
-    def enroll_terminal(self, terminal: TerminalKey) -> bytes:
+    def enrol_terminal(self, terminal: TerminalKey) -> bytes:
         """Enrol one booth terminal key (setup or open polls); returns its key id."""
         key_id = terminal.key_id
-        store.enroll_terminal(self.db, key_id, terminal.public_key, terminal.label or key_id.hex())
+        store.enrol_terminal(self.db, key_id, terminal.public_key, terminal.label or key_id.hex())
         self._terminals.pop(key_id, None)
         return key_id
 
     def open_polls(self, terminals: Iterable[TerminalKey | bytes]) -> ZeroReport:
         """Enrol the terminals, check the box is empty (zero report), open the polls."""
         for t in terminals:
-            self.enroll_terminal(t if isinstance(t, TerminalKey) else TerminalKey(bytes(t)))
+            self.enrol_terminal(t if isinstance(t, TerminalKey) else TerminalKey(bytes(t)))
         state = self.polls_state
         if state is not PollsState.SETUP:
             raise WrongPollsState("open the polls", state, (PollsState.SETUP,))

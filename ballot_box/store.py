@@ -294,7 +294,7 @@ def seal_storage(db: StationDB) -> None:
 # --- terminals --------------------------------------------------------------------
 
 
-def enroll_terminal(db: StationDB, key_id: bytes, public_key: bytes, label: str) -> None:
+def enrol_terminal(db: StationDB, key_id: bytes, public_key: bytes, label: str) -> None:
     """Enrol a booth terminal's Ed25519 public key (before or while polls are open).
 
     Enrolling the same key again is a no-op; another key under the same id is refused.

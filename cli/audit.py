@@ -13,6 +13,8 @@ import click
 from sailau.ballot_box import audit as chain
 from sailau.ballot_box.db import SchemaNotCurrent, open_station_db
 
+from .options import DbUrlSource, db_url_option, db_url_source
+
 
 @click.group()
 def audit() -> None:
@@ -20,11 +22,13 @@ def audit() -> None:
 
 
 @audit.command()
-@click.option("--db", "db_url", help="station database URL (sqlite:///station.db, postgresql+psycopg://...)")
+@db_url_option(required=False)
 @click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="exported JSON-lines file")
 @click.option("--head", "head_hash", help="expected hash of the last event (e.g. from the signed protocol): catches a cut-off tail")
 def verify(db_url: str | None, file_path: Path | None, head_hash: str | None) -> None:
-    """Recompute every hash and link of the chain."""
+    """Recompute every hash and link of the chain, in the station database or in an exported file."""
+    if file_path is not None and db_url_source() is DbUrlSource.ENVIRONMENT:
+        db_url = None  # SAILAU_DB_URL is a default, not a second source beside --file
     if (db_url is None) == (file_path is None):
         raise click.UsageError("give exactly one of --db URL or --file FILE.jsonl")
     if file_path is not None:
@@ -50,7 +54,7 @@ def verify(db_url: str | None, file_path: Path | None, head_hash: str | None) ->
 
 
 @audit.command()
-@click.option("--db", "db_url", required=True, help="station database URL")
+@db_url_option()
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSON-lines file to write")
 def export(db_url: str, out_path: Path) -> None:
     """Write the chain as JSON lines (one event per line, in seq order)."""

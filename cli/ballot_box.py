@@ -14,25 +14,15 @@ import click
 from sailau.election import crypto
 from sailau.election.definition import DefinitionError, load_election
 
+from sailau.smartcard.card_keys import InvalidKeyMaterialError, load_master_key
 
-def _read_master_key(path: Path) -> bytes:
-    """An AES card master key: 16/24/32 raw bytes, or that many as hex text."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("ascii").strip()
-        key = bytes.fromhex(text)
-    except (UnicodeDecodeError, ValueError):
-        key = raw
-    if len(key) not in (16, 24, 32):
-        raise click.BadParameter(f"{path}: a card master key is 16, 24 or 32 bytes (raw or hex), found {len(key)}",
-                                 param_hint="--card-master-key")
-    return key
+from .options import db_url_option
 
 
 @click.command("ballot-box")
 @click.option("--election", "election_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True, help="Election definition JSON.")
-@click.option("--db", "db_url", required=True, help="Station database URL (sqlite:///station.db, postgresql+psycopg://...).")
+@db_url_option()
 @click.option("--reader", "reader", required=True, help="PC/SC reader name (or a unique prefix) of the ballot-box reader.")
 @click.option("--precinct", type=int, default=None, help="Precinct number (needed the first time; later read from the database).")
 @click.option("--station-key", "station_key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -62,7 +52,10 @@ def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | No
         terminals = [TerminalKey(crypto.ed25519_public_bytes(crypto.load_verify_key(p)), p.stem) for p in terminal_keys]
     except (DefinitionError, crypto.KeyFileError) as exc:
         raise click.ClickException(str(exc)) from None
-    master_key = _read_master_key(master_key_path)
+    try:
+        master_key = load_master_key(master_key_path)
+    except (OSError, InvalidKeyMaterialError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--card-master-key") from None
     db = open_station_db(db_url)
     try:
         if precinct is None:

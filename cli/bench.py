@@ -9,6 +9,10 @@ import click
 
 from sailau.simulator.bench import BENCHMARKS, LABELS, BenchConfig, BenchConfigError, render_table, run_bench
 
+from .options import warn_password_on_command_line
+
+PG_URL_ENV = "SAILAU_BENCH_PG_URL"
+
 
 def _only(value: str | None) -> frozenset[str]:
     if not value:
@@ -22,7 +26,9 @@ def _only(value: str | None) -> frozenset[str]:
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures as JSON here.")
 @click.option("--pcsc/--no-pcsc", default=True, show_default=True, help="Also time APDUs through pcscd + vpcd (started if needed).")
 @click.option("--postgres/--no-postgres", default=True, show_default=True, help="Also time the cast path on PostgreSQL.")
-@click.option("--pg-url", help="PostgreSQL server URL whose role may CREATE DATABASE (default: start the local packaged cluster).")
+@click.option("--pg-url", envvar=PG_URL_ENV, show_envvar=True, metavar="URL",
+              help="PostgreSQL server URL whose role may CREATE DATABASE (default: start the local packaged cluster). "
+                   f"With a password, set {PG_URL_ENV} instead: a command line is visible to other users.")
 @click.option("--runs", type=int, help="Repeats of whole-run benchmarks (close, commission, peer); default 3, quick 2.")
 @click.option("--close-ballots", type=int, help="Ballots at close of polls (default 3,000).")
 @click.option("--commission-precincts", type=int, help="Precinct protocols to import (default 200; commission/bench.py measures 10,060).")
@@ -34,6 +40,8 @@ def bench(quick: bool, only: str | None, json_out: Path | None, pcsc: bool, post
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    if click.get_current_context().get_parameter_source("pg_url") is click.core.ParameterSource.COMMANDLINE:
+        warn_password_on_command_line(pg_url, "--pg-url", f"set {PG_URL_ENV} instead")
     try:
         config = BenchConfig(quick=quick, only=_only(only), pcsc=pcsc, postgres=postgres, pg_url=pg_url, runs=runs,
                              close_ballots=close_ballots, commission_precincts=commission_precincts,

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from .options import db_url_option
+
 
 @click.group()
 def commission() -> None:
@@ -19,7 +21,7 @@ def commission() -> None:
 
 @commission.command("import")
 @click.argument("protocols", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--db", "db_url", required=True, help="Database URL: sqlite:///FILE or postgresql+psycopg://USER:PW@HOST/DB.")
+@db_url_option("commission database")
 @click.option("--election", "election_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Election definition (required on the first import).")
 @click.option("--stations", "stations_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Station key registry (required on the first import).")
 @click.option("--chunk", default=500, show_default=True, help="Protocols per transaction.")
@@ -70,8 +72,9 @@ def import_cmd(protocols: tuple[Path, ...], db_url: str, election_path: Path | N
 
 
 @commission.command("report")
-@click.option("--db", "db_url", required=True, help="Database URL.")
-@click.option("--level", type=click.Choice(["national", "region", "district"]), default="national", show_default=True)
+@db_url_option("commission database")
+@click.option("--level", type=click.Choice(["national", "region", "district"]), default="national", show_default=True,
+              help="Territorial level of the totals: the whole country, each region, or each district.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the report JSON here ('-' for stdout).")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report (charts as PNG/SVG beside it).")
 def report_cmd(db_url: str, level: str, json_out: Path | None, html_out: Path | None) -> None:
@@ -112,11 +115,14 @@ def _print_summary(report: dict) -> None:
 
 @commission.command("synth")
 @click.option("--table", "table_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CSV: region,<party id>... in registration order.")
-@click.option("--precincts", required=True, type=click.IntRange(min=1))
-@click.option("--seed", required=True, type=int)
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--election-id", default="kz-majilis-synth", show_default=True)
-@click.option("--law", type=click.Choice(["kz-majilis-2007", "kz-majilis-2009"]), default="kz-majilis-2009", show_default=True)
+@click.option("--precincts", required=True, type=click.IntRange(min=1),
+              help="Number of precincts to make (at least one per region of the table).")
+@click.option("--seed", required=True, type=int, help="Random seed: the same seed and table give the same set, byte for byte.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Empty directory for the published set (election.json, stations.json, protocols/) and, apart, private/.")
+@click.option("--election-id", default="kz-majilis-synth", show_default=True, help="Id of the synthetic election.")
+@click.option("--law", type=click.Choice(["kz-majilis-2007", "kz-majilis-2009"]), default="kz-majilis-2009", show_default=True,
+              help="Electoral law the seats are allocated by.")
 def synth_cmd(table_path: Path, precincts: int, seed: int, out: Path, election_id: str, law: str) -> None:
     """Write a synthetic published set whose per-region totals equal the table."""
     from sailau.commission.synth import SynthError, TableError, read_table, synthesize

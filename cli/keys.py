@@ -69,7 +69,7 @@ def _signing_key_cmd(role: str) -> click.Command:
         role,
         help=(
             f"Generate an Ed25519 {role} signing key. Writes FILE (private key, PKCS#8 PEM, "
-            f"mode 0600) and FILE with suffix .pub (public key PEM, to enroll), and prints "
+            f"mode 0600) and FILE with suffix .pub (public key PEM, to enrol), and prints "
             f"the key id (first 8 bytes of SHA-256 of the public key). Never overwrites."
         ),
     )

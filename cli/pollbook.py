@@ -14,6 +14,8 @@ from sailau.ballot_box import pollbook as book
 from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.iin import InvalidIIN
 
+from .options import db_url_option
+
 
 @click.group()
 def pollbook() -> None:
@@ -21,7 +23,7 @@ def pollbook() -> None:
 
 
 @pollbook.command("import")
-@click.option("--db", "db_url", required=True, help="station database URL")
+@db_url_option()
 @click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(db_url: str, csv_path: Path) -> None:
     """Import CSV_PATH (IIN, surname, given name, patronymic, birth date YYYY-MM-DD)."""
@@ -34,7 +36,7 @@ def import_(db_url: str, csv_path: Path) -> None:
 
 
 @pollbook.command()
-@click.option("--db", "db_url", required=True, help="station database URL")
+@db_url_option()
 @click.argument("query")
 def find(db_url: str, query: str) -> None:
     """Find voters by IIN (12 digits) or by "surname [given name]" prefix."""
@@ -51,7 +53,7 @@ def find(db_url: str, query: str) -> None:
 
 
 @pollbook.command()
-@click.option("--db", "db_url", required=True, help="station database URL")
+@db_url_option()
 def turnout(db_url: str) -> None:
     """Check-ins per hour."""
     with open_station_db(db_url) as db:

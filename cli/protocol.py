@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from sailau.ballot_box import audit
-from sailau.election import crypto
+from sailau.election import crypto, filekind
 from sailau.election.definition import DefinitionError, load_election
 from sailau.election.protocol import (
     ProtocolError,
@@ -36,10 +36,14 @@ def protocol() -> None:
 def verify(path: Path, election_path: Path | None, station_key_path: Path | None, audit_path: Path | None) -> None:
     """Check the signature and the control relations of the signed protocol in PATH."""
     problems: list[str] = []
+    raw = path.read_bytes()
+    other = filekind.wrong_kind_of_bytes(raw, filekind.SIGNED_PROTOCOL, str(path))
+    if other is not None:
+        raise click.ClickException(other)
     try:
-        signed = SignedProtocol.from_canonical_json(path.read_bytes())
-    except ProtocolError as exc:
-        raise click.ClickException(f"{path}: not a signed protocol: {exc}") from None
+        signed = SignedProtocol.from_canonical_json(raw)
+    except ProtocolError as exc:  # the message names what is wrong with the signed protocol
+        raise click.ClickException(f"{path}: {exc}") from None
     trusted = None
     if station_key_path is not None:
         try:

@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from sailau.election import filekind
 from sailau.election.law import LawError, ListAllocation, PartyVotes, allocate_list_seats
 
 _TOP_KEYS = {"law", "parties", "participated", "against_all", "source"}
@@ -61,8 +62,13 @@ def read_request(path: Path) -> SeatsRequest:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise _fail(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise _fail(path, f"cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
         raise _fail(path, f"cannot read ({e})") from None
+    other = filekind.wrong_kind_of_bytes(text, filekind.SEATS_INPUT, str(path))
+    if other is not None:  # before the strict parse: another kind of file may hold fractions
+        raise click.ClickException(other)
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_float=_reject_float)
     except json.JSONDecodeError as e:

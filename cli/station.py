@@ -4,6 +4,8 @@ Thin over `sailau.ballot_box.station` / `close`: set a database up for one
 election and precinct, open the polls (zero report, terminal enrolment), show
 the counters, close the polls with k share files and write the signed outputs.
 The clerk app (`sailau ballot-box`) does the same interactively, plus cards.
+`status` only reads: it needs the database alone (no station key, no card key)
+and never migrates or writes it.
 """
 
 from __future__ import annotations
@@ -14,32 +16,22 @@ import click
 
 from sailau.ballot_box import pollbook, store
 from sailau.ballot_box.close import ProtocolRefused
-from sailau.ballot_box.db import open_station_db
-from sailau.ballot_box.station import Station, StationError, TerminalKey
+from sailau.ballot_box.db import SchemaNotCurrent, open_station_db
+from sailau.ballot_box.station import Station, StationError, TerminalKey, read_status
 from sailau.election import crypto
 from sailau.election.definition import DefinitionError, load_election
 from sailau.election.shares import ShareError, read_share_file
+from sailau.smartcard.card_keys import InvalidKeyMaterialError, load_master_key
 
-_DB = click.option("--db", "db_url", required=True, help="station database URL (sqlite:///FILE or postgresql+psycopg://...)")
+from .options import db_url_option
+
+_DB = db_url_option()
+_NOT_SET_UP = "no election is set up in this station database: run sailau station init first"
 _ELECTION = click.option("--election", "election_path", required=True,
                          type=click.Path(exists=True, dir_okay=False, path_type=Path), help="election definition JSON")
 _STATION_KEY = click.option("--station-key", "station_key_path", required=True,
                             type=click.Path(exists=True, dir_okay=False, path_type=Path),
                             help="station Ed25519 private key (sailau keys station)")
-
-
-def read_master_key(path: Path) -> bytes:
-    """A card master key file: 16/24/32 raw bytes, or that many bytes as hex text."""
-    data = path.read_bytes()
-    text = data.strip()
-    if len(text) in (32, 48, 64):
-        try:
-            return bytes.fromhex(text.decode("ascii"))
-        except (UnicodeDecodeError, ValueError):
-            pass
-    if len(data) in (16, 24, 32):
-        return data
-    raise click.ClickException(f"{path}: a card master key is 16, 24 or 32 bytes (raw or hex), got {len(data)} bytes")
 
 
 def _station(db_url: str, election_path: Path, station_key_path: Path, precinct: int | None = None,
@@ -54,6 +46,9 @@ def _station(db_url: str, election_path: Path, station_key_path: Path, precinct:
         if precinct is None:
             return db, Station.attach(db, election, key, master)
         return db, Station(db, election, precinct, key, master)
+    except store.StationNotSetUp:
+        db.close()
+        raise click.ClickException(_NOT_SET_UP) from None
     except (StationError, store.StoreError) as exc:
         db.close()
         raise click.ClickException(str(exc)) from None
@@ -76,7 +71,10 @@ def station() -> None:
 def init(db_url: str, election_path: Path, station_key_path: Path, precinct: int, master_path: Path | None,
          voters_csv: Path | None) -> None:
     """Bind the station database to one election, precinct and station key."""
-    master = read_master_key(master_path) if master_path else None
+    try:
+        master = load_master_key(master_path) if master_path else None
+    except (OSError, InvalidKeyMaterialError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--card-master-key") from None
     db, st = _station(db_url, election_path, station_key_path, precinct, master)
     with db:
         if voters_csv is not None:
@@ -114,16 +112,29 @@ def open_(db_url: str, election_path: Path, station_key_path: Path, terminal_key
 
 @station.command()
 @_DB
-@_ELECTION
-@_STATION_KEY
-def status(db_url: str, election_path: Path, station_key_path: Path) -> None:
-    """Polls state and the live counters."""
-    db, st = _station(db_url, election_path, station_key_path)
+@click.option("--election", "election_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="election definition JSON: also check the database is set up for it and name the election")
+def status(db_url: str, election_path: Path | None) -> None:
+    """Polls state and the live counters, read from the database only (no keys needed)."""
+    try:
+        election = load_election(election_path) if election_path is not None else None
+        db = open_station_db(db_url, migrate_schema=False)
+    except (DefinitionError, SchemaNotCurrent) as exc:
+        raise click.ClickException(str(exc)) from None
     with db:
-        c = st.counters()
-        click.echo(f"polls {st.polls_state.value}; on list {c.on_list}, checked in {c.checked_in}, issued {c.issued}, "
-                   f"cast {c.cast}, cancelled {c.cancelled}, replaced {c.replaced} ({c.not_returned} not handed back), "
-                   f"outstanding {c.outstanding}")
+        try:
+            now = read_status(db, election)
+        except store.StationNotSetUp:
+            raise click.ClickException(_NOT_SET_UP) from None
+        except StationError as exc:
+            raise click.ClickException(str(exc)) from None
+    c, info = now.counters, now.info
+    named = f"election {election.id} ({election.fingerprint_hex[:16]}...)" if election is not None else \
+        f"election fingerprint {info.election_fingerprint.hex()[:16]}..."
+    click.echo(f"polls {info.state.value}; on list {c.on_list}, checked in {c.checked_in}, issued {c.issued}, "
+               f"cast {c.cast}, cancelled {c.cancelled}, replaced {c.replaced} ({c.not_returned} not handed back), "
+               f"outstanding {c.outstanding}")
+    click.echo(f"precinct {info.precinct}, {named}, station key {info.station_key_id.hex()}")
 
 
 @station.command()

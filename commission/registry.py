@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sailau.election import filekind
 from sailau.election.crypto import KeyFormatError, key_id
 
 REGISTRY_FORMAT = "sailau/station-keys"
@@ -95,6 +96,9 @@ class StationRegistry:
     def from_data(cls, data: Any) -> StationRegistry:
         if not isinstance(data, dict):
             raise RegistryError("station key registry must be a JSON object")
+        other = filekind.wrong_kind(data, filekind.STATION_KEYS)
+        if other is not None:
+            raise RegistryError(other)
         if data.get("format") != REGISTRY_FORMAT or data.get("version") != REGISTRY_VERSION:
             raise RegistryError(
                 f"not a {REGISTRY_FORMAT} v{REGISTRY_VERSION} file (format {data.get('format')!r}, version {data.get('version')!r})"
@@ -141,6 +145,9 @@ def load_registry(path: str | Path) -> StationRegistry:
         raw = path.read_bytes()
     except OSError as e:
         raise RegistryError(f"{path}: cannot read station key registry ({e.strerror})") from None
+    other = filekind.wrong_kind_of_bytes(raw, filekind.STATION_KEYS, str(path))
+    if other is not None:
+        raise RegistryError(other)
     try:
         return StationRegistry.from_json_bytes(raw)
     except RegistryError as e:

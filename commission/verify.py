@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sailau.election import filekind
 from sailau.election.definition import DefinitionError, Election, load_election
 from sailau.election.protocol import Protocol, sum_protocols
 from sailau.election.record import normalize_receipt_code
@@ -159,8 +160,10 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
     d = Path(directory)
     try:
         election = load_election(d / "election.json")
-    except (DefinitionError, OSError) as e:
-        raise VerifyError(f"cannot read the election definition {d / 'election.json'}: {e}") from None
+    except DefinitionError as e:  # names the file already
+        raise VerifyError(str(e)) from None
+    except OSError as e:
+        raise VerifyError(f"cannot read the election definition {d / 'election.json'}: {e.strerror}") from None
     try:
         registry = load_registry(d / "stations.json")
     except RegistryError as e:
@@ -172,8 +175,13 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
     else:
         try:
             official_data = json.loads(Path(official).read_bytes())
-        except (OSError, json.JSONDecodeError) as e:
+        except OSError as e:
+            raise VerifyError(f"cannot read the official report {official}: {e.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise VerifyError(f"cannot read the official report {official}: {e}") from None
+        other = filekind.wrong_kind(official_data, filekind.COMMISSION_REPORT, str(official))
+        if other is not None:
+            raise VerifyError(other)
     if level is None:
         level = str(official_data.get("level", "national")) if official_data else "national"
 

@@ -41,6 +41,8 @@ from pydantic import (
     model_validator,
 )
 
+from . import filekind
+
 FORMAT = "sailau/election"
 FORMAT_VERSION = 1
 
@@ -78,6 +80,15 @@ class DefinitionError(ValueError):
             f"invalid election definition ({count} problem{'s' if count != 1 else ''}):\n"
             + "\n".join(lines)
         )
+
+
+class NotAnElectionDefinition(DefinitionError):
+    """The file is another kind of Sailau JSON (a protocol, a seats input, ...):
+    one plain sentence instead of a list of unknown keys (see filekind.py)."""
+
+    def __init__(self, message: str):
+        ValueError.__init__(self, message)
+        self.problems = (("", message),)
 
 
 class ElectionLookupError(LookupError):
@@ -568,11 +579,18 @@ def _definition_error(exc: ValidationError) -> DefinitionError:
     return DefinitionError(problems)
 
 
-def parse_election(raw: bytes) -> Election:
-    """Validate definition bytes; the fingerprint is SHA-256 of exactly these bytes."""
+def parse_election(raw: bytes, subject: str = "this file") -> Election:
+    """Validate definition bytes; the fingerprint is SHA-256 of exactly these bytes.
+
+    Bytes of another kind of Sailau file raise `NotAnElectionDefinition` naming
+    `subject` (only looked at once validation failed: the good path pays nothing).
+    """
     try:
         election = Election.model_validate_json(raw)
     except ValidationError as exc:
+        other = filekind.wrong_kind_of_bytes(raw, filekind.ELECTION, subject)
+        if other is not None:
+            raise NotAnElectionDefinition(other) from None
         raise _definition_error(exc) from None
     election._raw = bytes(raw)
     return election
@@ -582,7 +600,9 @@ def load_election(path: str | Path) -> Election:
     """Read and validate an election definition file."""
     raw = Path(path).read_bytes()
     try:
-        return parse_election(raw)
+        return parse_election(raw, subject=str(path))
+    except NotAnElectionDefinition:
+        raise
     except DefinitionError as exc:
         raise DefinitionError(((f"{path}: {p}" if p else str(path), m) for p, m in exc.problems)) from None
 

@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from . import filekind
 from .crypto import (
     KEY_ID_LEN,
     SIGNATURE_LEN,
@@ -276,6 +277,7 @@ class Protocol:
     @classmethod
     def from_data(cls, data: Any) -> Protocol:
         d = _object(data, "protocol")
+        _kind(d, filekind.PROTOCOL)
         _keys(d, "protocol", required={"format", "version", "election", "precinct", "region", *PRECINCT_COUNTS, "contests"}, optional={"district", "audit"})
         _format(d, PROTOCOL_FORMAT)
         el = _object(d["election"], "election")
@@ -297,7 +299,7 @@ class Protocol:
     @classmethod
     def from_canonical_json(cls, raw: bytes) -> Protocol:
         """Parse strictly; the bytes must be exactly the canonical encoding."""
-        protocol = cls.from_data(parse_strict_json(raw))
+        protocol = cls.from_data(_parse_as(raw, filekind.PROTOCOL))
         if protocol.to_canonical_json() != raw:
             raise ProtocolFormatError("protocol JSON is not in canonical form (sorted keys, no whitespace, contests by id)")
         return protocol
@@ -403,10 +405,29 @@ def parse_strict_json(raw: bytes) -> Any:
         raise ProtocolFormatError(f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
 
 
+def _parse_as(raw: bytes, expected: filekind.FileKind) -> Any:
+    """`parse_strict_json`; when that fails on another kind of file (a report with
+    percentages, say), the file's kind is the reason given."""
+    try:
+        return parse_strict_json(raw)
+    except ProtocolFormatError:
+        other = filekind.wrong_kind_of_bytes(raw, expected) if isinstance(raw, (bytes, bytearray)) else None
+        if other is not None:
+            raise ProtocolFormatError(other) from None
+        raise
+
+
 def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ProtocolFormatError(f"{what} must be a JSON object")
     return value
+
+
+def _kind(d: Mapping[str, Any], expected: filekind.FileKind) -> None:
+    """Another kind of Sailau file is named plainly, before its keys are listed as unknown."""
+    other = filekind.wrong_kind(d, expected)
+    if other is not None:
+        raise ProtocolFormatError(other)
 
 
 def _keys(d: Mapping[str, Any], what: str, required: set[str], optional: set[str] = frozenset()) -> None:  # type: ignore[assignment]
@@ -614,7 +635,8 @@ class SignedProtocol:
     @classmethod
     def from_canonical_json(cls, raw: bytes) -> SignedProtocol:
         """Parse strictly (canonical bytes only). Does not verify: call `verify_signed_protocol`."""
-        d = _object(parse_strict_json(raw), "signed protocol")
+        d = _object(_parse_as(raw, filekind.SIGNED_PROTOCOL), "signed protocol")
+        _kind(d, filekind.SIGNED_PROTOCOL)
         _keys(d, "signed protocol", required={"format", "version", "protocol", "station_key_id", "public_key", "signature"})
         _format(d, SIGNED_FORMAT)
         signed = cls(

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import filekind
+
 RECEIPTS_FORMAT = "sailau/receipt-codes"
 RECEIPTS_VERSION = 1
 
@@ -48,7 +50,10 @@ class ReceiptList:
         return (json.dumps(data, indent=0) + "\n").encode("utf-8")
 
     @classmethod
-    def from_data(cls, data: Any) -> ReceiptList:
+    def from_data(cls, data: Any, subject: str = "this file") -> ReceiptList:
+        other = filekind.wrong_kind(data, filekind.RECEIPT_CODES, subject)
+        if other is not None:
+            raise ReceiptListError(other)
         if not isinstance(data, dict) or data.get("format") != RECEIPTS_FORMAT or data.get("version") != RECEIPTS_VERSION:
             raise ReceiptListError(f"not a {RECEIPTS_FORMAT} v{RECEIPTS_VERSION} file")
         el = data.get("election")
@@ -66,8 +71,15 @@ class ReceiptList:
 def read_receipt_list(path: str | Path) -> ReceiptList:
     path = Path(path)
     try:
-        return ReceiptList.from_data(json.loads(path.read_bytes()))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        data = json.loads(path.read_bytes())
+    except OSError as e:
+        raise ReceiptListError(f"{path}: cannot read receipt list ({e.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ReceiptListError(f"{path}: cannot read receipt list ({e})") from None
+    other = filekind.wrong_kind(data, filekind.RECEIPT_CODES, str(path))
+    if other is not None:
+        raise ReceiptListError(other)
+    try:
+        return ReceiptList.from_data(data)
     except ReceiptListError as e:
         raise ReceiptListError(f"{path}: {e}") from None

@@ -24,7 +24,7 @@ from pathlib import Path
 import shamir_mnemonic as slip39
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from . import crypto
+from . import crypto, filekind
 
 SHARE_FORMAT = "sailau-election-key-share/v1"
 MAX_SHARES = 16  # SLIP-39 encodes member index and threshold in 4 bits each
@@ -97,6 +97,9 @@ class Share:
             raise ShareFileError(f"{source}: not JSON ({e.msg} at line {e.lineno})") from None
         if not isinstance(obj, dict):
             raise ShareFileError(f"{source}: expected a JSON object")
+        other = filekind.wrong_kind(obj, filekind.KEY_SHARE, source)
+        if other is not None:
+            raise ShareFileError(other)
         if obj.get("format") != SHARE_FORMAT:
             raise ShareFileError(
                 f"{source}: format is {obj.get('format')!r}, expected {SHARE_FORMAT!r}"
@@ -222,7 +225,9 @@ def read_share_file(path: str | os.PathLike[str]) -> Share:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ShareFileError(f"{path}: share file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise ShareFileError(f"{path}: cannot read share file ({e.strerror})") from None
+    except UnicodeDecodeError as e:
         raise ShareFileError(f"{path}: cannot read share file ({e})") from None
     return Share.from_json(text, source=str(path))
 

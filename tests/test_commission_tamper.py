@@ -199,3 +199,18 @@ def test_cli_names_the_problem(published: Path, tmp_path: Path, official: dict) 
     assert out.exit_code == 1
     assert "precinct 9: refused (unknown_station)" in out.output
     assert f"imported {N - 1}, unchanged 0, refused 1" in out.output
+
+
+def test_an_unreadable_definition_is_named_once(published: Path) -> None:
+    """The reason is said once: no wrapper repeating the file name or "election definition"."""
+    definition = published / "election.json"
+    data = json.loads(definition.read_bytes())
+    data["surprise"] = 1
+    definition.write_text(json.dumps(data))
+    out = CliRunner().invoke(cli, ["verify", str(published)])
+    assert out.exit_code == 2
+    assert out.output.count(str(definition)) == 1 and out.output.count("election definition") == 1, out.output
+    definition.unlink()
+    out = CliRunner().invoke(cli, ["verify", str(published)])
+    assert out.exit_code == 2 and out.output.count(str(definition)) == 1, out.output
+    assert "No such file or directory" in out.output

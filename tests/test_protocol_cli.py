@@ -55,8 +55,12 @@ def closed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Rig, Path]:
             station.on_card(client)
             rig.vote(client, rig.selections(i))  # type: ignore[arg-type]
             station.on_card(client)
-    out = runner.invoke(cli, ["station", "status", *common])
-    assert "polls open" in out.output and "cast 4" in out.output
+    out = runner.invoke(cli, ["station", "status", "--db", db])  # the database alone: no keys
+    assert out.exit_code == 0, out.output
+    assert "polls open" in out.output and "cast 4" in out.output and "precinct 7101" in out.output
+    out = runner.invoke(cli, ["station", "status", "--db", db, "--election", str(tmp / "election.json")])
+    assert out.exit_code == 0, out.output
+    assert f"election {rig.election.id}" in out.output and "cast 4" in out.output
     shares = [a for i in range(1, K + 1) for a in ("--share", str(tmp / f"share-{i}.json"))]
     out = runner.invoke(cli, ["station", "close", *common, *shares, "--out", str(tmp / "out")])
     assert out.exit_code == 0, out.output
@@ -134,7 +138,60 @@ def test_not_a_protocol_is_refused_with_its_reason(tmp_path: Path) -> None:
     bad = tmp_path / "p.json"
     bad.write_text('{"format": "sailau/signed-protocol"}')
     out = verify(str(bad))
-    assert out.exit_code != 0 and "not a signed protocol" in out.output
+    assert out.exit_code != 0 and "signed protocol: missing key(s)" in out.output
+    assert out.output.count("signed protocol") == 1  # the reason, not a wrapper repeating it
+
+
+def test_another_kind_of_file_is_named(closed: tuple[Rig, Path]) -> None:
+    _, tmp = closed
+    out = verify(str(tmp / "election.json"))
+    assert out.exit_code != 0
+    assert f"{tmp / 'election.json'} is an election definition, not a signed precinct protocol (" in out.output
+    out = verify(str(tmp / "out" / "protocol.json"), "--election", str(tmp / "out" / "protocol.json"))
+    assert out.exit_code != 0
+    assert "protocol.json is a signed precinct protocol, not an election definition (" in out.output
+
+
+def test_station_status_reads_without_keys_and_changes_nothing(closed: tuple[Rig, Path], tmp_path: Path) -> None:
+    """status needs neither the station key nor the card master key, and never writes
+    (nor migrates) the database: the file's bytes stay as they were."""
+    import shutil
+
+    _, tmp = closed
+    copy = tmp_path / "station.db"
+    shutil.copy(tmp / "station.db", copy)
+    before = copy.read_bytes()
+    out = CliRunner().invoke(cli, ["station", "status", "--db", f"sqlite:///{copy}"])
+    assert out.exit_code == 0, out.output
+    assert "polls closed" in out.output and "cast 4" in out.output
+    assert copy.read_bytes() == before
+    assert "--station-key" not in CliRunner().invoke(cli, ["station", "status", "--help"]).output
+
+
+def test_station_status_names_a_database_of_another_election(closed: tuple[Rig, Path], tmp_path: Path) -> None:
+    _, tmp = closed
+    other = Rig.create(voters=1)
+    write_election(other.election, tmp_path / "other.json")
+    out = CliRunner().invoke(cli, ["station", "status", "--db", f"sqlite:///{tmp / 'station.db'}",
+                                   "--election", str(tmp_path / "other.json")])
+    assert out.exit_code == 1 and "is not this definition's" in out.output and "Traceback" not in out.output
+
+
+def test_station_status_of_a_new_or_missing_database_is_plain(tmp_path: Path) -> None:
+    out = CliRunner().invoke(cli, ["station", "status", "--db", f"sqlite:///{tmp_path / 'none.db'}"])
+    assert out.exit_code == 1 and "no station database at" in out.output
+    assert not (tmp_path / "none.db").exists()  # a read never creates one
+
+
+def test_precinct_not_in_the_election_is_said_once(tmp_path: Path) -> None:
+    rig = Rig.create(voters=1)
+    write_election(rig.election, tmp_path / "election.json")
+    crypto.save_signing_key(tmp_path / "station.pem", rig.station_key)
+    out = CliRunner().invoke(cli, ["station", "init", "--db", f"sqlite:///{tmp_path / 's.db'}", "--election",
+                                   str(tmp_path / "election.json"), "--station-key", str(tmp_path / "station.pem"),
+                                   "--precinct", "999"])
+    phrase = f"precinct 999 is not in election {rig.election.id}"
+    assert out.exit_code == 1 and out.output.count(phrase) == 1, out.output
 
 
 def test_station_close_with_too_few_shares_fails_and_names_it(tmp_path: Path) -> None:
@@ -150,5 +207,5 @@ def test_station_close_with_too_few_shares_fails_and_names_it(tmp_path: Path) ->
     assert runner.invoke(cli, ["station", "open", *common, "--terminal", str(tmp_path / "booth.pub")]).exit_code == 0
     out = runner.invoke(cli, ["station", "close", *common, "--share", str(tmp_path / "s1.json"), "--out", str(tmp_path / "o")])
     assert out.exit_code != 0 and "needed" in out.output
-    out = runner.invoke(cli, ["station", "status", *common])
+    out = runner.invoke(cli, ["station", "status", "--db", common[1]])
     assert "polls open" in out.output

@@ -171,10 +171,10 @@ def test_duplicate_token_and_polls_state_are_enforced(station_db_url: str) -> No
 
 
 def test_terminal_enrolment(db: StationDB) -> None:
-    store.enroll_terminal(db, b"term0001", bytes(32), "booth 1")
-    store.enroll_terminal(db, b"term0001", bytes(32), "booth 1")  # same key again: no-op
+    store.enrol_terminal(db, b"term0001", bytes(32), "booth 1")
+    store.enrol_terminal(db, b"term0001", bytes(32), "booth 1")  # same key again: no-op
     with pytest.raises(store.DuplicateTerminal):
-        store.enroll_terminal(db, b"term0001", b"\x01" * 32, "impostor")
+        store.enrol_terminal(db, b"term0001", b"\x01" * 32, "impostor")
     assert store.terminal_key(db, b"term0001") == bytes(32)
     assert store.terminal_key(db, b"unknown!") is None
     assert [t.label for t in store.terminals(db)] == ["booth 1"]
