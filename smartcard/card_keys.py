@@ -8,6 +8,9 @@ key (`sailau.simulator.card_app.TEST_MASTER_KEY`) is for tests and demos only.""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
@@ -63,3 +66,25 @@ def verify_cryptogram(card_key: bytes, challenge: bytes, candidate: bytes) -> bo
     except InvalidSignature:
         return False
     return True
+
+
+def load_master_key(path: str | os.PathLike[str]) -> bytes:
+    """A station's card master key file: 16, 24 or 32 bytes as hex text (what
+    `sailau demo` and `sailau keys` write), or those bytes raw.
+
+    Hex is tried first and only at a key's exact hex length, so a raw key is never
+    mistaken for hex of another length. Raises OSError when the file cannot be
+    read, InvalidKeyMaterialError (naming the file, never the key) when it holds
+    no key of an AES length."""
+    data = Path(path).read_bytes()
+    text = data.strip()
+    if len(text) in (32, 48, 64):
+        try:
+            return bytes.fromhex(text.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            pass
+    if len(data) in (16, 24, 32):
+        return data
+    raise InvalidKeyMaterialError(
+        f"{path}: a card master key is 16, 24 or 32 bytes (raw or as hex text), found {len(data)} bytes"
+    )
