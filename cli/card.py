@@ -32,14 +32,22 @@ def card() -> None:
 @click.option("--remove-after", type=float, metavar="SECONDS",
               help="Pull the card this many seconds after starting (SIGUSR2 reinserts).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Where pcscd listens.")
-def serve(port: int, image: Path | None, remove_after: float | None, host: str) -> None:
+@click.option("--master-key", "master_key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The station's card master key file (as --card-master-key of `sailau ballot-box`): a new card "
+                   "is personalised for that station. Default: the simulator's test master key.")
+def serve(port: int, image: Path | None, remove_after: float | None, host: str, master_key_path: Path | None) -> None:
     """Insert a virtual ballot card into pcscd's vpcd reader and serve it.
 
     SIGUSR1 pulls the card, SIGUSR2 reinserts it, SIGTERM or Ctrl-C stops.
     While pcscd is not running the card waits and retries."""
-    from sailau.simulator.card_app import VirtualBallotCard
+    from sailau.simulator.card_app import TEST_MASTER_KEY, VirtualBallotCard
+    from sailau.smartcard.card_keys import InvalidKeyMaterialError, load_master_key
 
-    virtual = VirtualBallotCard.open_image(image) if image else VirtualBallotCard()
+    try:
+        master = load_master_key(master_key_path) if master_key_path else TEST_MASTER_KEY
+    except (OSError, InvalidKeyMaterialError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--master-key") from None
+    virtual = VirtualBallotCard.open_image(image, master_key=master) if image else VirtualBallotCard(master_key=master)
     where = str(image) if image else "memory"
     reader = READER_BY_PORT.get(port, f"port {port}")
     handled = {signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT}
@@ -83,6 +91,23 @@ def serve(port: int, image: Path | None, remove_after: float | None, host: str) 
         virtual.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
     click.echo(f"stopped; card {virtual.serial.hex()} is {virtual.state.name}")
+
+
+@card.command()
+def pcscd() -> None:
+    """Make sure pcscd runs with the vpcd readers 'Virtual PCD 00 00' and 'Virtual PCD 00 01'.
+
+    Uses the pcscd that is running (Debian starts it on demand), or starts
+    `pcscd -f` in a session of its own, which keeps running after this command
+    ends; prints the readers."""
+    from sailau.simulator.vpcd import PcscdError, ensure_pcscd
+
+    try:
+        service = ensure_pcscd()
+    except PcscdError as exc:
+        raise click.ClickException(f"cannot run pcscd with the vpcd readers: {exc}") from None
+    how = f"started pcscd -f (pid {service.process.pid}, log {service.log_path})" if service.process else "pcscd is running"
+    click.echo(f"{how}; readers: {', '.join(service.readers)}")
 
 
 @card.command()

@@ -129,6 +129,9 @@ def create_demo(workdir: Path, *, voters: int = DEMO_VOTERS, seed: int = DEMO_SE
         share_paths.append(path)
     station_key_path, terminal_key_path = workdir / "station.key", workdir / "booth1.key"
     crypto.save_signing_key(station_key_path, keys.station_key)
+    # The station's public key, as enrolled in the registry: `sailau protocol verify
+    # --station-key station.pub` checks who signed the demo's protocol.
+    crypto.save_verify_key(workdir / "station.pub", keys.station_key.public_key())
     crypto.save_signing_key(terminal_key_path, keys.terminal_key)
     terminal_pub_path = workdir / "booth1.pub"
     crypto.save_verify_key(terminal_pub_path, keys.terminal_key.public_key())

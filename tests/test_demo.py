@@ -230,8 +230,10 @@ def test_demo_files_make_a_working_precinct(demo_dir: Path) -> None:
     kit = create_demo(demo_dir, voters=5)
     try:
         names = {p.name for p in demo_dir.iterdir()}
-        assert {"election.json", "station.db", "voters.csv", "station.key", "booth1.key", "booth1.pub",
-                "card-master.key", "shares"} <= names
+        assert {"election.json", "station.db", "voters.csv", "station.key", "station.pub", "booth1.key",
+                "booth1.pub", "card-master.key", "shares"} <= names
+        station_pub = crypto.load_verify_key(demo_dir / "station.pub")
+        assert crypto.ed25519_public_bytes(station_pub) == crypto.ed25519_public_bytes(kit.keys.station_key.public_key())
         assert len(kit.share_paths) == 3 and kit.station.counters().on_list == 5
         assert kit.station.polls_state is PollsState.SETUP
         assert kit.election.precinct(kit.precinct).style == 1  # all three contests on the ballot
