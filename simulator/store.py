@@ -168,6 +168,12 @@ class CardStore(ABC):
         """Lifetime count of persistent bytes written (journal, data and marker)."""
         self._tear_after: int | None = None
         self._written_since_armed = 0
+        self.tear_after_commit = False
+        """One-shot switch: cut the power right after the next commit marker is
+        durable (journal committed, data area not yet updated). Unlike
+        `tear_after_bytes` it does not depend on how many bytes the journal of a
+        particular change holds, which varies with the data (segments are the
+        changed byte ranges)."""
 
     # -- raw access, per backend ---------------------------------------
     @abstractmethod
@@ -250,6 +256,9 @@ class CardStore(ABC):
         self._sync()
         self._write(_MARKER, bytes((COMMITTED,)))
         self._sync()
+        if self.tear_after_commit:
+            self.tear_after_commit = False
+            raise TornWrite("power cut right after the commit marker")
         self._apply(segments)
         self._sync()
         self._write(_MARKER, bytes((NOT_COMMITTED,)))

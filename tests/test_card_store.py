@@ -239,6 +239,24 @@ def test_an_uncommitted_journal_is_discarded_and_a_committed_one_replayed():
     assert store.recover() is False
 
 
+@pytest.mark.parametrize("record", [RECORD, bytes(len(RECORD)), bytes(range(len(RECORD)))])
+def test_tear_after_commit_leaves_the_new_data_whatever_the_journal_size(record: bytes):
+    """The switch cuts right after the marker however many segments the change has
+    (a record with zero bytes merges or splits them)."""
+    store = MemoryStore()
+    old = CardImage(CardState.ISSUED, SERIAL, KEY, ISSUE_BLOCK)
+    new = CardImage(CardState.VOTED, SERIAL, KEY, ISSUE_BLOCK, record)
+    store.format(old)
+    store.tear_after_commit = True
+    with pytest.raises(TornWrite, match="commit marker"):
+        store.save(new)
+    assert store.raw_image()[DATA_SIZE] == COMMITTED and store.load() == old and store.peek() == new
+    assert store.recover() is True and store.load() == new
+    assert store.tear_after_commit is False  # one shot
+    store.save(old)
+    assert store.load() == old
+
+
 def test_writes_are_counted_and_the_tear_switch_is_one_shot():
     store = MemoryStore()
     store.format(CardImage(CardState.BLANK, SERIAL, KEY))

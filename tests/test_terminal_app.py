@@ -244,20 +244,9 @@ async def test_card_torn_after_the_commit_shows_the_receipt_and_sends_it_to_the_
         for _ in range(3):
             await pilot.press("1", "right")
         await on_screen(pilot, ReviewScreen)
-        # tear once the record is committed (the card dies before it answers):
-        # find the first tear point that leaves a card VOTED
-        used = 0
-        while True:
-            trial = ts.issued_card()
-            s = TerminalSession(ts.config())
-            sl = ts.slot(trial)
-            s.on_card_inserted(sl.client)
-            s.vote({})
-            trial.tear_after_bytes = used
-            if s.cast().outcome.value == "interrupted" and ts.card_data(trial)[0].name == "VOTED":
-                break
-            used += 1
-        card.tear_after_bytes = used
+        # tear once the record is committed (the card dies before it answers). Not a byte
+        # count found on another card: the journal's size depends on the random record.
+        card.store.tear_after_commit = True
         await pilot.click("#cast")
         await on_screen(pilot, InterruptedScreen)
         source.insert(card)
