@@ -10,7 +10,8 @@ the election public key everyone already holds.
 
 Share file (JSON, one per member):
 `{"format": "sailau-election-key-share/v1", "election_id", "election_public_key"
-(hex, 32 bytes), "index" (1..n), "k", "n", "mnemonic"}`.
+(hex, 32 bytes), "index" (1..n), "k", "n", "mnemonic"}`, at most
+`MAX_SHARE_BYTES`, parsed by the one bounded JSON reader (`jsonfile.py`).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from pathlib import Path
 import shamir_mnemonic as slip39
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from . import crypto, filekind
+from . import crypto, filekind, jsonfile
 
 SHARE_FORMAT = "sailau-election-key-share/v1"
 MAX_SHARES = 16  # SLIP-39 encodes member index and threshold in 4 bits each
 _ITERATION_EXPONENT = 1  # SLIP-39 default; no passphrase is used, so this is not a defence
+#: A share file is about 400 bytes (33 words); nothing else belongs in one.
+MAX_SHARE_BYTES = 64 * 1024
 
 
 class ShareError(Exception):
@@ -90,11 +93,11 @@ class Share:
         ) + "\n"
 
     @classmethod
-    def from_json(cls, text: str, source: str = "share") -> Share:
+    def from_json(cls, text: str | bytes, source: str = "share") -> Share:
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ShareFileError(f"{source}: not JSON ({e.msg} at line {e.lineno})") from None
+            obj = jsonfile.parse_json(text, source, max_bytes=MAX_SHARE_BYTES, what="a key share file")
+        except jsonfile.InputError as e:
+            raise ShareFileError(str(e)) from None
         if not isinstance(obj, dict):
             raise ShareFileError(f"{source}: expected a JSON object")
         other = filekind.wrong_kind(obj, filekind.KEY_SHARE, source)
@@ -222,14 +225,14 @@ def write_share_file(path: str | os.PathLike[str], share: Share) -> None:
 def read_share_file(path: str | os.PathLike[str]) -> Share:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = jsonfile.read_bounded(path, MAX_SHARE_BYTES, "a key share file")
     except FileNotFoundError:
         raise ShareFileError(f"{path}: share file not found") from None
     except OSError as e:
         raise ShareFileError(f"{path}: cannot read share file ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ShareFileError(f"{path}: cannot read share file ({e})") from None
-    return Share.from_json(text, source=str(path))
+    except jsonfile.InputError as e:
+        raise ShareFileError(str(e)) from None
+    return Share.from_json(raw, source=str(path))
 
 
 def reconstruct_election_key(

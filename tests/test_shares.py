@@ -192,7 +192,8 @@ def test_share_file_errors_name_the_problem(tmp_path) -> None:
     with pytest.raises(ShareFileError, match="not found"):
         shares.read_share_file(tmp_path / "missing.json")
     (tmp_path / "a.json").write_text("{not json")
-    with pytest.raises(ShareFileError, match="not JSON"):
+    (tmp_path / "a.json").chmod(0o600)
+    with pytest.raises(ShareFileError, match="malformed JSON"):
         shares.read_share_file(tmp_path / "a.json")
     good = json.loads(SHARES[0].to_json())
     cases = {
@@ -206,6 +207,7 @@ def test_share_file_errors_name_the_problem(tmp_path) -> None:
     for i, (message, obj) in enumerate(cases.items()):
         path = tmp_path / f"case{i}.json"
         path.write_text(json.dumps(obj))
+        path.chmod(0o600)
         with pytest.raises((ShareFileError, BadMnemonicError), match=message):
             shares.read_share_file(path)
 
