@@ -10,8 +10,9 @@ the election public key everyone already holds.
 
 Share file (JSON, one per member):
 `{"format": "sailau-election-key-share/v1", "election_id", "election_public_key"
-(hex, 32 bytes), "index" (1..n), "k", "n", "mnemonic"}`, at most
-`MAX_SHARE_BYTES`, parsed by the one bounded JSON reader (`jsonfile.py`).
+(hex, 32 bytes), "index" (1..n), "k", "n", "mnemonic"}`. It is a secret file
+(`secretfile.py`): written 0600, read only while private, at most
+`MAX_SHARE_BYTES`, and parsed by the one bounded JSON reader (`jsonfile.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 import shamir_mnemonic as slip39
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from . import crypto, filekind, jsonfile
+from . import crypto, filekind, jsonfile, secretfile
 
 SHARE_FORMAT = "sailau-election-key-share/v1"
 MAX_SHARES = 16  # SLIP-39 encodes member index and threshold in 4 bits each
@@ -44,6 +45,10 @@ class ShareParameterError(ShareError, ValueError):
 
 class ShareFileError(ShareError):
     """A share file is missing, unreadable, or not a share of this format."""
+
+
+class ShareFileExposedError(ShareFileError):
+    """A share file group or others may read: refused until `chmod 600`."""
 
 
 class BadMnemonicError(ShareError):
@@ -211,26 +216,30 @@ def write_share_file(path: str | os.PathLike[str], share: Share) -> None:
     """Write one share file, mode 0600, refusing to overwrite an existing file."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        secretfile.write_secret_file(path, share.to_json().encode("utf-8"), "key share")
+    except secretfile.SecretFileError:
         raise ShareFileError(f"{path}: already exists, refusing to overwrite a share") from None
     except OSError as e:
         raise ShareFileError(f"{path}: cannot create share file ({e.strerror})") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(share.to_json())
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def read_share_file(path: str | os.PathLike[str]) -> Share:
+    """Read and check one share file; refused (`ShareFileError`) when missing,
+    unreadable, readable by group or others (with the chmod fix), too large or
+    not a share."""
     path = Path(path)
     try:
-        raw = jsonfile.read_bounded(path, MAX_SHARE_BYTES, "a key share file")
+        raw = secretfile.read_secret_file(
+            path, "key share", MAX_SHARE_BYTES,
+            not_this_kind=lambda data: filekind.wrong_kind_of_bytes(data, filekind.KEY_SHARE, str(path)),
+        )
     except FileNotFoundError:
         raise ShareFileError(f"{path}: share file not found") from None
     except OSError as e:
         raise ShareFileError(f"{path}: cannot read share file ({e.strerror})") from None
-    except jsonfile.InputError as e:
+    except secretfile.SecretFileExposedError as e:
+        raise ShareFileExposedError(str(e)) from None
+    except secretfile.SecretFileError as e:
         raise ShareFileError(str(e)) from None
     return Share.from_json(raw, source=str(path))
 
