@@ -14,6 +14,11 @@ derived from the ballot (no id, no receipt code, no ciphertext hash): the
 chain's order is the casting order, so anything ballot-derived in it would
 re-link ballots to cast times. ``check_payload`` refuses payload keys that name
 such data, as a guard against a careless caller.
+
+An exported log comes back from outside (``sailau audit verify --file``,
+``protocol verify --audit``): it is read by the one bounded reader
+(`sailau.election.jsonfile`), at most ``MAX_AUDIT_LOG_BYTES``, each line's JSON
+depth and integers bounded, so no file can crash or exhaust the verifier.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
+from sailau.election import jsonfile
 
 from .db import StationDB
 from .models import AuditEventRow, AuditHeadRow
@@ -82,6 +89,11 @@ class IdentifyingPayload(ValueError):
     """An audit payload would carry voter identity or ballot content, or is not plain JSON."""
 
 
+#: An exported log holds a few events per voter (about 250 bytes each): a few MB a
+#: precinct. 256 MiB is a hundred times a large one.
+MAX_AUDIT_LOG_BYTES = 256 * 1024 * 1024
+
+
 class AuditFileError(ValueError):
     """An exported audit file line is not a well-formed event."""
 
@@ -114,7 +126,7 @@ class AuditEvent:
 
     @classmethod
     def from_json(cls, line: str) -> AuditEvent:
-        data = json.loads(line)
+        data = jsonfile.parse_json(line, integers_only=False)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         expected = {"seq", "kind", "time", "payload", "prev_hash", "hash"}
@@ -321,16 +333,23 @@ def export_jsonl(db: StationDB, path: str | Path) -> int:
 
 
 def load_jsonl(path: str | Path) -> list[AuditEvent]:
-    """Parse an exported file; a malformed line raises AuditFileError with its line number."""
+    """Parse an exported file; a malformed line raises AuditFileError with its line
+    number, a file over ``MAX_AUDIT_LOG_BYTES`` is refused unread (OSError when it
+    cannot be read at all)."""
     events = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                events.append(AuditEvent.from_json(line))
-            except (ValueError, TypeError) as exc:
-                raise AuditFileError(f"{path}:{number}: not an audit event: {exc}") from None
+    try:
+        text = jsonfile.read_bounded(path, MAX_AUDIT_LOG_BYTES, "an exported audit log").decode("utf-8")
+    except jsonfile.InputError as exc:
+        raise AuditFileError(f"refused ({exc.reason}): {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise AuditFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit in a payload
+        if not line.strip():
+            continue
+        try:
+            events.append(AuditEvent.from_json(line))
+        except (ValueError, TypeError) as exc:
+            raise AuditFileError(f"{path}:{number}: not an audit event: {exc}") from None
     return events
 
 

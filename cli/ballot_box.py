@@ -14,9 +14,7 @@ import click
 from sailau.election import crypto
 from sailau.election.definition import DefinitionError, load_election
 
-from sailau.smartcard.card_keys import InvalidKeyMaterialError, load_master_key
-
-from .options import db_url_option
+from .options import db_url_option, read_card_master_key
 
 
 @click.command("ballot-box")
@@ -52,10 +50,7 @@ def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | No
         terminals = [TerminalKey(crypto.ed25519_public_bytes(crypto.load_verify_key(p)), p.stem) for p in terminal_keys]
     except (DefinitionError, crypto.KeyFileError) as exc:
         raise click.ClickException(str(exc)) from None
-    try:
-        master_key = load_master_key(master_key_path)
-    except (OSError, InvalidKeyMaterialError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--card-master-key") from None
+    master_key = read_card_master_key(master_key_path, "--card-master-key")
     db = open_station_db(db_url)
     try:
         if precinct is None:

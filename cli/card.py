@@ -41,12 +41,10 @@ def serve(port: int, image: Path | None, remove_after: float | None, host: str, 
     SIGUSR1 pulls the card, SIGUSR2 reinserts it, SIGTERM or Ctrl-C stops.
     While pcscd is not running the card waits and retries."""
     from sailau.simulator.card_app import TEST_MASTER_KEY, VirtualBallotCard
-    from sailau.smartcard.card_keys import InvalidKeyMaterialError, load_master_key
 
-    try:
-        master = load_master_key(master_key_path) if master_key_path else TEST_MASTER_KEY
-    except (OSError, InvalidKeyMaterialError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--master-key") from None
+    from .options import read_card_master_key
+
+    master = read_card_master_key(master_key_path, "--master-key") if master_key_path else TEST_MASTER_KEY
     virtual = VirtualBallotCard.open_image(image, master_key=master) if image else VirtualBallotCard(master_key=master)
     where = str(image) if image else "memory"
     reader = READER_BY_PORT.get(port, f"port {port}")

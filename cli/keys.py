@@ -1,12 +1,20 @@
-"""`sailau keys`: the election key ceremony and terminal/station signing keys."""
+"""`sailau keys`: the election key ceremony, terminal/station signing keys and the
+card master key.
+
+Every secret goes to its own file, mode 0600, never over an existing file
+(`sailau.election.secretfile`), and each commission member's share to a place of
+its own: a directory per member (0700) that is handed over whole, or a
+destination the member brings (`--member-dir`, e.g. their removable medium).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from sailau.election import crypto, shares
+from sailau.election import crypto, secretfile, shares
 
 PUBLIC_KEY_FILE = "election-public-key.pem"
 
@@ -15,9 +23,13 @@ def _share_file_name(index: int, n: int) -> str:
     return f"share-{index}-of-{n}.json"
 
 
+def _member_dir_name(index: int) -> str:
+    return f"member-{index}"
+
+
 @click.group()
 def keys() -> None:
-    """Generate the election key (split k-of-n) and Ed25519 terminal/station keys."""
+    """Generate the election key (split k-of-n), Ed25519 terminal/station keys and the card master key."""
 
 
 @keys.command("election")
@@ -29,39 +41,62 @@ def keys() -> None:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Directory for the public key and the share files (created if missing).",
+    help="Directory for the public key (created if missing); without --member-dir each share goes "
+         "into its own subdirectory member-I/ (mode 0700) here, to be handed to member I.",
 )
-def election_cmd(k: int, n: int, election_id: str, out_dir: Path) -> None:
+@click.option(
+    "--member-dir",
+    "member_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where member I's share goes (give it n times, in member order; e.g. each member's own "
+         "removable medium); created 0700 if missing. No two members may share a directory.",
+)
+def election_cmd(k: int, n: int, election_id: str, out_dir: Path, member_dirs: tuple[Path, ...]) -> None:
     """Generate the election key pair and split the private key into n shares.
 
     Writes election-public-key.pem (X25519, for the definition and the terminals)
-    and share-I-of-N.json (mode 0600, one per commission member; each holds a
-    33-word SLIP-39 mnemonic). The private key itself is never written: any k
-    shares rebuild it at the close of polls. Existing files are never overwritten.
+    into --out, and share-I-of-N.json (mode 0600; a 33-word SLIP-39 mnemonic) for
+    each member I into a directory of its own: --out/member-I/ (mode 0700), or the
+    I-th --member-dir. No directory ever holds two shares, so no one copy of a
+    folder gives anyone k of them. The private key itself is never written: any k
+    shares rebuild it at the close of polls, which is checked before anything is
+    written. Existing files are never overwritten: every target is checked first.
     """
     pair = crypto.ElectionKeyPair.generate()
     try:
         made = shares.split_election_key(pair.private_key, k, n, election_id, pair.public_key_bytes)
     except shares.ShareParameterError as e:
         raise click.UsageError(str(e)) from None
-    targets = [out_dir / PUBLIC_KEY_FILE] + [out_dir / _share_file_name(i, n) for i in range(1, n + 1)]
-    existing = [str(p) for p in targets if p.exists()]
+    if member_dirs and len(member_dirs) != n:
+        raise click.UsageError(f"give --member-dir once per member: {n} times, not {len(member_dirs)}")
+    dirs = list(member_dirs) or [out_dir / _member_dir_name(i) for i in range(1, n + 1)]
+    resolved = [os.path.realpath(d) for d in dirs]
+    if len(set(resolved)) != n or os.path.realpath(out_dir) in resolved:
+        raise click.UsageError("each member's share needs a directory of its own, apart from --out and from each other")
+    public_path = out_dir / PUBLIC_KEY_FILE
+    share_paths = [dirs[share.index - 1] / _share_file_name(share.index, n) for share in made]
+    existing = [str(p) for p in [public_path, *share_paths] if p.exists()]
     if existing:
         raise click.ClickException(f"refusing to overwrite: {', '.join(existing)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     # Check the ceremony before anyone leaves the room: the first k shares rebuild the key.
     shares.reconstruct_election_key(made[:k], pair.public_key_bytes, election_id)
     try:
-        crypto.save_election_public_key(targets[0], pair.public_key)
-        for share in made:
-            shares.write_share_file(out_dir / _share_file_name(share.index, n), share)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for d in dirs:
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        crypto.save_election_public_key(public_path, pair.public_key)
+        for share, path in zip(made, share_paths):
+            shares.write_share_file(path, share)
+    except OSError as e:
+        raise click.ClickException(f"cannot create {e.filename}: {e.strerror}") from None
     except (crypto.KeyFileError, shares.ShareFileError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"election {election_id}: {k}-of-{n} key split")
     click.echo(f"public key {pair.public_key_bytes.hex()}")
-    click.echo(f"wrote {targets[0]}")
-    for share in made:
-        click.echo(f"wrote {out_dir / _share_file_name(share.index, n)}")
+    click.echo(f"wrote {public_path}")
+    for share, path in zip(made, share_paths):
+        click.echo(f"wrote {path} (member {share.index}: hand over {path.parent}, keep no copy)")
 
 
 def _signing_key_cmd(role: str) -> click.Command:
@@ -102,6 +137,30 @@ def _signing_key_cmd(role: str) -> click.Command:
 
 keys.add_command(_signing_key_cmd("terminal"))
 keys.add_command(_signing_key_cmd("station"))
+
+
+@keys.command("card-master")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File for the key (hex text, mode 0600); never overwritten.")
+@click.option("--bytes", "length", type=click.Choice(["16", "24", "32"]), default="32", show_default=True,
+              help="Key length: AES-128, -192 or -256 for the card-key diversification.")
+def card_master_cmd(out: Path, length: str) -> None:
+    """Generate a station's card master key (random, from the operating system's CSPRNG).
+
+    The ballot box (--card-master-key) issues and clears cards with it, and every
+    card's own key is diversified from it by the card serial, so it is given to the
+    stations of one precinct and to the card personalisation, and to no one else.
+    The key is never printed.
+    """
+    from sailau.smartcard.card_keys import generate_master_key, master_key_file_bytes
+
+    try:
+        secretfile.write_secret_file(out, master_key_file_bytes(generate_master_key(int(length))), "card master key")
+    except secretfile.SecretFileError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"{out}: cannot create ({e.strerror})") from None
+    click.echo(f"wrote {out} (card master key, {length} bytes, mode 0600)")
 
 
 @keys.command("check-shares")

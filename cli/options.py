@@ -1,4 +1,5 @@
-"""Options several `sailau` subcommands share: where the database URL comes from.
+"""Options several `sailau` subcommands share: where the database URL comes from,
+and the secret files they read (the card master key).
 
 A database URL may hold a password (``postgresql+psycopg://USER:PASSWORD@HOST/DB``),
 and a command line is visible to every user of the machine (``ps``, /proc) and
@@ -17,12 +18,17 @@ not ``sqlite://`` or ``postgresql://`` is refused in plain words before anything
 is opened. `db_url_option` resolves all this once and hands the command a single
 ``db_url`` argument, and turns a database that cannot be reached or used into a
 plain error (`database_errors`).
+
+Secret files follow one rule (`sailau.election.secretfile`): refused when group
+or others may read them, with ``chmod 600 FILE`` in the message. The URL file is
+judged by it when its URL has a password; `read_card_master_key` reads the card
+master key through it (the smartcard package, which imports nothing of ours,
+owns only the key's format).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -31,6 +37,8 @@ from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
+
+from sailau.election import jsonfile, secretfile
 
 DB_URL_ENV = "SAILAU_DB_URL"
 _SOURCE_KEY = "sailau.db_url_source"
@@ -84,24 +92,43 @@ def read_db_url_file(path: Path) -> str:
     """The URL held in `path` (one line). Refused, in plain words, when the file is
     empty or holds more than one line, and when the URL has a password but the file
     may be read by group or others (the mode is checked on the open file)."""
+    modes: list[int] = []
     try:
-        with open(path, encoding="utf-8") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
-            text = handle.read()
+        raw = jsonfile.read_bounded(path, MAX_DB_URL_FILE_BYTES, "a database URL file",
+                                    check_stat=lambda st: modes.append(st.st_mode))
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise click.BadParameter(f"{path}: cannot read ({exc.strerror})", param_hint="--db-url-file") from None
+    except jsonfile.InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db-url-file") from None
     except UnicodeDecodeError:
         raise click.BadParameter(f"{path}: not a text file", param_hint="--db-url-file") from None
     url = text.strip()
     if not url or "\n" in url:
         raise click.BadParameter(f"{path}: expected one database URL on one line", param_hint="--db-url-file")
-    if mode & 0o077 and url_has_password(url):
-        raise click.BadParameter(
-            f"{path} holds a database password but other users may read it (mode {mode & 0o777:04o}); "
-            f"run: chmod 600 {path}",
-            param_hint="--db-url-file",
-        )
+    problem = secretfile.exposure_problem(path, modes[0], "database URL file, which holds a password,")
+    if problem is not None and url_has_password(url):
+        raise click.BadParameter(problem, param_hint="--db-url-file")
     return url
+
+
+#: A URL is a line; a file much longer than this is not a URL file.
+MAX_DB_URL_FILE_BYTES = 64 * 1024
+
+
+def read_card_master_key(path: Path, option: str) -> bytes:
+    """The card master key in `path` (given as `option`): a secret file, refused in
+    plain words when missing, exposed to group or others (with the chmod fix), too
+    large, or holding no key of an AES length. Never echoes the key."""
+    from sailau.smartcard.card_keys import MAX_MASTER_KEY_FILE_BYTES, InvalidKeyMaterialError, parse_master_key
+
+    try:
+        data = secretfile.read_secret_file(path, "card master key", MAX_MASTER_KEY_FILE_BYTES)
+        return parse_master_key(data, str(path))
+    except OSError as exc:
+        raise click.BadParameter(f"{path}: cannot read ({exc.strerror})", param_hint=option) from None
+    except (secretfile.SecretFileError, InvalidKeyMaterialError) as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 _DB_REMEDY = f"put the URL in the {DB_URL_ENV} environment variable or in a file given with --db-url-file (chmod 600)"

@@ -14,7 +14,9 @@ from sailau.election import crypto, filekind
 from sailau.election.definition import DefinitionError, load_election
 from sailau.election.protocol import (
     ProtocolError,
+    ProtocolFormatError,
     SignedProtocol,
+    read_protocol_file,
     validate_protocol,
     verify_signed_protocol,
 )
@@ -36,14 +38,20 @@ def protocol() -> None:
 def verify(path: Path, election_path: Path | None, station_key_path: Path | None, audit_path: Path | None) -> None:
     """Check the signature and the control relations of the signed protocol in PATH."""
     problems: list[str] = []
-    raw = path.read_bytes()
+    try:
+        raw = read_protocol_file(path)
+    except ProtocolFormatError as exc:  # too large: refused unread
+        raise click.ClickException(f"{path}: refused ({exc.reason}): {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read ({exc.strerror})") from None
     other = filekind.wrong_kind_of_bytes(raw, filekind.SIGNED_PROTOCOL, str(path))
     if other is not None:
         raise click.ClickException(other)
     try:
         signed = SignedProtocol.from_canonical_json(raw)
-    except ProtocolError as exc:  # the message names what is wrong with the signed protocol
-        raise click.ClickException(f"{path}: {exc}") from None
+    except ProtocolFormatError as exc:  # the message names what is wrong with the signed protocol
+        bound = "" if exc.reason == "format" else f"refused ({exc.reason}): "
+        raise click.ClickException(f"{path}: {bound}{exc}") from None
     trusted = None
     if station_key_path is not None:
         try:
@@ -61,6 +69,8 @@ def verify(path: Path, election_path: Path | None, station_key_path: Path | None
             election = load_election(election_path)
         except DefinitionError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"{election_path}: cannot read ({exc.strerror})") from None
     for violation in validate_protocol(signed.protocol, election):
         problems.append(f"{violation.name}: {violation.message}")
     p = signed.protocol

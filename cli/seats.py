@@ -8,7 +8,9 @@ The file (parties in registration order; `participated`, `against_all` and
      "participated": 7300000}
 
 Thin over `sailau.election.law`; every input problem exits non-zero with a
-message that names it (click.ClickException), never a traceback.
+message that names it (click.ClickException), never a traceback. The file is
+read by the one bounded reader (`election.jsonfile`): at most
+`MAX_SEATS_INPUT_BYTES`, depth and integers bounded, no duplicate key, no fraction.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from typing import Any
 
 import click
 
-from sailau.election import filekind
+from sailau.election import filekind, jsonfile
 from sailau.election.law import LawError, ListAllocation, PartyVotes, allocate_list_seats
 
 _TOP_KEYS = {"law", "parties", "participated", "against_all", "source"}
 _PARTY_KEYS = {"id", "name", "votes"}
+#: A seats input lists a few dozen parties: a few KB.
+MAX_SEATS_INPUT_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,41 +44,28 @@ def _fail(path: Path, message: str) -> click.ClickException:
     return click.ClickException(f"{path}: {message}")
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _reject_float(text: str) -> Any:
-    raise ValueError(f"vote counts are whole numbers, got {text}")
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_request(path: Path) -> SeatsRequest:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = jsonfile.read_bounded(path, MAX_SEATS_INPUT_BYTES, "a seats input", subject="")
     except FileNotFoundError:
         raise _fail(path, "file not found") from None
     except OSError as e:
         raise _fail(path, f"cannot read ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise _fail(path, f"cannot read ({e})") from None
-    other = filekind.wrong_kind_of_bytes(text, filekind.SEATS_INPUT, str(path))
+    except jsonfile.InputError as e:
+        raise _fail(path, f"refused ({e.reason}): {e}") from None
+    other = filekind.wrong_kind_of_bytes(raw, filekind.SEATS_INPUT, str(path))
     if other is not None:  # before the strict parse: another kind of file may hold fractions
         raise click.ClickException(other)
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_float=_reject_float)
-    except json.JSONDecodeError as e:
-        raise _fail(path, f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-    except ValueError as e:
-        raise _fail(path, f"malformed input: {e}") from None
+        data = jsonfile.parse_json(raw)
+    except jsonfile.MalformedJsonError as e:
+        raise _fail(path, str(e)) from None
+    except jsonfile.InputError as e:
+        raise _fail(path, f"refused ({e.reason}): {e}") from None
     if not isinstance(data, dict):
         raise _fail(path, "expected a JSON object with 'law' and 'parties'")
     unknown = sorted(set(data) - _TOP_KEYS)

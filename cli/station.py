@@ -21,9 +21,8 @@ from sailau.ballot_box.station import Station, StationError, TerminalKey, read_s
 from sailau.election import crypto
 from sailau.election.definition import DefinitionError, load_election
 from sailau.election.shares import ShareError, read_share_file
-from sailau.smartcard.card_keys import InvalidKeyMaterialError, load_master_key
 
-from .options import db_url_option
+from .options import db_url_option, read_card_master_key
 
 _DB = db_url_option()
 _NOT_SET_UP = "no election is set up in this station database: run sailau station init first"
@@ -71,10 +70,7 @@ def station() -> None:
 def init(db_url: str, election_path: Path, station_key_path: Path, precinct: int, master_path: Path | None,
          voters_csv: Path | None) -> None:
     """Bind the station database to one election, precinct and station key."""
-    try:
-        master = load_master_key(master_path) if master_path else None
-    except (OSError, InvalidKeyMaterialError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--card-master-key") from None
+    master = read_card_master_key(master_path, "--card-master-key") if master_path else None
     db, st = _station(db_url, election_path, station_key_path, precinct, master)
     with db:
         if voters_csv is not None:

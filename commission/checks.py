@@ -1,7 +1,10 @@
 """Checking one signed protocol file: the commission's import and the observer's
 verifier apply exactly these checks, in this order, and name a refusal the same way.
 
-Order: the bytes parse strictly (canonical JSON) -> the protocol is for this
+Order: the file fits (`protocol.MAX_SIGNED_PROTOCOL_BYTES`, measured before it is
+read) -> its JSON is not too deep and every integer fits 64 bits (measured before
+and while parsing) -> the bytes parse strictly (canonical JSON, every count within
+`protocol.MAX_PRECINCT_COUNT`) -> the protocol is for this
 election (id and fingerprint) -> the signing key is enrolled -> it is the key
 enrolled for that very precinct -> the signature verifies -> the control relations
 hold, with the definition (precinct known, region, district, contests of its
@@ -13,6 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from sailau.election.definition import Election
 from sailau.election.protocol import (
@@ -20,6 +24,7 @@ from sailau.election.protocol import (
     ProtocolFormatError,
     ProtocolSignatureError,
     SignedProtocol,
+    read_protocol_file,
     validate_protocol,
     verify_signed_protocol,
 )
@@ -30,7 +35,10 @@ from .registry import StationRegistry
 class Reason(str, enum.Enum):
     """Why a protocol is refused. Stable names: scripts and tests match on them."""
 
-    FORMAT = "format"  # not a strictly canonical signed protocol file
+    FORMAT = "format"  # not a strictly canonical signed protocol file (or not readable)
+    TOO_LARGE = "too_large"  # more bytes than any protocol has (refused unread)
+    TOO_DEEP = "too_deep"  # JSON nested deeper than any Sailau file (refused unparsed)
+    COUNT_OUT_OF_RANGE = "count_out_of_range"  # a count beyond any precinct, or beyond 64 bits
     ELECTION = "election"  # another election id or definition fingerprint
     UNKNOWN_STATION = "unknown_station"  # signing key not in the station key registry
     STATION_KEY_MISMATCH = "station_key_mismatch"  # key id enrolled, but another public key
@@ -76,7 +84,9 @@ def check_protocol_file(raw: bytes, source: str, election: Election, registry: S
     """Every check on one file's bytes; a `CheckedProtocol` or the first `Refusal`."""
     try:
         signed = SignedProtocol.from_canonical_json(raw)
-    except (ProtocolFormatError, ValueError) as e:
+    except ProtocolFormatError as e:
+        return Refusal(source, None, Reason(e.reason), str(e))
+    except ValueError as e:
         return Refusal(source, None, Reason.FORMAT, str(e))
     p = signed.protocol
     if p.election_id != election.id or p.election_fingerprint != election.fingerprint_hex:
@@ -106,3 +116,15 @@ def check_protocol_file(raw: bytes, source: str, election: Election, registry: S
     if violations:
         return Refusal(source, p.precinct, Reason.RELATIONS, "; ".join(violations))
     return CheckedProtocol(source, signed, raw, hashlib.sha256(raw).hexdigest())
+
+
+def check_protocol_path(path: Path, election: Election, registry: StationRegistry) -> CheckedProtocol | Refusal:
+    """`check_protocol_file` on the file at `path`, read within its bound: a file that
+    cannot be read is refused as `format`, one too large as `too_large`, unread."""
+    try:
+        raw = read_protocol_file(path)
+    except ProtocolFormatError as e:
+        return Refusal(str(path), None, Reason(e.reason), str(e))
+    except OSError as e:
+        return Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})")
+    return check_protocol_file(raw, str(path), election, registry)

@@ -1,8 +1,10 @@
 """Importing signed precinct protocols into the commission database.
 
-Each file is checked (`checks.check_protocol_file`: canonical form, election,
-enrolled station key for that precinct, signature, control relations) before
-anything is written. Then, per precinct:
+Each file is checked (`checks.check_protocol_path`: size, depth and count bounds,
+canonical form, election, enrolled station key for that precinct, signature,
+control relations) before anything is written, so a refused file never reaches
+a transaction: one bad file cannot roll back the chunk it would have been in,
+and every count written fits the database (`protocol.MAX_PRECINCT_COUNT`). Then, per precinct:
 
 - not in the database yet: imported;
 - in the database with the same file bytes (SHA-256): unchanged (re-import is
@@ -33,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sailau.election.definition import Election
 
 from . import models
-from .checks import CheckedProtocol, Reason, Refusal, check_protocol_file
+from .checks import CheckedProtocol, Reason, Refusal, check_protocol_path
 from .db import CommissionDB
 from .registry import StationRegistry
 
@@ -102,12 +104,7 @@ class _Importer:
         self.seen: dict[int, str] = {}  # precinct -> digest accepted in this run
 
     def check(self, path: Path) -> CheckedProtocol | None:
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            self.summary.refused.append(Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})"))
-            return None
-        result = check_protocol_file(raw, str(path), self.election, self.registry)
+        result = check_protocol_path(path, self.election, self.registry)
         if isinstance(result, Refusal):
             self.summary.refused.append(result)
             return None

@@ -12,6 +12,9 @@ File format (UTF-8 JSON, `stations.json` in a published set):
     {"format": "sailau/station-keys", "version": 1,
      "election": {"id": "...", "fingerprint": "<64 hex>"},
      "stations": [{"precinct": 1, "key_id": "<16 hex>", "public_key": "<64 hex>"}, ...]}
+
+Read through the one bounded reader (`election.jsonfile`): at most
+`MAX_REGISTRY_BYTES`, depth and integers bounded, no key twice.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sailau.election import filekind
+from sailau.election import filekind, jsonfile
 from sailau.election.crypto import KeyFormatError, key_id
 
 REGISTRY_FORMAT = "sailau/station-keys"
 REGISTRY_VERSION = 1
+#: One entry is about 150 bytes: 64 MiB holds 400,000 precincts (Kazakhstan has ~10,000).
+MAX_REGISTRY_BYTES = 64 * 1024 * 1024
 
 
 class RegistryError(ValueError):
@@ -123,9 +128,10 @@ class StationRegistry:
     @classmethod
     def from_json_bytes(cls, raw: bytes) -> StationRegistry:
         try:
-            return cls.from_data(json.loads(raw))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise RegistryError(f"station key registry is not JSON: {e}") from None
+            data = jsonfile.parse_json(raw, max_bytes=MAX_REGISTRY_BYTES, what="a station key registry")
+        except jsonfile.InputError as e:
+            raise RegistryError(f"station key registry refused ({e.reason}): {e}") from None
+        return cls.from_data(data)
 
 
 def _hex(value: Any, length: int) -> bytes:
@@ -142,9 +148,11 @@ def build_registry(election_id: str, fingerprint: str, keys: Iterable[tuple[int,
 def load_registry(path: str | Path) -> StationRegistry:
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = jsonfile.read_bounded(path, MAX_REGISTRY_BYTES, "a station key registry")
     except OSError as e:
         raise RegistryError(f"{path}: cannot read station key registry ({e.strerror})") from None
+    except jsonfile.InputError as e:
+        raise RegistryError(f"station key registry refused ({e.reason}): {e}") from None
     other = filekind.wrong_kind_of_bytes(raw, filekind.STATION_KEYS, str(path))
     if other is not None:
         raise RegistryError(other)

@@ -32,6 +32,8 @@ from .db import CommissionDB
 
 REPORT_FORMAT = "sailau/commission-report"
 REPORT_VERSION = 1
+#: A district-level report of a national election is a few MB.
+MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 
 def percent(part: int, whole: int) -> float | None:

@@ -28,7 +28,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
+from sailau.election import jsonfile, secretfile
 from sailau.election.crypto import x25519_public_bytes
 from sailau.election.definition import Election, election_from_data, write_election
 from sailau.election.protocol import ContestResult, Protocol, sign_protocol
@@ -44,6 +44,7 @@ from .registry import build_registry, write_registry
 
 CONTEST_ID = "majilis"
 SYNTH_LAWS = ("kz-majilis-2007", "kz-majilis-2009")  # party lists only: no districts to invent
+MAX_PRIVATE_KEYS_BYTES = 64 * 1024 * 1024  # about 90 bytes a precinct
 
 
 class TableError(ValueError):
@@ -269,17 +270,20 @@ def synthesize(
     registry_path = out / "stations.json"
     write_registry(registry, registry_path)
     private_path = private_dir / "station-keys.json"
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"format": "sailau/synth-station-private-keys", "version": 1, "election": election.id, "seed": seed, "keys": private_keys}, f)
+    data = {"format": "sailau/synth-station-private-keys", "version": 1, "election": election.id, "seed": seed, "keys": private_keys}
+    try:
+        secretfile.write_secret_file(private_path, json.dumps(data).encode("utf-8"), "file of station private keys")
+    except secretfile.SecretFileError as e:
+        raise SynthError(str(e)) from None
     if progress:
         progress(done)
     return SynthResult(out, election, election_path, registry_path, tuple(paths), private_path)
 
 
 def load_private_keys(path: str | Path) -> dict[int, ed25519.Ed25519PrivateKey]:
-    """The synthetic stations' private keys (for tests that need to re-sign)."""
-    data = json.loads(Path(path).read_text())
+    """The synthetic stations' private keys (for tests that need to re-sign): a secret
+    file, refused when others may read it, like every private key."""
+    data = jsonfile.parse_json(secretfile.read_secret_file(path, "file of station private keys", MAX_PRIVATE_KEYS_BYTES))
     return {int(n): ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(h)) for n, h in data["keys"].items()}
 
 

@@ -15,7 +15,8 @@ the law engine, and the official report is compared field by field with the
 report rebuilt from those sums. Every problem is a `Finding`; none stops the run.
 
 Finding kinds: `definition`, `registry:<what>`, `refused:<reason>` (the import's
-refusal names), `duplicate` (different valid protocols for one precinct: each
+refusal names, bounds included: `refused:too_large`, `refused:too_deep`,
+`refused:count_out_of_range`), `duplicate` (different valid protocols for one precinct: each
 file is named and the precinct is not counted, since an observer cannot tell
 which is real), `duplicate_file` (the same protocol
 published twice), `missing` (a precinct of the definition without a valid
@@ -30,16 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sailau.election import filekind
+from sailau.election import filekind, jsonfile
 from sailau.election.definition import DefinitionError, Election, load_election
 from sailau.election.protocol import Protocol, sum_protocols
 from sailau.election.record import normalize_receipt_code
 
 from .aggregate import NATIONAL, python_unit_totals
-from .checks import CheckedProtocol, Refusal, check_protocol_file
+from .checks import CheckedProtocol, Refusal, check_protocol_path
 from sailau.election.receipts import ReceiptListError, read_receipt_list
 from .registry import RegistryError, StationRegistry, load_registry
-from .report import build_report
+from .report import MAX_REPORT_BYTES, build_report
 
 
 class VerifyError(RuntimeError):
@@ -92,7 +93,7 @@ def _receipt_findings(paths: Iterable[Path], election: Election, counted: Mappin
         try:
             lst = read_receipt_list(path)
         except ReceiptListError as e:
-            out.append(Finding("receipts:format", name, str(e)))
+            out.append(Finding(f"receipts:{e.reason}", name, str(e)))
             continue
         if (lst.election_id, lst.election_fingerprint) != (election.id, election.fingerprint_hex):
             out.append(Finding("receipts:election", name, f"list is for election {lst.election_id!r}, not this definition"))
@@ -174,11 +175,11 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
         official_data = official
     else:
         try:
-            official_data = json.loads(Path(official).read_bytes())
+            _, official_data = jsonfile.read_json(official, MAX_REPORT_BYTES, "a commission report", integers_only=False)
         except OSError as e:
             raise VerifyError(f"cannot read the official report {official}: {e.strerror}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise VerifyError(f"cannot read the official report {official}: {e}") from None
+        except jsonfile.InputError as e:
+            raise VerifyError(f"cannot read the official report ({e.reason}): {e}") from None
         other = filekind.wrong_kind(official_data, filekind.COMMISSION_REPORT, str(official))
         if other is not None:
             raise VerifyError(other)
@@ -190,7 +191,7 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
 
     by_precinct: dict[int, list[CheckedProtocol]] = {}
     for path in sorted((d / "protocols").glob("*.json")):
-        checked = check_protocol_file(path.read_bytes(), str(path), election, registry)
+        checked = check_protocol_path(path, election, registry)
         if isinstance(checked, Refusal):
             result.findings.append(Finding(f"refused:{checked.reason.value}", str(path), checked.message))
             continue

@@ -9,7 +9,10 @@ one set of error names; nothing here is a hand-written primitive.
 - Terminal and station keys: Ed25519. A key is named on the card by its key id,
   the first 8 bytes of SHA-256 of the raw 32-byte public key.
 - Key files: PEM (PKCS#8 private, SubjectPublicKeyInfo public); loaders also take
-  a raw 32-byte file. Errors name the file and the problem.
+  a raw 32-byte file. Errors name the file and the problem. A private key file is
+  a secret file (`secretfile.py`): written 0600, and refused when group or others
+  may read it, with the fix (`chmod 600 FILE`) in the message. Every key file is
+  read within `MAX_KEY_FILE_BYTES`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
+from . import jsonfile, secretfile
+
 HPKE_SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_128_GCM)
 ENC_LEN = KEM.X25519.enc_length()  # 32: the ephemeral X25519 public key
 AEAD_TAG_LEN = 16  # AES-128-GCM tag
@@ -32,6 +37,8 @@ X25519_KEY_LEN = 32
 ED25519_PUBLIC_KEY_LEN = 32
 SIGNATURE_LEN = 64
 KEY_ID_LEN = 8
+#: A PEM Ed25519/X25519 key is about 120 bytes; no key file is anywhere near this.
+MAX_KEY_FILE_BYTES = 64 * 1024
 
 
 class CryptoError(Exception):
@@ -198,20 +205,38 @@ def verify_signature(
 _K = TypeVar("_K")
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, secret: str | None = None) -> bytes:
+    """The key file's bytes; `secret` names a private key, whose file must be private."""
     try:
-        return path.read_bytes()
+        if secret is not None:
+            return secretfile.read_secret_file(path, secret, MAX_KEY_FILE_BYTES, not_this_kind=_public_not_private(path))
+        return jsonfile.read_bounded(path, MAX_KEY_FILE_BYTES, "a key file")
     except FileNotFoundError:
         raise KeyFileError(f"{path}: key file not found") from None
     except OSError as e:
         raise KeyFileError(f"{path}: cannot read key file ({e.strerror})") from None
+    except (secretfile.SecretFileError, jsonfile.InputError) as e:
+        raise KeyFileError(str(e)) from None
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    """Create `path` with `mode`, refusing to overwrite: a replaced key is a lost key."""
+def _public_not_private(path: Path):  # noqa: ANN202 - a secretfile `not_this_kind` check
+    def check(data: bytes) -> str | None:
+        if b"PUBLIC KEY-----" in data:
+            return f"{path}: holds a public key; the private key file is needed here"
+        return None
+
+    return check
+
+
+def _write_new(path: Path, data: bytes, secret: str | None = None) -> None:
+    """Create `path`, refusing to overwrite: a replaced key is a lost key. A
+    `secret` (private key) goes through `secretfile` (0600); public keys are 0644."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError:
+        if secret is not None:
+            secretfile.write_secret_file(path, data, secret)
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except (FileExistsError, secretfile.SecretFileError):
         raise KeyFileError(f"{path}: already exists, refusing to overwrite a key file") from None
     except OSError as e:
         raise KeyFileError(f"{path}: cannot create key file ({e.strerror})") from None
@@ -222,7 +247,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 
 def _load_private(path: Path, kind: type[_K], what: str) -> _K:
-    data = _read(path)
+    data = _read(path, secret=f"{what} private key")
     if data.lstrip().startswith(b"-----BEGIN"):
         try:
             key = serialization.load_pem_private_key(data, password=None)
@@ -273,11 +298,11 @@ def _pem_public(key: ed25519.Ed25519PublicKey | x25519.X25519PublicKey) -> bytes
 
 def save_signing_key(path: str | os.PathLike[str], private_key: ed25519.Ed25519PrivateKey) -> None:
     """Write an Ed25519 private key as unencrypted PKCS#8 PEM, mode 0600, never overwriting."""
-    _write_new(Path(path), _pem_private(private_key), 0o600)
+    _write_new(Path(path), _pem_private(private_key), secret="Ed25519 private key")
 
 
 def save_verify_key(path: str | os.PathLike[str], public_key: ed25519.Ed25519PublicKey) -> None:
-    _write_new(Path(path), _pem_public(public_key), 0o644)
+    _write_new(Path(path), _pem_public(public_key))
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> ed25519.Ed25519PrivateKey:
@@ -291,7 +316,7 @@ def load_verify_key(path: str | os.PathLike[str]) -> ed25519.Ed25519PublicKey:
 def save_election_public_key(
     path: str | os.PathLike[str], public_key: x25519.X25519PublicKey | bytes
 ) -> None:
-    _write_new(Path(path), _pem_public(_as_x25519_public(public_key)), 0o644)
+    _write_new(Path(path), _pem_public(_as_x25519_public(public_key)))
 
 
 def load_election_public_key(path: str | os.PathLike[str]) -> x25519.X25519PublicKey:

@@ -11,6 +11,14 @@ with its path, because a definition is written by people and fixed in one pass.
 Build definitions in code with `election_from_data(dict)` and write them with
 `write_election`; the fingerprint of a built election is that of the canonical
 bytes `Election.to_json_bytes()` returns, so write-then-load keeps it.
+
+A definition comes from outside like any input: its file is at most
+`MAX_DEFINITION_BYTES` and its bytes pass the one bounded JSON reader
+(`jsonfile.parse_json`: depth, 64-bit integers, no duplicate key, no fraction)
+before pydantic validates them; a refusal is `DefinitionInputError` with the
+reader's `reason`. A key given twice matters here more than anywhere: the
+fingerprint pins the bytes, and two JSON readers that kept different values of
+the same key would read two elections under one fingerprint.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from pydantic import (
     model_validator,
 )
 
-from . import filekind
+from . import filekind, jsonfile
 
 FORMAT = "sailau/election"
 FORMAT_VERSION = 1
@@ -67,6 +75,8 @@ Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 ]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+#: A national definition (10,000 precincts, three-language addresses) is a few MB.
+MAX_DEFINITION_BYTES = 64 * 1024 * 1024
 
 
 class DefinitionError(ValueError):
@@ -89,6 +99,16 @@ class NotAnElectionDefinition(DefinitionError):
     def __init__(self, message: str):
         ValueError.__init__(self, message)
         self.problems = (("", message),)
+
+
+class DefinitionInputError(DefinitionError):
+    """The definition's bytes break a bound of the reader (`jsonfile.py`): `reason` is
+    `too_large`, `too_deep`, `count_out_of_range` or `malformed`; one plain sentence."""
+
+    def __init__(self, message: str, reason: str):
+        ValueError.__init__(self, message)
+        self.problems = (("", message),)
+        self.reason = reason
 
 
 class ElectionLookupError(LookupError):
@@ -584,7 +604,12 @@ def parse_election(raw: bytes, subject: str = "this file") -> Election:
 
     Bytes of another kind of Sailau file raise `NotAnElectionDefinition` naming
     `subject` (only looked at once validation failed: the good path pays nothing).
+    Bytes out of the reader's bounds raise `DefinitionInputError` first.
     """
+    try:
+        jsonfile.parse_json(raw, subject, max_bytes=MAX_DEFINITION_BYTES, what="an election definition")
+    except jsonfile.InputError as e:
+        raise DefinitionInputError(str(e), e.reason) from None
     try:
         election = Election.model_validate_json(raw)
     except ValidationError as exc:
@@ -597,11 +622,15 @@ def parse_election(raw: bytes, subject: str = "this file") -> Election:
 
 
 def load_election(path: str | Path) -> Election:
-    """Read and validate an election definition file."""
-    raw = Path(path).read_bytes()
+    """Read (at most `MAX_DEFINITION_BYTES`) and validate an election definition file.
+    OSError when it cannot be read."""
+    try:
+        raw = jsonfile.read_bounded(path, MAX_DEFINITION_BYTES, "an election definition")
+    except jsonfile.InputError as e:
+        raise DefinitionInputError(str(e), e.reason) from None
     try:
         return parse_election(raw, subject=str(path))
-    except NotAnElectionDefinition:
+    except (NotAnElectionDefinition, DefinitionInputError):
         raise
     except DefinitionError as exc:
         raise DefinitionError(((f"{path}: {p}" if p else str(path), m) for p, m in exc.problems)) from None

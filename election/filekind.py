@@ -16,15 +16,18 @@ None and the reader's own strict checks name its problems.
 The format strings here are the ones the writers use (definition.FORMAT,
 protocol.*_FORMAT, receipts.RECEIPTS_FORMAT, shares.SHARE_FORMAT and the
 commission's registry and report formats); tests/test_filekind.py keeps them
-equal. This module imports nothing of ours, so every reader may import it.
+equal. Bytes are parsed by the one bounded reader (`jsonfile.py`, which imports
+nothing of ours), so recognising a file can never exhaust the stack; this module
+imports only that, so every reader may import it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from . import jsonfile
 
 __all__ = [
     "FileKind",
@@ -169,10 +172,11 @@ def recognise(data: Any) -> FileKind | None:
 
 
 def recognise_bytes(raw: bytes | str) -> FileKind | None:
-    """`recognise` on file contents; None when they are not JSON (the strict reader says why)."""
+    """`recognise` on file contents; None when they are not JSON or out of bounds
+    (the strict reader says why)."""
     try:
-        return recognise(json.loads(raw))
-    except (ValueError, TypeError, RecursionError):
+        return recognise(jsonfile.parse_json(raw, integers_only=False))
+    except jsonfile.InputError:
         return None
 
 
@@ -188,7 +192,7 @@ def wrong_kind(data: Any, expected: FileKind, subject: str = "this file") -> str
 def wrong_kind_of_bytes(raw: bytes | str, expected: FileKind, subject: str = "this file") -> str | None:
     """`wrong_kind` on file contents; None when they are not JSON."""
     try:
-        data = json.loads(raw)
-    except (ValueError, TypeError, RecursionError):
+        data = jsonfile.parse_json(raw, integers_only=False)
+    except jsonfile.InputError:
         return None
     return wrong_kind(data, expected, subject)

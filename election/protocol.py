@@ -49,6 +49,15 @@ the close of polls, so an exported audit log cut short or rewritten is caught
 against the posted protocol (`sailau protocol verify --audit`). Commissions that synthesize
 protocols leave it out.
 
+Bounds (refused before anything is trusted, each by a stable `reason` on
+`ProtocolFormatError`): a signed protocol file is at most
+`MAX_SIGNED_PROTOCOL_BYTES` (`too_large`, measured before it is read), its JSON
+at most `jsonfile.MAX_DEPTH` deep (`too_deep`, measured before it is parsed),
+and every count at most `MAX_PRECINCT_COUNT` either way (`count_out_of_range`:
+the control relations then bound every count by the voters on the list, and
+any sum over distinct u32 precinct numbers stays below 2**63, so no database
+column or SQL SUM of counts can overflow). Other malformations are `format`.
+
 Canonical JSON: sorted keys, no whitespace, UTF-8 (not \\u-escaped), integers
 only, contests ordered by id, options as an object. Parsing is strict: unknown or
 missing keys, duplicate keys, floats, booleans as counts and non-canonical bytes
@@ -65,11 +74,12 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from . import filekind
+from . import filekind, jsonfile
 from .crypto import (
     KEY_ID_LEN,
     SIGNATURE_LEN,
@@ -93,6 +103,12 @@ FORMAT_VERSION = 2  # 2: cards_replaced, cards_not_returned, optional audit head
 
 _FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 _HASH_RE = _FINGERPRINT_RE
+#: The largest signed protocol the definition allows is under 3 MB (134 contests
+#: of 254 options with 64-character ids, DESIGN.md 4); a real one is a few KB.
+MAX_SIGNED_PROTOCOL_BYTES = 4 * 1024 * 1024
+#: No count of one precinct exceeds this (Kazakhstan has about 12 million voters;
+#: a precinct at most a few thousand). 10**8 * (2**32 - 1) precincts < 2**63.
+MAX_PRECINCT_COUNT = 10**8
 PRECINCT_COUNTS = ("voters_on_list", "voters_checked_in", "cards_issued", "ballots_cast", "cards_cancelled",
                    "cards_replaced", "cards_not_returned")
 
@@ -102,7 +118,14 @@ class ProtocolError(ValueError):
 
 
 class ProtocolFormatError(ProtocolError):
-    """Protocol bytes or fields are malformed (not a control-relation question)."""
+    """Protocol bytes or fields are malformed (not a control-relation question).
+
+    `reason` names the refusal: `format`, or a bound (`too_large`, `too_deep`,
+    `count_out_of_range`; see the module docstring)."""
+
+    def __init__(self, message: str, reason: str = "format"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ProtocolViolationError(ProtocolError):
@@ -136,6 +159,15 @@ def _is_int(value: object) -> bool:
 def _require_int(what: str, value: object) -> None:
     if not _is_int(value):
         raise ProtocolFormatError(f"{what} must be an integer, got {value!r}")
+
+
+def _require_count(what: str, value: int) -> None:
+    """A precinct's count is within +-MAX_PRECINCT_COUNT (its sign is a control relation)."""
+    if not -MAX_PRECINCT_COUNT <= value <= MAX_PRECINCT_COUNT:
+        raise ProtocolFormatError(
+            f"{what} is {value:,}: beyond any precinct (a count is at most {MAX_PRECINCT_COUNT:,})",
+            reason="count_out_of_range",
+        )
 
 
 def _require_str(what: str, value: object) -> None:
@@ -247,7 +279,13 @@ class Protocol:
             _require_str("district", self.district)
         for name in PRECINCT_COUNTS:
             _require_int(name, getattr(self, name))
+            _require_count(name, getattr(self, name))
         object.__setattr__(self, "contests", _sorted_contests(self.contests))
+        for c in self.contests:
+            for oid, n in c.votes.items():
+                _require_count(f"contest {c.contest_id!r}: votes for {oid!r}", n)
+            for name in ("against_all", "blank", "invalid"):
+                _require_count(f"contest {c.contest_id!r}: {name}", getattr(c, name))
 
     def contest(self, contest_id: str) -> ContestResult:
         for c in self.contests:
@@ -374,35 +412,31 @@ def _no_floats(value: Any) -> None:
             _no_floats(v)
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ProtocolFormatError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _refuse_float(text: str) -> Any:
-    raise ProtocolFormatError(f"numbers must be integers, got {text}")
-
-
-def _refuse_constant(text: str) -> Any:
-    raise ProtocolFormatError(f"{text} is not allowed")
-
-
 def parse_strict_json(raw: bytes) -> Any:
-    """UTF-8 JSON without duplicate keys, floats, NaN or Infinity."""
+    """The protocol's JSON through the one bounded reader (`jsonfile.parse_json`):
+    at most `MAX_SIGNED_PROTOCOL_BYTES`, not too deep, UTF-8, integers only (each
+    fitting 64 bits), no duplicate keys, NaN or Infinity. A refusal keeps the
+    reader's name for it (`too_large`, `too_deep`, `count_out_of_range`; else `format`)."""
     if not isinstance(raw, (bytes, bytearray)):
         raise ProtocolFormatError("protocol JSON must be given as bytes")
     try:
-        text = bytes(raw).decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ProtocolFormatError(f"protocol JSON is not UTF-8 ({e.reason} at byte {e.start})") from None
+        return jsonfile.parse_json(raw, max_bytes=MAX_SIGNED_PROTOCOL_BYTES, what="a signed protocol")
+    except jsonfile.InputError as e:
+        raise ProtocolFormatError(str(e), reason=_REASONS.get(e.reason, "format")) from None
+
+
+#: jsonfile's refusals that keep their name in a protocol refusal ("malformed" is `format`).
+_REASONS = {r: r for r in ("too_large", "too_deep", "count_out_of_range")}
+
+
+def read_protocol_file(path: str | Path) -> bytes:
+    """A protocol file's bytes, measured before reading: `ProtocolFormatError`
+    (`too_large`) over `MAX_SIGNED_PROTOCOL_BYTES`; OSError when it cannot be read.
+    Messages do not repeat the path: callers name the file."""
     try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_float=_refuse_float, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as e:
-        raise ProtocolFormatError(f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        return jsonfile.read_bounded(path, MAX_SIGNED_PROTOCOL_BYTES, "a signed protocol", subject="")
+    except jsonfile.InputError as e:
+        raise ProtocolFormatError(str(e), reason=e.reason) from None
 
 
 def _parse_as(raw: bytes, expected: filekind.FileKind) -> Any:
@@ -410,7 +444,9 @@ def _parse_as(raw: bytes, expected: filekind.FileKind) -> Any:
     percentages, say), the file's kind is the reason given."""
     try:
         return parse_strict_json(raw)
-    except ProtocolFormatError:
+    except ProtocolFormatError as e:
+        if e.reason != "format":  # a bound: nothing more is read from these bytes
+            raise
         other = filekind.wrong_kind_of_bytes(raw, expected) if isinstance(raw, (bytes, bytearray)) else None
         if other is not None:
             raise ProtocolFormatError(other) from None

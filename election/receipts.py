@@ -22,14 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import filekind
+from . import filekind, jsonfile
 
 RECEIPTS_FORMAT = "sailau/receipt-codes"
 RECEIPTS_VERSION = 1
+#: A receipt code takes 15 bytes in the list: 16 MiB holds a million, hundreds of
+#: times a precinct's ballots.
+MAX_RECEIPT_LIST_BYTES = 16 * 1024 * 1024
 
 
 class ReceiptListError(ValueError):
-    """A receipt list file is malformed."""
+    """A receipt list file is malformed; `reason` is `format` or the bound it broke
+    (`too_large`, `too_deep`, `count_out_of_range`, as `jsonfile` names them)."""
+
+    def __init__(self, message: str, reason: str = "format"):
+        super().__init__(message)
+        self.reason = "format" if reason == "malformed" else reason
 
 
 @dataclass(frozen=True)
@@ -69,13 +77,15 @@ class ReceiptList:
 
 
 def read_receipt_list(path: str | Path) -> ReceiptList:
+    """Read one list through the bounded reader (`jsonfile.read_json`); every
+    refusal is a `ReceiptListError` naming the file (and `reason`, for a bound)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_bytes())
+        _, data = jsonfile.read_json(path, MAX_RECEIPT_LIST_BYTES, "a receipt-code list")
     except OSError as e:
         raise ReceiptListError(f"{path}: cannot read receipt list ({e.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ReceiptListError(f"{path}: cannot read receipt list ({e})") from None
+    except jsonfile.InputError as e:
+        raise ReceiptListError(str(e), reason=e.reason) from None
     other = filekind.wrong_kind(data, filekind.RECEIPT_CODES, str(path))
     if other is not None:
         raise ReceiptListError(other)

@@ -10,7 +10,9 @@ the election public key everyone already holds.
 
 Share file (JSON, one per member):
 `{"format": "sailau-election-key-share/v1", "election_id", "election_public_key"
-(hex, 32 bytes), "index" (1..n), "k", "n", "mnemonic"}`.
+(hex, 32 bytes), "index" (1..n), "k", "n", "mnemonic"}`. It is a secret file
+(`secretfile.py`): written 0600, read only while private, at most
+`MAX_SHARE_BYTES`, and parsed by the one bounded JSON reader (`jsonfile.py`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from pathlib import Path
 import shamir_mnemonic as slip39
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from . import crypto, filekind
+from . import crypto, filekind, jsonfile, secretfile
 
 SHARE_FORMAT = "sailau-election-key-share/v1"
 MAX_SHARES = 16  # SLIP-39 encodes member index and threshold in 4 bits each
 _ITERATION_EXPONENT = 1  # SLIP-39 default; no passphrase is used, so this is not a defence
+#: A share file is about 400 bytes (33 words); nothing else belongs in one.
+MAX_SHARE_BYTES = 64 * 1024
 
 
 class ShareError(Exception):
@@ -41,6 +45,10 @@ class ShareParameterError(ShareError, ValueError):
 
 class ShareFileError(ShareError):
     """A share file is missing, unreadable, or not a share of this format."""
+
+
+class ShareFileExposedError(ShareFileError):
+    """A share file group or others may read: refused until `chmod 600`."""
 
 
 class BadMnemonicError(ShareError):
@@ -90,11 +98,11 @@ class Share:
         ) + "\n"
 
     @classmethod
-    def from_json(cls, text: str, source: str = "share") -> Share:
+    def from_json(cls, text: str | bytes, source: str = "share") -> Share:
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ShareFileError(f"{source}: not JSON ({e.msg} at line {e.lineno})") from None
+            obj = jsonfile.parse_json(text, source, max_bytes=MAX_SHARE_BYTES, what="a key share file")
+        except jsonfile.InputError as e:
+            raise ShareFileError(str(e)) from None
         if not isinstance(obj, dict):
             raise ShareFileError(f"{source}: expected a JSON object")
         other = filekind.wrong_kind(obj, filekind.KEY_SHARE, source)
@@ -208,28 +216,32 @@ def write_share_file(path: str | os.PathLike[str], share: Share) -> None:
     """Write one share file, mode 0600, refusing to overwrite an existing file."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        secretfile.write_secret_file(path, share.to_json().encode("utf-8"), "key share")
+    except secretfile.SecretFileError:
         raise ShareFileError(f"{path}: already exists, refusing to overwrite a share") from None
     except OSError as e:
         raise ShareFileError(f"{path}: cannot create share file ({e.strerror})") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(share.to_json())
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def read_share_file(path: str | os.PathLike[str]) -> Share:
+    """Read and check one share file; refused (`ShareFileError`) when missing,
+    unreadable, readable by group or others (with the chmod fix), too large or
+    not a share."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = secretfile.read_secret_file(
+            path, "key share", MAX_SHARE_BYTES,
+            not_this_kind=lambda data: filekind.wrong_kind_of_bytes(data, filekind.KEY_SHARE, str(path)),
+        )
     except FileNotFoundError:
         raise ShareFileError(f"{path}: share file not found") from None
     except OSError as e:
         raise ShareFileError(f"{path}: cannot read share file ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ShareFileError(f"{path}: cannot read share file ({e})") from None
-    return Share.from_json(text, source=str(path))
+    except secretfile.SecretFileExposedError as e:
+        raise ShareFileExposedError(str(e)) from None
+    except secretfile.SecretFileError as e:
+        raise ShareFileError(str(e)) from None
+    return Share.from_json(raw, source=str(path))
 
 
 def reconstruct_election_key(

@@ -39,7 +39,7 @@ from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.screens import CloseScreen, DeskScreen, OpenPollsScreen, ProtocolScreen
 from sailau.ballot_box.station import Station, TerminalKey
-from sailau.election import crypto
+from sailau.election import crypto, secretfile
 from sailau.election.definition import Election
 from sailau.election.shares import Share, write_share_file
 from sailau.simulator.app_pane import AppPane, HostedApp
@@ -47,6 +47,7 @@ from sailau.simulator.card_app import VirtualBallotCard
 from sailau.simulator.election_kit import demo_election
 from sailau.simulator.pollbook_gen import SimVoter, generate_voters, write_pollbook_csv
 from sailau.smartcard.apdu import CardState
+from sailau.smartcard.card_keys import master_key_file_bytes
 from sailau.smartcard.events import CardEventCallback, InProcessSlot
 from sailau.smartcard.transport import InProcessTransport, Transport
 from sailau.terminal import app as kiosk_module
@@ -135,9 +136,8 @@ def create_demo(workdir: Path, *, voters: int = DEMO_VOTERS, seed: int = DEMO_SE
     crypto.save_signing_key(terminal_key_path, keys.terminal_key)
     terminal_pub_path = workdir / "booth1.pub"
     crypto.save_verify_key(terminal_pub_path, keys.terminal_key.public_key())
-    master_path = workdir / "card-master.key"
-    master_path.write_text(keys.card_master_key.hex() + "\n", encoding="ascii")
-    master_path.chmod(0o600)
+    master_path = workdir / "card-master.key"  # as `sailau keys card-master` writes it: hex, 0600 from the start
+    secretfile.write_secret_file(master_path, master_key_file_bytes(keys.card_master_key), "card master key")
 
     people = generate_voters(voters, random.Random(seed))
     pollbook_path = write_pollbook_csv(people, workdir / "voters.csv")

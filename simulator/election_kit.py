@@ -15,7 +15,14 @@ from pathlib import Path
 from sailau.election import definition
 from sailau.election.crypto import ElectionKeyPair
 from sailau.election.definition import Election, load_election, write_election
-from sailau.election.shares import Share, ShareError, read_share_file, reconstruct_election_key, split_election_key
+from sailau.election.shares import (
+    Share,
+    ShareError,
+    ShareFileExposedError,
+    read_share_file,
+    reconstruct_election_key,
+    split_election_key,
+)
 
 EXAMPLE_2021 = Path(definition.__file__).parent / "examples" / "majilis-2021.json"
 K, N = 3, 5
@@ -93,14 +100,18 @@ def template_election(path: Path, workdir: Path) -> ElectionKit:
 
 
 def election_with_shares(path: Path, shares_dir: Path) -> ElectionKit:
-    """Definition `path` as it is, closed with the share files (*.json) in `shares_dir`:
-    they must rebuild its key (checked now, not at the close)."""
+    """Definition `path` as it is, closed with the share files (*.json) in `shares_dir`
+    or its subdirectories (`sailau keys election` puts each member's share in its own
+    member-I/): they must rebuild its key (checked now, not at the close). A share
+    file others may read is refused, not skipped."""
     election = load_election(path)
-    files = sorted(p for p in shares_dir.glob("*.json") if p.is_file())
+    files = sorted(p for p in shares_dir.rglob("*.json") if p.is_file())
     shares = []
     for f in files:
         try:
             share = read_share_file(f)
+        except ShareFileExposedError as exc:
+            raise ElectionKitError(str(exc)) from None
         except ShareError:
             continue  # not a share file (e.g. other JSON in the folder)
         if share.election_id == election.id:

@@ -4,12 +4,17 @@
 Each card holds only its own key, diversified from the station's card master
 key by the card serial, so a key extracted from one card opens no other card.
 Stations configure their own master key; the simulator's default test master
-key (`sailau.simulator.card_app.TEST_MASTER_KEY`) is for tests and demos only."""
+key (`sailau.simulator.card_app.TEST_MASTER_KEY`) is for tests and demos only.
+
+The card master key file (what `sailau keys card-master` writes) is a secret
+file: this module owns its format (`master_key_file_bytes`, `parse_master_key`)
+and imports nothing of ours, so the file itself is read by the caller through
+`sailau.election.secretfile.read_secret_file` (mode checked, size bounded by
+`MAX_MASTER_KEY_FILE_BYTES`): the CLI's `read_card_master_key` does both."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import secrets
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import cmac
@@ -18,6 +23,9 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 from sailau.smartcard.apdu import CHALLENGE_LENGTH, SERIAL_LENGTH
 
 CARD_KEY_LENGTH = 16
+MASTER_KEY_LENGTHS = (16, 24, 32)  # AES-128/192/256 for the CMAC diversification
+#: A hex key with a newline is at most 65 bytes; anything much larger is no key file.
+MAX_MASTER_KEY_FILE_BYTES = 4096
 DIVERSIFICATION_TAG = b"\x01"
 
 
@@ -68,23 +76,35 @@ def verify_cryptogram(card_key: bytes, challenge: bytes, candidate: bytes) -> bo
     return True
 
 
-def load_master_key(path: str | os.PathLike[str]) -> bytes:
-    """A station's card master key file: 16, 24 or 32 bytes as hex text (what
-    `sailau demo` and `sailau keys` write), or those bytes raw.
+def generate_master_key(length: int = 32) -> bytes:
+    """A fresh card master key of `length` bytes (16, 24 or 32) from the operating
+    system's CSPRNG (`secrets.token_bytes`)."""
+    if length not in MASTER_KEY_LENGTHS:
+        raise InvalidKeyMaterialError(f"a card master key is 16, 24 or 32 bytes, not {length}")
+    return secrets.token_bytes(length)
+
+
+def master_key_file_bytes(key: bytes) -> bytes:
+    """What a card master key file holds: the key as lower-case hex and a newline."""
+    _check_aes_key("master key", key)
+    return key.hex().encode("ascii") + b"\n"
+
+
+def parse_master_key(data: bytes, source: str) -> bytes:
+    """A card master key from a file's bytes: 16, 24 or 32 bytes as hex text (what
+    `sailau keys card-master` and `sailau demo` write), or those bytes raw.
 
     Hex is tried first and only at a key's exact hex length, so a raw key is never
-    mistaken for hex of another length. Raises OSError when the file cannot be
-    read, InvalidKeyMaterialError (naming the file, never the key) when it holds
-    no key of an AES length."""
-    data = Path(path).read_bytes()
+    mistaken for hex of another length. Raises InvalidKeyMaterialError (naming
+    `source`, never the key) when the bytes hold no key of an AES length."""
     text = data.strip()
     if len(text) in (32, 48, 64):
         try:
             return bytes.fromhex(text.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
             pass
-    if len(data) in (16, 24, 32):
+    if len(data) in MASTER_KEY_LENGTHS:
         return data
     raise InvalidKeyMaterialError(
-        f"{path}: a card master key is 16, 24 or 32 bytes (raw or as hex text), found {len(data)} bytes"
+        f"{source}: a card master key is 16, 24 or 32 bytes (raw or as hex text), found {len(data)} bytes"
     )

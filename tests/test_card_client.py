@@ -456,17 +456,14 @@ def test_key_material_lengths_are_checked(call):
         call()
 
 
-def test_one_master_key_reader_takes_hex_or_raw_and_names_a_wrong_length(tmp_path) -> None:
-    from sailau.smartcard.card_keys import InvalidKeyMaterialError, load_master_key
+def test_one_master_key_format_takes_hex_or_raw_and_names_a_wrong_length() -> None:
+    from sailau.smartcard.card_keys import InvalidKeyMaterialError, master_key_file_bytes, parse_master_key
 
     key = bytes(range(16))
-    (tmp_path / "hex").write_text(key.hex() + "\n")
-    (tmp_path / "raw").write_bytes(key)
+    assert master_key_file_bytes(key) == key.hex().encode() + b"\n"
     raw_hex_lookalike = b"0123456789abcdef" * 2  # 32 raw bytes that are hex text: read as the 16-byte key
-    (tmp_path / "lookalike").write_bytes(raw_hex_lookalike)
-    (tmp_path / "short").write_text("0011")
-    assert load_master_key(tmp_path / "hex") == key == load_master_key(tmp_path / "raw")
-    assert load_master_key(tmp_path / "lookalike") == bytes.fromhex(raw_hex_lookalike.decode())
-    with pytest.raises(InvalidKeyMaterialError, match="16, 24 or 32 bytes") as refused:
-        load_master_key(tmp_path / "short")
+    assert parse_master_key(master_key_file_bytes(key), "hex") == key == parse_master_key(key, "raw")
+    assert parse_master_key(raw_hex_lookalike, "lookalike") == bytes.fromhex(raw_hex_lookalike.decode())
+    with pytest.raises(InvalidKeyMaterialError, match="^short: a card master key is 16, 24 or 32 bytes") as refused:
+        parse_master_key(b"0011", "short")
     assert "0011" not in str(refused.value)  # the file is named, its content never

@@ -592,17 +592,18 @@ async def test_cli_needs_the_precinct_for_a_new_station_database(tmp_path: Path)
     from click.testing import CliRunner
 
     from sailau.cli.main import cli
-    from sailau.election import crypto
+    from sailau.election import crypto, secretfile
     from sailau.election.definition import write_election
+    from sailau.smartcard.card_keys import master_key_file_bytes
 
     write_election(rig().election, tmp_path / "election.json")
     crypto.save_signing_key(tmp_path / "station.pem", rig().station_key)
-    (tmp_path / "master.hex").write_text(rig().card_master_key.hex() + "\n")
+    secretfile.write_secret_file(tmp_path / "master.hex", master_key_file_bytes(rig().card_master_key), "card master key")
     args = ["ballot-box", "--election", str(tmp_path / "election.json"), "--db", f"sqlite:///{tmp_path / 's.db'}",
             "--reader", "Virtual PCD 00 00", "--station-key", str(tmp_path / "station.pem"),
             "--card-master-key", str(tmp_path / "master.hex")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "give --precinct N the first time" in result.output
-    (tmp_path / "short.hex").write_text("0011")
+    secretfile.write_secret_file(tmp_path / "short.hex", b"0011", "card master key")
     result = CliRunner().invoke(cli, args[:-1] + [str(tmp_path / "short.hex"), "--precinct", "7101"])
     assert result.exit_code == 2 and "16, 24 or 32 bytes" in result.output

@@ -67,7 +67,7 @@ def test_a_readable_file_with_a_password_is_refused(tmp_path: Path) -> None:
     f = url_file(tmp_path / "db.url", PG_WITH_PASSWORD, 0o644)
     out = CliRunner().invoke(cli, ["commission", "report", "--db-url-file", str(f)])
     assert out.exit_code == 2
-    assert "other users may read it (mode 0644)" in out.output and f"chmod 600 {f}" in out.output
+    assert "may be read by other users of this computer (mode 0644)" in out.output and f"chmod 600 {f}" in out.output
     assert SECRET not in out.output and "Traceback" not in out.output
 
 

@@ -10,10 +10,11 @@ from click.testing import CliRunner
 
 from sailau.ballot_box.bench import K, Rig
 from sailau.cli.main import cli
-from sailau.election import crypto
+from sailau.election import crypto, secretfile
 from sailau.election.definition import write_election
 from sailau.election.protocol import SignedProtocol, canonical_json
 from sailau.election.shares import write_share_file
+from sailau.smartcard.card_keys import master_key_file_bytes
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def closed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Rig, Path]:
     crypto.save_signing_key(tmp / "station.pem", rig.station_key)
     crypto.save_verify_key(tmp / "station.pub", rig.station_key.public_key())
     crypto.save_verify_key(tmp / "booth1.pub", rig.terminal_key.public_key())
-    (tmp / "master.hex").write_text(rig.card_master_key.hex())
+    secretfile.write_secret_file(tmp / "master.hex", master_key_file_bytes(rig.card_master_key), "card master key")
     for share in rig.shares:
         write_share_file(tmp / f"share-{share.index}.json", share)
     db = f"sqlite:///{tmp / 'station.db'}"

@@ -192,7 +192,8 @@ def test_share_file_errors_name_the_problem(tmp_path) -> None:
     with pytest.raises(ShareFileError, match="not found"):
         shares.read_share_file(tmp_path / "missing.json")
     (tmp_path / "a.json").write_text("{not json")
-    with pytest.raises(ShareFileError, match="not JSON"):
+    (tmp_path / "a.json").chmod(0o600)
+    with pytest.raises(ShareFileError, match="malformed JSON"):
         shares.read_share_file(tmp_path / "a.json")
     good = json.loads(SHARES[0].to_json())
     cases = {
@@ -206,6 +207,7 @@ def test_share_file_errors_name_the_problem(tmp_path) -> None:
     for i, (message, obj) in enumerate(cases.items()):
         path = tmp_path / f"case{i}.json"
         path.write_text(json.dumps(obj))
+        path.chmod(0o600)
         with pytest.raises((ShareFileError, BadMnemonicError), match=message):
             shares.read_share_file(path)
 
@@ -219,30 +221,33 @@ def test_cli_election_ceremony(tmp_path) -> None:
     result = runner.invoke(cli, ["keys", "election", "--k", "3", "--n", "5", "--election-id", "kz-2023", "--out", str(out)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["election-public-key.pem"] + [f"share-{i}-of-5.json" for i in range(1, 6)]
+    assert names == ["election-public-key.pem"] + [f"member-{i}" for i in range(1, 6)]
+    share_path = {i: out / f"member-{i}" / f"share-{i}-of-5.json" for i in range(1, 6)}
+    assert all(sorted(p.name for p in share_path[i].parent.iterdir()) == [share_path[i].name] for i in share_path)
     public = crypto.load_election_public_key(out / "election-public-key.pem")
     public_bytes = crypto.x25519_public_bytes(public)
     assert f"public key {public_bytes.hex()}" in result.output
-    made = [shares.read_share_file(out / f"share-{i}-of-5.json") for i in range(1, 6)]
+    made = [shares.read_share_file(share_path[i]) for i in range(1, 6)]
     assert {(s.election_id, s.k, s.n, s.election_public_key) for s in made} == {("kz-2023", 3, 5, public_bytes)}
     key = shares.reconstruct_election_key(made[1:4], public, "kz-2023")
     secret = crypto.ElectionKeyPair(key).private_key_bytes
     # the private key was never written, in any encoding we know
-    for path in out.iterdir():
-        data = path.read_bytes()
-        assert secret not in data and secret.hex().encode() not in data
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert secret not in data and secret.hex().encode() not in data
     assert secret.hex() not in result.output
 
     ok = runner.invoke(cli, ["keys", "check-shares", "--public-key", str(out / "election-public-key.pem"),
-                             *(str(out / f"share-{i}-of-5.json") for i in (2, 4, 5))])
+                             *(str(share_path[i]) for i in (2, 4, 5))])
     assert ok.exit_code == 0 and "ok: 3 share file(s)" in ok.output
     short = runner.invoke(cli, ["keys", "check-shares", "--public-key", str(out / "election-public-key.pem"),
-                                str(out / "share-1-of-5.json"), str(out / "share-2-of-5.json")])
+                                str(share_path[1]), str(share_path[2])])
     assert short.exit_code != 0 and "3 needed" in short.output
 
     again = runner.invoke(cli, ["keys", "election", "--k", "3", "--n", "5", "--election-id", "kz-2023", "--out", str(out)])
     assert again.exit_code != 0 and "refusing to overwrite" in again.output
-    assert shares.read_share_file(out / "share-1-of-5.json") == made[0]
+    assert shares.read_share_file(share_path[1]) == made[0]
 
 
 def test_cli_election_refuses_bad_parameters(tmp_path) -> None:
