@@ -9,7 +9,8 @@ unwritable log is found before the first voter).
 What the log never holds: vote data (ballot bytes, receipt codes, tokens: the
 station never passes them to a logger, and SQL parameters are hidden by the
 engine, db.py) and IINs. As a second line of defence every formatted line, the
-traceback included, is masked: 12-digit runs (IINs) become ``<IIN>``, hex runs of
+traceback included, is masked: runs of 12 digits or more (an IIN, also glued to
+other digits) become ``<IIN>``, hex runs of
 32 digits or more (hashes, keys, ciphertexts) become ``<hex>``. The file is created
 mode 0600: it names the station's problems, not the public's business.
 """
@@ -27,7 +28,7 @@ MAX_BYTES = 1_000_000
 BACKUPS = 5
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-_IIN = re.compile(r"(?<!\d)\d{12}(?!\d)")
+_IIN = re.compile(r"\d{12,}")  # an IIN, also inside a longer digit run
 _HEX = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32,}(?![0-9a-fA-F])")
 _BYTES = re.compile(r"b'(?:[^'\\]|\\.){16,}'|b\"(?:[^\"\\]|\\.){16,}\"")
 

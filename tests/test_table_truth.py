@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from textual.widgets import Button, DataTable, Input, TextArea
@@ -643,3 +645,15 @@ async def test_an_entered_share_can_be_removed(tmp_path: Path) -> None:
             await _add_words(pilot, rig().shares[0].mnemonic)
             await _add_words(pilot, rig().shares[1].mnemonic)
             assert not screen.query_one("#close", Button).disabled
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=st.text(max_size=40), after=st.text(max_size=40), index=st.integers(0, len(IINS) - 1),
+       blob=st.binary(min_size=16, max_size=64))
+def test_masking_never_lets_an_iin_or_a_long_hex_through(before: str, after: str, index: int, blob: bytes) -> None:
+    """Whatever surrounds them (digits included), an IIN and a hex dump of 16+ bytes never
+    survive `oplog.mask` whole."""
+    text = f"{before}{IINS[index]}{after} {blob.hex()} {blob!r}"
+    masked = oplog.mask(text)
+    assert IINS[index] not in masked
+    assert blob.hex() not in masked
