@@ -15,6 +15,10 @@ A thin face over `Station`. Why it is shaped this way:
   (`Station.on_card`); the app only renders the outcome.
 * Every message is a gettext message id kept with its fields (`widgets.Note`),
   so F2 re-renders the whole screen stack in Kazakh, Russian or English.
+* Every failure says what happened to the ballot (counted, not counted, not
+  confirmed: insert again) and what to do, in plain words; the raw error goes to the
+  operator log (oplog.py), never to the screen. A cast shows "counted" and nothing
+  derived from the ballot: the receipt code is the voter's, shown in the booth only.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
 from sailau.smartcard.events import CardEvent, CardEventCallback, CardInserted
 from sailau.smartcard.transport import Transport
 
-from . import audit, pollbook
+from . import audit, oplog, pollbook
 from .close import ClosingResult, ProtocolRefused
+from .db import StorageProblem
 from .i18n import LANGUAGES, N_, t
 from .iin import InvalidIIN
 from .models import PollsState
@@ -59,22 +64,26 @@ from .station import (
     CardNotBlank,
     CastResult,
     CastStatus,
+    ClearOutcome,
     IssueFailed,
     IssueResult,
     NoVoterSelected,
     OldCardNeeded,
     Reason,
+    Recorded,
     ReplaceReason,
     ReplaceResult,
     ReplacementRefused,
     Station,
     StationError,
+    StationOperation,
+    StorageFailed,
     TerminalKey,
     VoterNotWaiting,
     ZeroReport,
     ZeroReportFailed,
 )
-from .store import ReplaceOutcome, WrongPollsState
+from .store import ProtocolCounters, ReplaceOutcome, WrongPollsState
 from .widgets import Note
 
 __all__ = ["ClerkApp", "REASON_TEXT", "Watch", "note_for_error"]
@@ -118,9 +127,59 @@ REPLACE_REFUSED_TEXT: dict[str, str] = {
 }
 
 
-def note_for_error(exc: BaseException) -> Note:
-    """A plain-words note for an error a Station call raised (detail: the exception text)."""
+#: what a storage failure did to the operation, by (operation, what was recorded)
+STORAGE_TEXT: dict[tuple[StationOperation, Recorded], str] = {
+    (StationOperation.CAST, Recorded.NOTHING): N_(
+        "Not counted: the station could not save this ballot. The card is unchanged: keep it, call the "
+        "technician, and insert it again when the station works."),
+    (StationOperation.CAST, Recorded.COUNTED): N_(
+        "Ballot counted, but the station failed before clearing the card: insert it again to clear it."),
+    (StationOperation.CAST, Recorded.UNKNOWN): N_(
+        "Not confirmed: the station cannot tell whether this ballot was saved. Keep the card and insert it "
+        "again when the station works: it is counted once, never twice."),
+    (StationOperation.ISSUE, Recorded.NOTHING): N_(
+        "No card issued: the station could not save. The card is unchanged and the voter still waits: call the "
+        "technician, then insert the card again."),
+    (StationOperation.CANCEL, Recorded.NOTHING): N_(
+        "Not cancelled: the station could not save. The card is unchanged: keep it and insert it again when the "
+        "station works."),
+    (StationOperation.REPLACE, Recorded.NOTHING): N_(
+        "Not replaced: the station could not save, nothing was recorded. Try again when the station works."),
+    (StationOperation.CHECK_IN, Recorded.NOTHING): N_(
+        "Not checked in: the station could not save. Check the voter in again when the station works."),
+    (StationOperation.OPEN, Recorded.NOTHING): N_(
+        "The polls were not opened: the station could not save. Call the technician, then open them again."),
+    (StationOperation.CLOSE, Recorded.NOTHING): N_(
+        "Close of polls did not finish: the station could not use its database. Nothing was signed. Call the "
+        "technician, then close again: it resumes."),
+}
+STORAGE_OTHER = N_("The station cannot use its database right now; nothing was changed. Call the technician.")
+
+#: the cause line under a storage note, by problem
+STORAGE_CAUSE: dict[StorageProblem, str] = {
+    StorageProblem.DISK_FULL: N_("Cause: the station's disk is full. Details are in the operator log."),
+    StorageProblem.READ_ONLY: N_("Cause: the station's database cannot be written (read-only). "
+                                 "Details are in the operator log."),
+    StorageProblem.UNAVAILABLE: N_("Cause: the station's database cannot be reached. Details are in the operator log."),
+    StorageProblem.FAILED: N_("Cause: a database error. Details are in the operator log."),
+}
+
+
+def note_for_storage(exc: StorageFailed) -> Note:
+    """What a storage failure did (to the ballot, when a card was in play), what to do, and why."""
+    msgid = STORAGE_TEXT.get((exc.operation, exc.recorded), STORAGE_OTHER)
+    severity = "warn" if exc.recorded is Recorded.COUNTED else "error"
+    return Note(msgid, severity, cause=STORAGE_CAUSE[exc.problem])
+
+
+def note_for_error(exc: BaseException, *, card: bool = False) -> Note:
+    """A plain-words note for an error a Station call raised. Our own services explain
+    themselves (detail: their text); anything raw (a card's status word, an unexpected
+    exception) goes to the operator log and the clerk reads what to do. `card`: the
+    error came from work with the card in the reader."""
     detail = str(exc)
+    if isinstance(exc, StorageFailed):
+        return note_for_storage(exc)
     if isinstance(exc, pollbook.AlreadyCheckedIn):
         return Note(N_("This voter is already checked in: a voter gets one card."), "error")
     if isinstance(exc, pollbook.VoterNotFound):
@@ -149,7 +208,9 @@ def note_for_error(exc: BaseException) -> Note:
         return Note(N_("The card was pulled out during the operation. Nothing was recorded: insert it again."),
                     "error")
     if isinstance(exc, CardError):
-        return Note(N_("This card cannot be read as a Sailau ballot card."), "error", detail=detail)
+        oplog.failure("card", exc)
+        return Note(N_("This card cannot be read as a Sailau ballot card. Nothing was recorded and the card was "
+                       "not changed."), "error")
     if isinstance(exc, WrongPollsState):
         return Note(N_("Not possible now: the polls are {state}."), "error", {"state": exc.state.value})
     if isinstance(exc, ZeroReportFailed):
@@ -161,7 +222,16 @@ def note_for_error(exc: BaseException) -> Note:
                     detail=detail)
     if isinstance(exc, StationError):
         return Note(N_("The station refused: {detail}"), "error", {"detail": detail})
-    return Note(N_("Unexpected error: {detail}"), "error", {"detail": f"{type(exc).__name__}: {detail}"})
+    if isinstance(exc, OSError) and not card:  # the protocol files at close (the database is a StorageFailed)
+        oplog.failure("write files", exc)
+        return Note(N_("A file could not be written ({reason}). Fix the folder or free space, then try again: "
+                       "close of polls resumes where it stopped."), "error", {"reason": exc.strerror or type(exc).__name__})
+    oplog.failure("clerk app", exc)
+    if card:
+        return Note(N_("Something went wrong with this card; details are in the operator log. Insert it again: the "
+                       "station finishes the job, and a ballot is never counted twice."), "error")
+    return Note(N_("Something went wrong; details are in the operator log. Try again; if it repeats, call the "
+                   "technician."), "error")
 
 
 def note_for_issue(result: IssueResult) -> Note:
@@ -169,22 +239,40 @@ def note_for_issue(result: IssueResult) -> Note:
     return Note(N_("Card issued to {name}. Give the card to the voter."), "ok", {"name": name})
 
 
+#: a cast that counted, by (status, how the CLEAR went): "counted" and nothing derived from the ballot
+CAST_TEXT: dict[tuple[CastStatus, ClearOutcome], str] = {
+    (CastStatus.ACCEPTED, ClearOutcome.CLEARED): N_("Ballot counted. The card is cleared."),
+    (CastStatus.ACCEPTED, ClearOutcome.REMOVED): N_(
+        "Ballot counted. The card was removed before it was cleared: insert it again to clear it."),
+    (CastStatus.ACCEPTED, ClearOutcome.REFUSED): N_(
+        "Ballot counted. The card could not be cleared: insert it again to clear it. If it keeps refusing, set it "
+        "aside: it cannot be counted again."),
+    (CastStatus.ALREADY_COUNTED, ClearOutcome.CLEARED): N_(
+        "Already counted: nothing was added; the card is now cleared."),
+    (CastStatus.ALREADY_COUNTED, ClearOutcome.REMOVED): N_(
+        "Already counted: nothing was added. The card was removed before it was cleared: insert it again to "
+        "clear it."),
+    (CastStatus.ALREADY_COUNTED, ClearOutcome.REFUSED): N_(
+        "Already counted: nothing was added. The card could not be cleared: insert it again to clear it. If it "
+        "keeps refusing, set it aside: it cannot be counted again."),
+}
+
+
 def note_for_cast(result: CastResult) -> Note:
     if result.status is CastStatus.REJECTED:
         assert result.reason is not None
         return Note(REASON_TEXT[result.reason], "error")
-    if result.status is CastStatus.ACCEPTED:
-        msgid = (N_("Ballot counted. Receipt code {code}.") if result.card_cleared else
-                 N_("Ballot counted. Receipt code {code}. The card was removed before it was cleared: "
-                    "insert it again to clear it."))
-        return Note(msgid, "ok", {"code": result.receipt_code})
-    return Note(N_("Already counted (receipt code {code}): nothing was added; the card is now cleared."),
-                "warn", {"code": result.receipt_code})
+    assert result.clear is not None
+    severity = "ok" if result.status is CastStatus.ACCEPTED and result.card_cleared else "warn"
+    return Note(CAST_TEXT[result.status, result.clear], severity)
 
 
 def note_for_replace(result: ReplaceResult) -> Note:
     name = " ".join(p for p in (result.voter.surname, result.voter.given_name) if p)
     if result.card_returned:
+        if result.clear is ClearOutcome.REFUSED:
+            return Note(N_("Card replaced for {name}: the old card is cancelled but could not be cleared; set it "
+                           "aside (it cannot be cast). The next blank card is theirs."), "warn", {"name": name})
         return Note(N_("Card replaced for {name}: the old card is cancelled. The next blank card is theirs."),
                     "ok", {"name": name})
     return Note(N_("Card replaced for {name} without the old card: its token stays valid (counted as not "
@@ -196,9 +284,15 @@ def note_for_cancel(result: CancelResult) -> Note:
         assert result.reason is not None
         return Note(REASON_TEXT[result.reason], "error")
     if result.status is CancelStatus.CANCELLED:
-        msgid = (N_("Card cancelled and cleared: it can be used again.") if result.card_cleared else
-                 N_("Card cancelled, but removed before it was cleared: insert it again."))
-        return Note(msgid, "ok")
+        msgid = {ClearOutcome.CLEARED: N_("Card cancelled and cleared: it can be used again."),
+                 ClearOutcome.REMOVED: N_("Card cancelled, but removed before it was cleared: insert it again."),
+                 ClearOutcome.REFUSED: N_("Card cancelled, but it could not be cleared: insert it again to clear "
+                                          "it; if it keeps refusing, set it aside (it cannot be cast).")}
+        assert result.clear is not None
+        return Note(msgid[result.clear], "ok" if result.card_cleared else "warn")
+    if result.clear is ClearOutcome.REFUSED:
+        return Note(N_("This card was already cancelled and could not be cleared: set it aside (it cannot be "
+                       "cast)."), "warn")
     return Note(N_("This card was already cancelled; it is now cleared."), "warn")
 
 
@@ -281,10 +375,14 @@ class ClerkApp(App[None]):
     # -- lifecycle ------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self.station.polls_state is PollsState.SETUP:
+        try:
+            state = self.station.polls_state
+        except StorageFailed as exc:  # the command checked at start: this is a failure since then
+            state, self.desk_note = None, note_for_storage(exc)
+        if state is PollsState.SETUP:
             self.push_screen(OpenPollsScreen(name="open"))
         else:
-            if self.station.polls_state is PollsState.CLOSED:
+            if state is PollsState.CLOSED:
                 self.desk_note = Note(N_("The polls are closed. F4 counts again with the shares."), "warn")
             self.push_screen(DeskScreen(name="desk"))
         if self._watch is not None:
@@ -308,6 +406,15 @@ class ClerkApp(App[None]):
         desk = self._desk()
         if desk is not None and desk.is_mounted:
             desk.refresh_state()
+
+    def counters_now(self) -> ProtocolCounters | None:
+        """The live counters for a screen drawing on the UI thread; None (and a desk note
+        saying why) when the database cannot be read. Never raises into the UI."""
+        try:
+            return self.station.counters()
+        except StorageFailed as exc:
+            self.desk_note = note_for_storage(exc)
+            return None
 
     def set_desk_note(self, note: Note | None) -> None:
         self.desk_note = note
@@ -441,7 +548,7 @@ class ClerkApp(App[None]):
             self.card_busy -= 1
             if isinstance(exc, (CardRemovedError, NoCardError, IssueFailed)):
                 self.blank_card_waiting = False
-            self.set_card_note(note_for_error(exc))
+            self.set_card_note(note_for_error(exc, card=True))
 
         self.run_station(run, finished, failed, group="card")
 
@@ -540,7 +647,7 @@ class ClerkApp(App[None]):
                          self._replaced, self._card_failed)
 
     def _card_failed(self, exc: BaseException) -> None:
-        self.set_card_note(note_for_error(exc))
+        self.set_card_note(note_for_error(exc, card=True))
 
     def _replaced(self, result: ReplaceResult) -> None:
         self.set_card_note(note_for_replace(result))

@@ -22,7 +22,17 @@ Order and why:
    output is written.
 5. Signed, then written by outputs.py.
 
-The private key lives only inside `close_polls` and is dropped on return.
+The private key lives only inside `close_polls` and is dropped on return (and,
+for a moment, inside `check_share` when the k-th share is entered: rebuilt to see
+that the shares are the election's, then dropped).
+
+Shares are checked the moment they are entered (`check_share`), not when closing:
+a share file of another election or key, words from another key ceremony, a split
+with another threshold, the same member twice, and k shares that together rebuild
+another key are each refused by name (`ShareRefusal`) before the clerk is asked to
+close anything. A single typed share carries no election binding of its own (only
+its split's random identifier), so words of another election are caught when they
+meet a share of this one, or at the k-th share at the latest.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +55,14 @@ from sailau.election.protocol import (
     validate_protocol,
 )
 from sailau.election.record import BallotDecryptionError, RecordFormatError, SealedBallot, open_ballot
-from sailau.election.shares import Share, reconstruct_election_key
+from sailau.election.definition import Election
+from sailau.election.shares import (
+    MismatchedShareError,
+    Share,
+    WrongElectionKeyError,
+    parse_mnemonic,
+    reconstruct_election_key,
+)
 
 from . import audit, store
 from .audit import AuditKind
@@ -64,6 +82,76 @@ class ProtocolRefused(Exception):
         self.protocol = protocol
         lines = "\n".join(f"  {v.name}: {v.message}" for v in self.violations)
         super().__init__(f"protocol of precinct {protocol.precinct} violates control relations, not signed:\n{lines}")
+
+
+class ShareRefusal(str, Enum):
+    """Why a share was refused when entered (`check_share`)."""
+
+    WRONG_ELECTION = "wrong_election"  # a share file of another election (id)
+    WRONG_KEY = "wrong_key"  # a share file of another election public key
+    OTHER_SPLIT = "other_split"  # words of another key ceremony than the shares already entered
+    WRONG_THRESHOLD = "wrong_threshold"  # a split that needs another k than this election's ceremony
+    DUPLICATE = "duplicate"  # this member's share is already entered
+    REBUILDS_OTHER_KEY = "rebuilds_other_key"  # with it, k shares rebuild a key that is not the election's
+
+
+class ShareRefused(Exception):
+    """A share refused at entry: `reason`, the member `index` it claims (1..n), and for
+    WRONG_THRESHOLD the split's `k`. Nothing was added."""
+
+    def __init__(self, reason: ShareRefusal, index: int, message: str, *, k: int | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.index, self.k = reason, index, k
+
+
+@dataclass(frozen=True)
+class ShareEntry:
+    """What `check_share` learned of an accepted share."""
+
+    index: int  # the member's number, 1..n
+    k: int  # shares the split needs
+
+
+def check_share(election: Election, entered: Sequence[Share | str], new: Share | str) -> ShareEntry:
+    """Check one share (a share file's `Share` or typed words) against the election and
+    the shares already `entered`, the moment it is entered. Raises `ShareRefused` (by
+    name, nothing added) or a `ShareError` for words that are not a share at all.
+
+    With this share k are in: they are combined once to see that they rebuild THIS
+    election's key, and the key is dropped at once.
+    """
+    if isinstance(new, Share):
+        if new.election_id != election.id:
+            raise ShareRefused(ShareRefusal.WRONG_ELECTION, new.index,
+                               f"share {new.index} is for election {new.election_id!r}, not {election.id!r}")
+        if new.election_public_key != election.public_key:
+            raise ShareRefused(ShareRefusal.WRONG_KEY, new.index,
+                               f"share {new.index} is for another election public key "
+                               f"({new.election_public_key.hex()[:16]}...)")
+        parsed = parse_mnemonic(new.mnemonic, f"share {new.index}")
+    else:
+        parsed = parse_mnemonic(new, "typed share")
+    index, k = parsed.index + 1, parsed.member_threshold
+    ceremony = election.key_ceremony
+    if ceremony is not None and k != ceremony.threshold:
+        raise ShareRefused(ShareRefusal.WRONG_THRESHOLD, index,
+                           f"share {index} is of a split that needs {k} shares; this election's needs "
+                           f"{ceremony.threshold}", k=k)
+    for other in entered:
+        theirs = parse_mnemonic(other.mnemonic if isinstance(other, Share) else other)
+        if theirs.common_parameters() != parsed.common_parameters() or theirs.member_threshold != k:
+            raise ShareRefused(ShareRefusal.OTHER_SPLIT, index,
+                               f"share {index} comes from another key ceremony than the shares entered")
+        if theirs.index == parsed.index:
+            raise ShareRefused(ShareRefusal.DUPLICATE, index, f"share {index} is already entered")
+    if len(entered) + 1 == k:
+        try:
+            key = reconstruct_election_key([*entered, new], election.public_key, election.id)
+        except (WrongElectionKeyError, MismatchedShareError) as exc:
+            raise ShareRefused(ShareRefusal.REBUILDS_OTHER_KEY, index,
+                               f"with share {index} the shares rebuild another key: {exc}") from None
+        del key
+    return ShareEntry(index, k)
 
 
 @dataclass(frozen=True)
@@ -217,7 +305,7 @@ def close_polls(station: Station, shares: Sequence[Share | str], out_dir: str | 
     if out_dir is not None:
         t2 = time.perf_counter()
         files = write_outputs(Path(out_dir), signed, station.election, counted.receipt_codes,
-                              invalid=[(i.receipt_code, i.reason) for i in counted.invalid])
+                              invalid=[i.reason for i in counted.invalid])
         timings["outputs"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     return ClosingResult(signed, counters, counted.invalid, files, timings)

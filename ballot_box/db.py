@@ -12,15 +12,28 @@ COMMITTED isolation is what the store relies on: a conditional UPDATE that
 waits on a concurrent one re-checks its WHERE clause against the committed row.
 
 ``open_station_db`` migrates the schema to head with Alembic, programmatically
-(no alembic.ini at runtime).
+(no alembic.ini at runtime), and then proves the database takes a write: it commits
+an UPDATE that changes nothing (`probe_write`). A permission bit says little (root
+writes a 0444 file; a read-only mount, an immutable file, a full disk or a read-only
+PostgreSQL database stop everyone), so only a real commit is a check. A station
+refuses to start on storage it cannot write (`StorageUnavailable`) instead of
+failing at the first check-in.
+
+Storage failures have one vocabulary, `StorageProblem` (disk full, read-only,
+unavailable, failed), read from the driver's own error by `storage_problem`; the
+station turns them into what happened to the ballot (station.py). Engines hide SQL
+parameters in their errors (``hide_parameters``): an error text never carries an
+IIN or ballot bytes, wherever it ends up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from alembic import command
@@ -41,6 +54,139 @@ Clock = Callable[[], dt.datetime]
 
 class SchemaNotCurrent(RuntimeError):
     """The database is not at the migration head and we were asked not to migrate."""
+
+
+class StorageProblem(str, Enum):
+    """What kind of storage failure stopped an operation (one vocabulary for the
+    station, the clerk app and the command line)."""
+
+    DISK_FULL = "disk_full"  # no space left (SQLITE_FULL, PostgreSQL 53100, ENOSPC)
+    READ_ONLY = "read_only"  # the database or its folder cannot be written (SQLITE_READONLY, 25006, EROFS)
+    UNAVAILABLE = "unavailable"  # cannot be opened or reached, locked by another process, I/O error
+    FAILED = "failed"  # any other database error
+
+
+class StorageUnavailable(RuntimeError):
+    """The station database cannot be used as the station needs it (found at open:
+    it does not take a write). `problem` says why; the message is plain words with the
+    driver's own reason, never SQL or its parameters."""
+
+    def __init__(self, problem: StorageProblem, reason: str) -> None:
+        self.problem, self.reason = problem, reason
+        super().__init__(f"the station database {PROBLEM_WORDS[problem]} ({reason}); "
+                         f"nothing was changed. {PROBLEM_FIX[problem]}")
+
+
+PROBLEM_WORDS: dict[StorageProblem, str] = {
+    StorageProblem.DISK_FULL: "cannot be written: the disk is full",
+    StorageProblem.READ_ONLY: "cannot be written: it is read-only",
+    StorageProblem.UNAVAILABLE: "cannot be reached",
+    StorageProblem.FAILED: "failed",
+}
+
+PROBLEM_FIX: dict[StorageProblem, str] = {
+    StorageProblem.DISK_FULL: "Free disk space, then start the station again.",
+    StorageProblem.READ_ONLY: "Make the database file and its folder writable by this user (a read-only mount, "
+                              "an immutable file or a read-only PostgreSQL database also stop it), then start again.",
+    StorageProblem.UNAVAILABLE: "Check that the database is there and not held by another program, then start again.",
+    StorageProblem.FAILED: "See the operator log, then start again.",
+}
+
+_SQLITE_NAMES: dict[str, StorageProblem] = {
+    "SQLITE_FULL": StorageProblem.DISK_FULL,
+    "SQLITE_READONLY": StorageProblem.READ_ONLY,
+    "SQLITE_PERM": StorageProblem.READ_ONLY,
+    "SQLITE_CANTOPEN": StorageProblem.UNAVAILABLE,
+    "SQLITE_IOERR": StorageProblem.UNAVAILABLE,
+    "SQLITE_BUSY": StorageProblem.UNAVAILABLE,
+    "SQLITE_LOCKED": StorageProblem.UNAVAILABLE,
+    "SQLITE_NOTADB": StorageProblem.UNAVAILABLE,
+    "SQLITE_CORRUPT": StorageProblem.UNAVAILABLE,
+}
+
+_MESSAGES: tuple[tuple[str, StorageProblem], ...] = (  # driver texts, for errors that carry no code
+    ("disk is full", StorageProblem.DISK_FULL),
+    ("no space left on device", StorageProblem.DISK_FULL),
+    ("readonly database", StorageProblem.READ_ONLY),
+    ("read-only", StorageProblem.READ_ONLY),
+    ("unable to open database", StorageProblem.UNAVAILABLE),
+    ("disk i/o error", StorageProblem.UNAVAILABLE),
+    ("database is locked", StorageProblem.UNAVAILABLE),
+    ("connection", StorageProblem.UNAVAILABLE),
+)
+
+_ERRNO: dict[int, StorageProblem] = {
+    errno.ENOSPC: StorageProblem.DISK_FULL,
+    errno.EDQUOT: StorageProblem.DISK_FULL,
+    errno.EROFS: StorageProblem.READ_ONLY,
+    errno.EACCES: StorageProblem.READ_ONLY,
+    errno.EPERM: StorageProblem.READ_ONLY,
+}
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+
+
+def _sqlstate_problem(sqlstate: str) -> StorageProblem:
+    if sqlstate == "53100":
+        return StorageProblem.DISK_FULL
+    if sqlstate == "25006":
+        return StorageProblem.READ_ONLY
+    if sqlstate[:2] in ("08", "53", "57", "58"):
+        return StorageProblem.UNAVAILABLE
+    return StorageProblem.FAILED
+
+
+def storage_problem(exc: BaseException) -> StorageProblem | None:
+    """The kind of storage failure `exc` is (its chain is searched: SQLAlchemy's
+    wrapper, the driver's error, an OSError), or None when it is not one.
+
+    Codes first (sqlite3's ``sqlite_errorname``, PostgreSQL's SQLSTATE, errno), then
+    the driver's words for errors raised without a code."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    found: StorageProblem | None = None
+    for e in _chain(exc):
+        if isinstance(e, StorageUnavailable):
+            return e.problem
+        name = getattr(e, "sqlite_errorname", None)
+        if isinstance(name, str):
+            for prefix, problem in _SQLITE_NAMES.items():
+                if name.startswith(prefix):
+                    return problem
+        sqlstate = getattr(e, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate:
+            problem = _sqlstate_problem(sqlstate)
+            if problem is not StorageProblem.FAILED:
+                return problem
+        if isinstance(e, OSError) and e.errno in _ERRNO:
+            return _ERRNO[e.errno]
+        if isinstance(e, PoolTimeout):
+            return StorageProblem.UNAVAILABLE
+        if isinstance(e, SQLAlchemyError) or type(e).__module__.split(".")[0] in ("sqlite3", "psycopg", "psycopg2"):
+            text = str(e).lower()
+            for words, problem in _MESSAGES:
+                if words in text:
+                    return problem
+            found = found or StorageProblem.FAILED
+    return found
+
+
+def driver_reason(exc: BaseException) -> str:
+    """The database driver's own first line for `exc` (no SQL, no parameters)."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def local_now() -> dt.datetime:
@@ -103,11 +249,11 @@ def make_engine(url: str) -> Engine:
         if in_memory:
             # one shared connection, or every checkout would see an empty database
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-        engine = create_engine(url, **kwargs)
+        engine = create_engine(url, hide_parameters=True, **kwargs)
         _install_sqlite_pragmas(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     raise ValueError(f"unsupported station database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://")
 
 
@@ -154,6 +300,19 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def probe_write(engine: Engine) -> None:
+    """Commit a write that changes nothing (the Alembic version row set to itself), or
+    raise `StorageUnavailable`: the only honest test that the station can record."""
+    try:
+        with engine.execution_options(sailau_begin="IMMEDIATE").begin() as connection:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+    except Exception as exc:
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        raise StorageUnavailable(problem, driver_reason(exc)) from exc
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
@@ -163,7 +322,8 @@ def open_station_db(url: str, *, migrate_schema: bool = True, clock: Clock = loc
     """Open (and by default migrate to head) the station database at ``url``.
 
     With ``migrate_schema=False`` (read-only tools such as ``sailau audit verify``)
-    the schema must already be at head, else SchemaNotCurrent.
+    the schema must already be at head, else SchemaNotCurrent. Otherwise the
+    database must take a write (`probe_write`), else StorageUnavailable.
     """
     parsed = make_url(url)
     if not migrate_schema and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -173,6 +333,7 @@ def open_station_db(url: str, *, migrate_schema: bool = True, clock: Clock = loc
     try:
         if migrate_schema:
             migrate(engine)
+            probe_write(engine)
         else:
             found, head = current_revision(engine), head_revision()
             if found != head:

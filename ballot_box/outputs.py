@@ -11,6 +11,11 @@
   published receipt-list format of ``sailau.election.receipts``
   with the OS CSPRNG (`secrets.SystemRandom`) so the list order says nothing.
 
+No public output ties a receipt code to a ballot's content or validity: the receipt
+list is only codes, and the PDF counts invalid ballots by reason ("index_out_of_range:
+2"), never by code. Otherwise a voter's code, once shown to anyone (a coercer, a
+buyer), would tell them whether that ballot was spoilt.
+
 Files are written to a temporary name, fsynced and renamed, so a crash never
 leaves a half-written protocol behind.
 """
@@ -21,6 +26,7 @@ import io
 import json
 import os
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,8 +87,15 @@ def qr_png(signed: SignedProtocol, scale: int = 4) -> bytes:
     return buffer.getvalue()
 
 
-def protocol_pdf(signed: SignedProtocol, election: Election, invalid: Sequence[tuple[str, str]] = ()) -> bytes:
-    """The printable protocol: header, count lines, per-contest table, signature, QR code."""
+def invalid_by_reason(reasons: Iterable[str]) -> list[tuple[str, int]]:
+    """How many invalid ballots per reason, reasons in sorted order (no receipt codes)."""
+    return sorted(Counter(reasons).items())
+
+
+def protocol_pdf(signed: SignedProtocol, election: Election, invalid: Sequence[str] = ()) -> bytes:
+    """The printable protocol: header, count lines, per-contest table, signature, QR code.
+
+    `invalid`: the reason of each invalid ballot; printed as counts per reason."""
     p = signed.protocol
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -126,8 +139,10 @@ def protocol_pdf(signed: SignedProtocol, election: Election, invalid: Sequence[t
     if invalid:
         pdf.ln(2)
         pdf.set_font("DejaVu", "", 8)
-        pdf.multi_cell(0, 4, "Invalid ballots (receipt code: reason): "
-                       + "; ".join(f"{code}: {reason}" for code, reason in invalid), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4, "Жарамсыз бюллетеньдер себебі бойынша / Недействительные бюллетени по причинам / "
+                             "Invalid ballots by reason: "
+                       + "; ".join(f"{reason}: {count}" for reason, count in invalid_by_reason(invalid)),
+                       new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     pdf.set_font("DejaVu", "", 8)
     pdf.multi_cell(0, 4, f"Election fingerprint SHA-256: {p.election_fingerprint}\n"
@@ -157,7 +172,7 @@ def write_outputs(
     election: Election,
     receipt_codes: Iterable[str],
     *,
-    invalid: Sequence[tuple[str, str]] = (),
+    invalid: Sequence[str] = (),
     issuer: str | None = None,
 ) -> OutputFiles:
     """Write the four files (see the module doc) into `out_dir` (created if missing)."""

@@ -23,6 +23,7 @@ from sailau.election import crypto, shares
 from sailau.election.protocol import ContestResult
 
 from .audit import AuditEvent, ChainReport
+from .close import ShareRefusal, ShareRefused, check_share
 from .i18n import LANGUAGE_NAMES, N_
 from .pollbook import Voter
 from .station import TerminalKey, ZeroReport
@@ -99,11 +100,11 @@ class OpenPollsScreen(ClerkScreen):
     def retranslate(self) -> None:
         super().retranslate()
         app = self.clerk
-        counters = app.station.counters()
+        counters = app.counters_now()
         address = app.station.election.precinct(app.station.precinct).address.get(app.language)
         self.query_one("#open-info", Static).update(
             app.t(N_("Precinct {precinct}: {address}"), precinct=app.station.precinct, address=address)
-            + "\n" + app.t(N_("Voters on the list: {count}"), count=counters.on_list))
+            + "\n" + app.t(N_("Voters on the list: {count}"), count="–" if counters is None else counters.on_list))
         self.query_one("#terminal-file", Input).placeholder = app.t(N_("Path of a terminal public key file (.pub)"))
         table = self.query_one("#terminals", DataTable)
         table.clear(columns=True)
@@ -215,7 +216,7 @@ class DeskScreen(ClerkScreen):
     def refresh_state(self) -> None:
         """Counters, waiting queue, reader line and the last card note from the app."""
         app = self.clerk
-        self.query_one("#counters", CountersPanel).show(app.station.counters())
+        self.query_one("#counters", CountersPanel).show(app.counters_now())
         self._fill_waiting()
         reader = self.query_one("#reader-state", Tr)
         if app.card_busy:
@@ -439,8 +440,28 @@ class AuditScreen(ClerkScreen):
 # --- close of polls ---------------------------------------------------------------------
 
 
+#: why a share was refused at entry (`close.ShareRefusal`); fields: index, k, need
+SHARE_REFUSED_TEXT: dict[ShareRefusal, str] = {
+    ShareRefusal.WRONG_ELECTION: N_("Share {index} is for another election: it was not added."),
+    ShareRefusal.WRONG_KEY: N_("Share {index} is for another election key: it was not added."),
+    ShareRefusal.OTHER_SPLIT: N_("Share {index} comes from another key ceremony than the shares already entered: "
+                                 "it was not added. Check which election each member's share is for."),
+    ShareRefusal.WRONG_THRESHOLD: N_("Share {index} is from a split that needs {k} shares; this election needs "
+                                     "{need}: it was not added."),
+    ShareRefusal.DUPLICATE: N_("Share {index} is already entered."),
+    ShareRefusal.REBUILDS_OTHER_KEY: N_("With share {index} the shares rebuild the key of another election: it was "
+                                        "not added. Remove the share that does not belong (ask each member which "
+                                        "election their share is for)."),
+}
+
+
 class CloseScreen(ClerkScreen):
-    """Share entry (files or typed SLIP-39 words) until k are in, then close and sign."""
+    """Share entry (files or typed SLIP-39 words) until k are in, then close and sign.
+
+    Each share is checked as it is entered (`close.check_share`): one of another
+    election, key or ceremony, a duplicate, or the k-th that with the others rebuilds
+    another key is refused at once, by name. An entered share can be removed (the
+    highlighted row) before closing."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", show=False)]
 
@@ -454,7 +475,8 @@ class CloseScreen(ClerkScreen):
                 yield TrButton(N_("Add share file"), id="add-file")
             yield TextArea(id="mnemonic", soft_wrap=True)
             yield TrButton(N_("Add typed share"), id="add-words")
-            yield DataTable(id="shares", cursor_type="none", show_cursor=False)
+            yield DataTable(id="shares", cursor_type="row")
+            yield TrButton(N_("Remove the selected share"), id="remove-share", disabled=True)
             yield NoteView(id="close-note")
             with Horizontal(classes="row"):
                 yield TrButton(N_("Close the polls and sign the protocol"), id="close", variant="error",
@@ -483,6 +505,7 @@ class CloseScreen(ClerkScreen):
         table.add_columns(t(N_("Share")), t(N_("Entered from")))
         for index, source, _ in self.entered:
             table.add_row(str(index), source if source != "typed" else t(N_("typed words")))
+        self.query_one("#remove-share", TrButton).disabled = not self.entered
         ready = self.threshold is not None and len(self.entered) >= self.threshold
         self.query_one("#close", TrButton).disabled = not ready
 
@@ -496,6 +519,8 @@ class CloseScreen(ClerkScreen):
             self._add_file()
         elif button == "add-words":
             self._add_words()
+        elif button == "remove-share":
+            self._remove()
         elif button == "close":
             self.clerk.confirm_close([entry for _, _, entry in self.entered])
         elif button == "back":
@@ -512,30 +537,53 @@ class CloseScreen(ClerkScreen):
         except (shares.ShareError, OSError) as exc:
             self._note(Note(N_("This share file cannot be used."), "error", detail=str(exc)))
             return
-        if self._add(share.index, path.name, share, share.k):
+        if self._add(path.name, share):
             field.value = ""
 
     def _add_words(self) -> None:
         area = self.query_one("#mnemonic", TextArea)
         words = " ".join(area.text.split())
         try:
-            parsed = shares.parse_mnemonic(words, "typed share")
+            shares.parse_mnemonic(words, "typed share")
         except shares.ShareError as exc:
             self._note(Note(N_("These share words are not valid: check each word."), "error", detail=str(exc)))
             return
-        if self._add(parsed.index + 1, "typed", words, parsed.member_threshold):
+        if self._add("typed", words):
             area.text = ""
 
-    def _add(self, index: int, source: str, entry: shares.Share | str, k: int) -> bool:
-        if any(i == index for i, _, _ in self.entered):
-            self._note(Note(N_("Share {index} is already entered."), "warn", {"index": index}))
+    def _add(self, source: str, entry: shares.Share | str) -> bool:
+        """Check the share against the election and those entered (`close.check_share`), then add it."""
+        election = self.clerk.station.election
+        try:
+            found = check_share(election, [e for _, _, e in self.entered], entry)
+        except ShareRefused as refused:
+            need = self.threshold if self.threshold is not None else "–"
+            severity = "warn" if refused.reason is ShareRefusal.DUPLICATE else "error"
+            self._note(Note(SHARE_REFUSED_TEXT[refused.reason], severity,
+                            {"index": refused.index, "k": refused.k or "–", "need": need}))
+            return False
+        except shares.ShareError as exc:
+            self._note(Note(N_("These share words are not valid: check each word."), "error", detail=str(exc)))
             return False
         if self.threshold is None:
-            self.threshold = k
-        self.entered.append((index, source, entry))
-        self._note(Note(N_("Share {index} added."), "ok", {"index": index}))
+            self.threshold = found.k
+        self.entered.append((found.index, source, entry))
+        self._note(Note(N_("Share {index} added."), "ok", {"index": found.index}))
         self.retranslate()
         return True
+
+    def _remove(self) -> None:
+        """Remove the highlighted share (a member gave the wrong paper, a file of another election...)."""
+        table = self.query_one("#shares", DataTable)
+        row = table.cursor_row
+        if not 0 <= row < len(self.entered):
+            self._note(Note(N_("Highlight the share to remove first."), "warn"))
+            return
+        index, _, _ = self.entered.pop(row)
+        if not self.entered:
+            self.threshold = self.clerk.threshold  # a threshold learnt from the first share goes with it
+        self._note(Note(N_("Share {index} removed."), "ok", {"index": index}))
+        self.retranslate()
 
     def failed(self, note: Note) -> None:
         self._note(note)

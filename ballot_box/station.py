@@ -25,7 +25,11 @@ instruction, the card is pulled at any APDU):
   commit leaves the card VOTED and nothing stored: re-inserting casts it. A
   crash after the commit leaves the card VOTED with a used token: re-inserting
   finds "already counted" and only clears it. So every ballot is stored exactly
-  once, and the receipt code is shown only after the commit.
+  once. The result says "counted" and nothing derived from the ballot: no receipt
+  code (that is the booth's, shown to the voter only), so the table, its screen and
+  its logs cannot tie a voter to a ballot (ballot_box/README.md, "Secrecy at the
+  table"). A CLEAR the card refuses after the commit is reported as such
+  (`ClearOutcome.REFUSED`): the ballot IS counted, the card goes in again to clear.
 * Cancel: the token is cancelled in the database first, then the card cleared;
   re-inserting a card whose token is already cancelled just clears it.
 * One card per voter, across restarts: the voter row is marked as holding a
@@ -44,6 +48,14 @@ instruction, the card is pulled at any APDU):
 Rejected cards are never written to: the reason is returned (a stable code and
 a plain message) and a ``card_rejected`` audit event is chained.
 
+Storage failures (disk full, read-only, unreachable database) never escape as raw
+database errors: each public operation raises `StorageFailed` naming the
+operation, the `StorageProblem` and what was recorded (`Recorded`): nothing
+(every write is one transaction, so a failed one left nothing), or, for a cast
+whose COMMIT failed in a way the driver cannot vouch for, what the token now says
+(counted, or unknown when even that read fails; re-inserting the card settles it,
+once). The raw error goes to the operator log (oplog.py), never to the clerk.
+
 The ballot box cannot decrypt during polling hours: it checks the record's
 format and the enrolled terminal's signature (which covers the issue block and
 the ciphertext, so a tampered ciphertext fails it). Decryption happens only at
@@ -52,13 +64,15 @@ close of polls (close.py) with k of n commission shares.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy.exc import SQLAlchemyError
 
 from sailau.election import crypto
 from sailau.election.definition import Election, ElectionLookupError
@@ -76,10 +90,10 @@ from sailau.smartcard.apdu import CardState
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.errors import CardError, CardRemovedError
 
-from . import audit, pollbook, store
+from . import audit, oplog, pollbook, store
 from .audit import AuditDraft, AuditKind, RejectReason
-from .db import StationDB
-from .models import PollsState
+from .db import StationDB, StorageProblem, StorageUnavailable, storage_problem
+from .models import PollsState, TokenState
 from .pollbook import Voter
 from .store import (
     CancelOutcome,
@@ -102,14 +116,18 @@ __all__ = [
     "CastResult",
     "CastStatus",
     "CardAlreadyIssued",
+    "ClearOutcome",
     "IssueResult",
     "OldCardNeeded",
     "ReplaceReason",
     "ReplaceResult",
     "ReplacementRefused",
     "Reason",
+    "Recorded",
     "Station",
     "StationError",
+    "StationOperation",
+    "StorageFailed",
     "StationMismatch",
     "StationStatus",
     "read_status",
@@ -173,6 +191,68 @@ class IssueFailed(StationError):
     this voter: re-insert the same card and issue again."""
 
 
+class StationOperation(str, Enum):
+    """What the station was doing when its storage failed (`StorageFailed.operation`)."""
+
+    OPEN = "open_polls"
+    ENROL = "enrol_terminal"
+    SEARCH = "search"
+    CHECK_IN = "check_in"
+    SELECT = "select_voter"
+    ISSUE = "issue"
+    CAST = "cast"
+    CANCEL = "cancel"
+    REPLACE = "replace"
+    READ = "read"  # counters, polls state, the card's state
+    CLOSE = "close_polls"
+
+
+class Recorded(str, Enum):
+    """What a failed operation left recorded (`StorageFailed.recorded`)."""
+
+    NOTHING = "nothing"  # the transaction did not commit: nothing changed; a card in the reader is as it was
+    COUNTED = "counted"  # cast: the ballot is in the box, the card was not cleared
+    UNKNOWN = "unknown"  # cast: the commit's fate cannot be read back now; the card is still VOTED
+
+
+class StorageFailed(StationError):
+    """The station's database failed (disk full, read-only, unreachable, ...). Names
+    the operation, the problem and what was recorded; the raw error is in the
+    operator log and in ``__cause__``, never in the message (no SQL, no IIN)."""
+
+    def __init__(self, operation: StationOperation, problem: StorageProblem,
+                 recorded: Recorded = Recorded.NOTHING) -> None:
+        self.operation, self.problem, self.recorded = operation, problem, recorded
+        super().__init__(f"{operation.value}: the station database failed ({problem.value}); recorded: {recorded.value}")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _storage(operation: StationOperation) -> Callable[[F], F]:
+    """Turn a database failure inside a Station method into `StorageFailed(operation)`
+    (recorded nothing: each write is one transaction), logging the raw error.
+    A StationError raised inside (e.g. a narrower StorageFailed) passes unchanged."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def run(self: Station, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except StationError:
+                raise
+            except (SQLAlchemyError, StorageUnavailable) as exc:
+                problem = storage_problem(exc)
+                if problem is None:
+                    raise
+                oplog.failure(operation.value, exc)
+                raise StorageFailed(operation, problem) from exc
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
 # --- results --------------------------------------------------------------------------
 
 
@@ -224,24 +304,52 @@ REPLACE_MESSAGES: dict[ReplaceOutcome, str] = {
 
 
 class CastStatus(str, Enum):
-    ACCEPTED = "accepted"  # stored now; card cleared (unless card_cleared is False)
+    ACCEPTED = "accepted"  # stored now; then the card is cleared (see `clear`)
     ALREADY_COUNTED = "already_counted"  # stored earlier; card only cleared
     REJECTED = "rejected"  # nothing stored, card untouched
 
 
+class ClearOutcome(str, Enum):
+    """How the CLEAR after a cast, cancel or replacement went. It never changes what was
+    recorded: the database step came first."""
+
+    CLEARED = "cleared"  # the card is BLANK again
+    REMOVED = "removed"  # pulled (or lost power) during CLEAR: insert it again to clear it
+    REFUSED = "refused"  # the card answered CLEAR with an error: insert it again; if it keeps refusing, set it aside
+
+
 @dataclass(frozen=True)
 class CastResult:
+    """What happened to a voted card. Carries nothing derived from the ballot (no
+    receipt code): the table learns "counted", "already counted" or why not."""
+
     status: CastStatus
     message: str
     reason: Reason | None = None
-    receipt_code: str | None = None  # shown to the voter (ACCEPTED / ALREADY_COUNTED)
-    card_cleared: bool = False
+    clear: ClearOutcome | None = None  # None: not tried (REJECTED leaves the card untouched)
 
     @property
     def counted(self) -> bool:
         """The ballot is in the box (now or before)."""
         return self.status is not CastStatus.REJECTED
 
+    @property
+    def card_cleared(self) -> bool:
+        return self.clear is ClearOutcome.CLEARED
+
+
+CLEAR_FAILED: dict[ClearOutcome, str] = {
+    ClearOutcome.REMOVED: " The card was removed before it was cleared: insert it again to clear it.",
+    ClearOutcome.REFUSED: " The card could not be cleared: insert it again to clear it; if it keeps refusing, "
+                          "set it aside.",
+}
+
+CAST_MESSAGES: dict[tuple[CastStatus, ClearOutcome], str] = {
+    (status, clear): head + ("" if clear is ClearOutcome.CLEARED else CLEAR_FAILED[clear])
+    for status, head in ((CastStatus.ACCEPTED, "Ballot counted."),
+                         (CastStatus.ALREADY_COUNTED, "This ballot was already counted: nothing was added."))
+    for clear in ClearOutcome
+}
 
 class CancelStatus(str, Enum):
     CANCELLED = "cancelled"
@@ -254,7 +362,11 @@ class CancelResult:
     status: CancelStatus
     message: str
     reason: Reason | None = None
-    card_cleared: bool = False
+    clear: ClearOutcome | None = None  # None: not tried (REJECTED)
+
+    @property
+    def card_cleared(self) -> bool:
+        return self.clear is ClearOutcome.CLEARED
 
 
 @dataclass(frozen=True)
@@ -279,8 +391,13 @@ class ReplaceResult:
     voter: Voter  # now waiting and selected: the next blank card is theirs
     reason: ReplaceReason
     card_returned: bool  # the old token was cancelled (False: it stays outstanding)
-    card_cleared: bool = False  # the handed-back card is BLANK again (it can be the new card)
+    clear: ClearOutcome | None = None  # the handed-back card's CLEAR (None: no card in hand)
     message: str = ""
+
+    @property
+    def card_cleared(self) -> bool:
+        """The handed-back card is BLANK again (it can be the new card)."""
+        return self.clear is ClearOutcome.CLEARED
 
 
 class ActionKind(str, Enum):
@@ -461,9 +578,11 @@ class Station:
     # -- state and counters -------------------------------------------------------
 
     @property
+    @_storage(StationOperation.READ)
     def polls_state(self) -> PollsState:
         return store.station_info(self.db).state
 
+    @_storage(StationOperation.READ)
     def counters(self) -> ProtocolCounters:
         """Live counts for the clerk: on list, checked in, issued, cast, cancelled, outstanding."""
         return store.counters(self.db)
@@ -480,6 +599,7 @@ class Station:
 
     # -- opening --------------------------------------------------------------------
 
+    @_storage(StationOperation.ENROL)
     def enrol_terminal(self, terminal: TerminalKey) -> bytes:
         """Enrol one booth terminal key (setup or open polls); returns its key id."""
         key_id = terminal.key_id
@@ -487,6 +607,7 @@ class Station:
         self._terminals.pop(key_id, None)
         return key_id
 
+    @_storage(StationOperation.OPEN)
     def open_polls(self, terminals: Iterable[TerminalKey | bytes]) -> ZeroReport:
         """Enrol the terminals, check the box is empty (zero report), open the polls."""
         for t in terminals:
@@ -522,9 +643,11 @@ class Station:
 
     # -- voters ---------------------------------------------------------------------
 
+    @_storage(StationOperation.SEARCH)
     def search(self, query: str, *, limit: int = 50) -> list[Voter]:
         return pollbook.search(self.db, query, limit=limit)
 
+    @_storage(StationOperation.CHECK_IN)
     def check_in(self, iin: str) -> Voter:
         """Check a voter in (pollbook rules) and queue them for a card; they become selected."""
         voter = pollbook.check_in(self.db, iin)
@@ -532,6 +655,7 @@ class Station:
         self._session.selected = voter.iin
         return voter
 
+    @_storage(StationOperation.SELECT)
     def select_voter(self, iin: str) -> Voter:
         """Make a checked-in voter the one the next blank card is issued to.
 
@@ -554,6 +678,7 @@ class Station:
 
     # -- cards ----------------------------------------------------------------------
 
+    @_storage(StationOperation.READ)
     def on_card(self, client: BallotCardClient) -> CardAction:
         """A card was inserted (transport connected): its state decides what happens.
 
@@ -586,6 +711,7 @@ class Station:
         return CardAction(ActionKind.ISSUED, status.state, status.serial,
                           issue=self._issue(client, self.selected_voter, status.serial))
 
+    @_storage(StationOperation.ISSUE)
     def issue_card(self, client: BallotCardClient, voter: Voter | str | None = None) -> IssueResult:
         """ISSUE a blank card to `voter` (default: the selected voter); see the module doc."""
         client.select()
@@ -605,6 +731,7 @@ class Station:
             voter = self.select_voter(iin)
         return voter
 
+    @_storage(StationOperation.ISSUE)
     def _issue(self, client: BallotCardClient, voter: Voter, serial: bytes) -> IssueResult:
         master = self._master_key()
         s = self._session
@@ -666,6 +793,7 @@ class Station:
             return self._reject(Reason.CARD_REMOVED)
         return self._cast(client)
 
+    @_storage(StationOperation.CAST)
     def _cast(self, client: BallotCardClient) -> CastResult:
         state = self.polls_state
         if state is not PollsState.OPEN:
@@ -698,7 +826,10 @@ class Station:
             return self._reject(Reason.BAD_SIGNATURE)
         sealed = SealedBallot.from_record(block, record)
         self.fault_hook("cast:verified")
-        outcome = store.cast_ballot(self.db, block.token_hash, block.style, sealed.pack())
+        try:
+            outcome = store.cast_ballot(self.db, block.token_hash, block.style, sealed.pack())
+        except SQLAlchemyError as exc:
+            raise self._cast_not_recorded(exc, block.token_hash) from exc
         self.fault_hook("cast:committed")
         if outcome is CastOutcome.UNKNOWN_TOKEN:
             return self._rejected(Reason.UNKNOWN_TOKEN)  # store chained the audit event
@@ -706,17 +837,25 @@ class Station:
             return self._rejected(Reason.CARD_CANCELLED)
         cleared = self._clear(client)
         self.fault_hook("cast:cleared")
-        code = record.receipt_code
-        if outcome is CastOutcome.ACCEPTED:
-            status_ = CastStatus.ACCEPTED
-            message = f"Ballot counted. Receipt code {code}."
-        else:
-            status_ = CastStatus.ALREADY_COUNTED
-            message = f"This ballot was already counted (receipt code {code}); the card is now cleared."
-        if not cleared:
-            message += " The card was removed before it was cleared: insert it again to clear it."
-        return CastResult(status_, message, receipt_code=code, card_cleared=cleared)
+        status_ = CastStatus.ACCEPTED if outcome is CastOutcome.ACCEPTED else CastStatus.ALREADY_COUNTED
+        return CastResult(status_, CAST_MESSAGES[status_, cleared], clear=cleared)
 
+    def _cast_not_recorded(self, exc: BaseException, token_hash: bytes) -> BaseException:
+        """The cast transaction failed: what does the token say now? (A failed COMMIT
+        is a rollback on SQLite; on a lost PostgreSQL connection it may have landed.)"""
+        problem = storage_problem(exc)
+        if problem is None:
+            return exc
+        oplog.failure(StationOperation.CAST.value, exc)
+        try:
+            state = store.token_state(self.db, token_hash)
+        except SQLAlchemyError as again:
+            oplog.failure("cast: reading the token back", again)
+            return StorageFailed(StationOperation.CAST, problem, Recorded.UNKNOWN)
+        recorded = Recorded.COUNTED if state is TokenState.USED else Recorded.NOTHING
+        return StorageFailed(StationOperation.CAST, problem, recorded)
+
+    @_storage(StationOperation.CANCEL)
     def cancel_card(self, client: BallotCardClient) -> CancelResult:
         """Cancel an ISSUED card (the voter left without voting): token cancelled, card cleared."""
         client.select()
@@ -745,14 +884,17 @@ class Station:
         if outcome is CancelOutcome.ALREADY_COUNTED:
             return self._reject_cancel(Reason.ALREADY_COUNTED)
         cleared = self._clear(client)
+        done = cleared is ClearOutcome.CLEARED
         if outcome is CancelOutcome.CANCELLED:
-            status_, message = CancelStatus.CANCELLED, "Card cancelled and cleared."
+            status_ = CancelStatus.CANCELLED
+            message = "Card cancelled and cleared." if done else "Card cancelled." + CLEAR_FAILED[cleared]
         else:
-            status_, message = CancelStatus.ALREADY_CANCELLED, "This card was already cancelled; it is now cleared."
-        if not cleared:
-            message += " The card was removed before it was cleared: insert it again."
-        return CancelResult(status_, message, card_cleared=cleared)
+            status_ = CancelStatus.ALREADY_CANCELLED
+            message = ("This card was already cancelled; it is now cleared." if done else
+                       "This card was already cancelled." + CLEAR_FAILED[cleared])
+        return CancelResult(status_, message, clear=cleared)
 
+    @_storage(StationOperation.REPLACE)
     def replace_card(
         self,
         voter: Voter | str,
@@ -792,18 +934,19 @@ class Station:
             raise ReplacementRefused(outcome.value, REPLACE_MESSAGES[outcome])
         if pending is not None and (pending.iin == found.iin or pending.block.token_hash == old_token):
             self._session.pending = None
-        cleared = self._clear(old_card) if old_card is not None else False
+        cleared = self._clear(old_card) if old_card is not None else None
         voter_now = pollbook.find_by_iin(self.db, found.iin)
         assert voter_now is not None
         self._session.waiting[found.iin] = voter_now
         self._session.selected = found.iin
         returned = old_token is not None
         if returned:
-            message = "Old card cancelled" + (" and cleared" if cleared else "") + ": the voter may get a new card."
+            message = "Old card cancelled" + (" and cleared" if cleared is ClearOutcome.CLEARED else "") + \
+                ": the voter may get a new card." + ("" if cleared in (None, ClearOutcome.CLEARED) else CLEAR_FAILED[cleared])
         else:
             message = ("Card replaced without the old card: its token stays outstanding. "
                        "The voter may get a new card.")
-        return ReplaceResult(voter_now, reason, card_returned=returned, card_cleared=cleared, message=message)
+        return ReplaceResult(voter_now, reason, card_returned=returned, clear=cleared, message=message)
 
     def _old_card_token(self, client: BallotCardClient) -> bytes:
         """The token hash of a handed-back ISSUED card of this election and precinct."""
@@ -834,6 +977,7 @@ class Station:
 
     # -- close ------------------------------------------------------------------------
 
+    @_storage(StationOperation.CLOSE)
     def close_polls(self, shares: Sequence[Share | str], out_dir: str | Path | None = None) -> ClosingResult:
         """Close the polls, decrypt and tally with k shares, sign the protocol, write outputs.
 
@@ -866,12 +1010,16 @@ class Station:
                 self._terminals[wanted] = crypto.verify_key_from_bytes(raw)
         return self._terminals
 
-    def _clear(self, client: BallotCardClient) -> bool:
+    def _clear(self, client: BallotCardClient) -> ClearOutcome:
+        """CLEAR after the database step; its failure changes nothing recorded."""
         try:
             client.clear(self._master_key())
         except CardRemovedError:
-            return False
-        return True
+            return ClearOutcome.REMOVED
+        except CardError as exc:  # answered, but refused: the raw answer is for technicians
+            oplog.failure("clear card", exc)
+            return ClearOutcome.REFUSED
+        return ClearOutcome.CLEARED
 
     def _audit_rejection(self, reason: Reason, *, during: str | None = None) -> None:
         store.record_rejection(self.db, RejectReason(reason.value), None if during is None else {"during": during})

@@ -24,21 +24,28 @@ SEVERITIES = ("info", "ok", "warn", "error")
 
 @dataclass(frozen=True)
 class Note:
-    """A message for the clerk: a message id with fields, a severity and an
-    optional untranslated detail (an exception's text, shown after the sentence)."""
+    """A message for the clerk: a message id with fields, a severity, an optional
+    cause (a second message id, its own sentence: "Cause: the disk is full.") and an
+    optional untranslated detail (our own service's explanation, shown last; raw
+    errors never go here, they go to the operator log)."""
 
     msgid: str
     severity: str = "info"
     fields: Mapping[str, Any] = field(default_factory=dict)
     detail: str = ""
+    cause: str = ""
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
 
     def render(self, t: Translate) -> str:
-        text = t(self.msgid, **self.fields)
-        return f"{text}\n{self.detail}" if self.detail else text
+        lines = [t(self.msgid, **self.fields)]
+        if self.cause:
+            lines.append(t(self.cause))
+        if self.detail:
+            lines.append(self.detail)
+        return "\n".join(lines)
 
 
 def _translate(widget: Static | Button) -> Translate:
@@ -118,7 +125,8 @@ class CountersPanel(Static):
     def on_mount(self) -> None:
         self.retranslate()
 
-    def show(self, counters: ProtocolCounters) -> None:
+    def show(self, counters: ProtocolCounters | None) -> None:
+        """Show these counters (None: they cannot be read now, shown as dashes)."""
         self.counters = counters
         self.retranslate()
 

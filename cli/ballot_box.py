@@ -2,6 +2,12 @@
 
 Thin: load the election, the keys and the database, bind a `Station`, wire the
 PC/SC reader (transport + ReaderWatcher) and run `ClerkApp`.
+
+Everything the station will need is checked before the first voter, in this order,
+each failure a plain error and exit 1: the operator log can be appended to; the
+election and the key files can be read; the database takes a write (db.probe_write:
+a real commit, since a mode bit says nothing to root); the protocol folder can be
+written; the reader is there.
 """
 
 from __future__ import annotations
@@ -33,9 +39,15 @@ from .options import db_url_option, read_card_master_key
               help="Directory for the protocol files at close of polls (default: ./protocol-<precinct>).")
 @click.option("--lang", "language", type=click.Choice(["kk", "ru", "en"]), default="kk", show_default=True,
               help="Starting UI language (F2 switches).")
+@click.option("--operator-log", "operator_log", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("sailau-operator.log"), show_default=True,
+              help="Rotating log of raw errors for technicians (no vote data, IINs masked; created 0600). "
+                   "The clerk's screen shows plain words only.")
 def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | None, station_key_path: Path,
-               master_key_path: Path, terminal_keys: tuple[Path, ...], out_dir: Path | None, language: str) -> None:
+               master_key_path: Path, terminal_keys: tuple[Path, ...], out_dir: Path | None, language: str,
+               operator_log: Path) -> None:
     """Run the clerk app: open polls, check voters in, issue and cast cards, close polls."""
+    from sailau.ballot_box import oplog
     from sailau.ballot_box.app import ClerkApp
     from sailau.ballot_box.db import open_station_db
     from sailau.ballot_box.station import Station, StationMismatch, TerminalKey
@@ -44,6 +56,11 @@ def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | No
     from sailau.smartcard.events import CardEventCallback, ReaderWatcher
     from sailau.smartcard.pcsc import PcscTransport, list_readers, resolve_reader
 
+    try:
+        log_handler = oplog.open_operator_log(operator_log)
+    except OSError as exc:
+        raise click.BadParameter(f"{operator_log}: cannot be written ({exc.strerror})",
+                                 param_hint="--operator-log") from None
     try:
         election = load_election(election_path)
         station_key = crypto.load_signing_key(station_key_path)
@@ -72,14 +89,36 @@ def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | No
         watcher.start()
         return watcher.stop
 
+    out_dir = out_dir or Path(f"protocol-{station.precinct}")
+    problem = _unwritable_folder(out_dir)
+    if problem is not None:
+        db.close()
+        raise click.BadParameter(f"{out_dir}: the protocol cannot be written there ({problem})", param_hint="--out")
     try:  # fail before the UI if pcscd or the reader is missing
         resolved = resolve_reader(reader, list_readers())
     except CardError as exc:
         db.close()
         raise click.ClickException(str(exc)) from None
     app = ClerkApp(station, PcscTransport(resolved), terminal_keys=terminals, language=language,
-                   out_dir=out_dir or Path(f"protocol-{station.precinct}"), watch=watch)
+                   out_dir=out_dir, watch=watch)
     try:
         app.run()
     finally:
         db.close()
+        oplog.close_operator_log(log_handler)
+
+
+def _unwritable_folder(folder: Path) -> str | None:
+    """Why files cannot be created in `folder` (made if missing), or None: a real file
+    is created and removed, since a permission bit says nothing to root."""
+    import os
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".sailau-write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None

@@ -164,12 +164,17 @@ def resolve_db_url(db_url: str | None, db_url_file: Path | None, source: Paramet
 @contextmanager
 def database_errors() -> Iterator[None]:
     """A database that cannot be reached or used (server down, wrong password, no
-    such file, locked) ends the command with the driver's own words, not a traceback.
-    Only OperationalError: anything else is a bug and keeps its traceback."""
+    such file, locked) ends the command with the driver's own words, not a traceback;
+    one that cannot be written (the write check at open: read-only, disk full) with
+    what to fix. Only those: anything else is a bug and keeps its traceback."""
     from sqlalchemy.exc import OperationalError
+
+    from sailau.ballot_box.db import StorageUnavailable
 
     try:
         yield
+    except StorageUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
     except OperationalError as exc:
         reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
         raise click.ClickException(f"cannot use the database: {reason[0] if reason else type(exc).__name__}") from None

@@ -160,7 +160,10 @@ def close(db_url: str, election_path: Path, station_key_path: Path, share_paths:
         votes = ", ".join(f"{k} {v}" for k, v in contest.votes.items())
         click.echo(f"  {contest.contest_id}: {votes}; against all {contest.against_all}, blank {contest.blank}, "
                    f"invalid {contest.invalid}")
-    for bad in result.invalid:
-        click.echo(f"  invalid ballot {bad.receipt_code}: {bad.reason}")
+    if result.invalid:  # by reason only: a receipt code tied to validity would tell its holder too much
+        from sailau.ballot_box.outputs import invalid_by_reason
+
+        counts = ", ".join(f"{reason} {n}" for reason, n in invalid_by_reason(b.reason for b in result.invalid))
+        click.echo(f"  invalid ballots: {counts}")
     assert result.files is not None
     click.echo(f"signed by station key {result.signed.station_key_id.hex()}; wrote {result.files.protocol.parent}/")

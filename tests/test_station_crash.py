@@ -18,8 +18,10 @@ kill point:
   database commit or a card-file write.
 
 The worker logs `VOTED <receipt>` after the terminal step wrote a card and
-`ACK <receipt> <status>` after the station acknowledged a cast (shown to the
-voter only after the commit), appending to a log file that outlives the process.
+`ACK <receipt> <status>` after the station acknowledged a cast ("counted", only
+after the commit; the receipt is the one the card carried, read by the worker as the
+voter holds it: the station says nothing derived from the ballot), appending to a
+log file that outlives the process.
 """
 
 from __future__ import annotations
@@ -89,9 +91,13 @@ def worker(config_path: str) -> int:
         log(f"VOTED {BallotRecord.parse(record, election.plaintext_length).receipt_code}")
 
     def cast() -> None:
+        client.select()
+        record = client.read_data().record  # the voter's receipt, as the booth showed it
+        assert record is not None
+        code = BallotRecord.parse(record, election.plaintext_length).receipt_code
         result = station.on_card(client).cast
         assert result is not None and result.counted, result
-        log(f"ACK {result.receipt_code} {result.status.value}")
+        log(f"ACK {code} {result.status.value}")
 
     # re-insert the card as it was left
     client.select()
