@@ -66,7 +66,8 @@ def run_commission_bench(
         synthesize(read_table(table), precincts, seed, out)
         t1 = time.perf_counter()
         with open_commission_db(db_url) as db:
-            election, registry = load_election(out / "election.json"), load_registry(out / "stations.json")
+            election = load_election(out / "election.json")
+            registry = load_registry(out / "stations.json", election)
             t2 = time.perf_counter()
             first = import_protocols(db, [out], election=election, registry=registry)
             t3 = time.perf_counter()
