@@ -81,6 +81,12 @@ class VoteTable:
     def region_total(self, region: str) -> int:
         return sum(self.votes[region].values())
 
+    def scaled(self, numerator: int, denominator: int) -> VoteTable:
+        """Every cell times numerator/denominator, rounded down: the same parties and
+        regions with fewer ballots (a sample of precincts of a realistic size)."""
+        return VoteTable(self.parties, self.regions,
+                         {r: {p: n * numerator // denominator for p, n in v.items()} for r, v in self.votes.items()})
+
 
 def parse_table(text: str, source: str = "table") -> VoteTable:
     rows = list(csv.reader(io.StringIO(text)))
