@@ -137,8 +137,9 @@ def report_cmd(db_url: str, level: str, json_out: Path | None, html_out: Path | 
 
 def _print_summary(report: dict) -> None:
     pr = report["precincts"]
+    conflicts = f", {len(pr['conflicts'])} of them in conflict: {', '.join(map(str, pr['conflicts'][:10]))}" if pr["conflicts"] else ""
     click.echo(f"{report['election']['id']}: {pr['reported']} of {pr['expected']} precincts reported"
-               + ("" if report["complete"] else f" ({len(pr['missing'])} missing)")
+               + ("" if report["complete"] else f" ({len(pr['missing'])} missing{conflicts})")
                + (f", turnout {report['turnout_percent']:.2f} %" if report["turnout_percent"] is not None else ""))
     for party, votes in report["totals"].items():
         click.echo(f"  {party:<12} {votes:>12,}  {report['seats'].get(party, 0):>3} seats")

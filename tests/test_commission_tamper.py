@@ -482,6 +482,8 @@ def test_cli_names_a_conflict_and_a_decision_settles_it(published: Path, keys, r
     out = runner.invoke(cli, ["commission", "import", str(published), "--db", db])
     assert out.exit_code == 1 and "precinct 5: conflict:" in out.output and "in conflict 1" in out.output
     assert f"imported {N - 1}, unchanged 0, refused 0" in out.output
+    out = runner.invoke(cli, ["commission", "report", "--db", db])
+    assert out.exit_code == 0 and f"{N - 1} of {N} precincts reported (1 missing, 1 of them in conflict: 5)" in out.output
 
     root_file = tmp_path / "root.key"
     save_signing_key(root_file, root)
