@@ -30,10 +30,13 @@ def commission() -> None:
 @click.option("--decision", "decision_paths", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A signed conflict decision (sailau commission decide) to import too; repeatable. "
                    "A published directory brings its decisions/ by itself.")
+@click.option("--receipts", "receipt_paths", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A precinct's receipt list (the receipts.json a ballot box writes) to check against the commitment "
+                   "its imported protocol signs; repeatable. A published directory brings its receipts/ by itself.")
 @click.option("--chunk", default=500, show_default=True, help="Protocols per transaction.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def import_cmd(protocols: tuple[Path, ...], db_url: str, election_path: Path | None, stations_path: Path | None,
-               decision_paths: tuple[Path, ...], chunk: int, quiet: bool) -> None:
+               decision_paths: tuple[Path, ...], receipt_paths: tuple[Path, ...], chunk: int, quiet: bool) -> None:
     """Check and import signed precinct PROTOCOL files (a directory stands for its
     protocols/, and brings its decisions/ and receipts/ to check too).
 
@@ -67,7 +70,8 @@ def import_cmd(protocols: tuple[Path, ...], db_url: str, election_path: Path | N
                     registry = load_registry(stations_path, trusted)
                 except RegistryError as e:
                     raise click.ClickException(f"refused ({e.name}): {e}") from None
-            kwargs = {"election": election, "registry": registry, "decisions": decision_paths, "chunk_size": chunk}
+            kwargs = {"election": election, "registry": registry, "decisions": decision_paths, "receipts": receipt_paths,
+                      "chunk_size": chunk}
             if show:
                 with click.progressbar(length=len(files.protocols), label="importing protocols", file=sys.stderr) as bar:
                     last = [0]

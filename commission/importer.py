@@ -245,11 +245,9 @@ class _Importer:
                 prot_rows.append(prot)
                 contest_rows.extend(contests)
                 option_rows.extend(options)
-            if prot_rows:
-                conn.execute(insert(P), prot_rows)
-                conn.execute(insert(models.contest_results), contest_rows)
-                if option_rows:
-                    conn.execute(insert(models.option_votes), option_rows)
+            for table, rows in ((P, prot_rows), (models.contest_results, contest_rows), (models.option_votes, option_rows)):
+                if rows:
+                    conn.execute(insert(table), rows)
             for n in numbers:
                 settled[n] = _Settled(counted.get(n), outcomes[n])
         # committed: only now does the summary learn what happened

@@ -202,3 +202,20 @@ def test_2021_national_scale_10060_precincts(postgres_url: str, tmp_path: Path) 
     assert result.seats == SEATS_2021
     assert result.precincts == 10_060 and result.backend == "postgresql"
     shutil.rmtree(tmp_path / "set")
+
+
+def test_cli_checks_receipt_lists_given_with_single_files(tmp_path: Path) -> None:
+    """A territorial commission importing one station's protocol.json + receipts.json."""
+    d = tmp_path / "set"
+    synthesize(parse_table("region,A,B\nR1,90,40\n"), 2, 6, d)
+    listed = d / "receipts" / "precinct-000001.json"
+    common = ["commission", "import", str(d / "protocols" / "precinct-000001.json"), "--election", str(d / "election.json"),
+              "--stations", str(d / "stations.json"), "--receipts", str(listed)]
+    out = CliRunner().invoke(cli, [*common, "--db", f"sqlite:///{tmp_path / 'a.db'}"])
+    assert out.exit_code == 0 and "imported 1, unchanged 0, refused 0" in out.output, out.output
+    data = json.loads(listed.read_text())
+    data["codes"] = sorted(data["codes"], reverse=True)  # any order is the same list
+    data["codes"][0] = "ZZZZ-ZZZZ-ZZ"
+    listed.write_text(json.dumps(data))
+    out = CliRunner().invoke(cli, [*common, "--db", f"sqlite:///{tmp_path / 'b.db'}"])
+    assert out.exit_code == 1 and "receipts:commitment" in out.output and "receipt-list problems 1" in out.output

@@ -24,7 +24,7 @@ from sailau.commission.verify import verify_published
 from sailau.election.crypto import ed25519_public_bytes, generate_signing_key
 from sailau.election.record import receipt_code
 from sailau.election.definition import load_election, write_election
-from sailau.election.protocol import ContestResult, Protocol, SignedProtocol, sign_protocol
+from sailau.election.protocol import ContestResult, Protocol, sign_protocol
 
 EXAMPLE_2023 = Path(__file__).parents[1] / "election" / "examples" / "majilis-2023.json"
 

@@ -5,10 +5,11 @@ counted (by the same protocol bytes), the same conflicts, the same receipt-list
 problems and the same report. The only thing either takes on trust is the
 election definition, which names the registry root.
 
-Before issue 11 (`git stash` the fix and run this file to see it): a replaced
-station key with a doctored protocol verified "OK" and imported; a foreign receipt
-code verified "OK"; two signed protocols for one precinct were imported by file
-name order and not counted by verify.
+Before issue 11 (the same tampering with the previous release's `sailau`): a
+replaced station key with a doctored protocol verified "OK: every check passed"
+and imported; a foreign receipt code verified "OK"; of two signed protocols for one
+precinct, import counted whichever file name sorted first while verify counted
+neither.
 """
 
 from __future__ import annotations
