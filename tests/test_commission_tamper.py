@@ -154,7 +154,7 @@ class Both:
         assert self.verify_report == self.import_report
 
 
-def run_both(d: Path) -> Both:
+def run_both(d: Path, db_url: str = "sqlite://") -> Both:
     both = Both()
     try:
         result = verify_published(d, level=LEVEL)
@@ -174,7 +174,7 @@ def run_both(d: Path) -> Both:
     except RegistryError as e:
         both.import_error = e.name
         return both
-    with open_commission_db("sqlite://") as db:
+    with open_commission_db(db_url) as db:
         summary = import_protocols(db, [d], election=election, registry=registry)
         both.import_refused = frozenset((Path(r.source).name, r.reason.value) for r in summary.refused)
         both.import_conflicts = tuple(o.precinct for o in summary.conflicts)
@@ -403,11 +403,16 @@ CASES: dict[str, tuple[Tamper, Expect]] = {
 }
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    return "sqlite://" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_verify_and_import_agree(case: str, published: Path, keys, root, clean_set: Path) -> None:
+def test_verify_and_import_agree(case: str, published: Path, keys, root, db_url: str) -> None:
     tamper, expect = CASES[case]
     tamper(published, keys, root)
-    both = run_both(published)
+    both = run_both(published, db_url)
     both.assert_agree()
 
     assert both.verify_error == expect.error
