@@ -15,9 +15,12 @@ Order and why:
    style and is listed in `ClosingResult.invalid` (receipt code + reason). It
    still counts as cast, so the control relations hold.
 4. The protocol carries the counts (with cards replaced, and of those not
-   handed back) and the audit chain's head at the ``polls_closed`` event
+   handed back), the audit chain's head at the ``polls_closed`` event
    (seq + hash), so a truncated or rewritten exported log is caught against
-   the posted protocol. It is validated against the definition; any violated relation
+   the posted protocol, and the commitment to the receipt list (count and
+   Merkle root of the codes, sorted: the same whatever order the ballots are
+   read in, so a resumed close signs the same bytes), so the published list
+   cannot be changed after signing. It is validated against the definition; any violated relation
    refuses the signature (`ProtocolRefused`, listing each relation) and no
    output is written.
 5. Signed, then written by outputs.py.
@@ -54,6 +57,7 @@ from sailau.election.protocol import (
     sign_protocol,
     validate_protocol,
 )
+from sailau.election.receipts import ReceiptCommitment, commit_receipts
 from sailau.election.record import BallotDecryptionError, RecordFormatError, SealedBallot, open_ballot
 from sailau.election.definition import Election
 from sailau.election.shares import (
@@ -257,7 +261,7 @@ def closing_anchor(station: Station) -> AuditAnchor:
 
 
 def build_protocol(station: Station, counters: ProtocolCounters, results: Sequence[ContestResult],
-                   anchor: AuditAnchor | None = None) -> Protocol:
+                   anchor: AuditAnchor | None = None, receipts: ReceiptCommitment | None = None) -> Protocol:
     definition = station.election.precinct(station.precinct)
     return Protocol(
         election_id=station.election.id,
@@ -274,6 +278,7 @@ def build_protocol(station: Station, counters: ProtocolCounters, results: Sequen
         cards_not_returned=counters.not_returned,
         contests=tuple(results),
         audit=anchor,
+        receipts=receipts,
     )
 
 
@@ -294,7 +299,8 @@ def close_polls(station: Station, shares: Sequence[Share | str], out_dir: str | 
     del private_key
     counters = store.counters(station.db)
     timings["decrypt_tally"] = time.perf_counter() - t1
-    protocol = build_protocol(station, counters, counted.contests, closing_anchor(station))
+    protocol = build_protocol(station, counters, counted.contests, closing_anchor(station),
+                              commit_receipts(counted.receipt_codes))
     violations = validate_protocol(protocol, station.election)
     if len(counted.receipt_codes) != counters.cast:
         violations.append(Violation("ballots==cast", f"{len(counted.receipt_codes)} ballots read, {counters.cast} counted as cast"))

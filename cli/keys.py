@@ -181,3 +181,42 @@ def check_shares_cmd(public_key_path: Path, election_id: str | None, share_files
     except (crypto.KeyFileError, shares.ShareError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"ok: {len(share_files)} share file(s) rebuild the election key {crypto.x25519_public_bytes(public_key).hex()}")
+
+
+# --- the registry root (the election's trust root) -------------------------------------------
+
+
+@keys.command("registry-root")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Private key file (mode 0600; keep it offline); the public key goes beside it with suffix .pub.",
+)
+def registry_root_cmd(out: Path) -> None:
+    """Generate the registry root: the Ed25519 key that signs the precinct key
+    registry (sailau registry sign) and the commission's conflict decisions.
+
+    Writes FILE (PKCS#8 PEM, mode 0600) and FILE with suffix .pub, and prints the
+    line to put into the election definition, whose fingerprint then pins this
+    root: an observer needs nothing but the definition to check a published set.
+    Never overwrites.
+    """
+    public_path = out.with_suffix(".pub")
+    if public_path == out:
+        raise click.UsageError(f"{out}: the private key file must not end in .pub")
+    existing = [str(p) for p in (out, public_path) if p.exists()]
+    if existing:
+        raise click.ClickException(f"refusing to overwrite: {', '.join(existing)}")
+    key = crypto.generate_signing_key()
+    try:
+        crypto.save_signing_key(out, key)
+        crypto.save_verify_key(public_path, key.public_key())
+    except crypto.KeyFileError as e:
+        raise click.ClickException(str(e)) from None
+    public = crypto.ed25519_public_bytes(key.public_key())
+    click.echo(f"registry root key id {crypto.key_id(public).hex()}")
+    click.echo(f"wrote {out}")
+    click.echo(f"wrote {public_path}")
+    click.echo(f'in the election definition: "registry_root_key": "{public.hex()}"')

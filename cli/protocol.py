@@ -1,7 +1,9 @@
-"""`sailau protocol verify FILE [--election FILE] [--station-key FILE] [--audit LOG.jsonl]`:
-check a signed precinct protocol. Exit 0 when the signature verifies and every
-control relation holds (and, with --audit, the exported audit log reaches the
-head the protocol anchors); otherwise exit 1 naming each problem (one per line)."""
+"""`sailau protocol verify FILE [--election FILE] [--station-key FILE] [--audit LOG.jsonl]
+[--receipts LIST]`: check a signed precinct protocol. Exit 0 when the signature
+verifies and every control relation holds (and, with --audit, the exported audit
+log reaches the head the protocol anchors; with --receipts, the receipt list hashes
+to the commitment the protocol signs); otherwise exit 1 naming each problem (one
+per line)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from sailau.election.protocol import (
     validate_protocol,
     verify_signed_protocol,
 )
+from sailau.election.receipts import ReceiptListError, read_receipt_list
 
 
 @click.group()
@@ -35,7 +38,10 @@ def protocol() -> None:
               help="the station's enrolled public key: also check who signed")
 @click.option("--audit", "audit_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="the station's exported audit log (sailau audit export): it must reach the protocol's audit head")
-def verify(path: Path, election_path: Path | None, station_key_path: Path | None, audit_path: Path | None) -> None:
+@click.option("--receipts", "receipts_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the precinct's published receipt list (receipts.json): it must be the list the protocol commits to")
+def verify(path: Path, election_path: Path | None, station_key_path: Path | None, audit_path: Path | None,
+           receipts_path: Path | None) -> None:
     """Check the signature and the control relations of the signed protocol in PATH."""
     problems: list[str] = []
     try:
@@ -84,6 +90,22 @@ def verify(path: Path, election_path: Path | None, station_key_path: Path | None
                 raise click.ClickException(str(exc)) from None
             if not report.ok:
                 problems.append(f"audit: {audit_path}: {report.problem}")
+    if receipts_path is not None:
+        try:
+            listed = read_receipt_list(receipts_path)
+        except ReceiptListError as exc:
+            raise click.ClickException(str(exc)) from None
+        if (listed.election_id, listed.election_fingerprint, listed.precinct) != (p.election_id, p.election_fingerprint, p.precinct):
+            problems.append(f"receipts: {receipts_path} is the list of precinct {listed.precinct} of election {listed.election_id!r}")
+        elif p.receipts is not None:
+            try:
+                got = listed.commitment()
+            except ReceiptListError as exc:
+                problems.append(f"receipts: {receipts_path}: {exc}")
+            else:
+                if got != p.receipts:
+                    problems.append(f"receipts: {receipts_path} holds {got.count} codes with root {got.root[:16]}..., the protocol "
+                                    f"commits to {p.receipts.count} with root {p.receipts.root[:16]}...: the list was changed after signing")
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
@@ -91,4 +113,6 @@ def verify(path: Path, election_path: Path | None, station_key_path: Path | None
     click.echo(f"{path}: OK, precinct {p.precinct}, election {p.election_id}, signed by station key "
                f"{signed.station_key_id.hex()}" + ("" if trusted else " (signer not checked: pass --station-key)")
                + ("" if audit_path is None or p.audit is None else
-                  f"; audit log reaches event {p.audit.seq} ({p.audit.hash[:16]}...)"))
+                  f"; audit log reaches event {p.audit.seq} ({p.audit.hash[:16]}...)")
+               + ("" if receipts_path is None or p.receipts is None else
+                  f"; receipt list matches its commitment ({p.receipts.count} codes)"))

@@ -1,7 +1,9 @@
 """`sailau verify DIR`: the observer's check of a published set of results.
 
 Exit 0 when every check passes (and the official report, if given, matches the
-recomputation), 1 when there are findings, 2 when the set cannot be read.
+recomputation), 1 when there are findings, 2 when the set cannot be read or its
+station key registry is not signed under the root the definition names (the
+error names `registry:<problem>`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import click
 @click.option("--max-findings", default=50, show_default=True, help="Findings printed per kind (all are counted).")
 def verify(directory: Path, official: Path | None, level: str | None, json_out: Path | None, max_findings: int) -> None:
     """Recompute every signature, relation, total and seat from the published files in DIRECTORY
-    (election.json, stations.json, protocols/, receipts/) and report every difference."""
+    (election.json, stations.json, protocols/, receipts/, decisions/) and report every difference.
+    Only the election definition is taken on trust: it names the key the registry must be signed by."""
     from sailau.commission.report import report_json_bytes
     from sailau.commission.verify import VerifyError, verify_published
 
@@ -39,6 +42,8 @@ def verify(directory: Path, official: Path | None, level: str | None, json_out: 
     for kind, n in sorted(shown.items()):
         if n > max_findings:
             click.echo(f"[{kind}] ... {n - max_findings} more")
+    for note in result.notes:
+        click.echo(f"note: {note}")
     r = result.report
     click.echo(
         f"{result.election.id}: {result.protocols_counted} protocols counted of {r['precincts']['expected']}; "

@@ -3,8 +3,11 @@
 `run_commission_bench(db_url, precincts=10_060)` times, on the database given
 (an empty PostgreSQL database is the case that matters; SQLite works too):
 
-1. synth: N signed protocols from the 2021 region table (`examples/`),
+1. synth: N signed protocols from the 2021 region table (`examples/`), with their
+   receipt lists; under 10,060 precincts the table is scaled to N/10,060 of the
+   votes, so a precinct holds the ballots of a real one (about 730) whatever N,
 2. import: every file checked (signature, station key, relations) and stored,
+   and every receipt list hashed against its protocol's commitment,
 3. re-import: the same files again (idempotent: all unchanged),
 4. report national and by region (SQL GROUP BY + seat allocation),
 5. verify: the observer's full recomputation from the files, compared with the
@@ -30,6 +33,7 @@ from .synth import read_table, synthesize
 from .verify import verify_published
 
 EXAMPLE_TABLE = Path(__file__).with_name("examples") / "majilis-2021-regions.csv"
+NATIONAL_PRECINCTS = 10_060  # the 2021 election's precincts: the table's votes spread over them
 
 
 class BenchError(RuntimeError):
@@ -63,10 +67,14 @@ def run_commission_bench(
     with tempfile.TemporaryDirectory(prefix="sailau-commission-bench-") as tmp:
         out = Path(workdir) if workdir is not None else Path(tmp) / "published"
         t0 = time.perf_counter()
-        synthesize(read_table(table), precincts, seed, out)
+        votes = read_table(table)
+        if precincts < NATIONAL_PRECINCTS:
+            votes = votes.scaled(precincts, NATIONAL_PRECINCTS)
+        synthesize(votes, precincts, seed, out)
         t1 = time.perf_counter()
         with open_commission_db(db_url) as db:
-            election, registry = load_election(out / "election.json"), load_registry(out / "stations.json")
+            election = load_election(out / "election.json")
+            registry = load_registry(out / "stations.json", election)
             t2 = time.perf_counter()
             first = import_protocols(db, [out], election=election, registry=registry)
             t3 = time.perf_counter()

@@ -1,20 +1,31 @@
-"""Checking one signed protocol file: the commission's import and the observer's
-verifier apply exactly these checks, in this order, and name a refusal the same way.
+"""Checking one signed protocol file, and the published receipt lists against the
+protocols' commitments: the commission's import and the observer's verifier apply
+exactly these checks, in this order, and name a refusal the same way.
 
-Order: the file fits (`protocol.MAX_SIGNED_PROTOCOL_BYTES`, measured before it is
-read) -> its JSON is not too deep and every integer fits 64 bits (measured before
-and while parsing) -> the bytes parse strictly (canonical JSON, every count within
-`protocol.MAX_PRECINCT_COUNT`) -> the protocol is for this
-election (id and fingerprint) -> the signing key is enrolled -> it is the key
-enrolled for that very precinct -> the signature verifies -> the control relations
-hold, with the definition (precinct known, region, district, contests of its
-ballot style, every option listed). The first failing step names the refusal.
+Protocol, in order: the file fits (`protocol.MAX_SIGNED_PROTOCOL_BYTES`, measured
+before it is read) -> its JSON is not too deep and every integer fits 64 bits
+(measured before and while parsing) -> the bytes parse strictly (canonical JSON,
+every count within `protocol.MAX_PRECINCT_COUNT`) -> the protocol is for this
+election (id and fingerprint) -> the signing key is enrolled (in a registry
+already verified under the election's root, registry.py) -> it is the key
+enrolled for that very precinct -> the signature verifies -> the control
+relations hold, with the definition (precinct known, region, district, contests
+of its ballot style, every option listed, the receipt commitment counting the
+ballots cast). The first failing step names the refusal. Which of several valid
+protocols of one precinct counts is not decided here but by conflicts.py.
+
+Receipt lists (`check_receipt_lists`): each list must parse, be of this election,
+be the only list of its precinct, belong to a precinct whose counted protocol
+commits to it, hold canonical codes, none twice, as many as the commitment
+counts, and hash to the committed Merkle root; every counted protocol needs its
+list. Problems are `receipts:<ReceiptProblem>`.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +39,7 @@ from sailau.election.protocol import (
     validate_protocol,
     verify_signed_protocol,
 )
+from sailau.election.receipts import ReceiptCommitment, ReceiptListError, malformed_codes, read_receipt_list
 
 from .registry import StationRegistry
 
@@ -45,8 +57,7 @@ class Reason(str, enum.Enum):
     WRONG_STATION = "wrong_station"  # an enrolled key, but enrolled for another precinct
     SIGNATURE = "signature"  # the Ed25519 signature does not verify
     RELATIONS = "relations"  # control relations violated (names in the message)
-    DUPLICATE = "duplicate"  # a second, different protocol for a precinct in the same batch
-    CONFLICT = "conflict"  # a different protocol for a precinct already imported
+    NOT_ROOT = "not_root"  # a conflict decision signed by a key other than the registry root
 
 
 @dataclass(frozen=True)
@@ -128,3 +139,103 @@ def check_protocol_path(path: Path, election: Election, registry: StationRegistr
     except OSError as e:
         return Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})")
     return check_protocol_file(raw, str(path), election, registry)
+
+
+# --- receipt lists ------------------------------------------------------------------------
+
+
+class ReceiptProblem(str, enum.Enum):
+    """What is wrong with a published receipt list. Stable names (`receipts:<name>`)."""
+
+    FORMAT = "format"  # not a readable receipt list
+    TOO_LARGE = "too_large"  # more bytes than any list has (refused unread)
+    TOO_DEEP = "too_deep"  # JSON nested deeper than any list (refused unparsed)
+    COUNT_OUT_OF_RANGE = "count_out_of_range"  # an integer beyond 64 bits
+    ELECTION = "election"  # a list of another election
+    DUPLICATE = "duplicate"  # a second list for one precinct
+    NO_PROTOCOL = "no_protocol"  # no counted protocol commits to a list of this precinct
+    MALFORMED = "malformed"  # codes not in canonical form
+    REPEATED_CODE = "repeated_code"  # a code listed twice
+    COUNT = "count"  # not as many codes as the protocol commits to (= ballots cast)
+    COMMITMENT = "commitment"  # the codes do not hash to the committed root: the list was changed
+    MISSING = "missing"  # a counted protocol's list is not published
+
+
+@dataclass(frozen=True)
+class ReceiptFinding:
+    source: str  # the list file, or "precinct N" for a missing list
+    precinct: int | None
+    problem: ReceiptProblem
+    message: str
+
+    @property
+    def kind(self) -> str:
+        return f"receipts:{self.problem.value}"
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.kind}: {self.message}"
+
+
+def check_receipt_lists(
+    paths: Iterable[Path],
+    election: Election,
+    commitments: Mapping[int, ReceiptCommitment],
+    unsettled: Iterable[int] = (),
+    expected: Iterable[int] | None = None,
+) -> list[ReceiptFinding]:
+    """Every problem of the published lists in `paths` against the commitments of the
+    counted protocols (`commitments`: precinct -> the counted protocol's commitment).
+    Lists of `unsettled` precincts (in conflict: which commitment would count is not
+    decided) are neither checked nor missed. A list must be there for each precinct
+    of `expected` that counts (default: every one in `commitments`)."""
+    out: list[ReceiptFinding] = []
+    unsettled = set(unsettled)
+    seen: dict[int, str] = {}
+
+    def add(source: str, precinct: int | None, problem: ReceiptProblem, message: str) -> None:
+        out.append(ReceiptFinding(source, precinct, problem, message))
+
+    for path in paths:
+        name = str(path)
+        try:
+            lst = read_receipt_list(path)
+        except ReceiptListError as e:
+            add(name, None, ReceiptProblem(e.reason), str(e))
+            continue
+        n = lst.precinct
+        if (lst.election_id, lst.election_fingerprint) != (election.id, election.fingerprint_hex):
+            add(name, n, ReceiptProblem.ELECTION, f"list is for election {lst.election_id!r}, not this definition")
+            continue
+        if n in seen:
+            add(name, n, ReceiptProblem.DUPLICATE, f"precinct {n} already has a list in {seen[n]}")
+            continue
+        seen[n] = name
+        if n in unsettled:
+            continue
+        commitment = commitments.get(n)
+        if commitment is None:
+            add(name, n, ReceiptProblem.NO_PROTOCOL, f"precinct {n} has no counted protocol to check the list against")
+            continue
+        bad = malformed_codes(lst.codes)
+        if bad:
+            add(name, n, ReceiptProblem.MALFORMED, f"{len(bad)} codes not in canonical form, e.g. {bad[0]!r}")
+        repeated = len(lst.codes) - len(set(lst.codes))
+        if repeated:
+            add(name, n, ReceiptProblem.REPEATED_CODE, f"{repeated} codes appear more than once")
+        if len(lst.codes) != commitment.count:
+            add(name, n, ReceiptProblem.COUNT,
+                f"{len(lst.codes)} receipt codes, but the signed protocol of precinct {n} commits to {commitment.count}")
+            continue
+        try:
+            root = lst.commitment().root
+        except ReceiptListError as e:
+            add(name, n, ReceiptProblem.COMMITMENT, str(e))
+            continue
+        if root != commitment.root:
+            add(name, n, ReceiptProblem.COMMITMENT,
+                f"the codes hash to root {root[:16]}..., the signed protocol of precinct {n} commits to {commitment.root[:16]}...: "
+                "the list was changed after the protocol was signed")
+    must = set(commitments) if expected is None else set(expected) & set(commitments)
+    for n in sorted(must - set(seen) - unsettled):
+        add(f"precinct {n}", n, ReceiptProblem.MISSING, "the receipt list its signed protocol commits to is not published")
+    return out

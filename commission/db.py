@@ -2,10 +2,10 @@
 and binding it to one election.
 
 A database tabulates exactly one election: the first import stores the election
-definition and the station key registry (their exact bytes); later imports must
-bring the same ones or none. Reports and aggregation read them back from here, so
-a report is always computed under the definition its protocols were checked
-against.
+definition and the station key registry, signed under the root the definition
+names; later imports must bring the same ones or none. Reports and aggregation
+read them back from here (the registry's signature checked again), so a report
+is always computed under the definition its protocols were checked against.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
@@ -21,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 from sailau.election.definition import Election, parse_election
 
 from . import models
-from .registry import StationRegistry
+from .registry import SignedRegistry, verify_registry
 
 
 class CommissionDBError(RuntimeError):
@@ -77,16 +78,22 @@ class CommissionDB:
         with self.engine.begin() as conn:
             yield conn
 
-    def bound_election(self) -> tuple[Election, StationRegistry]:
+    def bound_election(self) -> tuple[Election, SignedRegistry]:
         """The election and station registry stored by the first import."""
         with self.begin() as conn:
             row = conn.execute(select(models.election)).first()
         if row is None:
             raise NoElectionError("the commission database holds no election yet: import protocols with --election and --stations first")
-        return parse_election(row.definition), StationRegistry.from_json_bytes(row.registry)
+        return self._stored(row)
 
-    def bind_election(self, election: Election | None, registry: StationRegistry | None) -> tuple[Election, StationRegistry]:
-        """Store the election on first use; afterwards the given ones must match."""
+    @staticmethod
+    def _stored(row: Any) -> tuple[Election, SignedRegistry]:
+        election = parse_election(row.definition)
+        return election, verify_registry(row.registry, election, "the registry stored in the commission database")
+
+    def bind_election(self, election: Election | None, registry: SignedRegistry | None) -> tuple[Election, SignedRegistry]:
+        """Store the election on first use; afterwards the given ones must match.
+        `registry` must come from `verify_registry`/`load_registry` for `election`."""
         with self.begin() as conn:
             row = conn.execute(select(models.election)).first()
             if row is None:
@@ -94,10 +101,11 @@ class CommissionDB:
                     raise NoElectionError(
                         "the commission database holds no election yet: the first import needs --election and --stations"
                     )
-                if (registry.election_id, registry.election_fingerprint) != (election.id, election.fingerprint_hex):
+                inner = registry.registry
+                if (inner.election_id, inner.election_fingerprint) != (election.id, election.fingerprint_hex):
                     raise ElectionMismatchError(
-                        f"the station key registry is for election {registry.election_id!r} "
-                        f"({registry.election_fingerprint[:16]}...), not {election.id!r} ({election.fingerprint_hex[:16]}...)"
+                        f"the station key registry is for election {inner.election_id!r} "
+                        f"({inner.election_fingerprint[:16]}...), not {election.id!r} ({election.fingerprint_hex[:16]}...)"
                     )
                 conn.execute(
                     models.election.insert().values(
@@ -108,13 +116,13 @@ class CommissionDB:
                     )
                 )
                 return election, registry
-        stored_election, stored_registry = parse_election(row.definition), StationRegistry.from_json_bytes(row.registry)
+        stored_election, stored_registry = self._stored(row)
         if election is not None and election.fingerprint_hex != stored_election.fingerprint_hex:
             raise ElectionMismatchError(
                 f"this database tabulates election {stored_election.id!r} ({stored_election.fingerprint_hex[:16]}...); "
                 f"the definition given is {election.id!r} ({election.fingerprint_hex[:16]}...)"
             )
-        if registry is not None and registry.trusted_keys() != stored_registry.trusted_keys():
+        if registry is not None and registry.registry != stored_registry.registry:
             raise ElectionMismatchError("the station key registry given differs from the one this database was opened with")
         return stored_election, stored_registry
 

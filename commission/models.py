@@ -26,7 +26,9 @@ from sqlalchemy import (
     Table,
 )
 
-SCHEMA_VERSION = 2  # 2: cards_replaced, cards_not_returned (protocol format 2)
+SCHEMA_VERSION = 3  # 2: cards_replaced, cards_not_returned (protocol format 2)
+#                    3: every valid protocol version kept, conflict decisions, receipt commitments,
+#                       the registry signed under the election's root (protocol format 3)
 
 metadata = MetaData()
 
@@ -36,8 +38,9 @@ schema_version = Table(
     Column("version", Integer, primary_key=True),
 )
 
-#: The one election this database tabulates: its definition and station key
-#: registry bytes, as published (the fingerprint is SHA-256 of `definition`).
+#: The one election this database tabulates: its definition and signed station key
+#: registry, as published (the fingerprint is SHA-256 of `definition`; the registry
+#: is checked again under the definition's root whenever it is read back).
 election = Table(
     "commission_election",
     metadata,
@@ -47,6 +50,29 @@ election = Table(
     Column("registry", LargeBinary, nullable=False),
 )
 
+#: Every validly signed protocol file ever imported, by precinct and SHA-256 of its
+#: bytes: a precinct with two of them is in conflict (conflicts.py) until a decision.
+protocol_versions = Table(
+    "protocol_versions",
+    metadata,
+    Column("precinct", BigInteger, primary_key=True, autoincrement=False),
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the signed file bytes
+    Column("station_key_id", String(16), nullable=False),
+    Column("signed", LargeBinary, nullable=False),  # the exact signed file, for republication
+)
+
+#: The commission's signed conflict decisions (conflicts.py), exact canonical bytes.
+conflict_decisions = Table(
+    "conflict_decisions",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the decision file
+    Column("precinct", BigInteger, nullable=False),
+    Column("signed", LargeBinary, nullable=False),
+    Index("ix_conflict_decisions_precinct", "precinct"),
+)
+
+#: The protocol that counts, per precinct (`decide_precinct` said accepted or resolved),
+#: with its counts for the GROUP BY sums; its bytes are in protocol_versions.
 protocols = Table(
     "protocols",
     metadata,
@@ -54,7 +80,7 @@ protocols = Table(
     Column("region", String(64), nullable=False),
     Column("district", String(64), nullable=True),
     Column("station_key_id", String(16), nullable=False),
-    Column("digest", String(64), nullable=False),  # SHA-256 of the signed file bytes
+    Column("digest", String(64), nullable=False),  # SHA-256 of the signed file bytes (a protocol_versions row)
     Column("voters_on_list", BigInteger, nullable=False),
     Column("voters_checked_in", BigInteger, nullable=False),
     Column("cards_issued", BigInteger, nullable=False),
@@ -62,7 +88,8 @@ protocols = Table(
     Column("cards_cancelled", BigInteger, nullable=False),
     Column("cards_replaced", BigInteger, nullable=False),
     Column("cards_not_returned", BigInteger, nullable=False),
-    Column("signed", LargeBinary, nullable=False),  # the exact signed file, for republication
+    Column("receipts_count", BigInteger, nullable=False),  # the receipt-list commitment it signs
+    Column("receipts_root", String(64), nullable=False),
     Index("ix_protocols_region", "region"),
     Index("ix_protocols_district", "district"),
 )

@@ -6,15 +6,19 @@ renders it with charts, and `sailau verify` rebuilds it from the published files
 and compares the two field by field. Integers are exact; percentages are
 rounded to 2 decimals from those integers (so both sides get the same value).
 Seats are allocated on whatever has been reported; `complete` says whether
-every precinct of the definition is in.
+every precinct of the definition is in. `precincts.conflicts` names the
+precincts with different validly signed protocols and no decision settling them
+(conflicts.py): they are among `missing`, since none of their protocols counts.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 from sailau.election.definition import Election, SingleMemberContest
 from sailau.election.law import (
@@ -27,11 +31,12 @@ from sailau.election.law import (
 )
 from sailau.election.protocol import PRECINCT_COUNTS, ProtocolTotals, party_list_votes
 
+from . import models
 from .aggregate import NATIONAL, check_level, db_unit_totals, unit_key_of, unit_names
 from .db import CommissionDB
 
 REPORT_FORMAT = "sailau/commission-report"
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: precincts.conflicts
 #: A district-level report of a national election is a few MB.
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 
@@ -125,9 +130,14 @@ def _contests(totals: ProtocolTotals | None) -> dict[str, Any]:
 
 
 def build_report(
-    election: Election, level: str, units: Mapping[str, ProtocolTotals], national: ProtocolTotals | None
+    election: Election,
+    level: str,
+    units: Mapping[str, ProtocolTotals],
+    national: ProtocolTotals | None,
+    conflicts: Iterable[int] = (),
 ) -> dict[str, Any]:
-    """The report data for `level`, from per-unit and national totals."""
+    """The report data for `level`, from per-unit and national totals and the
+    precincts left in conflict."""
     check_level(election, level)
     keys = unit_key_of(election, level)
     expected = sorted(p.number for p in election.precincts)
@@ -172,7 +182,7 @@ def build_report(
         "parties": {pid: election.party(pid).name.en for pid in totals},
         "level": level,
         "complete": not missing,
-        "precincts": {"expected": len(expected), "reported": len(reported), "missing": missing},
+        "precincts": {"expected": len(expected), "reported": len(reported), "missing": missing, "conflicts": sorted(set(conflicts))},
         "counts": counts,
         "turnout_percent": percent(counts["ballots_cast"], counts["voters_on_list"]),
         "totals": totals,
@@ -193,7 +203,15 @@ def commission_report(db: CommissionDB, level: str = "national") -> dict[str, An
     check_level(election, level)
     national = db_unit_totals(db, election, "national").get(NATIONAL)
     units = {NATIONAL: national} if level == "national" and national else db_unit_totals(db, election, level)
-    return build_report(election, level, units, national)
+    return build_report(election, level, units, national, db_conflicts(db))
+
+
+def db_conflicts(db: CommissionDB) -> list[int]:
+    """Precincts with a valid protocol stored but none counted: in conflict (conflicts.py)."""
+    V, P = models.protocol_versions, models.protocols
+    with db.begin() as conn:
+        rows = conn.execute(select(V.c.precinct).distinct().where(V.c.precinct.not_in(select(P.c.precinct))))
+        return sorted(int(n) for (n,) in rows)
 
 
 def report_json_bytes(report: Mapping[str, Any]) -> bytes:

@@ -1,13 +1,19 @@
 """A national-scale synthetic election from a table of votes per region.
 
-`synthesize(table, precincts=N, seed=S, out=DIR)` writes a published set:
+`synthesize(table, precincts=N, seed=S, out=DIR)` writes a complete published set:
 
     DIR/election.json        definition: the table's parties (registration order = column
-                             order), its regions, N precincts, one national party list
-    DIR/stations.json        station key registry, one Ed25519 key per precinct
-    DIR/protocols/precinct-NNNNNN.json   N signed precinct protocols
-    DIR/private/station-keys.json        the stations' private keys (mode 0600): NOT part
-                             of the published set; `sailau verify` never reads it
+                             order), its regions, N precincts, one national party list,
+                             and the registry root key (the set's trust root)
+    DIR/stations.json        station key registry, one station and one terminal Ed25519 key
+                             per precinct, signed by the registry root
+    DIR/protocols/precinct-NNNNNN.json   N signed precinct protocols, each committing to
+                             its receipt list
+    DIR/receipts/precinct-NNNNNN.json    N receipt-code lists, one code per ballot cast
+    DIR/private/station-keys.json        the stations' private keys (mode 0600) and
+    DIR/private/registry-root.key        the registry root's (PKCS#8 PEM, 0600): NOT part of
+                             the published set; `sailau verify` never reads them, `sailau
+                             commission decide --root-key` signs conflict decisions with it
 
 The protocols sum, per region and party, to the table exactly: each region's
 votes are split over its precincts by largest remainder on random precinct
@@ -15,10 +21,16 @@ weights (with per-party noise, so precincts differ in composition). Around them
 each precinct gets realistic counts that satisfy every control relation: a few
 invalid ballots, cancelled cards, cards taken out, 55-80 % turnout of the list.
 
+Receipt codes are random 50-bit numbers from the seed (there are no ciphertexts
+to hash), written in sorted order, which says nothing about casting order either.
+A national set holds about 7 million of them: they are drawn, sorted and spelled
+in numpy (a matplotlib dependency, already installed), one precinct at a time.
+
 Deterministic: the same table, N and seed give the same bytes. Every key (station
-Ed25519 keys and the election's X25519 key) is derived from the seed with SHA-256:
-synthetic keys for synthetic data, never for a real election. The election key's
-private half is not written (nothing here is encrypted).
+and terminal Ed25519 keys, the registry root, the election's X25519 key) is
+derived from the seed with SHA-256: synthetic keys for synthetic data, never for a
+real election. The election key's private half is not written (nothing here is
+encrypted).
 """
 
 from __future__ import annotations
@@ -33,14 +45,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from sailau.election import jsonfile, secretfile
-from sailau.election.crypto import x25519_public_bytes
+from sailau.election.crypto import ed25519_public_bytes, save_signing_key, x25519_public_bytes
 from sailau.election.definition import Election, election_from_data, write_election
 from sailau.election.protocol import ContestResult, Protocol, sign_protocol
+from sailau.election.receipts import ReceiptList, commit_receipts
+from sailau.election.record import RECEIPT_CODE_ALPHABET
 
-from .registry import build_registry, write_registry
+from .registry import build_registry, sign_registry, write_registry
 
 CONTEST_ID = "majilis"
 SYNTH_LAWS = ("kz-majilis-2007", "kz-majilis-2009")  # party lists only: no districts to invent
@@ -66,6 +81,12 @@ class VoteTable:
 
     def region_total(self, region: str) -> int:
         return sum(self.votes[region].values())
+
+    def scaled(self, numerator: int, denominator: int) -> VoteTable:
+        """Every cell times numerator/denominator, rounded down: the same parties and
+        regions with fewer ballots (a sample of precincts of a realistic size)."""
+        return VoteTable(self.parties, self.regions,
+                         {r: {p: n * numerator // denominator for p, n in v.items()} for r, v in self.votes.items()})
 
 
 def parse_table(text: str, source: str = "table") -> VoteTable:
@@ -141,6 +162,34 @@ def station_key(seed: int, precinct: int) -> ed25519.Ed25519PrivateKey:
     return ed25519.Ed25519PrivateKey.from_private_bytes(_derived(seed, f"station|{precinct}"))
 
 
+def terminal_key(seed: int, precinct: int) -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.from_private_bytes(_derived(seed, f"terminal|{precinct}"))
+
+
+def registry_root_key(seed: int) -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.from_private_bytes(_derived(seed, "registry-root"))
+
+
+_ALPHABET = np.frombuffer(RECEIPT_CODE_ALPHABET.encode("ascii"), dtype=np.uint8)
+_SHIFTS = np.arange(45, -1, -5, dtype=np.uint64)
+
+
+def synthetic_receipt_codes(count: int, rng: random.Random) -> list[str]:
+    """`count` distinct random receipt codes in canonical form, sorted."""
+    values = np.zeros(0, dtype=np.uint64)
+    while len(values) < count:  # a repeat among 50-bit draws is rare; draw again until distinct
+        draw = np.frombuffer(rng.randbytes(8 * (count - len(values))), dtype=">u8").astype(np.uint64) >> np.uint64(14)
+        values = np.sort(np.concatenate((values, draw)))
+        if len(values) > 1 and not np.all(values[1:] != values[:-1]):
+            values = np.unique(values)
+    digits = _ALPHABET[((values[:, None] >> _SHIFTS) & np.uint64(31)).astype(np.intp)]
+    text = np.empty((len(values), 13), dtype=np.uint8)
+    text[:, 0:4], text[:, 5:9], text[:, 10:12] = digits[:, 0:4], digits[:, 4:8], digits[:, 8:10]
+    text[:, 4] = text[:, 9] = ord("-")
+    text[:, 12] = ord("\n")
+    return text.tobytes().decode("ascii").split("\n")[:-1]
+
+
 def _text(s: str) -> dict[str, str]:
     return {"kk": s, "ru": s, "en": s}
 
@@ -173,11 +222,14 @@ def synth_election(
             "precincts": precincts,
             "ballot_styles": [{"code": 1, "contests": [CONTEST_ID]}],
             "public_key": public.hex(),
+            "registry_root_key": ed25519_public_bytes(registry_root_key(seed).public_key()).hex(),
         }
     )
 
 
-def _precinct_protocol(election: Election, number: int, region: str, votes: dict[str, int], rng: random.Random) -> Protocol:
+def _precinct_protocol(
+    election: Election, number: int, region: str, votes: dict[str, int], rng: random.Random, receipts: random.Random
+) -> tuple[Protocol, list[str]]:
     valid = sum(votes.values())
     invalid = round(valid * rng.uniform(0.0, 0.012))
     cast = valid + invalid
@@ -187,7 +239,8 @@ def _precinct_protocol(election: Election, number: int, region: str, votes: dict
     checked_in = issued
     turnout = rng.uniform(0.55, 0.80)
     on_list = max(checked_in, math.ceil(cast / turnout)) if cast else rng.randint(50, 400)
-    return Protocol(
+    codes = synthetic_receipt_codes(cast, receipts)
+    protocol = Protocol(
         election_id=election.id,
         election_fingerprint=election.fingerprint_hex,
         precinct=number,
@@ -199,7 +252,9 @@ def _precinct_protocol(election: Election, number: int, region: str, votes: dict
         ballots_cast=cast,
         cards_cancelled=cancelled,
         contests=(ContestResult(CONTEST_ID, votes, invalid=invalid),),
+        receipts=commit_receipts(codes),
     )
+    return protocol, codes
 
 
 @dataclass(frozen=True)
@@ -209,7 +264,9 @@ class SynthResult:
     election_path: Path
     registry_path: Path
     protocol_paths: tuple[Path, ...]
+    receipt_paths: tuple[Path, ...]
     private_keys_path: Path
+    root_key_path: Path
 
 
 def synthesize(
@@ -230,8 +287,10 @@ def synthesize(
     per_region = _spread_precincts(table, precincts)
     election = synth_election(table, per_region, seed=seed, election_id=election_id, law=law, date=date)
     rng = random.Random(seed)
+    receipts_rng = random.Random(_derived(seed, "receipts"))  # apart, so the counts do not depend on it
 
     (out / "protocols").mkdir(parents=True, exist_ok=True)
+    (out / "receipts").mkdir(exist_ok=True)
     private_dir = out / "private"
     private_dir.mkdir(mode=0o700, exist_ok=True)
     election_path = out / "election.json"
@@ -242,7 +301,9 @@ def synthesize(
         by_region.setdefault(p.region, []).append(p.number)
 
     paths: list[Path] = []
+    receipt_paths: list[Path] = []
     public_keys: list[tuple[int, bytes]] = []
+    terminals: dict[int, list[bytes]] = {}
     private_keys: dict[str, str] = {}
     done = 0
     for region in table.regions:
@@ -254,21 +315,28 @@ def synthesize(
             split[party] = split_exact(table.votes[region][party], weights)
         for j, number in enumerate(numbers):
             votes = {party: split[party][j] for party in table.parties}
-            protocol = _precinct_protocol(election, number, region, votes, rng)
+            protocol, codes = _precinct_protocol(election, number, region, votes, rng, receipts_rng)
             key = station_key(seed, number)
             signed = sign_protocol(protocol, key)  # checks the control relations first
             path = out / "protocols" / f"precinct-{number:06d}.json"
             path.write_bytes(signed.to_canonical_json())
             paths.append(path)
+            receipt_path = out / "receipts" / f"precinct-{number:06d}.json"
+            receipt_path.write_bytes(ReceiptList(election.id, election.fingerprint_hex, number, tuple(codes)).to_json_bytes())
+            receipt_paths.append(receipt_path)
             public_keys.append((number, signed.public_key))
+            terminals[number] = [ed25519_public_bytes(terminal_key(seed, number).public_key())]
             private_keys[str(number)] = key.private_bytes_raw().hex()
             done += 1
             if progress and done % 500 == 0:
                 progress(done)
 
-    registry = build_registry(election.id, election.fingerprint_hex, public_keys)
+    registry = build_registry(election.id, election.fingerprint_hex, public_keys, terminals)
     registry_path = out / "stations.json"
-    write_registry(registry, registry_path)
+    root = registry_root_key(seed)
+    write_registry(sign_registry(registry, root), registry_path)
+    root_path = private_dir / "registry-root.key"
+    save_signing_key(root_path, root)
     private_path = private_dir / "station-keys.json"
     data = {"format": "sailau/synth-station-private-keys", "version": 1, "election": election.id, "seed": seed, "keys": private_keys}
     try:
@@ -277,7 +345,7 @@ def synthesize(
         raise SynthError(str(e)) from None
     if progress:
         progress(done)
-    return SynthResult(out, election, election_path, registry_path, tuple(paths), private_path)
+    return SynthResult(out, election, election_path, registry_path, tuple(paths), tuple(receipt_paths), private_path, root_path)
 
 
 def load_private_keys(path: str | Path) -> dict[int, ed25519.Ed25519PrivateKey]:

@@ -2,49 +2,62 @@
 
 Input is a published set (a directory):
 
-    election.json            the election definition (its SHA-256 is the fingerprint)
-    stations.json            the station key registry
-    protocols/*.json         signed precinct protocols
-    receipts/*.json          receipt-code lists (optional)
+    election.json            the election definition (its SHA-256 is the fingerprint);
+                             it names the registry root key: the only thing taken on trust
+    stations.json            the station key registry, signed under that root
+    protocols/*.json         signed precinct protocols, each committing to its receipt list
+    receipts/*.json          the receipt-code lists (one per counted protocol)
+    decisions/*.json         the commission's signed decisions on conflicting protocols (if any)
 
 and optionally the commission's official report JSON. It reads nothing else (no
-database, no private keys) and trusts nothing it did not recompute: every
-protocol goes through the same checks as an import (`checks.py`), the totals are
-summed here in Python (`sum_protocols`, not the commission's SQL), seats come from
-the law engine, and the official report is compared field by field with the
+database, no private keys) and trusts nothing it did not recompute: the registry
+must verify under the root the definition names (else `VerifyError` naming
+`registry:<problem>`: nothing can be checked without it), every protocol goes
+through the same checks as an import (`checks.py`), which protocol of a precinct
+counts is decided by the import's own rule (`conflicts.decide_precinct`), each
+receipt list must hash to the commitment its counted protocol signs, the totals
+are summed here in Python (`sum_protocols`, not the commission's SQL), seats come
+from the law engine, and the official report is compared field by field with the
 report rebuilt from those sums. Every problem is a `Finding`; none stops the run.
 
-Finding kinds: `definition`, `registry:<what>`, `refused:<reason>` (the import's
-refusal names, bounds included: `refused:too_large`, `refused:too_deep`,
-`refused:count_out_of_range`), `duplicate` (different valid protocols for one precinct: each
-file is named and the precinct is not counted, since an observer cannot tell
-which is real), `duplicate_file` (the same protocol
-published twice), `missing` (a precinct of the definition without a valid
-protocol), `receipts:<what>`, `report:differs` (path, official, recomputed).
+Finding kinds: `definition`, `registry:unknown_precinct|no_station`,
+`refused:<reason>` (the import's refusal names, for protocol and decision files,
+bounds included: `refused:too_large`, `refused:too_deep`,
+`refused:count_out_of_range`), `conflict` (different valid protocols for one
+precinct and no signed decision settling them: each file is named and the
+precinct is not counted, since an observer cannot tell which is real),
+`duplicate_file` (the same protocol published twice), `missing` (a precinct of
+the definition without a valid protocol), `receipts:<problem>`
+(checks.ReceiptProblem), `report:differs` (path, official, recomputed). Notes
+(not problems): conflicts a signed decision settled.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sailau.election import filekind, jsonfile
 from sailau.election.definition import DefinitionError, Election, load_election
-from sailau.election.protocol import Protocol, sum_protocols
-from sailau.election.record import normalize_receipt_code
+from sailau.election.protocol import ProtocolFormatError, read_protocol_file, sum_protocols
 
 from .aggregate import NATIONAL, python_unit_totals
-from .checks import CheckedProtocol, Refusal, check_protocol_path
-from sailau.election.receipts import ReceiptListError, read_receipt_list
+from .checks import CheckedProtocol, Reason, Refusal, check_protocol_path, check_receipt_lists
+from .conflicts import ConflictDecision, PrecinctStatus, check_decision_file, decide_precinct
 from .registry import RegistryError, StationRegistry, load_registry
 from .report import MAX_REPORT_BYTES, build_report
 
 
 class VerifyError(RuntimeError):
-    """The published set cannot be verified at all (no readable definition or registry)."""
+    """The published set cannot be verified at all: no readable definition, or a
+    registry the definition's root does not vouch for. `name` says which."""
+
+    def __init__(self, message: str, name: str = "definition"):
+        super().__init__(message)
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,10 @@ class Finding:
 class VerifyResult:
     election: Election
     findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     protocols_counted: int = 0
+    counted: dict[int, CheckedProtocol] = field(default_factory=dict)  # precinct -> the protocol that counts
+    conflicts: list[int] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,8 +90,6 @@ class VerifyResult:
 
 def _registry_findings(registry: StationRegistry, election: Election) -> list[Finding]:
     out = []
-    if (registry.election_id, registry.election_fingerprint) != (election.id, election.fingerprint_hex):
-        out.append(Finding("registry:election", "stations.json", f"registry is for {registry.election_id!r} ({registry.election_fingerprint[:16]}...), not this definition"))
     numbers = {p.number for p in election.precincts}
     for s in registry.stations:
         if s.precinct not in numbers:
@@ -85,42 +99,37 @@ def _registry_findings(registry: StationRegistry, election: Election) -> list[Fi
     return out
 
 
-def _receipt_findings(paths: Iterable[Path], election: Election, counted: Mapping[int, Protocol]) -> list[Finding]:
-    out = []
-    seen: dict[int, str] = {}
-    for path in paths:
-        name = str(path)
+def load_published_trust(directory: str | Path) -> tuple[Election, StationRegistry]:
+    """The definition and the registry it vouches for, or `VerifyError`."""
+    d = Path(directory)
+    try:
+        election = load_election(d / "election.json")
+    except DefinitionError as e:  # names the file already
+        raise VerifyError(str(e)) from None
+    except OSError as e:
+        raise VerifyError(f"cannot read the election definition {d / 'election.json'}: {e.strerror}") from None
+    try:
+        registry = load_registry(d / "stations.json", election).registry
+    except RegistryError as e:
+        raise VerifyError(f"refused ({e.name}): {e}", e.name) from None
+    return election, registry
+
+
+def published_decisions(directory: Path, election: Election) -> tuple[list[ConflictDecision], list[Refusal]]:
+    decisions: list[ConflictDecision] = []
+    refused: list[Refusal] = []
+    for path in sorted((directory / "decisions").glob("*.json")):
         try:
-            lst = read_receipt_list(path)
-        except ReceiptListError as e:
-            out.append(Finding(f"receipts:{e.reason}", name, str(e)))
+            raw = read_protocol_file(path)  # a decision is bounded like the protocols it settles
+        except ProtocolFormatError as e:
+            refused.append(Refusal(str(path), None, Reason(e.reason), str(e)))
             continue
-        if (lst.election_id, lst.election_fingerprint) != (election.id, election.fingerprint_hex):
-            out.append(Finding("receipts:election", name, f"list is for election {lst.election_id!r}, not this definition"))
+        except OSError as e:
+            refused.append(Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})"))
             continue
-        if lst.precinct in seen:
-            out.append(Finding("receipts:duplicate", name, f"precinct {lst.precinct} already has a list in {seen[lst.precinct]}"))
-            continue
-        seen[lst.precinct] = name
-        protocol = counted.get(lst.precinct)
-        if protocol is None:
-            out.append(Finding("receipts:no_protocol", name, f"precinct {lst.precinct} has no valid protocol to check the list against"))
-            continue
-        bad = []
-        for code in lst.codes:
-            try:
-                if normalize_receipt_code(code) != code:
-                    bad.append(code)
-            except ValueError:
-                bad.append(code)
-        if bad:
-            out.append(Finding("receipts:malformed", name, f"{len(bad)} codes not in canonical form, e.g. {bad[0]!r}"))
-        repeated = len(lst.codes) - len(set(lst.codes))
-        if repeated:
-            out.append(Finding("receipts:repeated_code", name, f"{repeated} codes appear more than once"))
-        if len(lst.codes) != protocol.ballots_cast:
-            out.append(Finding("receipts:count", name, f"{len(lst.codes)} receipt codes, but the protocol of precinct {lst.precinct} counts {protocol.ballots_cast} ballots cast"))
-    return out
+        checked = check_decision_file(raw, str(path), election)
+        (refused if isinstance(checked, Refusal) else decisions).append(checked)  # type: ignore[arg-type]
+    return decisions, refused
 
 
 def compare_reports(official: Any, recomputed: Any, path: str = "$") -> list[Finding]:
@@ -159,16 +168,7 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
     `level` defaults to the official report's level, else national.
     """
     d = Path(directory)
-    try:
-        election = load_election(d / "election.json")
-    except DefinitionError as e:  # names the file already
-        raise VerifyError(str(e)) from None
-    except OSError as e:
-        raise VerifyError(f"cannot read the election definition {d / 'election.json'}: {e.strerror}") from None
-    try:
-        registry = load_registry(d / "stations.json")
-    except RegistryError as e:
-        raise VerifyError(str(e)) from None
+    election, registry = load_published_trust(d)
 
     official_data: Mapping[str, Any] | None
     if official is None or isinstance(official, Mapping):
@@ -189,6 +189,10 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
     result = VerifyResult(election)
     result.findings.extend(_registry_findings(registry, election))
 
+    decisions, refused = published_decisions(d, election)
+    for r in refused:
+        result.findings.append(Finding(f"refused:{r.reason.value}", r.source, r.message))
+
     by_precinct: dict[int, list[CheckedProtocol]] = {}
     for path in sorted((d / "protocols").glob("*.json")):
         checked = check_protocol_path(path, election, registry)
@@ -197,35 +201,37 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
             continue
         by_precinct.setdefault(checked.protocol.precinct, []).append(checked)
 
-    counted: dict[int, CheckedProtocol] = {}
     disputed: set[int] = set()
-    for n, versions in sorted(by_precinct.items()):
-        distinct = {c.digest for c in versions}
-        if len(distinct) > 1:
-            # two valid signatures of one station on different counts: an observer cannot
-            # tell which is the real one, so neither is counted
+    for n in sorted(set(by_precinct) | {dec.precinct for dec in decisions}):
+        versions = by_precinct.get(n, [])
+        outcome = decide_precinct(n, [c.digest for c in versions], decisions)
+        if outcome.status is PrecinctStatus.CONFLICT:
             disputed.add(n)
-            files = ", ".join(c.source for c in versions)
             for c in versions:
-                result.findings.append(
-                    Finding("duplicate", c.source, f"one of {len(distinct)} different signed protocols for precinct {n} ({files}); none is counted")
-                )
+                result.findings.append(Finding("conflict", c.source, f"precinct {n}: {outcome.why}"))
             continue
-        counted[n] = versions[0]
-        for c in versions[1:]:
-            result.findings.append(Finding("duplicate_file", c.source, f"the same protocol of precinct {n} as {versions[0].source} (counted once)"))
+        if outcome.counted is None:
+            continue
+        same = [c for c in versions if c.digest == outcome.counted]
+        result.counted[n] = same[0]
+        for c in same[1:]:
+            result.findings.append(Finding("duplicate_file", c.source, f"the same protocol of precinct {n} as {same[0].source} (counted once)"))
+        if outcome.status is PrecinctStatus.RESOLVED:
+            others = sorted(c.source for c in versions if c.digest != outcome.counted)
+            result.notes.append(f"precinct {n}: {outcome.why} ({same[0].source}); set aside: {', '.join(others) or 'none published'}")
 
-    for n in sorted(p.number for p in election.precincts if p.number not in counted and p.number not in disputed):
+    for n in sorted(p.number for p in election.precincts if p.number not in result.counted and p.number not in disputed):
         result.findings.append(Finding("missing", f"precinct {n}", "no valid signed protocol published"))
 
-    protocols = {n: c.protocol for n, c in counted.items()}
-    receipt_dir = d / "receipts"
-    if receipt_dir.is_dir():
-        result.findings.extend(_receipt_findings(sorted(receipt_dir.glob("*.json")), election, protocols))
+    protocols = {n: c.protocol for n, c in result.counted.items()}
+    commitments = {n: p.receipts for n, p in protocols.items() if p.receipts is not None}
+    for f in check_receipt_lists(sorted((d / "receipts").glob("*.json")), election, commitments, disputed):
+        result.findings.append(Finding(f.kind, f.source, f.message))
 
     national = sum_protocols(protocols.values()) if protocols else None
     units = {NATIONAL: national} if level == "national" and national else python_unit_totals(protocols.values(), election, level)
-    result.report = build_report(election, level, units, national)
+    result.conflicts = sorted(disputed)
+    result.report = build_report(election, level, units, national, result.conflicts)
     result.protocols_counted = len(protocols)
 
     if official_data is not None:

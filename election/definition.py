@@ -116,7 +116,7 @@ class ElectionLookupError(LookupError):
 
 
 def _decode_public_key(value: Any) -> Any:
-    """Accept the X25519 public key as hex (64 digits) or standard base64."""
+    """Accept a 32-byte public key (X25519 or Ed25519) as hex (64 digits) or standard base64."""
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -128,7 +128,7 @@ def _decode_public_key(value: Any) -> Any:
         except (binascii.Error, ValueError):
             raise ValueError("public key is neither hex nor base64") from None
     if len(raw) != 32:
-        raise ValueError(f"X25519 public key must be 32 bytes, got {len(raw)}")
+        raise ValueError(f"public key must be 32 bytes, got {len(raw)}")
     return raw
 
 
@@ -265,6 +265,11 @@ class Election(_Model):
     #: The election public key (X25519, raw 32 bytes; hex or base64 in JSON).
     public_key: PublicKeyBytes
     key_ceremony: KeyCeremony | None = None
+    #: The trust root (Ed25519, raw 32 bytes; hex or base64 in JSON): the key that signs
+    #: the precinct registry (stations.json) and the commission's conflict decisions.
+    #: The fingerprint covers it, so the definition alone tells an observer which
+    #: registry to believe. Without it a published set cannot be imported or verified.
+    registry_root_key: PublicKeyBytes | None = None
 
     _raw: bytes | None = PrivateAttr(default=None)
 
@@ -561,6 +566,8 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
         add("public_key", f"X25519 public key must be 32 bytes, got {len(e.public_key)}")
     elif e.public_key == bytes(32):
         add("public_key", "the all-zero X25519 public key is not a key")
+    if e.registry_root_key is not None and e.registry_root_key == bytes(32):
+        add("registry_root_key", "the all-zero key is not a registry root key")
     if e.key_ceremony is not None:
         k, n = e.key_ceremony.threshold, e.key_ceremony.shares
         if k > n:

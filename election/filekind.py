@@ -14,8 +14,8 @@ the keys no other kind has. It never validates: an unrecognised file returns
 None and the reader's own strict checks name its problems.
 
 The format strings here are the ones the writers use (definition.FORMAT,
-protocol.*_FORMAT, receipts.RECEIPTS_FORMAT, shares.SHARE_FORMAT and the
-commission's registry and report formats); tests/test_filekind.py keeps them
+protocol.*_FORMAT, receipts.RECEIPTS_FORMAT and PROOF_FORMAT, shares.SHARE_FORMAT and the
+commission's registry, decision and report formats); tests/test_filekind.py keeps them
 equal. Bytes are parsed by the one bounded reader (`jsonfile.py`, which imports
 nothing of ours), so recognising a file can never exhaust the stack; this module
 imports only that, so every reader may import it.
@@ -37,6 +37,8 @@ __all__ = [
     "PROTOCOL_TOTALS",
     "STATION_KEYS",
     "RECEIPT_CODES",
+    "RECEIPT_PROOF",
+    "CONFLICT_DECISION",
     "KEY_SHARE",
     "COMMISSION_REPORT",
     "SYNTH_PRIVATE_KEYS",
@@ -88,14 +90,26 @@ PROTOCOL_TOTALS = FileKind(
 )
 STATION_KEYS = FileKind(
     "station-keys", "a station key registry",
-    'a station key registry has "format": "sailau/station-keys" and each precinct\'s station public key; '
-    "a published set holds it as stations.json",
+    'a station key registry has "format": "sailau/station-keys", each precinct\'s station and terminal public keys '
+    "and the registry root's signature; a published set holds it as stations.json (sailau registry sign writes it)",
     "sailau/station-keys",
 )
 RECEIPT_CODES = FileKind(
     "receipt-codes", "a receipt-code list",
     'a receipt-code list has "format": "sailau/receipt-codes", one precinct and its ballots\' receipt codes',
     "sailau/receipt-codes",
+)
+RECEIPT_PROOF = FileKind(
+    "receipt-proof", "a receipt inclusion proof",
+    'a receipt inclusion proof has "format": "sailau/receipt-proof", one code, the page of the sorted list '
+    "holding it and the path to the root its precinct's signed protocol commits to (sailau receipt check --proof writes it)",
+    "sailau/receipt-proof",
+)
+CONFLICT_DECISION = FileKind(
+    "conflict-decision", "a commission decision on conflicting protocols",
+    'a conflict decision has "format": "sailau/conflict-decision", one precinct, the protocols considered and the one '
+    "counted, signed under the election's registry root (sailau commission decide writes it)",
+    "sailau/conflict-decision",
 )
 KEY_SHARE = FileKind(
     "key-share", "an election key share",
@@ -127,7 +141,8 @@ SEATS_INPUT = FileKind(
 
 #: Every kind, the ones with a `format` member first.
 KINDS: tuple[FileKind, ...] = (
-    ELECTION, SIGNED_PROTOCOL, PROTOCOL, PROTOCOL_TOTALS, STATION_KEYS, RECEIPT_CODES, KEY_SHARE,
+    ELECTION, SIGNED_PROTOCOL, PROTOCOL, PROTOCOL_TOTALS, STATION_KEYS, RECEIPT_CODES, RECEIPT_PROOF,
+    CONFLICT_DECISION, KEY_SHARE,
     COMMISSION_REPORT, SYNTH_PRIVATE_KEYS, NIST_RESULTS, SEATS_INPUT,
 )
 _BY_FORMAT: dict[str, FileKind] = {k.format: k for k in KINDS if k.format is not None}
@@ -142,6 +157,8 @@ _MARKS: tuple[tuple[FileKind, frozenset[str], int], ...] = (
     (ELECTION, frozenset({"contests", "precincts", "ballot_styles", "territory", "key_ceremony"}), 2),
     (STATION_KEYS, frozenset({"stations"}), 1),
     (RECEIPT_CODES, frozenset({"codes"}), 1),
+    (RECEIPT_PROOF, frozenset({"page_index", "page", "path"}), 2),
+    (CONFLICT_DECISION, frozenset({"considered", "counted", "grounds"}), 2),
     (KEY_SHARE, frozenset({"mnemonic", "election_public_key"}), 1),
 )
 

@@ -16,6 +16,8 @@ tell them apart:
     not_returned<=replaced                replacements without the old card are replacements
     not_returned<=checked_in              at most one per voter
     returned<=cancelled                   a replacement with the old card cancelled that card
+    receipts:missing                      no commitment to the receipt list
+    receipts==cast                        one receipt code per ballot cast
     contest:<id>:duplicate                a contest listed twice
     contest:<id>:nonnegative:<what>       <what> = option:<oid>, against_all, blank, invalid
     contest:<id>:sum==cast                options + against all + blank + invalid = cast
@@ -43,6 +45,13 @@ whose old token stays outstanding: if that card exists it could still be cast,
 so that number is the protocol's disclosed margin of doubt, and a double vote
 through it shows as `cast<=checked_in` failing when it exceeds the voters who
 did not vote.
+
+`receipts`: the commitment to the precinct's published receipt list (election/
+receipts.py: how many codes and the Merkle root over them sorted), so a list
+changed after signing is caught and a voter can prove their code is under what
+the station signed. Every signed protocol carries one (format 3); its count is
+the ballots cast (`receipts==cast`), and a protocol without one breaks
+`receipts:missing`: `sign_protocol` refuses it, and so do import and verify.
 
 `audit` (optional): the station's audit chain head (seq and SHA-256 hash) at
 the close of polls, so an exported audit log cut short or rewritten is caught
@@ -92,6 +101,7 @@ from .crypto import (
     verify_signature,
 )
 from .law import PartyVotes
+from .receipts import ReceiptCommitment, ReceiptListError
 
 if TYPE_CHECKING:  # the definition is only read, never required to build a protocol
     from .definition import Election
@@ -99,7 +109,7 @@ if TYPE_CHECKING:  # the definition is only read, never required to build a prot
 PROTOCOL_FORMAT = "sailau/protocol"
 TOTALS_FORMAT = "sailau/protocol-totals"
 SIGNED_FORMAT = "sailau/signed-protocol"
-FORMAT_VERSION = 2  # 2: cards_replaced, cards_not_returned, optional audit head
+FORMAT_VERSION = 3  # 2: cards_replaced, cards_not_returned, optional audit head; 3: receipts commitment
 
 _FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 _HASH_RE = _FINGERPRINT_RE
@@ -266,12 +276,15 @@ class Protocol:
     cards_replaced: int = 0  # replacements: each let a voter get one more card
     cards_not_returned: int = 0  # of those, without the old card (its token stays outstanding)
     audit: AuditAnchor | None = None  # the station's audit chain head at close
+    receipts: ReceiptCommitment | None = None  # the receipt list's commitment; required to sign
 
     def __post_init__(self) -> None:
         _check_election_ref(self.election_id, self.election_fingerprint)
         _require_int("precinct", self.precinct)
         if self.audit is not None and not isinstance(self.audit, AuditAnchor):
             raise ProtocolFormatError(f"audit must be an AuditAnchor, got {type(self.audit).__name__}")
+        if self.receipts is not None and not isinstance(self.receipts, ReceiptCommitment):
+            raise ProtocolFormatError(f"receipts must be a ReceiptCommitment, got {type(self.receipts).__name__}")
         if self.precinct < 1:
             raise ProtocolFormatError(f"precinct number must be >= 1, got {self.precinct}")
         _require_str("region", self.region)
@@ -307,6 +320,8 @@ class Protocol:
             data["district"] = self.district
         if self.audit is not None:
             data["audit"] = self.audit.to_data()
+        if self.receipts is not None:
+            data["receipts"] = self.receipts.to_data()
         return data
 
     def to_canonical_json(self) -> bytes:
@@ -316,7 +331,8 @@ class Protocol:
     def from_data(cls, data: Any) -> Protocol:
         d = _object(data, "protocol")
         _kind(d, filekind.PROTOCOL)
-        _keys(d, "protocol", required={"format", "version", "election", "precinct", "region", *PRECINCT_COUNTS, "contests"}, optional={"district", "audit"})
+        _keys(d, "protocol", required={"format", "version", "election", "precinct", "region", *PRECINCT_COUNTS, "contests"},
+              optional={"district", "audit", "receipts"})
         _format(d, PROTOCOL_FORMAT)
         el = _object(d["election"], "election")
         _keys(el, "election", required={"id", "fingerprint"})
@@ -330,6 +346,7 @@ class Protocol:
                 **{name: d[name] for name in PRECINCT_COUNTS},
                 contests=_contests_from_data(d["contests"]),
                 audit=None if "audit" not in d else AuditAnchor.from_data(d["audit"]),
+                receipts=None if "receipts" not in d else _receipts_from_data(d["receipts"]),
             )
         except TypeError as e:  # pragma: no cover - guarded by _keys
             raise ProtocolFormatError(str(e)) from None
@@ -478,8 +495,23 @@ def _keys(d: Mapping[str, Any], what: str, required: set[str], optional: set[str
 def _format(d: Mapping[str, Any], expected: str) -> None:
     if d["format"] != expected:
         raise ProtocolFormatError(f"format must be {expected!r}, got {d['format']!r}")
+    if _is_int(d["version"]) and d["version"] in (1, 2):
+        raise ProtocolFormatError(
+            f"{expected} version {d['version']} is an old format without a receipt commitment; this code reads "
+            f"version {FORMAT_VERSION} only (the station must close with a current release to sign one)"
+        )
     if not _is_int(d["version"]) or d["version"] != FORMAT_VERSION:
         raise ProtocolFormatError(f"unsupported {expected} version {d['version']!r}; this code reads {FORMAT_VERSION}")
+
+
+def _receipts_from_data(value: Any) -> ReceiptCommitment:
+    d = _object(value, "receipts")
+    _keys(d, "receipts", required={"count", "root"})
+    _require_int("receipts count", d["count"])
+    try:
+        return ReceiptCommitment(count=d["count"], root=d["root"])
+    except ReceiptListError as e:
+        raise ProtocolFormatError(str(e)) from None
 
 
 def _contests_from_data(value: Any) -> tuple[ContestResult, ...]:
@@ -540,6 +572,11 @@ def validate_protocol(protocol: Protocol | ProtocolTotals, election: Election | 
     if p.cards_replaced - p.cards_not_returned > p.cards_cancelled:
         add("returned<=cancelled",
             f"{p.cards_replaced - p.cards_not_returned} replaced cards handed back but {p.cards_cancelled} cancelled")
+    if isinstance(p, Protocol):
+        if p.receipts is None:
+            add("receipts:missing", "the protocol does not commit to its receipt list")
+        elif p.receipts.count != p.ballots_cast:
+            add("receipts==cast", f"{p.receipts.count} receipt codes committed but {p.ballots_cast} ballots cast")
 
     seen: set[str] = set()
     for c in p.contests:

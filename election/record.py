@@ -417,6 +417,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_CROCKFORD = str.maketrans(_RFC4648, _CROCKFORD)
 _TYPED = str.maketrans({"O": "0", "I": "1", "L": "1"})
 RECEIPT_CODE_CHARS = 10  # 50 bits
+RECEIPT_CODE_ALPHABET = _CROCKFORD  # in ascending ASCII order, so codes sort as their 50-bit numbers
 
 
 def receipt_code(enc_and_ciphertext: bytes) -> str:

@@ -1,8 +1,9 @@
 """`sailau demo`: a whole polling station in one terminal window, for a newcomer.
 
 `create_demo(workdir)` makes everything a precinct needs in a folder (the demo
-election with a fresh key split 3 of 5, the commission's share files, station
-and terminal keys, a card master key, a pollbook and the station database);
+election with a fresh key split 3 of 5 and a fresh registry root, the
+commission's share files, station and terminal keys, the station registry signed
+by that root, a card master key, a pollbook and the station database);
 `DemoApp` shows the ballot-box clerk app and the booth kiosk side by side, each
 the real, unchanged app running in an `AppPane`, with one virtual ballot card
 between them and a "carry the card" control. A guide line says what to do next.
@@ -39,6 +40,7 @@ from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.screens import CloseScreen, DeskScreen, OpenPollsScreen, ProtocolScreen
 from sailau.ballot_box.station import Station, TerminalKey
+from sailau.commission.registry import build_registry, sign_registry, write_registry
 from sailau.election import crypto, secretfile
 from sailau.election.definition import Election
 from sailau.election.shares import Share, write_share_file
@@ -138,6 +140,14 @@ def create_demo(workdir: Path, *, voters: int = DEMO_VOTERS, seed: int = DEMO_SE
     crypto.save_verify_key(terminal_pub_path, keys.terminal_key.public_key())
     master_path = workdir / "card-master.key"  # as `sailau keys card-master` writes it: hex, 0600 from the start
     secretfile.write_secret_file(master_path, master_key_file_bytes(keys.card_master_key), "card master key")
+    # The trust root the definition names, and the registry it signs: this precinct's
+    # station and booth keys (`sailau registry check stations.json --election election.json`).
+    assert kit.registry_root is not None  # a demo election is made here, root included
+    crypto.save_signing_key(workdir / "registry-root.key", kit.registry_root)
+    registry = build_registry(election.id, election.fingerprint_hex,
+                              [(DEMO_PRECINCT, crypto.ed25519_public_bytes(keys.station_key.public_key()))],
+                              {DEMO_PRECINCT: [crypto.ed25519_public_bytes(keys.terminal_key.public_key())]})
+    write_registry(sign_registry(registry, kit.registry_root), workdir / "stations.json")
 
     people = generate_voters(voters, random.Random(seed))
     pollbook_path = write_pollbook_csv(people, workdir / "voters.csv")

@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
 from sailau.election import definition
-from sailau.election.crypto import ElectionKeyPair
+from sailau.election.crypto import ElectionKeyPair, ed25519_public_bytes, generate_signing_key
 from sailau.election.definition import Election, load_election, write_election
 from sailau.election.shares import (
     Share,
@@ -38,16 +40,22 @@ class ElectionKit:
     path: Path  # the definition file the stations load
     shares: tuple[Share, ...]  # exactly k shares: what the commission brings to the close
     origin: str  # "demo" | "definition+shares" | "template (fresh key)"
+    #: the trust root the definition names (registry_root_key), when made here; None for a
+    #: given definition, whose root is held elsewhere
+    registry_root: ed25519.Ed25519PrivateKey | None = None
 
 
 def _fresh_key(data: dict, workdir: Path, origin: str) -> ElectionKit:
+    """A new election key split K of N and a new registry root, both named in the definition."""
     pair = ElectionKeyPair.generate()
-    data = dict(data, public_key=pair.public_key_bytes.hex(), key_ceremony={"threshold": K, "shares": N})
+    root = generate_signing_key()
+    data = dict(data, public_key=pair.public_key_bytes.hex(), key_ceremony={"threshold": K, "shares": N},
+                registry_root_key=ed25519_public_bytes(root.public_key()).hex())
     election = definition.election_from_data(data)
     shares = split_election_key(pair.private_key, K, N, election.id, pair.public_key_bytes)
     path = workdir / "election.json"
     write_election(election, path)
-    return ElectionKit(election, path, tuple(shares[:K]), origin)
+    return ElectionKit(election, path, tuple(shares[:K]), origin, root)
 
 
 def demo_election_data() -> dict:
@@ -92,8 +100,8 @@ def demo_election(workdir: Path) -> ElectionKit:
 
 
 def template_election(path: Path, workdir: Path) -> ElectionKit:
-    """Definition `path` with a fresh election key (so a new fingerprint): for
-    definitions whose shares are not at hand, like the shipped examples."""
+    """Definition `path` with a fresh election key and registry root (so a new
+    fingerprint): for definitions whose shares are not at hand, like the shipped examples."""
     source = load_election(path)
     data = source.model_dump(mode="json", exclude_none=True)
     return _fresh_key(data, workdir, "template (fresh key)")

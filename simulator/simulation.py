@@ -39,7 +39,8 @@ Accounting (what "correct" means here):
   station's key, no control relation is violated, and its counters equal what
   happened: voters checked in, ballots cast, cards cancelled (replacements with
   the card in hand), cards replaced and of those not handed back, and outstanding
-  cards = tokens orphaned by a crash during ISSUE + corrupted cards refused.
+  cards = tokens orphaned by a crash during ISSUE + corrupted cards refused; and
+  the published receipt list is the one the protocol's receipt commitment signs.
 
 Crashes are modelled in-process: the Station object is discarded (its database
 handle closed, its in-memory queue lost) and a new one is opened over the same
@@ -649,7 +650,10 @@ class PollingDay:
         problems += [f"{k}: protocol {actual[k]}, the day {expected[k]}" for k in expected if actual[k] != expected[k]]
 
         diffs = self._compare(protocol, counted)
-        published = Counter(read_receipt_list(out_dir / "receipts.json").codes)
+        listed = read_receipt_list(out_dir / "receipts.json")
+        if listed.commitment() != protocol.receipts:
+            problems.append("receipts: the published receipt list is not the one the signed protocol commits to")
+        published = Counter(listed.codes)
         held = Counter(v.receipt for v in counted)
         lost = sum(1 for code in held if published[code] == 0)
         double = sum(n - 1 for n in published.values() if n > 1) + sum(

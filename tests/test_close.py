@@ -19,7 +19,7 @@ from sailau.ballot_box.station import Station
 from sailau.election import crypto
 from sailau.election.ballot import AGAINST_ALL
 from sailau.election.protocol import SignedProtocol, validate_protocol, verify_signed_protocol
-from sailau.election.receipts import read_receipt_list
+from sailau.election.receipts import commit_receipts, read_receipt_list
 from sailau.election.record import SealedBallot, new_issue_block
 from sailau.election.shares import NotEnoughSharesError, ShareError
 from sailau.simulator.card_app import VirtualBallotCard
@@ -99,6 +99,8 @@ def test_close_counts_every_ballot_and_signs(rig: Rig, station: Station, tmp_pat
     assert pdf.startswith(b"%PDF-") and b"/Image" in pdf
     listed = read_receipt_list(files.receipts).codes
     assert sorted(listed) == sorted(receipts)
+    # the signed protocol commits to exactly the published list (issue 11: lists were unsigned)
+    assert p.receipts == commit_receipts(listed) and p.receipts.count == VOTERS
 
 
 def test_qr_carries_the_signed_protocol(rig: Rig, station: Station) -> None:

@@ -1,10 +1,11 @@
 """Import and aggregation on SQLite and a real PostgreSQL server: idempotent
-re-import, conflicting resubmission, SQL totals equal to Python sums per unit,
-binding one database to one election, and the 2021 national result reproduced
-from synthetic precinct protocols."""
+re-import, a conflicting resubmission withdrawn until a signed decision, SQL
+totals equal to Python sums per unit, binding one database to one election, and
+the 2021 national result reproduced from synthetic precinct protocols."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -17,9 +18,11 @@ from sailau.commission.aggregate import db_unit_totals, python_unit_totals
 from sailau.commission.checks import Reason
 from sailau.commission.db import ElectionMismatchError, NoElectionError, SchemaVersionError, open_commission_db
 from sailau.commission.importer import import_protocols
-from sailau.commission.registry import load_registry
+from sailau.commission.conflicts import PrecinctStatus, sign_decision
+from sailau.commission.registry import RegistryError, RegistryProblem, load_registry
 from sailau.commission.report import commission_report
 from sailau.commission.synth import load_private_keys, parse_table, read_table, synthesize
+from sailau.election.crypto import load_signing_key
 from sailau.election.definition import load_election
 from sailau.election.protocol import ContestResult, Protocol, SignedProtocol, sign_protocol
 from sqlalchemy import text
@@ -43,8 +46,13 @@ def set_2021(tmp_path_factory) -> Path:
     return out
 
 
+def _trust(d: Path):
+    election = load_election(d / "election.json")
+    return {"election": election, "registry": load_registry(d / "stations.json", election)}
+
+
 def _first_import(db, d: Path, **kw):
-    return import_protocols(db, [d], election=load_election(d / "election.json"), registry=load_registry(d / "stations.json"), **kw)
+    return import_protocols(db, [d], **_trust(d), **kw)
 
 
 def test_2021_national_result_from_synthetic_protocols(db_url: str, set_2021: Path) -> None:
@@ -56,7 +64,7 @@ def test_2021_national_result_from_synthetic_protocols(db_url: str, set_2021: Pa
         report = commission_report(db, "national")
     assert report["totals"] == TOTALS_2021
     assert report["seats"] == SEATS_2021
-    assert report["complete"] is True and report["precincts"] == {"expected": 300, "reported": 300, "missing": []}
+    assert report["complete"] is True and report["precincts"] == {"expected": 300, "reported": 300, "missing": [], "conflicts": []}
     assert report["allocation"]["qualified"] == ["NO", "QHP", "AZ"]
     assert report["party_list"]["ballots"] == report["counts"]["ballots_cast"]
 
@@ -75,7 +83,10 @@ def test_sql_totals_equal_python_sums_per_region(db_url: str, set_2021: Path) ->
     assert sum(u["ballots_cast"] for u in report["units"]) == report["counts"]["ballots_cast"]
 
 
-def test_reimport_is_idempotent_and_a_conflict_is_refused(db_url: str, tmp_path: Path) -> None:
+def test_reimport_is_idempotent_and_a_resubmission_is_a_conflict_until_decided(db_url: str, tmp_path: Path) -> None:
+    """Issue 11: a second, different protocol signed by precinct 4's own key used to be
+    refused as a `conflict` while the first stayed counted (first come, first counted).
+    Now neither counts until the commission's signed decision names one."""
     d = tmp_path / "set"
     synthesize(parse_table("region,A,B,C\nR1,500,300,40\nR2,700,100,90\n"), 12, 3, d)
     keys = load_private_keys(d / "private" / "station-keys.json")
@@ -92,8 +103,24 @@ def test_reimport_is_idempotent_and_a_conflict_is_refused(db_url: str, tmp_path:
         resubmitted = tmp_path / "resubmitted.json"
         resubmitted.write_bytes(sign_protocol(changed, keys[4]).to_canonical_json())
         third = import_protocols(db, [resubmitted])
-        assert [(r.precinct, r.reason) for r in third.refused] == [(4, Reason.CONFLICT)]
-        assert "already imported" in third.refused[0].message
+        assert third.refused == [] and third.imported == [] and third.withdrawn == [4]
+        assert [(o.precinct, o.status) for o in third.conflicts] == [(4, PrecinctStatus.CONFLICT)]
+        withdrawn = commission_report(db, "region")
+        assert withdrawn["precincts"]["missing"] == [4] and withdrawn["precincts"]["conflicts"] == [4]
+        assert withdrawn["complete"] is False
+        assert withdrawn["counts"]["ballots_cast"] == before["counts"]["ballots_cast"] - p.ballots_cast
+        again = import_protocols(db, [d, resubmitted])  # still both: still neither, whatever the order
+        assert again.imported == [] and [o.precinct for o in again.conflicts] == [4]
+
+        election = load_election(d / "election.json")
+        versions = [hashlib.sha256(f.read_bytes()).hexdigest() for f in (d / "protocols" / "precinct-000004.json", resubmitted)]
+        decision = sign_decision(election, 4, versions, versions[0], "recount act 1: the first protocol stands",
+                                 load_signing_key(d / "private" / "registry-root.key"))
+        decision_path = tmp_path / "decision.json"
+        decision_path.write_bytes(decision.to_canonical_json())
+        decided = import_protocols(db, [], decisions=[decision_path])
+        assert decided.imported == [4] and decided.decisions == [4] and decided.ok
+        assert [(o.precinct, o.status, o.counted) for o in decided.resolved] == [(4, PrecinctStatus.RESOLVED, versions[0])]
         assert commission_report(db, "region") == before
 
 
@@ -102,7 +129,7 @@ def test_partial_import_reports_missing_precincts(db_url: str, tmp_path: Path) -
     synthesize(parse_table("region,A,B\nR1,500,300\nR2,700,100\n"), 10, 8, d)
     files = sorted((d / "protocols").glob("*.json"))
     with open_commission_db(db_url) as db:
-        import_protocols(db, files[:7], election=load_election(d / "election.json"), registry=load_registry(d / "stations.json"))
+        import_protocols(db, files[:7], **_trust(d))
         partial = commission_report(db, "region")
         import_protocols(db, files[7:])
         full = commission_report(db, "region")
@@ -120,8 +147,11 @@ def test_one_database_one_election(tmp_path: Path) -> None:
     with open_commission_db(url) as db:
         with pytest.raises(NoElectionError, match="--election and --stations"):
             import_protocols(db, [a])
+        with pytest.raises(RegistryError, match="is the registry of election 'election-b'") as refused:
+            load_registry(b / "stations.json", load_election(a / "election.json"))  # same seed, same root: another election
+        assert refused.value.problem is RegistryProblem.ELECTION
         with pytest.raises(ElectionMismatchError, match="registry is for election 'election-b'"):
-            import_protocols(db, [a], election=load_election(a / "election.json"), registry=load_registry(b / "stations.json"))
+            import_protocols(db, [a], election=load_election(a / "election.json"), registry=_trust(b)["registry"])
         _first_import(db, a)
         with pytest.raises(ElectionMismatchError, match="tabulates election 'election-a'"):
             import_protocols(db, [b], election=load_election(b / "election.json"))
@@ -141,7 +171,7 @@ def test_malformed_and_non_canonical_files_are_refused_by_name(tmp_path: Path) -
     garbage = tmp_path / "garbage.json"
     garbage.write_bytes(b"\xff not json")
     with open_commission_db("sqlite://") as db:
-        summary = import_protocols(db, [pretty, garbage], election=load_election(d / "election.json"), registry=load_registry(d / "stations.json"))
+        summary = import_protocols(db, [pretty, garbage], **_trust(d))
     assert [(Path(r.source).name, r.reason) for r in summary.refused] == [("pretty.json", Reason.FORMAT), ("garbage.json", Reason.FORMAT)]
     assert "canonical" in summary.refused[0].message and "UTF-8" in summary.refused[1].message
 
@@ -172,3 +202,20 @@ def test_2021_national_scale_10060_precincts(postgres_url: str, tmp_path: Path) 
     assert result.seats == SEATS_2021
     assert result.precincts == 10_060 and result.backend == "postgresql"
     shutil.rmtree(tmp_path / "set")
+
+
+def test_cli_checks_receipt_lists_given_with_single_files(tmp_path: Path) -> None:
+    """A territorial commission importing one station's protocol.json + receipts.json."""
+    d = tmp_path / "set"
+    synthesize(parse_table("region,A,B\nR1,90,40\n"), 2, 6, d)
+    listed = d / "receipts" / "precinct-000001.json"
+    common = ["commission", "import", str(d / "protocols" / "precinct-000001.json"), "--election", str(d / "election.json"),
+              "--stations", str(d / "stations.json"), "--receipts", str(listed)]
+    out = CliRunner().invoke(cli, [*common, "--db", f"sqlite:///{tmp_path / 'a.db'}"])
+    assert out.exit_code == 0 and "imported 1, unchanged 0, refused 0" in out.output, out.output
+    data = json.loads(listed.read_text())
+    data["codes"] = sorted(data["codes"], reverse=True)  # any order is the same list
+    data["codes"][0] = "ZZZZ-ZZZZ-ZZ"
+    listed.write_text(json.dumps(data))
+    out = CliRunner().invoke(cli, [*common, "--db", f"sqlite:///{tmp_path / 'b.db'}"])
+    assert out.exit_code == 1 and "receipts:commitment" in out.output and "receipt-list problems 1" in out.output

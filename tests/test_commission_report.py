@@ -16,14 +16,15 @@ from sailau.commission.aggregate import LevelError
 from sailau.commission.charts import hemicycle_positions
 from sailau.commission.db import open_commission_db
 from sailau.commission.importer import import_protocols
-from sailau.election.receipts import ReceiptList
-from sailau.commission.registry import build_registry, load_registry, write_registry
+from sailau.election.receipts import ReceiptList, commit_receipts
+from sailau.commission.registry import build_registry, load_registry, sign_registry, write_registry
 from sailau.commission.report import commission_report
 from sailau.commission.synth import parse_table, synthesize
 from sailau.commission.verify import verify_published
-from sailau.election.crypto import generate_signing_key
+from sailau.election.crypto import ed25519_public_bytes, generate_signing_key
+from sailau.election.record import receipt_code
 from sailau.election.definition import load_election, write_election
-from sailau.election.protocol import ContestResult, Protocol, SignedProtocol, sign_protocol
+from sailau.election.protocol import ContestResult, Protocol, sign_protocol
 
 EXAMPLE_2023 = Path(__file__).parents[1] / "election" / "examples" / "majilis-2023.json"
 
@@ -54,29 +55,42 @@ def _protocol(election, number: int, rng: random.Random) -> Protocol:
             votes = [left * w // sum(weights) for w in weights]
             votes[0] += left - sum(votes)
             contests.append(ContestResult(contest.id, dict(zip(options, votes)), against_all=against, invalid=invalid))
-    return Protocol(election.id, election.fingerprint_hex, number, pr.region, pr.district, cast * 2, cast + 3, cast + 3, cast, 2, tuple(contests))
+    codes = [receipt_code(rng.randbytes(16)) for _ in range(cast)]
+    return Protocol(election.id, election.fingerprint_hex, number, pr.region, pr.district, cast * 2, cast + 3, cast + 3, cast, 2,
+                    tuple(contests), receipts=commit_receipts(codes)), codes
+
+
+def _trust(d: Path) -> dict:
+    election = load_election(d / "election.json")
+    return {"election": election, "registry": load_registry(d / "stations.json", election)}
 
 
 @pytest.fixture
 def set_2023(tmp_path: Path) -> Path:
+    """A published set of the 2023 example (with a registry root of our own, so a new
+    fingerprint): four signed protocols, their receipt lists, the signed registry."""
     d = tmp_path / "set2023"
     (d / "protocols").mkdir(parents=True)
-    election = load_election(EXAMPLE_2023)
+    (d / "receipts").mkdir()
+    root = generate_signing_key()
+    election = load_election(EXAMPLE_2023).model_copy(update={"registry_root_key": ed25519_public_bytes(root.public_key()).hex()})
     write_election(election, d / "election.json")
     rng = random.Random(23)
     pubs = []
     for number in SMD:
         key = generate_signing_key()
-        signed = sign_protocol(_protocol(election, number, rng), key, election)
+        protocol, codes = _protocol(election, number, rng)
+        signed = sign_protocol(protocol, key, election)
         (d / "protocols" / f"precinct-{number}.json").write_bytes(signed.to_canonical_json())
+        (d / "receipts" / f"precinct-{number}.json").write_bytes(ReceiptList(election.id, election.fingerprint_hex, number, tuple(codes)).to_json_bytes())
         pubs.append((number, signed.public_key))
-    write_registry(build_registry(election.id, election.fingerprint_hex, pubs), d / "stations.json")
+    write_registry(sign_registry(build_registry(election.id, election.fingerprint_hex, pubs), root), d / "stations.json")
     return d
 
 
 def test_2023_single_member_outcomes_and_district_level(set_2023: Path) -> None:
     with open_commission_db("sqlite://") as db:
-        summary = import_protocols(db, [set_2023], election=load_election(set_2023 / "election.json"), registry=load_registry(set_2023 / "stations.json"))
+        summary = import_protocols(db, [set_2023], **_trust(set_2023))
         assert summary.ok and sorted(summary.imported) == [7101, 7102, 7103, 7501]
         report = commission_report(db, "district")
     outcomes = {d["district"]: (d["outcome"], d["winner"], d["winner_party"], d["tied"]) for d in report["single_member"]}
@@ -101,7 +115,7 @@ def test_district_level_needs_districts(tmp_path: Path) -> None:
     d = tmp_path / "s"
     synthesize(parse_table("region,A,B\nR1,50,30\n"), 2, 1, d)
     with open_commission_db("sqlite://") as db:
-        import_protocols(db, [d], election=load_election(d / "election.json"), registry=load_registry(d / "stations.json"))
+        import_protocols(db, [d], **_trust(d))
         with pytest.raises(LevelError, match="no Mäjilis single-member districts: report by region or national"):
             commission_report(db, "district")
     out = CliRunner().invoke(cli, ["commission", "report", "--db", "sqlite://", "--level", "national"])
@@ -138,27 +152,28 @@ def test_hemicycle_has_one_place_per_seat(seats: int) -> None:
 
 
 def test_receipt_lists_checked_against_protocols(tmp_path: Path) -> None:
+    """Each list is checked against the commitment its signed protocol carries: a code
+    replaced by a foreign one (same count, every code well-formed) is caught, which
+    the count alone did not catch before issue 11."""
     d = tmp_path / "s"
     synthesize(parse_table("region,A,B\nR1,20,10\nR2,15,5\n"), 3, 2, d)
-    election = load_election(d / "election.json")
-
-    (d / "receipts").mkdir()
-    rng = random.Random(0)
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    for path in sorted((d / "protocols").glob("*.json")):
-        p = SignedProtocol.from_canonical_json(path.read_bytes()).protocol
-        codes = []
-        for _ in range(p.ballots_cast):
-            c = "".join(rng.choice(alphabet) for _ in range(10))
-            codes.append(f"{c[:4]}-{c[4:8]}-{c[8:]}")
-        (d / "receipts" / f"precinct-{p.precinct:06d}.json").write_bytes(ReceiptList(election.id, election.fingerprint_hex, p.precinct, tuple(codes)).to_json_bytes())
     assert verify_published(d).findings == []
 
-    lst = json.loads((d / "receipts" / "precinct-000001.json").read_text())
-    lst["codes"] = lst["codes"][1:] + ["not-a-code"]
-    (d / "receipts" / "precinct-000001.json").write_text(json.dumps(lst))
-    lst2 = json.loads((d / "receipts" / "precinct-000002.json").read_text())
-    lst2["codes"] = lst2["codes"][:-1]
-    (d / "receipts" / "precinct-000002.json").write_text(json.dumps(lst2))
+    def edit(n: int, change) -> None:
+        path = d / "receipts" / f"precinct-{n:06d}.json"
+        data = json.loads(path.read_text())
+        data["codes"] = change(data["codes"])
+        path.write_text(json.dumps(data))
+
+    edit(1, lambda codes: codes[1:] + ["not-a-code"])
+    edit(2, lambda codes: codes[:-1])
+    edit(3, lambda codes: codes[1:] + [receipt_code(b"a ballot of another precinct")])
     kinds = sorted((f.kind, Path(f.subject).name) for f in verify_published(d).findings)
-    assert kinds == [("receipts:count", "precinct-000002.json"), ("receipts:malformed", "precinct-000001.json")]
+    assert kinds == [
+        ("receipts:commitment", "precinct-000001.json"),
+        ("receipts:commitment", "precinct-000003.json"),
+        ("receipts:count", "precinct-000002.json"),
+        ("receipts:malformed", "precinct-000001.json"),
+    ]
+    (d / "receipts" / "precinct-000003.json").unlink()
+    assert ("receipts:missing", "precinct 3") in [(f.kind, f.subject) for f in verify_published(d).findings]

@@ -1,5 +1,6 @@
 """The national-scale generator: exact per-region totals, valid signed protocols,
-unique precinct numbers, determinism, and the table's named errors."""
+unique precinct numbers, a registry signed under the root the definition names,
+committed receipt lists, determinism, and the table's named errors."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from hypothesis import strategies as st
 
 from sailau.commission.registry import load_registry
 from sailau.commission.synth import SynthError, TableError, parse_table, read_table, split_exact, synthesize
+from sailau.commission.verify import verify_published
+from sailau.election.crypto import ed25519_public_bytes, key_id, load_signing_key
 from sailau.election.definition import load_election
 from sailau.election.protocol import SignedProtocol, validate_protocol, verify_signed_protocol
+from sailau.election.receipts import malformed_codes, read_receipt_list
 
 TABLE = Path(__file__).parents[1] / "commission" / "examples" / "majilis-2021-regions.csv"
 PUBLISHED_2021 = {"NO": 5_148_074, "AZ": 792_828, "QHP": 659_019, "AUYL": 383_023, "ADAL": 258_618}
@@ -40,7 +44,7 @@ def test_protocols_sum_to_the_table_per_region(tmp_path: Path) -> None:
     table = parse_table("region,A,B,C\nR1,1000,300,0\nR2,800,500,20\nR3,0,0,0\n")
     result = synthesize(table, 25, 5, tmp_path / "out")
     election = load_election(result.election_path)
-    registry = load_registry(result.registry_path)
+    registry = load_registry(result.registry_path, election).registry
     assert election.fingerprint_hex == result.election.fingerprint_hex
     assert [p.id for p in sorted(election.parties, key=lambda p: p.registration_number)] == ["A", "B", "C"]
     assert election.law == "kz-majilis-2009"
@@ -51,26 +55,42 @@ def test_protocols_sum_to_the_table_per_region(tmp_path: Path) -> None:
         signed = SignedProtocol.from_canonical_json(path.read_bytes())
         p = verify_signed_protocol(signed, registry.trusted_keys())
         assert registry.by_precinct[p.precinct].key_id == signed.station_key_id
+        assert len(registry.by_precinct[p.precinct].terminals) == 1
         assert validate_protocol(p, election) == []
+        listed = read_receipt_list(tmp_path / "out" / "receipts" / path.name)
+        assert listed.precinct == p.precinct and len(listed.codes) == p.ballots_cast
+        assert listed.commitment() == p.receipts  # the signed protocol commits to the published list
+        assert malformed_codes(listed.codes) == [] and len(set(listed.codes)) == len(listed.codes)
         numbers.append(p.precinct)
         for party, n in p.contests[0].votes.items():
             sums[p.region][party] += n
     assert sorted(numbers) == sorted(p.number for p in election.precincts) and len(set(numbers)) == 25
     assert {r: dict(v) for r, v in sums.items()} == table.votes
     assert {p.region for p in election.precincts} == {"R1", "R2", "R3"}  # every region has a precinct
+    # a complete publication: the observer finds nothing to say
+    assert verify_published(tmp_path / "out").findings == []
+
+
+def test_the_registry_root_signs_the_registry_and_the_definition_names_it(tmp_path: Path) -> None:
+    result = synthesize(parse_table("region,A,B\nR1,10,5\n"), 3, 9, tmp_path / "out")
+    root = load_signing_key(result.root_key_path)
+    assert result.root_key_path.stat().st_mode & 0o077 == 0
+    assert result.election.registry_root_key == ed25519_public_bytes(root.public_key())
+    assert load_registry(result.registry_path, result.election).root_key_id == key_id(result.election.registry_root_key)
 
 
 def test_private_keys_are_kept_apart(tmp_path: Path) -> None:
     result = synthesize(parse_table("region,A,B\nR1,10,5\n"), 3, 1, tmp_path / "out")
     published = {p.relative_to(tmp_path / "out").parts[0] for p in (tmp_path / "out").iterdir()}
-    assert published == {"election.json", "stations.json", "protocols", "private"}
+    assert published == {"election.json", "stations.json", "protocols", "receipts", "private"}
     assert result.private_keys_path.parent.name == "private"
     assert result.private_keys_path.stat().st_mode & 0o077 == 0
     secrets = json.loads(result.private_keys_path.read_text())["keys"].values()
     assert len(secrets) == 3
-    for path in [result.election_path, result.registry_path, *result.protocol_paths]:
+    root_pem = result.root_key_path.read_text()
+    for path in [result.election_path, result.registry_path, *result.protocol_paths, *result.receipt_paths]:
         text = path.read_text()
-        assert not any(secret in text for secret in secrets), path
+        assert not any(secret in text for secret in secrets) and root_pem not in text, path
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
@@ -80,6 +100,8 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     c = synthesize(table, 6, 43, tmp_path / "c")
     assert [p.read_bytes() for p in a.protocol_paths] == [p.read_bytes() for p in b.protocol_paths]
     assert a.election_path.read_bytes() == b.election_path.read_bytes()
+    assert a.registry_path.read_bytes() == b.registry_path.read_bytes()
+    assert [p.read_bytes() for p in a.receipt_paths] == [p.read_bytes() for p in b.receipt_paths]
     assert [p.read_bytes() for p in a.protocol_paths] != [p.read_bytes() for p in c.protocol_paths]
 
 

@@ -278,6 +278,34 @@ def test_bad_public_key(key, fragment):
     assert_problem(data, "public_key", fragment)
 
 
+def test_the_registry_root_key_is_part_of_the_fingerprint():
+    """The definition names the key that signs the station registry, so its fingerprint
+    (what every card, protocol and registry is bound to) pins the trust root too."""
+    from sailau.election.crypto import ed25519_public_bytes, generate_signing_key
+
+    root = ed25519_public_bytes(generate_signing_key().public_key())
+    data = example_data("2021")
+    plain = election_from_data(data)
+    assert plain.registry_root_key is None
+    rooted = election_from_data(dict(data, registry_root_key=root.hex()))
+    assert rooted.registry_root_key == root
+    assert rooted.fingerprint != plain.fingerprint
+    assert election_from_data(dict(data, registry_root_key=base64.b64encode(root).decode())).registry_root_key == root
+    assert parse_election(write_election(rooted)).registry_root_key == root
+    other = election_from_data(dict(data, registry_root_key=ed25519_public_bytes(generate_signing_key().public_key()).hex()))
+    assert other.fingerprint != rooted.fingerprint
+
+
+@pytest.mark.parametrize(
+    "key, fragment",
+    [("00" * 31, "must be 32 bytes, got 31"), ("00" * 32, "all-zero key is not a registry root key"), ("zz", "neither hex nor base64")],
+)
+def test_bad_registry_root_key(key, fragment):
+    data = example_data("2021")
+    data["registry_root_key"] = key
+    assert_problem(data, "registry_root_key", fragment)
+
+
 def test_2023_law_requires_against_all_everywhere():
     data = example_data("2023")
     data["contests"][4]["against_all"] = False

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.screens import CloseScreen, ConfirmScreen, DeskScreen, OpenPollsScreen, ProtocolScreen
 from sailau.cli.main import cli
+from sailau.commission.registry import load_registry
 from sailau.election import crypto
 from sailau.election.protocol import SignedProtocol, verify_signed_protocol
 from sailau.election.receipts import read_receipt_list
@@ -231,9 +232,14 @@ def test_demo_files_make_a_working_precinct(demo_dir: Path) -> None:
     try:
         names = {p.name for p in demo_dir.iterdir()}
         assert {"election.json", "station.db", "voters.csv", "station.key", "station.pub", "booth1.key",
-                "booth1.pub", "card-master.key", "shares"} <= names
+                "booth1.pub", "card-master.key", "shares", "registry-root.key", "stations.json"} <= names
         station_pub = crypto.load_verify_key(demo_dir / "station.pub")
         assert crypto.ed25519_public_bytes(station_pub) == crypto.ed25519_public_bytes(kit.keys.station_key.public_key())
+        # the station and booth keys are enrolled under the root the demo definition names
+        enrolled = load_registry(demo_dir / "stations.json", kit.election).registry.by_precinct[kit.precinct]
+        assert enrolled.public_key == crypto.ed25519_public_bytes(station_pub)
+        assert [t.public_key for t in enrolled.terminals] == [crypto.ed25519_public_bytes(kit.keys.terminal_key.public_key())]
+        assert (demo_dir / "registry-root.key").stat().st_mode & 0o077 == 0
         assert len(kit.share_paths) == 3 and kit.station.counters().on_list == 5
         assert kit.station.polls_state is PollsState.SETUP
         assert kit.election.precinct(kit.precinct).style == 1  # all three contests on the ballot

@@ -39,7 +39,7 @@ def a_protocol(published: Path) -> Path:
 
 def test_format_strings_are_the_writers_own() -> None:
     """filekind.py imports nothing of ours; these keep its strings equal to the writers'."""
-    from sailau.commission import registry, report
+    from sailau.commission import conflicts, registry, report
     from sailau.election import definition, protocol, receipts, shares
 
     assert filekind.ELECTION.format == definition.FORMAT
@@ -47,6 +47,8 @@ def test_format_strings_are_the_writers_own() -> None:
     assert filekind.PROTOCOL.format == protocol.PROTOCOL_FORMAT
     assert filekind.PROTOCOL_TOTALS.format == protocol.TOTALS_FORMAT
     assert filekind.RECEIPT_CODES.format == receipts.RECEIPTS_FORMAT
+    assert filekind.RECEIPT_PROOF.format == receipts.PROOF_FORMAT
+    assert filekind.CONFLICT_DECISION.format == conflicts.DECISION_FORMAT
     assert filekind.KEY_SHARE.format == shares.SHARE_FORMAT
     assert filekind.STATION_KEYS.format == registry.REGISTRY_FORMAT
     assert filekind.COMMISSION_REPORT.format == report.REPORT_FORMAT
@@ -58,6 +60,7 @@ def test_the_shipped_examples_are_recognised(published: Path) -> None:
     assert filekind.recognise_bytes(SEATS_JSON.read_bytes()) is filekind.SEATS_INPUT
     assert filekind.recognise_bytes(a_protocol(published).read_bytes()) is filekind.SIGNED_PROTOCOL
     assert filekind.recognise_bytes((published / "stations.json").read_bytes()) is filekind.STATION_KEYS
+    assert filekind.recognise_bytes(sorted((published / "receipts").glob("*.json"))[0].read_bytes()) is filekind.RECEIPT_CODES
     assert filekind.recognise_bytes((published / "election.json").read_bytes()) is filekind.ELECTION
 
 
@@ -145,12 +148,13 @@ def test_signed_protocol_parser_given_a_definition() -> None:
         SignedProtocol.from_canonical_json(ELECTION_JSON.read_bytes())
 
 
-def test_registry_and_share_readers_given_a_definition(tmp_path: Path) -> None:
+def test_registry_and_share_readers_given_a_definition(published: Path) -> None:
     from sailau.commission.registry import RegistryError, load_registry
+    from sailau.election.definition import load_election
     from sailau.election.shares import ShareFileError, read_share_file
 
     with pytest.raises(RegistryError, match=f"^{ELECTION_JSON} is an election definition, not a station key registry"):
-        load_registry(ELECTION_JSON)
+        load_registry(ELECTION_JSON, load_election(published / "election.json"))
     with pytest.raises(ShareFileError, match=f"^{ELECTION_JSON} is an election definition, not an election key share"):
         read_share_file(ELECTION_JSON)
 

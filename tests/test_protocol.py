@@ -32,6 +32,12 @@ from sailau.election.protocol import (
     verify_signed_protocol,
 )
 from sailau.election.protocol import MAX_PRECINCT_COUNT, AuditAnchor
+from sailau.election.receipts import ReceiptCommitment, commit_receipts
+
+
+def codes(n: int) -> list[str]:
+    """n distinct stand-in receipt codes (the commitment takes any printable code)."""
+    return [f"TEST-{i:07d}" for i in range(n)]
 
 
 def _name(en: str) -> dict[str, str]:
@@ -115,6 +121,7 @@ def make_protocol(election, precinct=101, cast=100, **changes) -> Protocol:
             ContestResult("list", {"A": cast - 40, "B": 25, "C": 5}, against_all=6, blank=3, invalid=1),
             ContestResult(smd, smd_votes, against_all=8, blank=2, invalid=0),
         ),
+        receipts=commit_receipts(codes(cast)),
     )
     return dataclasses.replace(p, **changes) if changes else p
 
@@ -153,6 +160,9 @@ def test_valid_protocol_has_no_violations(election):
         # a double vote through a replaced card still out: more ballots than voters
         (dict(voters_checked_in=99, cards_issued=102, cards_replaced=3, cards_not_returned=3), ["cast<=checked_in"]),
         (dict(cards_not_returned=-1), ["nonnegative:cards_not_returned"]),
+        # the receipt list it signs: one code per ballot cast, and there must be one
+        (dict(receipts=commit_receipts(codes(99))), ["receipts==cast"]),
+        (dict(receipts=None), ["receipts:missing"]),
     ],
 )
 def test_each_count_relation_is_detected(election, changes, expected):
@@ -240,7 +250,8 @@ def test_against_all_only_where_the_ballot_has_it():
             "public_key": ElectionKeyPair.generate().public_key_bytes.hex(),
         }
     )
-    p = Protocol(e2009.id, e2009.fingerprint_hex, 1, "R", None, 10, 5, 5, 5, 0, (ContestResult("list", {"A": 3}, against_all=2),))
+    p = Protocol(e2009.id, e2009.fingerprint_hex, 1, "R", None, 10, 5, 5, 5, 0, (ContestResult("list", {"A": 3}, against_all=2),),
+                 receipts=commit_receipts(codes(5)))
     assert names(validate_protocol(p, e2009)) == ["contest:list:against_all_not_on_ballot"]
 
 
@@ -253,8 +264,9 @@ def test_canonical_json_shape_and_round_trip(election):
     assert b" " not in raw.replace(b"Party ", b"")
     data = json.loads(raw)
     assert list(data) == sorted(data)
-    assert data["format"] == "sailau/protocol" and data["version"] == 2
+    assert data["format"] == "sailau/protocol" and data["version"] == 3
     assert (data["cards_replaced"], data["cards_not_returned"]) == (0, 0) and "audit" not in data
+    assert data["receipts"] == {"count": 100, "root": commit_receipts(codes(100)).root}
     assert Protocol.from_canonical_json(raw) == p
     assert Protocol.from_canonical_json(raw).to_canonical_json() == raw
 
@@ -284,7 +296,12 @@ def test_canonical_json_is_utf8_not_escaped():
         (lambda s: s.replace('"region":"R1"', '"region":"R1","region":"R1"'), "duplicate key 'region'"),
         (lambda s: s.replace('"region":"R1"', '"region":"R1","extra":1'), "unknown key(s) extra"),
         (lambda s: s.replace('"region":"R1",', ""), "missing key(s) region"),
-        (lambda s: s.replace('"version":2', '"version":1'), "unsupported"),
+        (lambda s: s.replace('"version":3', '"version":2'), "version 2 is an old format without a receipt commitment"),
+        (lambda s: s.replace('"version":3', '"version":4'), "unsupported sailau/protocol version 4"),
+        (lambda s: s.replace('"count":100', '"count":-1'), "receipt count must be a whole number"),
+        (lambda s: s.replace('"count":100', '"count":"100"'), "receipts count must be an integer"),
+        (lambda s: s.replace('"count":100', '"count":100,"codes":[]'), "receipts: unknown key(s) codes"),
+        (lambda s: re.sub('"root":"[0-9a-f]+"', '"root":"00"', s), "receipt root must be 64 lower-case hex"),
         (lambda s: s.replace('"cards_replaced":0,', ""), "missing key(s) cards_replaced"),
         (lambda s: s.replace('"cards_replaced":0', '"cards_replaced":false'), "cards_replaced must be an integer"),
         (lambda s: s.replace('"format":"sailau/protocol"', '"format":"other"'), "format must be"),
@@ -362,6 +379,7 @@ def protocols(draw):
         cards_replaced=draw(counts),
         cards_not_returned=draw(counts),
         audit=draw(st.none() | st.builds(AuditAnchor, st.integers(0, 2**40), st.binary(min_size=32, max_size=32).map(bytes.hex))),
+        receipts=draw(st.none() | st.builds(ReceiptCommitment, st.integers(0, 10**7), st.binary(min_size=32, max_size=32).map(bytes.hex))),
     )
 
 

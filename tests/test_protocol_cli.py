@@ -81,6 +81,20 @@ def test_verify_accepts_the_closed_protocol(closed: tuple[Rig, Path]) -> None:
     assert "OK, precinct 7101" in out.output
 
 
+def test_verify_checks_the_receipt_list_against_the_commitment(closed: tuple[Rig, Path], tmp_path: Path) -> None:
+    """The list written beside the protocol is the one it signs; one code swapped is named."""
+    _, tmp = closed
+    listed = tmp / "out" / "receipts.json"
+    out = verify(str(tmp / "out" / "protocol.json"), "--receipts", str(listed))
+    assert out.exit_code == 0 and "receipt list matches its commitment (4 codes)" in out.output, out.output
+    data = json.loads(listed.read_bytes())
+    data["codes"][0] = "0000-0000-00"
+    swapped = tmp_path / "receipts.json"
+    swapped.write_text(json.dumps(data))
+    out = verify(str(tmp / "out" / "protocol.json"), "--receipts", str(swapped))
+    assert out.exit_code == 1 and "the list was changed after signing" in out.output
+
+
 def resign(signed: SignedProtocol, data: dict, key) -> bytes:
     """A protocol with changed numbers, properly signed by `key` (bypassing the relation check)."""
     from sailau.election.protocol import Protocol
