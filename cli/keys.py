@@ -99,6 +99,29 @@ def election_cmd(k: int, n: int, election_id: str, out_dir: Path, member_dirs: t
         click.echo(f"wrote {path} (member {share.index}: hand over {path.parent}, keep no copy)")
 
 
+def _new_signing_key(out: Path, role: str) -> bytes:
+    """Generate an Ed25519 key, write it to `out` (0600) and its public key beside it
+    (suffix .pub), never over an existing file; print what was written. Returns the
+    raw public key."""
+    public_path = out.with_suffix(".pub")
+    if public_path == out:
+        raise click.UsageError(f"{out}: the private key file must not end in .pub")
+    existing = [str(p) for p in (out, public_path) if p.exists()]
+    if existing:
+        raise click.ClickException(f"refusing to overwrite: {', '.join(existing)}")
+    key = crypto.generate_signing_key()
+    try:
+        crypto.save_signing_key(out, key)
+        crypto.save_verify_key(public_path, key.public_key())
+    except crypto.KeyFileError as e:
+        raise click.ClickException(str(e)) from None
+    public = crypto.ed25519_public_bytes(key.public_key())
+    click.echo(f"{role} key id {crypto.key_id(public).hex()}")
+    click.echo(f"wrote {out}")
+    click.echo(f"wrote {public_path}")
+    return public
+
+
 def _signing_key_cmd(role: str) -> click.Command:
     @click.command(
         role,
@@ -116,21 +139,7 @@ def _signing_key_cmd(role: str) -> click.Command:
         help="Private key file; the public key goes beside it with suffix .pub.",
     )
     def cmd(out: Path) -> None:
-        public_path = out.with_suffix(".pub")
-        if public_path == out:
-            raise click.UsageError(f"{out}: the private key file must not end in .pub")
-        existing = [str(p) for p in (out, public_path) if p.exists()]
-        if existing:
-            raise click.ClickException(f"refusing to overwrite: {', '.join(existing)}")
-        key = crypto.generate_signing_key()
-        try:
-            crypto.save_signing_key(out, key)
-            crypto.save_verify_key(public_path, key.public_key())
-        except crypto.KeyFileError as e:
-            raise click.ClickException(str(e)) from None
-        click.echo(f"{role} key id {crypto.key_id(key.public_key()).hex()}")
-        click.echo(f"wrote {out}")
-        click.echo(f"wrote {public_path}")
+        _new_signing_key(out, role)
 
     return cmd
 
@@ -203,20 +212,5 @@ def registry_root_cmd(out: Path) -> None:
     root: an observer needs nothing but the definition to check a published set.
     Never overwrites.
     """
-    public_path = out.with_suffix(".pub")
-    if public_path == out:
-        raise click.UsageError(f"{out}: the private key file must not end in .pub")
-    existing = [str(p) for p in (out, public_path) if p.exists()]
-    if existing:
-        raise click.ClickException(f"refusing to overwrite: {', '.join(existing)}")
-    key = crypto.generate_signing_key()
-    try:
-        crypto.save_signing_key(out, key)
-        crypto.save_verify_key(public_path, key.public_key())
-    except crypto.KeyFileError as e:
-        raise click.ClickException(str(e)) from None
-    public = crypto.ed25519_public_bytes(key.public_key())
-    click.echo(f"registry root key id {crypto.key_id(public).hex()}")
-    click.echo(f"wrote {out}")
-    click.echo(f"wrote {public_path}")
+    public = _new_signing_key(out, "registry root")
     click.echo(f'in the election definition: "registry_root_key": "{public.hex()}"')
