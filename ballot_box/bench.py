@@ -104,12 +104,12 @@ class Rig:
 
     def vote(self, client: BallotCardClient, selections: SelectionsInput) -> str:
         """Play the booth terminal: read the ISSUED card, write the sealed ballot; returns the receipt code."""
-        client.select()
+        client.select_without_status()
         data = client.read_data()
         assert data.issue_block is not None, "card is not issued"
         block = IssueBlock.parse(data.issue_block)
         record = self.seal(block, selections)
-        client.write_ballot(record)
+        client.write_ballot(record, data.issue_block)
         from sailau.election.record import BallotRecord
 
         return BallotRecord.parse(record, self.election.plaintext_length).receipt_code

@@ -153,8 +153,7 @@ def status(reader: str | None, image: Path | None) -> None:
     client = BallotCardClient(transport)
     try:
         atr = client.connect()
-        client.select()
-        card_status = client.status()
+        card_status = client.select()
         data = client.read_data()
     except CardError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -67,12 +67,10 @@ def vpcd_slot_2(pcscd: Pcscd) -> Iterator[VpcdSlot]:
 
 
 def card_serial_via_pcsc(reader: str) -> bytes:
-    """The serial of the card in `reader`, read through PC/SC (SELECT, GET STATUS)."""
+    """The serial of the card in `reader`, read through PC/SC (SELECT answers it)."""
     with PcscTransport(reader) as transport:
-        sw = transport.transmit(bytes((0x00, 0xA4, 0x04, 0x00, len(AID))) + AID)
-        assert sw == b"\x90\x00", f"SELECT answered {sw.hex()}"
-        status = transport.transmit(bytes.fromhex("8040000000"))
-        assert status[-2:] == b"\x90\x00", f"GET STATUS answered {status.hex()}"
+        status = transport.transmit(bytes((0x00, 0xA4, 0x04, 0x00, len(AID))) + AID + b"\x00")
+        assert status[-2:] == b"\x90\x00", f"SELECT answered {status.hex()}"
         return status[1:9]
 
 
