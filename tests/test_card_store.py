@@ -396,3 +396,38 @@ def test_card_image_encoding_round_trips_and_rejects_bad_fields():
         CardImage(CardState.BLANK, SERIAL, KEY, b"x" * 65)
     with pytest.raises(ValueError):
         CardImage(CardState.BLANK, b"short", KEY)
+
+
+def _reference_segments(old: bytes, new: bytes, merge_gap: int = 4) -> list[tuple[int, bytes]]:
+    """The journal's changed ranges, byte by byte (what `_segments` computes faster)."""
+    runs: list[list[int]] = []
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        if a != b:
+            if runs and i - runs[-1][1] <= merge_gap:
+                runs[-1][1] = i + 1
+            else:
+                runs.append([i, i + 1])
+    return [(start, new[start:end]) for start, end in runs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(base=st.binary(min_size=DATA_SIZE, max_size=DATA_SIZE),
+       changes=st.lists(st.tuples(st.integers(0, DATA_SIZE - 1), st.binary(min_size=1, max_size=40)), max_size=12))
+def test_journal_segments_are_the_changed_ranges_merged_across_small_gaps(base, changes):
+    from sailau.simulator.store import _segments
+
+    new = bytearray(base)
+    for offset, data in changes:
+        new[offset : offset + len(data)] = data
+        del new[DATA_SIZE:]
+    new = bytes(new)
+    expected = _reference_segments(base, new)
+    size = 2 + sum(4 + len(d) for _, d in expected)
+    if size <= DATA_SIZE + 6 and len(expected) <= 255:
+        assert _segments(base, new) == expected
+    for offset, data in _segments(base, new):  # whatever the split, applying it gives `new`
+        assert new[offset : offset + len(data)] == data
+    patched = bytearray(base)
+    for offset, data in _segments(base, new):
+        patched[offset : offset + len(data)] = data
+    assert bytes(patched) == new
