@@ -355,7 +355,7 @@ def _matrix_clause(command: str, state: CardState, proof: str | None) -> None:
     name = command.lower().replace(" ", "-")
     cid = f"matrix.{name}.{state.name.lower()}" + (f".{proof}" if proof else "")
     privileged = command in ("ISSUE", "CLEAR")
-    needs_key = state is not CardState.BLANK or proof == "valid" or command == "WRITE BALLOT"
+    needs_key = state is not CardState.BLANK or proof == "valid"  # a refusal on a BLANK card writes nothing
     title = f"{command} on a {state.name} card" + (f" with {_PROOFS[proof]}" if proof else "")
 
     def run(cut: CardUnderTest) -> None:
