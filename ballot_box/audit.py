@@ -32,12 +32,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from sailau.election import jsonfile
 
-from .db import StationDB
+from .db import PreparedStatement, StationDB
 from .models import AuditEventRow, AuditHeadRow
 
 GENESIS_HASH = "0" * 64
@@ -191,19 +191,29 @@ def check_payload(payload: Mapping[str, Any]) -> None:
     walk(payload, "payload")
 
 
+_LOCK_HEAD = PreparedStatement(
+    select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update())
+_INSERT_EVENT = PreparedStatement(insert(AuditEventRow).values(
+    seq=bindparam("event_seq"), kind=bindparam("event_kind"), time=bindparam("event_time"),
+    payload=bindparam("event_payload"), prev_hash=bindparam("event_prev_hash"), hash=bindparam("event_hash")))
+_MOVE_HEAD = PreparedStatement(
+    update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=bindparam("head_seq"), hash=bindparam("head_hash")))
+
+
 def append(session: Session, draft: AuditDraft, now: dt.datetime) -> AuditEvent:
     """Chain one event inside the caller's transaction.
 
     Locks the head row first (FOR UPDATE; a no-op on SQLite, where the write
     transaction already holds the database lock), so concurrent appenders on
-    PostgreSQL queue and each sees the previous one's committed head.
+    PostgreSQL queue and each sees the previous one's committed head. Runs on
+    prepared statements (db.PreparedStatement): every cast chains one event.
     """
-    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one()
-    event = chain_event(head.seq, head.hash, draft, now)
-    session.add(AuditEventRow(seq=event.seq, kind=event.kind, time=event.time, payload=canonical_json(event.payload),
-                              prev_hash=event.prev_hash, hash=event.hash))
-    session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=event.seq, hash=event.hash))
-    session.flush()
+    head_seq, head_hash = _LOCK_HEAD.execute(session).fetchone()
+    event = chain_event(head_seq, head_hash, draft, now)
+    _INSERT_EVENT.execute(session, event_seq=event.seq, event_kind=event.kind, event_time=event.time,
+                          event_payload=canonical_json(event.payload), event_prev_hash=event.prev_hash,
+                          event_hash=event.hash)
+    _MOVE_HEAD.execute(session, head_seq=event.seq, head_hash=event.hash)
     return event
 
 

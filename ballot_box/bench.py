@@ -19,6 +19,7 @@ from pathlib import Path
 from statistics import mean, median
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, bindparam
 
 from sailau.election import crypto, definition
 from sailau.election.ballot import SelectionsInput, encode_ballot
@@ -104,12 +105,12 @@ class Rig:
 
     def vote(self, client: BallotCardClient, selections: SelectionsInput) -> str:
         """Play the booth terminal: read the ISSUED card, write the sealed ballot; returns the receipt code."""
-        client.select()
+        client.select_without_status()
         data = client.read_data()
         assert data.issue_block is not None, "card is not issued"
         block = IssueBlock.parse(data.issue_block)
         record = self.seal(block, selections)
-        client.write_ballot(record)
+        client.write_ballot(record, data.issue_block)
         from sailau.election.record import BallotRecord
 
         return BallotRecord.parse(record, self.election.plaintext_length).receipt_code
@@ -147,15 +148,49 @@ def _iins(count: int) -> list[str]:
 
 @dataclass(frozen=True)
 class CastFigures:
+    """The cast path, and right after each cast one bare durable commit of a
+    200-byte row on the same database (the floor: what durability alone costs
+    on this disk at that moment), and their per-cast ratio."""
+
     backend: str
     casts: int
     mean_ms: float
     median_ms: float
     p95_ms: float
     issue_mean_ms: float
+    cast_ms: tuple[float, ...] = ()
+    commit_ms: tuple[float, ...] = ()
+
+    @property
+    def ratios(self) -> list[float]:
+        """Each cast's time over the bare commit measured right after it."""
+        return [c / b for c, b in zip(self.cast_ms, self.commit_ms, strict=True)]
 
     def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k not in ("cast_ms", "commit_ms")}
+
+
+_FLOOR_TABLE = Table("bench_commit_floor", MetaData(), Column("id", Integer, primary_key=True),
+                     Column("payload", LargeBinary, nullable=False))
+_FLOOR_INSERT = _FLOOR_TABLE.insert().values(payload=bindparam("floor_payload"))
+
+
+def bare_commit_ms(db: StationDB) -> float:
+    """One durable commit of one 200-byte row, on a pooled connection of the
+    station's own engine (same pragmas: WAL, synchronous FULL), straight on the
+    driver: the floor of any durable write on this database and disk."""
+    payload = secrets.token_bytes(200)
+    with db.engine.connect() as connection:
+        sql = str(_FLOOR_INSERT.compile(dialect=connection.dialect))
+        args: object = {"floor_payload": payload} if not connection.dialect.positional else (payload,)
+        raw = connection.connection.driver_connection
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        t0 = time.perf_counter()
+        if db.dialect == "sqlite":
+            cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(sql, args)
+        raw.commit()  # type: ignore[union-attr]
+        return (time.perf_counter() - t0) * 1000
 
 
 @dataclass(frozen=True)
@@ -176,8 +211,9 @@ def bench_cast(
 ) -> CastFigures:
     """Time the station's cast path (read, verify, one transaction, CLEAR), `casts`
     times, over an in-process card made by `new_card(card_master_key)` (the caller
-    passes the simulator's card: the ballot box may not import the simulator).
-    Default database: a SQLite file in a temp dir."""
+    passes the simulator's card: the ballot box may not import the simulator),
+    each followed by a bare durable commit on the same database (`bare_commit_ms`),
+    so both see the same disk. Default database: a SQLite file in a temp dir."""
 
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = workdir or Path(tmpname)
@@ -185,10 +221,11 @@ def bench_cast(
         rig = Rig.create(voters=casts)
         with open_station_db(url) as db:
             station = rig.open_station(db, tmp)
+            _FLOOR_TABLE.create(db.engine, checkfirst=True)
             transport = InProcessTransport(new_card(rig.card_master_key))
             client = BallotCardClient(transport)
             client.connect()
-            cast_times, issue_times = [], []
+            cast_times, issue_times, commit_ms = [], [], []
             for i, iin in enumerate(rig.iins[:casts]):
                 station.check_in(iin)
                 t0 = time.perf_counter()
@@ -200,10 +237,13 @@ def bench_cast(
                 cast_times.append(time.perf_counter() - t0)
                 if not result.counted:
                     raise RuntimeError(f"benchmark cast {i} was rejected: {result.message}")
+                commit_ms.append(bare_commit_ms(db))
             backend = db.dialect
-    cast_ms = sorted(t * 1000 for t in cast_times)
+    in_order = tuple(t * 1000 for t in cast_times)
+    cast_ms = sorted(in_order)
     return CastFigures(backend, casts, round(mean(cast_ms), 3), round(median(cast_ms), 3),
-                       round(cast_ms[int(0.95 * (len(cast_ms) - 1))], 3), round(mean(issue_times) * 1000, 3))
+                       round(cast_ms[int(0.95 * (len(cast_ms) - 1))], 3), round(mean(issue_times) * 1000, 3),
+                       in_order, tuple(commit_ms))
 
 
 def bench_close(ballots: int = 3000, db_url: str | None = None, out_dir: Path | None = None) -> CloseFigures:

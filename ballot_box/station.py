@@ -411,7 +411,7 @@ class ActionKind(str, Enum):
 @dataclass(frozen=True)
 class CardAction:
     kind: ActionKind
-    state: CardState | None  # None only for REMOVED before GET STATUS answered
+    state: CardState | None  # None only for REMOVED before SELECT answered
     serial: bytes  # b"" when unknown (REMOVED)
     issue: IssueResult | None = None
     cast: CastResult | None = None

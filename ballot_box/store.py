@@ -29,16 +29,16 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import audit
 from .audit import AuditDraft, AuditEvent, AuditKind, RejectReason
-from .db import StationDB
+from .db import PreparedStatement, StationDB
 from .models import (
     BallotRow,
     IssuedTokenRow,
@@ -179,19 +179,31 @@ def _draft(given: AuditDraft | None, kind: AuditKind) -> AuditDraft:
 # --- station state ----------------------------------------------------------------
 
 
-def _state_row(session: Session, *, lock: str | None = None) -> StationStateRow:
-    query = select(StationStateRow).where(StationStateRow.id == 1)
-    if lock == "share":
-        query = query.with_for_update(read=True)
-    elif lock == "update":
-        query = query.with_for_update()
-    row = session.execute(query).scalar_one_or_none()
-    if row is None:
+class _StateRow(NamedTuple):
+    election_fingerprint: bytes
+    precinct: int
+    state: str
+    station_key_id: bytes
+
+
+_STATE_QUERY = select(StationStateRow.election_fingerprint, StationStateRow.precinct, StationStateRow.state,
+                      StationStateRow.station_key_id).where(StationStateRow.id == 1)
+_SELECT_STATE = {None: PreparedStatement(_STATE_QUERY),
+                 "share": PreparedStatement(_STATE_QUERY.with_for_update(read=True)),
+                 "update": PreparedStatement(_STATE_QUERY.with_for_update())}
+
+
+def _state_row(session: Session, *, lock: str | None = None) -> _StateRow:
+    return _state_of(_SELECT_STATE[lock].execute(session).fetchone())
+
+
+def _state_of(found: Any) -> _StateRow:
+    if found is None:
         raise StationNotSetUp("no election is set up on this station: run setup_station first")
-    return row
+    return _StateRow(bytes(found[0]), found[1], found[2], bytes(found[3]))
 
 
-def require_state(session: Session, operation: str, *allowed: PollsState) -> StationStateRow:
+def require_state(session: Session, operation: str, *allowed: PollsState) -> _StateRow:
     """Share-lock the station row and check the polls state (used by pollbook too)."""
     row = _state_row(session, lock="share")
     state = PollsState(row.state)
@@ -222,9 +234,9 @@ def setup_station(db: StationDB, election_fingerprint: bytes, precinct: int, sta
 
 
 def station_info(db: StationDB) -> StationInfo:
-    with db.read() as session:
-        row = _state_row(session)
-        return StationInfo(row.election_fingerprint, row.precinct, PollsState(row.state), row.station_key_id)
+    """One row, read outside a transaction (every cast asks for the polls state)."""
+    row = _state_of(_SELECT_STATE[None].fetch_one(db.engine))
+    return StationInfo(row.election_fingerprint, row.precinct, PollsState(row.state), row.station_key_id)
 
 
 def open_polls(db: StationDB, audit_event: AuditDraft | None = None) -> AuditEvent:
@@ -445,22 +457,23 @@ def _bump_replacements(session: Session, kind: ReplacementKind) -> None:
 
 
 _MOVED = object()  # sentinel: the token moved
+_MOVE_TOKEN = {to: PreparedStatement(
+    update(IssuedTokenRow)
+    .where(IssuedTokenRow.token_hash == bindparam("token_hash"), IssuedTokenRow.state == TokenState.ISSUED.value)
+    .values(state=to.value)) for to in TokenState}
+_TOKEN_STATE = PreparedStatement(select(IssuedTokenRow.state).where(IssuedTokenRow.token_hash == bindparam("token_hash")))
+_INSERT_BALLOT = PreparedStatement(insert(BallotRow).values(
+    id=bindparam("ballot_id"), style_code=bindparam("ballot_style"), sealed=bindparam("ballot_sealed")))
 
 
 def _move_issued_token(session: Session, token_hash: bytes, to: TokenState) -> object:
     """Move an ISSUED token to `to` with a conditional UPDATE, the exactly-once
     step (two racing transactions cannot both see rowcount 1). Returns `_MOVED`,
     or where the token already stood: its state, or None if it was never issued."""
-    marked = session.execute(
-        update(IssuedTokenRow)
-        .where(IssuedTokenRow.token_hash == bytes(token_hash), IssuedTokenRow.state == TokenState.ISSUED.value)
-        .values(state=to.value)
-        .execution_options(synchronize_session=False)
-    )
-    if marked.rowcount == 1:
+    if _MOVE_TOKEN[to].execute(session, token_hash=bytes(token_hash)).rowcount == 1:
         return _MOVED
-    found = session.scalar(select(IssuedTokenRow.state).where(IssuedTokenRow.token_hash == bytes(token_hash)))
-    return None if found is None else TokenState(found)
+    found = _TOKEN_STATE.execute(session, token_hash=bytes(token_hash)).fetchone()
+    return None if found is None else TokenState(found[0])
 
 
 def token_state(db: StationDB, token_hash: bytes) -> TokenState | None:
@@ -498,8 +511,8 @@ def cast_ballot(
         require_state(session, "cast a ballot", PollsState.OPEN)
         found = _move_issued_token(session, token_hash, TokenState.USED)
         if found is _MOVED:
-            session.add(BallotRow(id=secrets.token_bytes(BALLOT_ID_LEN), style_code=style_code, sealed=bytes(sealed)))
-            session.flush()
+            _INSERT_BALLOT.execute(session, ballot_id=secrets.token_bytes(BALLOT_ID_LEN), ballot_style=style_code,
+                                   ballot_sealed=bytes(sealed))
             audit.append(session, draft, db.clock())
             return CastOutcome.ACCEPTED
     outcome, reason = _REFUSAL[found]

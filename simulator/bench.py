@@ -5,19 +5,32 @@ only orchestrates, summarises and reports:
 
 | name | what | measured by |
 |---|---|---|
-| card | GET STATUS round trip, in-process and through pcscd + vpcd | `simulator.bench_card` |
-| cast | ballot-box cast path (read, verify, one durable transaction, CLEAR) on SQLite and PostgreSQL | `ballot_box.bench.bench_cast` |
+| card | SELECT round trip, in-process and through pcscd + vpcd | `simulator.bench_card` |
+| cast | ballot-box cast path (read, verify, one durable transaction, CLEAR) on SQLite and PostgreSQL, each beside a bare durable commit on the same database, and their ratio | `ballot_box.bench.bench_cast` |
 | seal | terminal seal + sign (encode, HPKE seal, Ed25519 sign), as `TerminalSession.cast` does | here |
-| io | APDUs and bytes per voter (issue + terminal read/write/read-back + cast read/clear), terminal write time | here, with `IoStats` |
+| io | APDUs and bytes per voter (issue + terminal read/write + cast read/clear), wire time at 9,600 and 115,200 bit/s, terminal write time | here, with `IoStats` |
 | close | close of polls (shares, decrypt + tally, sign, JSON/NIST/PDF/receipts) | `ballot_box.bench.bench_close` |
 | commission | import of N signed precinct protocols | `commission.bench.run_commission_bench` |
 | peer | the same ballots encrypted and tallied by ElectionGuard, as a ratio | `simulator.peers` |
 
 Every figure is a median and a p95: over operations for per-operation figures
 (one APDU, one cast, one seal), over repeated runs for whole-run figures (close
-of polls, commission import, peer tally). A figure that cannot be measured
+of polls, commission import, peer tally). Each figure stands beside its floor
+(what cannot be beaten: the payload's bytes, a bare durable commit measured in
+the same run, the in-process round trip) or its goal (the issue's 8 APDUs and
+600 bytes, 1 ms and 8x for the cast path, or our own, with its reason), and the
+JSON carries both with that reason (`basis`). A figure that cannot be measured
 (no pcscd, no PostgreSQL server, peer not installed, disabled by a flag) is
 listed under `unavailable` with the reason, never silently left out.
+
+Wire time: every byte crosses at 12 etu (start, 8 data, parity, 2 guard), and
+each APDU is one T=1 I-block each way (NAD, PCB, LEN, LRC: 4 bytes), which holds
+when the card announces IFSC 254 in its ATR and the reader asks for IFSD 254
+(PC/SC readers do, with an S(IFS) request); with the default 32-byte blocks the
+larger APDUs are chained and cost a few more bytes. 9,600 bit/s is what every
+card starts at; 115,200 is what a PPS exchange gets from a card whose TA1
+offers Fi/Di = 372/12 at 3.57 MHz (the reader or its CCID driver does the PPS
+itself when the card's TA1 allows).
 """
 
 from __future__ import annotations
@@ -34,10 +47,32 @@ from pathlib import Path
 
 BENCHMARKS = ("card", "cast", "seal", "io", "close", "commission", "peer")
 
-#: per-voter T=1 framing at a real card's 9600 bit/s: NAD, PCB, LEN, LRC per block
-#: each way, 12 etu a character (DESIGN.md section 3)
+#: T=1 framing per APDU: NAD, PCB, LEN, LRC per block each way (IFSC/IFSD 254: one block)
 T1_BLOCK_OVERHEAD = 4
-CHAR_SECONDS_9600 = 12 / 9600
+ETU_PER_BYTE = 12
+RATES = (9600, 115_200)
+
+#: the issue's goals, at its 55-byte issue block and 150-byte record
+GOAL_APDUS_PER_VOTER = 8
+GOAL_BYTES_PER_VOTER = 600
+GOAL_CAST_MS = 1.0
+GOAL_CAST_RATIO = 8.0
+#: the simulator's card must not be what a user waits for: 1 % of a real card's exchange
+SELECT_EXCHANGE_BYTES = 14 + 14
+#: a precinct's largest list, and 10,060 precincts (the 2021 Majilis election)
+CLOSE_GOAL_SECONDS_PER_BALLOT = 60 / 3000
+COMMISSION_GOAL_MS_PER_PROTOCOL = 600_000 / 10_060
+
+
+def wire_ms(total_bytes: float, apdus: float, rate: int) -> float:
+    """Milliseconds on the wire for `total_bytes` in `apdus` APDUs at `rate` bit/s (T=1, see the module doc)."""
+    return (total_bytes + 2 * T1_BLOCK_OVERHEAD * apdus) * ETU_PER_BYTE / rate * 1000
+
+
+def payload_bytes_per_voter(issue_block: int, record: int) -> int:
+    """The floor: what must cross per voter: the issue block written, read by the
+    booth and by the box; the record written and read by the box."""
+    return 3 * issue_block + 2 * record
 
 
 class BenchConfigError(ValueError):
@@ -93,8 +128,20 @@ _QUICK = {"runs": 2, "apdus": 100, "casts": 10, "seals": 30, "voters": 3,
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A figure's floor (what cannot be beaten) and/or goal (what it should reach),
+    and where they come from. `higher_is_better` for ratios against a peer."""
+
+    floor: float | None = None
+    goal: float | None = None
+    basis: str = ""
+    higher_is_better: bool = False
+
+
+@dataclass(frozen=True)
 class Figure:
-    """One measured figure: median and 95th percentile of `samples` samples."""
+    """One measured figure: median and 95th percentile of `samples` samples,
+    beside its floor and/or goal."""
 
     key: str
     label: str
@@ -103,6 +150,16 @@ class Figure:
     p95: float
     samples: int
     over: str  # "operations", "runs", "voters", "ballots"
+    floor: float | None = None
+    goal: float | None = None
+    basis: str = ""
+    higher_is_better: bool = False
+
+    @property
+    def meets_goal(self) -> bool | None:
+        if self.goal is None:
+            return None
+        return self.median >= self.goal if self.higher_is_better else self.median <= self.goal
 
 
 @dataclass
@@ -113,19 +170,26 @@ class BenchReport:
     details: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def add(self, key: str, label: str, unit: str, samples: Iterable[float], over: str) -> Figure:
+    def add(self, key: str, label: str, unit: str, samples: Iterable[float], over: str, mark: Mark) -> Figure:
         values = sorted(samples)
         if not values:
             raise ValueError(f"figure {key} has no samples")
-        figure = Figure(key, label, unit, statistics.median(values), percentile(values, 95), len(values), over)
+        return self.add_summary(key, label, unit, statistics.median(values), percentile(values, 95), len(values),
+                                over, mark)
+
+    def add_summary(self, key: str, label: str, unit: str, median: float, p95: float, samples: int, over: str,
+                    mark: Mark) -> Figure:
+        """A figure whose median/p95 a component's own bench function computed."""
+        if mark.floor is None and mark.goal is None and not mark.basis:
+            raise ValueError(f"figure {key} needs a floor or a goal (or says why it has none)")
+        figure = Figure(key, label, unit, median, p95, samples, over, mark.floor, mark.goal, mark.basis,
+                        mark.higher_is_better)
         self.figures.append(figure)
         return figure
 
-    def add_summary(self, key: str, label: str, unit: str, median: float, p95: float, samples: int, over: str) -> Figure:
-        """A figure whose median/p95 a component's own bench function computed."""
-        figure = Figure(key, label, unit, median, p95, samples, over)
-        self.figures.append(figure)
-        return figure
+    def median_of(self, key: str) -> float | None:
+        """The median of a figure measured earlier in this run, if it was."""
+        return next((f.median for f in self.figures if f.key == key), None)
 
     def figure(self, key: str) -> Figure:
         for f in self.figures:
@@ -140,7 +204,8 @@ class BenchReport:
             "machine": {"python": platform.python_version(), "platform": platform.platform(),
                         "cpus": os.cpu_count()},
             "seconds": round(self.seconds, 3),
-            "figures": {f.key: {k: v for k, v in asdict(f).items() if k != "key"} for f in self.figures},
+            "figures": {f.key: {**{k: v for k, v in asdict(f).items() if k != "key"}, "meets_goal": f.meets_goal}
+                        for f in self.figures},
             "unavailable": dict(self.unavailable),
             "details": self.details,
         }
@@ -160,13 +225,18 @@ def _hide_password(url: str) -> str:
 
 # --- the benchmarks ------------------------------------------------------------------
 
+_SELECT_GOAL = wire_ms(SELECT_EXCHANGE_BYTES, 1, 9600) / 100
+_WRITE_BALLOT_9600 = wire_ms(5 + 150 + 1 + 8 + 2, 1, 9600)
+
 
 def bench_card(config: BenchConfig, report: BenchReport) -> None:
     from sailau.simulator import bench_card as card
 
     n = config.size("apdus")
+    goal = Mark(goal=_SELECT_GOAL, basis="1 % of a real card's 9,600 bit/s SELECT exchange (28 bytes + T=1 framing)")
     rt = card.bench_in_process(n)
-    report.add_summary("card.apdu.in_process", "APDU round trip, in-process", "ms", rt.median_ms, rt.p95_ms, n, "operations")
+    report.add_summary("card.apdu.in_process", "APDU round trip, in-process", "ms", rt.median_ms, rt.p95_ms, n,
+                       "operations", goal)
     key = "card.apdu.pcsc"
     if not config.pcsc:
         report.unavailable[key] = "not measured: disabled (--no-pcsc)"
@@ -177,11 +247,26 @@ def bench_card(config: BenchConfig, report: BenchReport) -> None:
 
     try:
         with pcscd_lease(), reader_slot(35963) as slot:
-            rt = card.bench_pcsc(n, port=slot.port)
+            rt_pcsc = card.bench_pcsc(n, port=slot.port)
     except (PcscdError, LeaseTimeout, SlotBusyError, CardError, TimeoutError) as exc:
         report.unavailable[key] = f"not measured: pcscd + vpcd unavailable ({exc})"
         return
-    report.add_summary(key, "APDU round trip, pcscd + vpcd", "ms", rt.median_ms, rt.p95_ms, n, "operations")
+    report.add_summary(key, "APDU round trip, pcscd + vpcd", "ms", rt_pcsc.median_ms, rt_pcsc.p95_ms, n,
+                       "operations", Mark(floor=rt.median_ms, goal=_SELECT_GOAL,
+                                          basis="floor: the in-process round trip; " + goal.basis))
+
+
+def _cast_figures(report: BenchReport, backend: str, name: str, figures) -> None:  # noqa: ANN001 (CastFigures)
+    n = figures.casts
+    commit = statistics.median(figures.commit_ms)
+    report.add(f"cast.{backend}.commit", f"bare durable commit (200-byte row), {name}", "ms", figures.commit_ms,
+               "operations", Mark(basis="the floor of the cast path: one durable commit on the same database, "
+                                        "measured right after each cast"))
+    report.add_summary(f"cast.{backend}", f"ballot-box cast path, {name}", "ms", figures.median_ms, figures.p95_ms, n,
+                       "operations", Mark(floor=commit, goal=GOAL_CAST_MS,
+                                          basis="floor: the bare durable commit; goal: the issue's 1 ms"))
+    report.add(f"cast.{backend}.ratio", f"cast path / bare commit, {name}", "x", figures.ratios, "operations",
+               Mark(floor=1.0, goal=GOAL_CAST_RATIO, basis="goal: the issue's 8x (it was 40x)"))
 
 
 def bench_cast(config: BenchConfig, report: BenchReport) -> None:
@@ -192,8 +277,7 @@ def bench_cast(config: BenchConfig, report: BenchReport) -> None:
         return VirtualBallotCard(master_key=master_key)
 
     n = config.size("casts")
-    sqlite = station_bench.bench_cast(new_card, db_url=None, casts=n)
-    report.add_summary("cast.sqlite", "ballot-box cast path, SQLite", "ms", sqlite.median_ms, sqlite.p95_ms, n, "operations")
+    _cast_figures(report, "sqlite", "SQLite", station_bench.bench_cast(new_card, db_url=None, casts=n))
     key = "cast.postgresql"
     if not config.postgres:
         report.unavailable[key] = "not measured: disabled (--no-postgres)"
@@ -209,7 +293,11 @@ def bench_cast(config: BenchConfig, report: BenchReport) -> None:
     except (PostgresUnavailable, OperationalError) as exc:
         report.unavailable[key] = f"not measured: no PostgreSQL server could be had ({exc})"
         return
-    report.add_summary(key, "ballot-box cast path, PostgreSQL", "ms", pg.median_ms, pg.p95_ms, n, "operations")
+    _cast_figures(report, "postgresql", "PostgreSQL", pg)
+
+
+_SEAL_GOAL = Mark(goal=_WRITE_BALLOT_9600 / 10,
+                  basis="our goal: a tenth of the WRITE BALLOT's own wire time at 9,600 bit/s")
 
 
 def bench_seal(config: BenchConfig, report: BenchReport) -> None:
@@ -228,7 +316,7 @@ def bench_seal(config: BenchConfig, report: BenchReport) -> None:
         t0 = time.perf_counter()
         seal_ballot(block, encode_ballot(election, style, selections), public_key, rig.terminal_key).pack()  # type: ignore[arg-type]
         times.append((time.perf_counter() - t0) * 1000)
-    report.add("terminal.seal_sign", "terminal seal + sign", "ms", times, "operations")
+    report.add("terminal.seal_sign", "terminal seal + sign", "ms", times, "operations", _SEAL_GOAL)
 
 
 def bench_io(config: BenchConfig, report: BenchReport) -> None:
@@ -241,10 +329,15 @@ def bench_io(config: BenchConfig, report: BenchReport) -> None:
     from sailau.smartcard.transport import InProcessTransport
     from sailau.terminal.session import CastOutcome, CardCheck, TerminalConfig, TerminalSession
 
+    from sailau.election.record import ISSUE_BLOCK_LEN, record_length
+
     voters = config.size("voters")
     rig = Rig.create(voters=voters)
+    record = record_length(rig.election.plaintext_length)
+    payload = payload_bytes_per_voter(ISSUE_BLOCK_LEN, record)
     steps: dict[str, list[IoStats]] = {"issue": [], "terminal": [], "cast": []}
-    per_voter_apdus, per_voter_bytes, wire_ms, write_ms = [], [], [], []
+    per_voter_apdus, per_voter_bytes, write_ms = [], [], []
+    wire: dict[int, list[float]] = {rate: [] for rate in RATES}
     with tempfile.TemporaryDirectory(prefix="sailau-bench-io-") as tmpname, \
             open_station_db(f"sqlite:///{Path(tmpname) / 'station.db'}") as db:
         station = rig.open_station(db, Path(tmpname))
@@ -275,13 +368,28 @@ def bench_io(config: BenchConfig, report: BenchReport) -> None:
             for name, stats in (("issue", issue), ("terminal", terminal), ("cast", cast)):
                 steps[name].append(stats)
             trio = (issue, terminal, cast)
-            per_voter_apdus.append(sum(s.apdus for s in trio))
-            per_voter_bytes.append(sum(s.total_bytes for s in trio))
-            wire_ms.append(sum(s.total_bytes + 2 * T1_BLOCK_OVERHEAD * s.apdus for s in trio) * CHAR_SECONDS_9600 * 1000)
-    report.add("io.apdus_per_voter", "APDUs per voter (issue + vote + cast)", "APDUs", per_voter_apdus, "voters")
-    report.add("io.bytes_per_voter", "bytes per voter on the wire", "bytes", per_voter_bytes, "voters")
-    report.add("io.wire_ms_9600", "est. wire time per voter at 9600 bit/s", "ms", wire_ms, "voters")
-    report.add("terminal.write", "terminal seal + WRITE + read-back", "ms", write_ms, "voters")
+            apdus, total = sum(s.apdus for s in trio), sum(s.total_bytes for s in trio)
+            per_voter_apdus.append(apdus)
+            per_voter_bytes.append(total)
+            for rate in RATES:
+                wire[rate].append(wire_ms(total, apdus, rate))
+    report.add("io.apdus_per_voter", "APDUs per voter (issue + vote + cast)", "APDUs", per_voter_apdus, "voters",
+               Mark(goal=GOAL_APDUS_PER_VOTER, basis="goal: the issue's 8 APDUs (16 in protocol v1)"))
+    report.add("io.bytes_per_voter", "bytes per voter on the wire", "bytes", per_voter_bytes, "voters",
+               Mark(floor=payload, goal=GOAL_BYTES_PER_VOTER,
+                    basis=f"floor: the {ISSUE_BLOCK_LEN}-byte issue block written and read by the booth, the "
+                          f"{record}-byte record written, both read by the box; goal: the issue's 600 at a "
+                          "150-byte record"))
+    for rate in RATES:
+        report.add(f"io.wire_ms_{rate}", f"est. wire time per voter at {rate:,} bit/s", "ms", wire[rate], "voters",
+                   Mark(floor=payload * ETU_PER_BYTE / rate * 1000,
+                        goal=wire_ms(GOAL_BYTES_PER_VOTER, GOAL_APDUS_PER_VOTER, rate),
+                        basis="floor: the payload alone; goal: 600 bytes in 8 APDUs with T=1 framing"))
+    report.details["io_sizes"] = {"issue_block": ISSUE_BLOCK_LEN, "record": record, "payload_per_voter": payload}
+    seal = report.median_of("terminal.seal_sign")
+    report.add("terminal.write", "terminal seal + WRITE BALLOT (digest checked)", "ms", write_ms, "voters",
+               Mark(floor=seal, goal=_SEAL_GOAL.goal,
+                    basis=("floor: seal + sign alone, this run; " if seal is not None else "") + _SEAL_GOAL.basis))
     report.details["io_per_step"] = {
         name: {"apdus": statistics.median(s.apdus for s in stats),
                "bytes_sent": statistics.median(s.bytes_sent for s in stats),
@@ -295,9 +403,14 @@ def bench_close(config: BenchConfig, report: BenchReport) -> None:
 
     ballots = config.size("close_ballots")
     runs = [station_bench.bench_close(ballots) for _ in range(config.size("runs"))]
-    report.add("close.total", f"close of polls, {ballots:,} ballots", "s", [r.seconds for r in runs], "runs")
-    report.add("close.decrypt_tally", "  of which decrypt + tally", "s", [r.decrypt_tally_seconds for r in runs], "runs")
-    report.add("close.outputs", "  of which sign + JSON/NIST/PDF/receipts", "s", [r.outputs_seconds for r in runs], "runs")
+    goal = ballots * CLOSE_GOAL_SECONDS_PER_BALLOT
+    basis = "our goal: a minute at a 3,000-voter precinct, pro rata"
+    report.add("close.total", f"close of polls, {ballots:,} ballots", "s", [r.seconds for r in runs], "runs",
+               Mark(goal=goal, basis=basis))
+    report.add("close.decrypt_tally", "  of which decrypt + tally", "s", [r.decrypt_tally_seconds for r in runs], "runs",
+               Mark(goal=goal, basis="part of close.total (its goal)"))
+    report.add("close.outputs", "  of which sign + JSON/NIST/PDF/receipts", "s", [r.outputs_seconds for r in runs],
+               "runs", Mark(goal=goal, basis="part of close.total (its goal)"))
     report.details["close_pdf_bytes"] = runs[-1].pdf_bytes
 
 
@@ -309,10 +422,13 @@ def bench_commission(config: BenchConfig, report: BenchReport) -> None:
     for _ in range(config.size("runs")):
         with tempfile.TemporaryDirectory(prefix="sailau-bench-commission-") as tmp:
             runs.append(run_commission_bench(f"sqlite:///{Path(tmp) / 'commission.db'}", precincts))
+    basis = "our goal: all 10,060 precincts of 2021 in ten minutes"
     report.add("commission.import", f"commission import, {precincts:,} protocols (SQLite)", "s",
-               [r.import_s for r in runs], "runs")
+               [r.import_s for r in runs], "runs",
+               Mark(goal=precincts * COMMISSION_GOAL_MS_PER_PROTOCOL / 1000, basis=basis))
     report.add("commission.import_per_protocol", "  per protocol", "ms",
-               [r.import_s / precincts * 1000 for r in runs], "runs")
+               [r.import_s / precincts * 1000 for r in runs], "runs",
+               Mark(goal=COMMISSION_GOAL_MS_PER_PROTOCOL, basis=basis))
     report.details["commission_seats"] = runs[-1].seats
 
 
@@ -330,16 +446,21 @@ def bench_peer(config: BenchConfig, report: BenchReport) -> None:
         ballots = [rig.selections(run * n + i) for i in range(n)]
         comparisons.append(peers.compare_with_electionguard(rig.election, rig.precinct, ballots))  # type: ignore[arg-type]
     last = comparisons[-1]
+    peer_basis = Mark(basis="the peer's own figure: compared against, not a goal of ours")
+    faster = Mark(goal=1.0, higher_is_better=True, basis="goal: Sailau no slower than the peer (ratio >= 1)")
     report.add_summary("peer.sailau.encrypt", "Sailau encrypt (seal + sign) per ballot", "ms",
-                       last.sailau_encrypt.median_ms, last.sailau_encrypt.p95_ms, n, "ballots")
+                       last.sailau_encrypt.median_ms, last.sailau_encrypt.p95_ms, n, "ballots", _SEAL_GOAL)
     report.add_summary("peer.electionguard.encrypt", "ElectionGuard encrypt + proofs per ballot", "ms",
-                       last.peer_encrypt.median_ms, last.peer_encrypt.p95_ms, n, "ballots")
-    report.add("peer.ratio.encrypt", "ElectionGuard / Sailau, encrypt", "x", [c.encrypt_ratio for c in comparisons], "runs")
+                       last.peer_encrypt.median_ms, last.peer_encrypt.p95_ms, n, "ballots", peer_basis)
+    report.add("peer.ratio.encrypt", "ElectionGuard / Sailau, encrypt", "x", [c.encrypt_ratio for c in comparisons],
+               "runs", faster)
     report.add("peer.sailau.tally", f"Sailau open + count {n} ballots", "ms",
-               [c.sailau_tally_s * 1000 for c in comparisons], "runs")
+               [c.sailau_tally_s * 1000 for c in comparisons], "runs",
+               Mark(goal=n * CLOSE_GOAL_SECONDS_PER_BALLOT * 1000, basis="the close-of-polls goal, pro rata"))
     report.add("peer.electionguard.tally", f"ElectionGuard tally + decrypt {n} ballots", "ms",
-               [c.peer_tally_s * 1000 for c in comparisons], "runs")
-    report.add("peer.ratio.tally", "ElectionGuard / Sailau, tally", "x", [c.tally_ratio for c in comparisons], "runs")
+               [c.peer_tally_s * 1000 for c in comparisons], "runs", peer_basis)
+    report.add("peer.ratio.tally", "ElectionGuard / Sailau, tally", "x", [c.tally_ratio for c in comparisons], "runs",
+               faster)
     report.details["peer"] = {"package": "electionguard 1.4.0", "selections_per_ballot": last.selections_per_ballot,
                               "counts_agree": True}
 
@@ -384,6 +505,17 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.3f}"
 
 
+def _mark(f: Figure) -> str:
+    parts = []
+    if f.floor is not None:
+        parts.append(f"floor {_fmt(f.floor, f.unit)}")
+    if f.goal is not None:
+        sign = ">=" if f.higher_is_better else "<="
+        met = f.meets_goal
+        parts.append(f"goal {sign} {_fmt(f.goal, f.unit)}" + ("" if met else " [red](missed)[/]"))
+    return " · ".join(parts) or f"[dim]{f.basis}[/]"
+
+
 def render_table(report: BenchReport):  # noqa: ANN201 (rich renderable)
     from rich.table import Table
 
@@ -393,10 +525,11 @@ def render_table(report: BenchReport):  # noqa: ANN201 (rich renderable)
     table.add_column("median", justify="right")
     table.add_column("p95", justify="right")
     table.add_column("unit")
+    table.add_column("floor / goal")
     table.add_column("over", justify="right")
     for f in report.figures:
         table.add_row(f.label, _fmt(f.median, f.unit), _fmt(f.p95, f.unit), "" if f.unit == "x" else f.unit,
-                      f"{f.samples:,} {f.over}")
+                      _mark(f), f"{f.samples:,} {f.over}")
     for key, reason in report.unavailable.items():
-        table.add_row(f"[yellow]{key}[/]", "-", "-", "", f"[yellow]{reason}[/]")
+        table.add_row(f"[yellow]{key}[/]", "-", "-", "", "", f"[yellow]{reason}[/]")
     return table

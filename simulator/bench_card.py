@@ -1,9 +1,9 @@
 """APDU round-trip time: through the real PC/SC stack (pcscd + vpcd) and
 in-process, for `sailau bench` and the README's figures.
 
-One round trip is one GET STATUS (5-byte command, 11-byte response) through
-`BallotCardClient`, so the figure includes our client, the transport and the
-card, as every station operation pays it per APDU."""
+One round trip is one SELECT with its status answer (14-byte command, 14-byte
+response) through `BallotCardClient`, so the figure includes our client, the
+transport and the card, as every station operation pays it per APDU."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sailau.smartcard.transport import InProcessTransport
 
 @dataclass(frozen=True)
 class RoundTrip:
-    """Round-trip times of `n` GET STATUS commands, in milliseconds."""
+    """Round-trip times of `n` SELECT commands, in milliseconds."""
 
     path: str
     n: int
@@ -35,12 +35,11 @@ class RoundTrip:
 
 
 def _time_status(client: BallotCardClient, n: int, path: str) -> RoundTrip:
-    client.select()
-    client.status()  # warm up
+    client.select()  # warm up
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        client.status()
+        client.select()
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     p95 = times[min(n - 1, int(0.95 * n))]
@@ -48,7 +47,7 @@ def _time_status(client: BallotCardClient, n: int, path: str) -> RoundTrip:
 
 
 def bench_in_process(n: int = 1000) -> RoundTrip:
-    """GET STATUS round trips straight into a VirtualBallotCard (no pcscd)."""
+    """SELECT round trips straight into a VirtualBallotCard (no pcscd)."""
     transport = InProcessTransport(VirtualBallotCard())
     client = BallotCardClient(transport)
     client.connect()
@@ -65,7 +64,7 @@ def bench_pcsc(
     port: int = DEFAULT_PORT,
     wait: float = 10.0,
 ) -> RoundTrip:
-    """GET STATUS round trips through pcscd and vpcd to a fresh virtual card
+    """SELECT round trips through pcscd and vpcd to a fresh virtual card
     served on `port` by a bridge thread (with or without TCP_QUICKACK).
 
     pcscd must be running with the vpcd readers (`vpcd.ensure_pcscd()`) and

@@ -1,10 +1,18 @@
-"""The virtual ballot card: the card side of smartcard/README.md, executing raw
-APDUs the way the applet on a real card would.
+"""The virtual ballot card: the card side of smartcard/README.md (protocol v2),
+executing raw APDUs the way the applet on a real card would.
 
-Persistent data (state, serial, card key, issue block, record) lives in a
-journaled `CardStore`; selection, the challenge and the authentication are
-volatile and vanish at power off. The vpcd bridge and `InProcessTransport`
-drive it through power_on / execute / power_off only."""
+Persistent data (state, serial, counter, card key, issue block, record) lives
+in a journaled `CardStore`; only the selection (and the test tearing hook's
+pending cut) is volatile and vanishes at power off. The vpcd bridge and
+`InProcessTransport` drive it through power_on / execute / power_off only.
+
+Every state change (ISSUE, WRITE BALLOT, CLEAR) moves the counter on by one in
+the same atomic update, and a privileged command's proof is checked against the
+counter before the change: so a proof is good for one command only.
+
+Deliberately broken cards for the conformance kit are subclasses in
+`simulator/defects.py`; the hooks they override are the `_`-methods marked
+"(a defect overrides this)"."""
 
 from __future__ import annotations
 
@@ -12,16 +20,22 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 from sailau.simulator.store import CardImage, CardStore, FileStore, MemoryStore, TornWrite
 from sailau.smartcard.apdu import (
     AID,
-    CHALLENGE_LENGTH,
     CLA_ISO,
     CLA_PROPRIETARY,
-    CRYPTOGRAM_LENGTH,
+    COUNTER_LENGTH,
+    DIGEST_LENGTH,
+    MAX_COUNTER,
     MAX_ISSUE_BLOCK,
     MAX_RECORD,
+    PROOF_LENGTH,
+    SELECT_P1_BY_NAME,
+    SELECT_P2_NO_DATA,
+    SELECT_P2_STATUS,
     SERIAL_LENGTH,
     STATUS_LENGTH,
     SW,
@@ -29,8 +43,9 @@ from sailau.smartcard.apdu import (
     CommandAPDU,
     Ins,
     InvalidAPDUError,
+    write_digest,
 )
-from sailau.smartcard.card_keys import diversify, verify_cryptogram
+from sailau.smartcard.card_keys import diversify, verify_proof
 
 TEST_MASTER_KEY = bytes.fromhex("5341494c41552d544553542d4d4b2d31")
 """Default card master key of virtual cards ("SAILAU-TEST-MK-1"): for tests and
@@ -66,22 +81,31 @@ class _Reject(Exception):
         self.sw = sw
 
 
+def _le_for(length: int) -> Callable[[CommandAPDU], bool]:
+    """Le rule of a command that answers `length` bytes: absent (no data wanted),
+    00 (up to 256) or at least `length`; 1..length-1 -> 6700."""
+    return lambda apdu: apdu.le is None or apdu.le >= length
+
+
 @dataclass(frozen=True)
 class _Command:
     """How one instruction is checked: P1/P2, Lc (allowed data lengths, None =
-    no data field allowed), Le (None = ignored), auth, allowed states."""
+    no data field allowed), Le, whether a proof is needed, allowed states."""
 
     name: str
-    handler: Callable[[VirtualBallotCard, CommandAPDU], bytes]
+    handler: str  # the method's name, so a subclass (a defect) may override it
     lc: tuple[int, int] | None = None
-    le_check: Callable[[int | None], bool] | None = None
+    le_check: Callable[[CommandAPDU], bool] | None = None
     p1p2_check: Callable[[int, int], bool] = lambda p1, p2: p1 == 0 and p2 == 0
-    needs_auth: bool = False
+    needs_proof: bool = False
     states: frozenset[CardState] = frozenset(CardState)
 
 
 class VirtualBallotCard:
     """One virtual ballot card. Thread-unsafe by design: a card has one reader."""
+
+    COMMANDS: ClassVar[dict[tuple[int, int], _Command]]
+    """The command table (set below the class; a defect may replace entries)."""
 
     def __init__(
         self,
@@ -90,12 +114,16 @@ class VirtualBallotCard:
         *,
         master_key: bytes = TEST_MASTER_KEY,
         card_key: bytes | None = None,
+        tear_hook: bool = False,
     ) -> None:
         """Use the card in `store` (default: a fresh in-memory store). A store
         without an image is personalised here: a BLANK card with `serial`
-        (random if None) and `card_key` (default: diversified from
-        `master_key`, which is not kept)."""
+        (random if None), counter 0 and `card_key` (default: diversified from
+        `master_key`, which is not kept). `tear_hook` answers the test-only
+        TEST TEAR command (the conformance kit's way to cut the power); a card
+        without it answers 6D00 like a production applet."""
         self.store = store if store is not None else MemoryStore()
+        self.tear_hook = tear_hook
         if self.store.is_formatted():
             image = self.store.peek()
             if serial is not None and serial != image.serial:
@@ -114,12 +142,17 @@ class VirtualBallotCard:
 
     @classmethod
     def open_image(
-        cls, path: str | os.PathLike[str], *, master_key: bytes = TEST_MASTER_KEY, fsync: bool = True
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        master_key: bytes = TEST_MASTER_KEY,
+        fsync: bool = True,
+        tear_hook: bool = False,
     ) -> VirtualBallotCard:
         """The card whose image is the file `path`, created (a fresh BLANK card
         with a random serial) if missing. The file is the card: another process
         opening it gets the same card."""
-        return cls(store=FileStore(Path(path), fsync=fsync), master_key=master_key)
+        return cls(store=FileStore(Path(path), fsync=fsync), master_key=master_key, tear_hook=tear_hook)
 
     # -- identity and inspection ------------------------------------------
     @property
@@ -129,6 +162,10 @@ class VirtualBallotCard:
     @property
     def state(self) -> CardState:
         return self._persistent().state
+
+    @property
+    def counter(self) -> int:
+        return self._persistent().counter
 
     @property
     def issue_block(self) -> bytes | None:
@@ -184,21 +221,28 @@ class VirtualBallotCard:
         self._reset_volatile()
 
     def execute(self, apdu: bytes) -> bytes:
-        """Run one command APDU; returns response data ‖ SW1 SW2."""
+        """Run one command APDU; returns response data ‖ SW1 SW2.
+
+        A cut armed by TEST TEAR applies to this command only (then disarms)."""
         if not self._powered:
             raise CardPowerLost("the card is not powered")
+        armed, self._tear_next = self._tear_next, None
+        if armed is not None:
+            self.store.tear_after_bytes = armed
         try:
             data, sw = self._dispatch(bytes(apdu))
         except TornWrite as exc:
             self.power_off()
             raise CardPowerLost(str(exc)) from exc
+        finally:
+            if armed is not None:
+                self.store.tear_after_bytes = None
         return data + sw.to_bytes(2, "big")
 
     # -- command processing -----------------------------------------------
     def _reset_volatile(self) -> None:
         self._selected = False
-        self._challenge: bytes | None = None
-        self._authenticated = False
+        self._tear_next: int | None = None
 
     def _dispatch(self, raw: bytes) -> tuple[bytes, int]:
         try:
@@ -207,13 +251,15 @@ class VirtualBallotCard:
             return b"", reject.sw
 
     def _process(self, raw: bytes) -> bytes:
+        """Checks, in the contract's order: length of the header, CLA, INS,
+        selection, P1/P2, Lc/Le, proof, state."""
         if len(raw) < 4:
             raise _Reject(SW.WRONG_LENGTH)
         cla, ins, p1, p2 = raw[:4]
         if cla not in (CLA_ISO, CLA_PROPRIETARY):
             raise _Reject(SW.CLA_NOT_SUPPORTED)
-        command = _COMMANDS.get((cla, ins))
-        if command is None:
+        command = self.COMMANDS.get((cla, ins))
+        if command is None or (ins == Ins.TEST_TEAR and not self.tear_hook):
             raise _Reject(SW.INS_NOT_SUPPORTED)
         if ins != Ins.SELECT and not self._selected:
             raise _Reject(SW.CONDITIONS_NOT_SATISFIED)
@@ -228,59 +274,64 @@ class VirtualBallotCard:
                 raise _Reject(SW.WRONG_LENGTH)
         elif not command.lc[0] <= len(apdu.data) <= command.lc[1]:
             raise _Reject(SW.WRONG_LENGTH)
-        if command.le_check is not None and not command.le_check(apdu.le):
+        if command.le_check is not None and not command.le_check(apdu):
             raise _Reject(SW.WRONG_LENGTH)
-        if command.needs_auth:
-            if not self._authenticated:
-                raise _Reject(SW.SECURITY_STATUS_NOT_SATISFIED)
-            self._authenticated = False  # one privileged command per authentication
         assert self._image is not None
+        if command.needs_proof:
+            signed, proof = apdu.data[:-PROOF_LENGTH], apdu.data[-PROOF_LENGTH:]
+            if not self._check_proof(ins, signed, proof):
+                raise _Reject(SW.SECURITY_STATUS_NOT_SATISFIED)
         if self._image.state not in command.states:
             raise _Reject(SW.CONDITIONS_NOT_SATISFIED)
-        return command.handler(self, apdu)
+        handler: Callable[[CommandAPDU], bytes] = getattr(self, command.handler)
+        return handler(apdu)
 
-    def _save(self, image: CardImage) -> None:
+    def _check_proof(self, ins: int, data: bytes, proof: bytes) -> bool:
+        """The proof of the card key over this command and the current counter
+        (a defect overrides this)."""
+        assert self._image is not None
+        return verify_proof(self._image.card_key, ins, self._image.counter, data, proof)
+
+    def _next_counter(self, counter: int) -> int:
+        """The counter after one state change (a defect overrides this)."""
+        return counter + 1
+
+    def _change(self, **fields: object) -> CardImage:
+        """Make one state change atomically, the counter moved on with it."""
+        assert self._image is not None
+        if self._image.counter >= MAX_COUNTER:
+            raise _Reject(SW.CONDITIONS_NOT_SATISFIED)  # worn out: no more state changes
+        image = replace(self._image, counter=self._next_counter(self._image.counter), **fields)  # type: ignore[arg-type]
         self.store.save(image)
         self._image = image
+        return image
 
     def _select(self, apdu: CommandAPDU) -> bytes:
+        """(a defect overrides this)"""
         self._reset_volatile()
         if apdu.data != AID:
             raise _Reject(SW.FILE_NOT_FOUND)
         self._selected = True
-        return b""
-
-    def _get_status(self, apdu: CommandAPDU) -> bytes:
-        assert self._image is not None
-        return bytes((self._image.state,)) + self._image.serial
-
-    def _get_challenge(self, apdu: CommandAPDU) -> bytes:
-        self._challenge = os.urandom(CHALLENGE_LENGTH)
-        return self._challenge
-
-    def _external_authenticate(self, apdu: CommandAPDU) -> bytes:
-        assert self._image is not None
-        challenge, self._challenge = self._challenge, None
-        self._authenticated = challenge is not None and verify_cryptogram(
-            self._image.card_key, challenge, apdu.data
-        )
-        if not self._authenticated:
-            raise _Reject(SW.SECURITY_STATUS_NOT_SATISFIED)
-        return b""
+        if apdu.p2 == SELECT_P2_NO_DATA or apdu.le is None:
+            return b""
+        image = self._image
+        assert image is not None
+        return bytes((image.state,)) + image.serial + image.counter.to_bytes(COUNTER_LENGTH, "big")
 
     def _issue(self, apdu: CommandAPDU) -> bytes:
-        assert self._image is not None
-        self._save(replace(self._image, state=CardState.ISSUED, issue_block=apdu.data, record=None))
+        self._change(state=CardState.ISSUED, issue_block=apdu.data[:-PROOF_LENGTH], record=None)
         return b""
 
     def _write_ballot(self, apdu: CommandAPDU) -> bytes:
-        assert self._image is not None
-        self._save(replace(self._image, state=CardState.VOTED, record=apdu.data))
-        return b""
+        image = self._change(state=CardState.VOTED, record=apdu.data)
+        return b"" if apdu.le is None else self._digest(image)
+
+    def _digest(self, image: CardImage) -> bytes:
+        """WRITE BALLOT's answer: the digest of the data file now stored (a defect overrides this)."""
+        return write_digest(image.issue_block, image.record)
 
     def _clear(self, apdu: CommandAPDU) -> bytes:
-        assert self._image is not None
-        self._save(replace(self._image, state=CardState.BLANK, issue_block=None, record=None))
+        self._change(state=CardState.BLANK, issue_block=None, record=None)
         return b""
 
     def _read_binary(self, apdu: CommandAPDU) -> bytes:
@@ -291,54 +342,50 @@ class VirtualBallotCard:
             raise _Reject(SW.OFFSET_OUT_OF_RANGE)
         return data[offset : offset + apdu.le]
 
+    def _test_tear(self, apdu: CommandAPDU) -> bytes:
+        """Arm a power cut after N persistent bytes of the next command (test builds only)."""
+        self._tear_next = int.from_bytes(apdu.data, "big")
+        return b""
 
-def _status_le(le: int | None) -> bool:
-    return le is None or le >= STATUS_LENGTH
 
-
-_COMMANDS: dict[tuple[int, int], _Command] = {
+VirtualBallotCard.COMMANDS = {
     (CLA_ISO, Ins.SELECT): _Command(
         "SELECT",
-        VirtualBallotCard._select,
+        "_select",
         lc=(1, 255),
-        p1p2_check=lambda p1, p2: p1 == 0x04 and p2 == 0x00,
-    ),
-    (CLA_PROPRIETARY, Ins.GET_STATUS): _Command(
-        "GET STATUS", VirtualBallotCard._get_status, le_check=_status_le
-    ),
-    (CLA_ISO, Ins.GET_CHALLENGE): _Command(
-        "GET CHALLENGE",
-        VirtualBallotCard._get_challenge,
-        le_check=lambda le: le == CHALLENGE_LENGTH,
-    ),
-    (CLA_ISO, Ins.EXTERNAL_AUTHENTICATE): _Command(
-        "EXTERNAL AUTHENTICATE",
-        VirtualBallotCard._external_authenticate,
-        lc=(CRYPTOGRAM_LENGTH, CRYPTOGRAM_LENGTH),
+        le_check=lambda apdu: apdu.p2 == SELECT_P2_NO_DATA or _le_for(STATUS_LENGTH)(apdu),
+        p1p2_check=lambda p1, p2: p1 == SELECT_P1_BY_NAME and p2 in (SELECT_P2_STATUS, SELECT_P2_NO_DATA),
     ),
     (CLA_PROPRIETARY, Ins.ISSUE): _Command(
         "ISSUE",
-        VirtualBallotCard._issue,
-        lc=(1, MAX_ISSUE_BLOCK),
-        needs_auth=True,
+        "_issue",
+        lc=(1 + PROOF_LENGTH, MAX_ISSUE_BLOCK + PROOF_LENGTH),
+        needs_proof=True,
         states=frozenset({CardState.BLANK}),
     ),
     (CLA_PROPRIETARY, Ins.WRITE_BALLOT): _Command(
         "WRITE BALLOT",
-        VirtualBallotCard._write_ballot,
+        "_write_ballot",
         lc=(1, MAX_RECORD),
+        le_check=_le_for(DIGEST_LENGTH),
         states=frozenset({CardState.ISSUED}),
     ),
     (CLA_PROPRIETARY, Ins.CLEAR): _Command(
         "CLEAR",
-        VirtualBallotCard._clear,
-        needs_auth=True,
+        "_clear",
+        lc=(PROOF_LENGTH, PROOF_LENGTH),
+        needs_proof=True,
         states=frozenset({CardState.ISSUED, CardState.VOTED}),
     ),
     (CLA_ISO, Ins.READ_BINARY): _Command(
         "READ BINARY",
-        VirtualBallotCard._read_binary,
-        le_check=lambda le: le is not None,
+        "_read_binary",
+        le_check=lambda apdu: apdu.le is not None,
         p1p2_check=lambda p1, p2: not p1 & 0x80,
+    ),
+    (CLA_PROPRIETARY, Ins.TEST_TEAR): _Command(
+        "TEST TEAR",
+        "_test_tear",
+        lc=(2, 2),
     ),
 }

@@ -8,8 +8,9 @@ kind does (the simulation picks the site with the same seeded generator):
   write: WRITE BALLOT at the terminal, ISSUE or CLEAR at the ballot box
   (`store.tear_after_bytes`; the card journal keeps old or new, never a mix);
 - pull: the card leaves the reader before a chosen APDU while it is read (at
-  the terminal, at the ballot box, or between the terminal's write and its
-  read-back) — `FaultyCard.arm_pull`;
+  the terminal or at the ballot box), or right after WRITE BALLOT ran on the
+  card but before its answer (the digest) reached the terminal —
+  `FaultyCard.arm_pull`;
 - crash: the ballot-box process dies at a named point of issue or cast
   (`CrashSwitch` as the station's fault hook), or while the card is being
   written (a tear, then the crash); the Station object is discarded and a new one
@@ -143,18 +144,22 @@ class CardPulled(Exception):
 class FaultyCard:
     """A virtual card with a pull switch: `arm_pull(n)` lets n more APDUs through,
     then the card leaves the reader instead of answering the next one (it loses
-    power, like a card yanked out). Everything else passes to the card."""
+    power, like a card yanked out); with `answer_lost=True` the card runs that
+    next command first and leaves before its answer is sent. Everything else
+    passes to the card."""
 
     def __init__(self, card: VirtualBallotCard, label: str = "") -> None:
         self.card = card
         self.label = label
         self._pull_after: int | None = None
+        self._answer_lost = False
         self.pulled = False
 
-    def arm_pull(self, after_apdus: int) -> None:
+    def arm_pull(self, after_apdus: int, *, answer_lost: bool = False) -> None:
         if after_apdus < 0:
             raise ValueError(f"after_apdus must be >= 0, got {after_apdus}")
         self._pull_after = after_apdus
+        self._answer_lost = answer_lost
         self.pulled = False
 
     def disarm(self) -> bool:
@@ -194,8 +199,10 @@ class FaultyCard:
             if self._pull_after == 0:
                 self._pull_after = None
                 self.pulled = True
+                if self._answer_lost:
+                    self.card.execute(apdu)  # the command runs; its answer never leaves the card
                 self.card.power_off()
-                raise CardPulled("the card was pulled from the reader mid-read (injected)")
+                raise CardPulled("the card was pulled from the reader mid-command (injected)")
             self._pull_after -= 1
         return self.card.execute(apdu)
 
@@ -269,7 +276,7 @@ def foreign_card(election: Election, precinct: int, rng: random.Random, *, voted
     if voted:
         terminal: ed25519.Ed25519PrivateKey = crypto.generate_signing_key()
         plaintext = encode_ballot(target, style, {})
-        client.write_ballot(seal_ballot(block, plaintext, target.public_key, terminal).pack())
+        client.write_ballot(seal_ballot(block, plaintext, target.public_key, terminal).pack(), block.pack())
     client.transport.disconnect()
     return ForeignCard(FaultyCard(card, label=f"foreign-{origin}"), origin, voted)
 

@@ -181,7 +181,7 @@ class FaultPlan:
     """The faults one voter meets (drawn before the voter starts; tests may force one)."""
 
     tear: str | None = None  # terminal:write | box:issue | box:clear
-    pull: str | None = None  # terminal:read | terminal:readback | box:read
+    pull: str | None = None  # terminal:read | terminal:answer | box:read
     crash: str | None = None  # a CRASH_POINTS entry
     corrupt: bool = False
     replay: bool = False
@@ -320,7 +320,7 @@ class PollingDay:
             sites = ["terminal:write", "box:issue"] + ([] if plan.corrupt else ["box:clear"])
             plan.tear = rng.choice(sites)
         if roll["pull"]:
-            plan.pull = rng.choice(["terminal:read", "terminal:readback", "box:read"])
+            plan.pull = rng.choice(["terminal:read", "terminal:answer", "box:read"])
         if roll["crash"]:
             points = [p for p in CRASH_POINTS if p.startswith("issue") or p in ("cast:start", "cast:read")] \
                 if plan.corrupt else list(CRASH_POINTS)
@@ -443,7 +443,7 @@ class PollingDay:
         session, term = self.session, self.term
         term.insert(card, connect=False)
         if plan.pull == "terminal:read":
-            card.arm_pull(self.rng_faults.randrange(3))  # SELECT, GET STATUS, READ BINARY
+            card.arm_pull(self.rng_faults.randrange(2))  # SELECT, READ BINARY
         inserted = session.on_card_inserted(term.client)
         fired = card.pulled
         card.disarm()
@@ -459,12 +459,12 @@ class PollingDay:
         session.vote(v.intended, language=v.voter.language)
         if plan.tear == "terminal:write":
             card.arm_tear(tear_point(self.rng_faults, self._record_len))
-        if plan.pull == "terminal:readback":
-            card.arm_pull(1)  # WRITE BALLOT goes through, the read-back does not
+        if plan.pull == "terminal:answer":
+            card.arm_pull(0, answer_lost=True)  # WRITE BALLOT lands, its digest never reaches the terminal
         result = session.cast()
         card.disarm()
         fault = ("tear", "terminal:write") if plan.tear == "terminal:write" else \
-            ("pull", "terminal:readback") if plan.pull == "terminal:readback" else None
+            ("pull", "terminal:answer") if plan.pull == "terminal:answer" else None
         for _ in range(MAX_ATTEMPTS):
             if result.outcome is not CastOutcome.INTERRUPTED:
                 break
@@ -507,7 +507,7 @@ class PollingDay:
             if tear or crash == "cast:mid-clear":
                 card.arm_tear(tear_point(self.rng_faults, self._issue_len + self._record_len))
             if pull:
-                card.arm_pull(self.rng_faults.randrange(4))  # SELECT, GET STATUS x2, READ BINARY
+                card.arm_pull(self.rng_faults.randrange(2))  # SELECT, READ BINARY
             if crash and crash != "cast:mid-clear":
                 self.crash.arm(crash)
             torn = False

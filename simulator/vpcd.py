@@ -108,8 +108,14 @@ class VpcdBridge:
         retry_initial: float = 0.02,
         retry_max: float = 0.5,
         on_event: Callable[[BridgeEvent], None] | None = None,
+        reinsert_after_power_loss: float | None = None,
     ) -> None:
+        """`reinsert_after_power_loss`: seconds after a torn write (the card's
+        power-lost exception) until the card goes back in by itself; None keeps
+        it out until `insert()`, as a voter would have to put it back."""
         self.card = card
+        self.reinsert_after_power_loss = reinsert_after_power_loss
+        self._hold_until = 0.0
         self.host = host
         self.port = port
         self.quickack = quickack
@@ -204,6 +210,9 @@ class VpcdBridge:
             while True:
                 with self._cond:
                     self._cond.wait_for(lambda: self._stopping or self._want_inserted)
+                    hold = self._hold_until - time.monotonic()
+                    if hold > 0:  # out of the reader for a while after a power loss
+                        self._cond.wait_for(lambda: self._stopping, hold)
                     if self._stopping:
                         return
                 sock = self._connect()
@@ -283,7 +292,9 @@ class VpcdBridge:
                 # lost it inside execute().
                 self.card.power_off()
             with self._cond:
-                if kind in ("power-lost", "card-error"):
+                if kind == "power-lost" and self.reinsert_after_power_loss is not None:
+                    self._hold_until = time.monotonic() + self.reinsert_after_power_loss
+                elif kind in ("power-lost", "card-error"):
                     self._want_inserted = False
                 elif not self._want_inserted or self._stopping:
                     kind = "removed"

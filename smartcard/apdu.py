@@ -3,25 +3,47 @@
 One source of truth for the numbers in smartcard/README.md: the host client
 builds commands from these and the virtual card (simulator/) decodes with them.
 Only short APDUs exist here (Lc 1..255, Le 1..256 with 256 sent as 00): every
-ballot-card command fits one."""
+ballot-card command fits one.
+
+`data_file()` and `write_digest()` are the two byte layouts both sides compute:
+what READ BINARY returns, and the digest WRITE BALLOT answers with."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import IntEnum
 
 from sailau.smartcard.errors import MalformedResponseError
 
-AID = bytes.fromhex("F0534149 4C415501")
-"""Application identifier of the ballot card application (proprietary RID F0)."""
+PROTOCOL_VERSION = 2
+"""The ballot card application's protocol version; it is the AID's last byte."""
+
+AID_PREFIX = bytes.fromhex("F0534149 4C4155")
+"""Proprietary RID F0 and "SAILAU": every version of the application shares it."""
+
+AID = AID_PREFIX + bytes((PROTOCOL_VERSION,))
+"""Application identifier of the ballot card application, protocol v2."""
+
+AID_V1 = AID_PREFIX + b"\x01"
+"""The v1 application (GET CHALLENGE + EXTERNAL AUTHENTICATE, read-back): a host
+selects it only to name a v1 card it refuses."""
 
 CLA_ISO = 0x00
 CLA_PROPRIETARY = 0x80
 
+SELECT_P1_BY_NAME = 0x04
+SELECT_P2_STATUS = 0x00
+"""SELECT answers `state ‖ serial ‖ counter` (when Le asks for it)."""
+SELECT_P2_NO_DATA = 0x0C
+"""SELECT answers no data (ISO 7816-4: "no response data")."""
+
 SERIAL_LENGTH = 8
-CHALLENGE_LENGTH = 16
-CRYPTOGRAM_LENGTH = 16
-STATUS_LENGTH = 1 + SERIAL_LENGTH
+COUNTER_LENGTH = 3
+MAX_COUNTER = (1 << (8 * COUNTER_LENGTH)) - 1
+STATUS_LENGTH = 1 + SERIAL_LENGTH + COUNTER_LENGTH
+PROOF_LENGTH = 8
+DIGEST_LENGTH = 8
 MAX_ISSUE_BLOCK = 64
 MAX_RECORD = 255
 MAX_DATA_FILE = 1 + MAX_ISSUE_BLOCK + 1 + MAX_RECORD
@@ -30,16 +52,16 @@ MAX_SHORT_LE = 256
 
 
 class Ins(IntEnum):
-    """Instruction bytes; SELECT..READ_BINARY are ISO (CLA 00), the rest CLA 80."""
+    """Instruction bytes; SELECT and READ BINARY are ISO (CLA 00), the rest CLA 80."""
 
     SELECT = 0xA4
-    GET_CHALLENGE = 0x84
-    EXTERNAL_AUTHENTICATE = 0x82
     READ_BINARY = 0xB0
-    GET_STATUS = 0x40
     ISSUE = 0x10
     WRITE_BALLOT = 0x20
     CLEAR = 0x30
+    TEST_TEAR = 0x7E
+    """Optional, test builds only (the virtual card served with a tearing hook):
+    cut the power after N persistent bytes of the next command."""
 
 
 class SW(IntEnum):
@@ -57,11 +79,25 @@ class SW(IntEnum):
 
 
 class CardState(IntEnum):
-    """Life-cycle state of a ballot card, as GET STATUS encodes it."""
+    """Life-cycle state of a ballot card, as SELECT encodes it."""
 
     BLANK = 0x00
     ISSUED = 0x01
     VOTED = 0x02
+
+
+def data_file(issue_block: bytes | None, record: bytes | None) -> bytes:
+    """The file READ BINARY reads: len(issue) ‖ issue ‖ len(record) ‖ record
+    (a length 0 when that part is absent)."""
+    issue, rec = issue_block or b"", record or b""
+    return bytes((len(issue),)) + issue + bytes((len(rec),)) + rec
+
+
+def write_digest(issue_block: bytes | None, record: bytes | None) -> bytes:
+    """WRITE BALLOT's answer: the first 8 bytes of SHA-256 over the data file the
+    card holds after the write. It tells the writer what the card stored (both
+    parts), so a torn or wrong write is caught without reading the record back."""
+    return hashlib.sha256(data_file(issue_block, record)).digest()[:DIGEST_LENGTH]
 
 
 class InvalidAPDUError(ValueError):

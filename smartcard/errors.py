@@ -29,6 +29,30 @@ class MalformedResponseError(CardError):
     """The card answered with bytes that are not a valid response."""
 
 
+class CardVersionError(CardError):
+    """The card runs another version of the ballot card application (a v1 card
+    answers its own AID, not v2's): refused by name, nothing is written to it."""
+
+    def __init__(self, version: int, wanted: int) -> None:
+        self.version = version
+        self.wanted = wanted
+        super().__init__(
+            f"this is a ballot card of protocol v{version}; this equipment speaks v{wanted} only. "
+            f"Nothing was written to it: set it aside and use a v{wanted} card"
+        )
+
+
+class WriteMismatchError(CardError):
+    """WRITE BALLOT answered 9000 but its digest of what the card stored differs
+    from the record written (a wrong write, or a card that lies): the card must
+    not be trusted with this ballot."""
+
+
+class NotSelectedError(CardError):
+    """The card's status is asked for, or a privileged command is built, before
+    SELECT answered with it on this connection."""
+
+
 class StatusWordError(CardError):
     """The card answered with a status word other than 9000."""
 

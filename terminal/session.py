@@ -7,10 +7,13 @@ so every rule of DESIGN.md §2 step 3 lives here once:
   card state); a refused card gets a named `CardCheck` and nothing is written;
 - the voter picks a language, marks each contest of the card's ballot style (or
   leaves it blank after confirming), reviews, confirms;
-- the ballot is encoded, sealed to the election key, signed, written with one
-  WRITE BALLOT, read back and compared byte for byte; the receipt code follows;
+- the ballot is encoded, sealed to the election key, signed and written with
+  one WRITE BALLOT, whose answer is the card's digest of what it now holds
+  (issue block and record), checked against what was written; the receipt
+  code follows;
 - a card pulled mid-write is read again when it comes back: still ISSUED (vote
-  again) or holding the full VOTED record (take it to the ballot box).
+  again) or holding the full VOTED record (take it to the ballot box). The card
+  is recognised by its issue block, whose random token is unique to one issue.
 
 No vote state: the choices live only in this object, and are dropped when the
 card leaves, when the voter is idle too long, and right after the write. Nothing
@@ -38,7 +41,7 @@ from sailau.election.record import (
 )
 from sailau.smartcard.apdu import CardState
 from sailau.smartcard.client import BallotCardClient
-from sailau.smartcard.errors import CardError, CardRemovedError
+from sailau.smartcard.errors import CardError, CardRemovedError, WriteMismatchError
 from sailau.terminal.i18n import N_, t
 
 DEFAULT_IDLE_TIMEOUT = 120.0
@@ -100,7 +103,7 @@ class WriteStep(enum.StrEnum):
 class CastOutcome(enum.StrEnum):
     WRITTEN = "written"  # verified on the card; `receipt_code` set
     INTERRUPTED = "interrupted"  # the card left mid-write: insert it again to learn the state
-    FAILED = "failed"  # the card refused the write or the read-back differs
+    FAILED = "failed"  # the card refused the write or its digest shows it holds something else
 
 
 class SessionStateError(RuntimeError):
@@ -209,10 +212,9 @@ class TerminalSession:
         self._client: BallotCardClient | None = None
         self._issue: IssueBlock | None = None
         self._issue_raw: bytes | None = None
-        self._serial: bytes | None = None
         self._choices: dict[str, Choice] = {}
         self._editing_from_review = False
-        self._interrupted_serial: bytes | None = None
+        self._interrupted_issue: bytes | None = None  # issue block of the card pulled mid-write
         self._removed_during_write = False
         self._last_activity = clock()
         key = config.terminal_key.public_key()
@@ -226,11 +228,11 @@ class TerminalSession:
             if self._client is not None:
                 self._forget_card()
             self.touch()
-            interrupted = self._interrupted_serial is not None
+            interrupted = self._interrupted_issue is not None
             language = self.language
             result = self._read_card(client)
             self._client = client
-            self._interrupted_serial = None
+            self._interrupted_issue = None
             # After a pulled write the voter's language is kept to explain what
             # happened (a language is no vote content); otherwise a new voter.
             self.language = language if interrupted and result.check in (
@@ -262,18 +264,14 @@ class TerminalSession:
         election = self.config.election
         try:
             client.connect()
-            client.select()
-            status = client.status()
+            client.select_without_status()
             data = client.read_data()
         except CardRemovedError as exc:
             return InsertResult(CardCheck.UNREADABLE, detail=f"card removed while reading: {exc}")
         except CardError as exc:
             return InsertResult(CardCheck.UNREADABLE, detail=str(exc))
-        self._serial = status.serial
-        if status.state is CardState.BLANK:
-            return InsertResult(CardCheck.NOT_ISSUED)
         if data.issue_block is None:
-            return InsertResult(CardCheck.UNREADABLE, detail=f"card is {status.state.name} but holds no issue block")
+            return InsertResult(CardCheck.NOT_ISSUED)
         try:
             issue = IssueBlock.parse(data.issue_block)
         except BallotRecordError as exc:
@@ -284,8 +282,8 @@ class TerminalSession:
             return InsertResult(CardCheck.WRONG_PRECINCT)
         if issue.style != self.config.style:
             return InsertResult(CardCheck.WRONG_STYLE)
-        if status.state is CardState.VOTED:
-            if self._interrupted_serial == status.serial and data.record is not None:
+        if data.state is CardState.VOTED:
+            if self._interrupted_issue == data.issue_block and data.record is not None:
                 try:
                     record = verify_ballot_record(
                         issue, data.record, self._own_keys, election.plaintext_length
@@ -294,11 +292,9 @@ class TerminalSession:
                     return InsertResult(CardCheck.ALREADY_VOTED)
                 return InsertResult(CardCheck.WRITE_COMPLETED, receipt_code=record.receipt_code)
             return InsertResult(CardCheck.ALREADY_VOTED)
-        if data.record is not None:
-            return InsertResult(CardCheck.UNREADABLE, detail="card is ISSUED but holds a ballot record")
         self._issue = issue
         self._issue_raw = bytes(data.issue_block)
-        if self._interrupted_serial == status.serial:
+        if self._interrupted_issue == self._issue_raw:
             return InsertResult(CardCheck.STILL_ISSUED)
         return InsertResult(CardCheck.ACCEPTED)
 
@@ -535,7 +531,7 @@ class TerminalSession:
     # -- the write --------------------------------------------------------------
 
     def cast(self, progress: Callable[[WriteStep], None] | None = None) -> CastResult:
-        """Confirmed on the review screen: seal, WRITE BALLOT, read back, compare.
+        """Confirmed on the review screen: seal, WRITE BALLOT, check the card's digest.
 
         The choices are dropped before the card is touched, whatever happens next."""
         report = progress or (lambda step: None)
@@ -544,7 +540,7 @@ class TerminalSession:
             assert self._issue is not None and self._client is not None and self._issue_raw is not None
             self.phase = Phase.WRITING
             self._removed_during_write = False
-            client, issue, issue_raw, serial = self._client, self._issue, self._issue_raw, self._serial
+            client, issue, issue_raw = self._client, self._issue, self._issue_raw
             report(WriteStep.SEALING)
             plaintext = bytearray(encode_ballot(self.config.election, self.config.style, self._choices))
             self._drop_choices()
@@ -556,20 +552,14 @@ class TerminalSession:
         packed = record.pack()
         report(WriteStep.WRITING)
         try:
-            client.write_ballot(packed)
+            client.write_ballot(packed, issue_raw)
         except CardRemovedError:
-            return self._interrupted(serial, "the card left during the write")
+            return self._interrupted(issue_raw, "the card left during the write")
+        except WriteMismatchError as exc:
+            return self._failed(str(exc))
         except CardError as exc:
             return self._failed(f"the card refused the ballot record: {exc}")
-        report(WriteStep.VERIFYING)
-        try:
-            data = client.read_data()
-        except CardRemovedError:
-            return self._interrupted(serial, "the card left before the record was read back")
-        except CardError as exc:
-            return self._failed(f"the record could not be read back: {exc}")
-        if data.record != packed or data.issue_block != issue_raw:
-            return self._failed("the record read back differs from the one written")
+        report(WriteStep.VERIFYING)  # the card's digest matched what was written
         with self._lock:
             self.receipt_code = record.receipt_code
             if self._removed_during_write:
@@ -580,12 +570,12 @@ class TerminalSession:
         report(WriteStep.DONE)
         return CastResult(CastOutcome.WRITTEN, receipt_code=record.receipt_code)
 
-    def _interrupted(self, serial: bytes | None, detail: str) -> CastResult:
+    def _interrupted(self, issue_raw: bytes, detail: str) -> CastResult:
         with self._lock:
             language = self.language
             self._forget_card()
             self.language = language  # to explain in the voter's language when the card returns
-            self._interrupted_serial = serial
+            self._interrupted_issue = issue_raw
             self.phase = Phase.INTERRUPTED
         return CastResult(CastOutcome.INTERRUPTED, detail=detail)
 
@@ -611,8 +601,8 @@ class TerminalSession:
                 client.transport.disconnect()
             except CardError:
                 pass
-        self._issue = self._issue_raw = self._serial = None
-        self._interrupted_serial = None
+        self._issue = self._issue_raw = None
+        self._interrupted_issue = None
         self.check = None
         self.check_detail = ""
         self.receipt_code = None

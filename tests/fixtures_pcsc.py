@@ -3,14 +3,16 @@
 Several pytest sessions (engineers, CI jobs) may share one machine and so one
 pcscd (its socket /run/pcscd/pcscd.comm is fixed) and the two vpcd ports. So:
 
-- `pcscd` (session): reuses a pcscd that already shows the vpcd readers, or
-  starts `pcscd -f` and stops it at the end unless another session still uses
-  it. Every session holds a shared flock on /tmp/sailau-pcscd.lock; the starter
-  stops pcscd only if it can take that lock exclusively.
+- `pcscd` (session): the plugin's `sailau_pcscd` (simulator/pytest_plugin.py):
+  reuses a pcscd that already shows the vpcd readers, or starts `pcscd -f` and
+  stops it at the end unless another session still uses it. Every session holds
+  a shared flock on /tmp/sailau-pcscd.lock; the starter stops pcscd only if it
+  can take that lock exclusively.
 - `vpcd_slot` (per test): an exclusive flock per vpcd port, so two sessions never
   insert two cards into one reader slot.
 - `card_bridge` (per test): a fresh VirtualBallotCard behind a VpcdBridge in a
-  thread, waited for through PC/SC and identified by its serial.
+  thread, waited for through PC/SC and identified by its serial (the plugin's
+  `served`, which other people's tests use through `sailau_pcsc_card`).
 
 Nothing here skips: if pcscd cannot run, the tests fail and say why.
 """
@@ -23,21 +25,16 @@ from dataclasses import dataclass
 import pytest
 
 from sailau.simulator.card_app import VirtualBallotCard
-from sailau.simulator.pcsc_lease import CARD_WAIT, LeaseTimeout, SlotBusyError, pcscd_lease, reader_slot
-from sailau.simulator.vpcd import Pcscd, PcscdError, VpcdBridge
-from sailau.smartcard.apdu import AID
-from sailau.smartcard.pcsc import PcscTransport, wait_for_card
+from sailau.simulator.pcsc_lease import LeaseTimeout, SlotBusyError, reader_slot
+from sailau.simulator.pytest_plugin import served
+from sailau.simulator.vpcd import Pcscd, VpcdBridge
 
 
 @pytest.fixture(scope="session")
-def pcscd() -> Iterator[Pcscd]:
+def pcscd(sailau_pcscd: Pcscd) -> Pcscd:
     """The lease logic (shared flock, start/stop) lives in sailau.simulator.pcsc_lease,
-    shared with `sailau bench` and the simulator."""
-    try:
-        with pcscd_lease() as service:
-            yield service
-    except (PcscdError, LeaseTimeout) as exc:
-        pytest.fail(f"cannot run pcscd with vpcd: {exc}")
+    shared with `sailau bench`, the simulator and the pytest plugin."""
+    return sailau_pcscd
 
 
 @dataclass(frozen=True)
@@ -66,16 +63,6 @@ def vpcd_slot_2(pcscd: Pcscd) -> Iterator[VpcdSlot]:
     yield from _slot(35964)
 
 
-def card_serial_via_pcsc(reader: str) -> bytes:
-    """The serial of the card in `reader`, read through PC/SC (SELECT, GET STATUS)."""
-    with PcscTransport(reader) as transport:
-        sw = transport.transmit(bytes((0x00, 0xA4, 0x04, 0x00, len(AID))) + AID)
-        assert sw == b"\x90\x00", f"SELECT answered {sw.hex()}"
-        status = transport.transmit(bytes.fromhex("8040000000"))
-        assert status[-2:] == b"\x90\x00", f"GET STATUS answered {status.hex()}"
-        return status[1:9]
-
-
 @pytest.fixture
 def virtual_card() -> VirtualBallotCard:
     return VirtualBallotCard()
@@ -84,15 +71,5 @@ def virtual_card() -> VirtualBallotCard:
 @pytest.fixture
 def card_bridge(vpcd_slot: VpcdSlot, virtual_card: VirtualBallotCard) -> Iterator[VpcdBridge]:
     """`virtual_card` inserted into vpcd_slot through a VpcdBridge thread."""
-    bridge = VpcdBridge(virtual_card, port=vpcd_slot.port).start()
-    try:
-        wait_for_card(vpcd_slot.reader, present=True, timeout=CARD_WAIT)
-        serial = card_serial_via_pcsc(vpcd_slot.reader)
-        assert serial == virtual_card.serial, (
-            f"{vpcd_slot.reader!r} serves card {serial.hex()}, not ours: "
-            f"is another `sailau card serve --port {vpcd_slot.port}` running?"
-        )
+    with served(virtual_card, vpcd_slot.port) as bridge:
         yield bridge
-    finally:
-        bridge.stop()
-        wait_for_card(vpcd_slot.reader, present=False, timeout=CARD_WAIT)

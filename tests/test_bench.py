@@ -18,11 +18,14 @@ from sailau.simulator import bench, peers
 CORE_FIGURES = {
     "card.apdu.in_process",
     "cast.sqlite",
+    "cast.sqlite.commit",
+    "cast.sqlite.ratio",
     "terminal.seal_sign",
     "terminal.write",
     "io.apdus_per_voter",
     "io.bytes_per_voter",
     "io.wire_ms_9600",
+    "io.wire_ms_115200",
     "close.total",
     "close.decrypt_tally",
     "close.outputs",
@@ -48,6 +51,13 @@ def _run(tmp_path, *args: str) -> dict:
             assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (key, field, value)
         assert figure["p95"] >= figure["median"], key
         assert figure["samples"] >= 1 and figure["unit"] and figure["label"], key
+        # each figure beside its floor or goal, and why
+        assert figure["floor"] is not None or figure["goal"] is not None or figure["basis"], key
+        assert figure["basis"], key
+        if figure["goal"] is None:
+            assert figure["meets_goal"] is None, key
+        else:
+            assert isinstance(figure["meets_goal"], bool), key
     return data
 
 
@@ -62,16 +72,43 @@ def test_quick_bench_reports_every_figure_positive(tmp_path):
         assert data["details"]["peer"]["counts_agree"] is True
     else:
         assert data["unavailable"]["peer.electionguard"].startswith("peer not installed")
-    # a voter costs whole APDUs: issue, the terminal's read/write/read-back, the cast's read/clear
+    # a voter costs whole APDUs: issue, the terminal's read/write, the cast's read/clear
     steps = data["details"]["io_per_step"]
     assert set(steps) == {"issue", "terminal", "cast"}
     assert data["figures"]["io.apdus_per_voter"]["median"] == sum(s["apdus"] for s in steps.values())
 
 
+def test_a_voter_costs_at_most_8_apdus_and_600_bytes_and_the_report_says_so(tmp_path):
+    """Card protocol v2's budget (DESIGN.md section 3), measured through the real
+    station and booth: 2 APDUs to issue, 3 in the booth, 3 to cast."""
+    data = _run(tmp_path, "--only", "io")
+    figures = data["figures"]
+    assert figures["io.apdus_per_voter"]["median"] == 8 and figures["io.apdus_per_voter"]["goal"] == 8
+    steps = data["details"]["io_per_step"]
+    assert [steps[s]["apdus"] for s in ("issue", "terminal", "cast")] == [2, 3, 3]
+    sizes = data["details"]["io_sizes"]
+    # at this election's record size; 600 exactly at the issue's 150-byte record (tests/test_card_client.py)
+    assert figures["io.bytes_per_voter"]["median"] == 600 - 2 * (150 - sizes["record"])
+    assert figures["io.bytes_per_voter"]["floor"] == 3 * sizes["issue_block"] + 2 * sizes["record"]
+    for key in ("io.apdus_per_voter", "io.bytes_per_voter", "io.wire_ms_9600", "io.wire_ms_115200"):
+        assert figures[key]["meets_goal"] is True, key
+    assert figures["io.wire_ms_115200"]["median"] * 12 == pytest.approx(figures["io.wire_ms_9600"]["median"])
+
+
+def test_the_cast_path_is_measured_beside_a_bare_durable_commit_on_the_same_database(tmp_path):
+    data = _run(tmp_path, "--only", "cast", "--no-postgres")
+    cast, commit, ratio = (data["figures"][k] for k in ("cast.sqlite", "cast.sqlite.commit", "cast.sqlite.ratio"))
+    assert cast["goal"] == 1.0 and ratio["goal"] == 8.0
+    assert cast["floor"] == commit["median"]  # the same run's floor
+    assert cast["samples"] == commit["samples"] == ratio["samples"]
+
+
 def test_only_runs_the_named_benchmarks(tmp_path):
     data = _run(tmp_path, "--only", "seal,io")
     assert set(data["figures"]) == {"terminal.seal_sign", "terminal.write", "io.apdus_per_voter",
-                                    "io.bytes_per_voter", "io.wire_ms_9600"}
+                                    "io.bytes_per_voter", "io.wire_ms_9600", "io.wire_ms_115200"}
+    write, seal = data["figures"]["terminal.write"], data["figures"]["terminal.seal_sign"]
+    assert write["floor"] == seal["median"]  # seal ran first in the same run
     assert data["unavailable"] == {}
 
 
@@ -85,7 +122,9 @@ def test_unknown_benchmark_is_a_usage_error():
 @pytest.mark.postgres
 def test_pcscd_and_postgresql_figures(tmp_path, pcscd, postgres_url):
     data = _run(tmp_path, "--only", "card,cast", "--pg-url", postgres_url)
-    assert {"card.apdu.in_process", "card.apdu.pcsc", "cast.sqlite", "cast.postgresql"} <= set(data["figures"])
+    assert {"card.apdu.in_process", "card.apdu.pcsc", "cast.sqlite", "cast.postgresql", "cast.postgresql.commit",
+            "cast.postgresql.ratio"} <= set(data["figures"])
+    assert data["figures"]["card.apdu.pcsc"]["floor"] == data["figures"]["card.apdu.in_process"]["median"]
     assert data["unavailable"] == {}
     assert "sailau_test_pw" not in json.dumps(data["config"])  # the password never lands in the report
 

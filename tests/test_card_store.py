@@ -23,13 +23,13 @@ from sailau.simulator.store import (
     TornWrite,
 )
 from sailau.smartcard.apdu import CardState
-from sailau.smartcard.card_keys import cryptogram, diversify
+from sailau.smartcard.card_keys import command_proof, diversify
 
 SERIAL = bytes.fromhex("A1A2A3A4A5A6A7A8")
 KEY = diversify(TEST_MASTER_KEY, SERIAL)
 ISSUE_BLOCK = bytes(range(100, 155))  # 55 bytes
 RECORD = bytes((3 * i + 1) & 0xFF for i in range(150))
-SELECT = bytes.fromhex("00A4040008F05341494C415501")
+SELECT = bytes.fromhex("00A4040008F05341494C41550200")
 
 
 def send(card: VirtualBallotCard, apdu: bytes) -> tuple[bytes, int]:
@@ -37,52 +37,53 @@ def send(card: VirtualBallotCard, apdu: bytes) -> tuple[bytes, int]:
     return out[:-2], int.from_bytes(out[-2:], "big")
 
 
-def select_and_authenticate(card: VirtualBallotCard) -> None:
-    assert send(card, SELECT)[1] == 0x9000
-    challenge, sw = send(card, bytes.fromhex("0084000010"))
+def select_counter(card: VirtualBallotCard, key: bytes = KEY) -> int:
+    """SELECT; the card's counter (what the next proof is made for)."""
+    status, sw = send(card, SELECT)
     assert sw == 0x9000
-    assert send(card, bytes.fromhex("0082000010") + cryptogram(KEY, challenge))[1] == 0x9000
+    return int.from_bytes(status[9:12], "big")
 
 
-def observed(card: VirtualBallotCard) -> tuple[int, bytes]:
-    """What a host sees after power-on: (state, data file), via APDUs."""
-    assert send(card, SELECT)[1] == 0x9000
-    status, sw = send(card, bytes.fromhex("8040000000"))
-    assert sw == 0x9000 and status[1:] == SERIAL
+def observed(card: VirtualBallotCard) -> tuple[int, int, bytes]:
+    """What a host sees after power-on: (state, counter, data file), via APDUs."""
+    status, sw = send(card, SELECT)
+    assert sw == 0x9000 and status[1:9] == card.serial
     data, sw = send(card, bytes.fromhex("00B0000000"))
     assert sw == 0x9000
-    return status[0], data
+    return status[0], int.from_bytes(status[9:12], "big"), data
 
 
 def data_file(issue: bytes = b"", record: bytes = b"") -> bytes:
     return bytes((len(issue),)) + issue + bytes((len(record),)) + record
 
 
-BLANK_VIEW = (CardState.BLANK, data_file())
-ISSUED_VIEW = (CardState.ISSUED, data_file(ISSUE_BLOCK))
-VOTED_VIEW = (CardState.VOTED, data_file(ISSUE_BLOCK, RECORD))
+BLANK_VIEW = (CardState.BLANK, 0, data_file())
+ISSUED_VIEW = (CardState.ISSUED, 1, data_file(ISSUE_BLOCK))
+VOTED_VIEW = (CardState.VOTED, 2, data_file(ISSUE_BLOCK, RECORD))
+CLEARED_VIEW = (CardState.BLANK, 3, data_file())
 
 
-def issue(card: VirtualBallotCard) -> None:
-    select_and_authenticate(card)
-    assert send(card, bytes.fromhex("8010000037") + ISSUE_BLOCK)[1] == 0x9000
+def issue(card: VirtualBallotCard, key: bytes = KEY) -> None:
+    counter = select_counter(card)
+    body = ISSUE_BLOCK + command_proof(key, 0x10, counter, ISSUE_BLOCK)
+    assert send(card, bytes.fromhex("80100000") + bytes((len(body),)) + body)[1] == 0x9000
 
 
 def write_ballot(card: VirtualBallotCard) -> None:
-    assert send(card, SELECT)[1] == 0x9000
-    assert send(card, bytes.fromhex("8020000096") + RECORD)[1] == 0x9000
+    select_counter(card)
+    assert send(card, bytes.fromhex("8020000096") + RECORD + b"\x08")[1] == 0x9000
 
 
 def clear(card: VirtualBallotCard) -> None:
-    select_and_authenticate(card)
-    assert send(card, bytes.fromhex("80300000"))[1] == 0x9000
+    counter = select_counter(card)
+    assert send(card, bytes.fromhex("8030000008") + command_proof(KEY, 0x30, counter))[1] == 0x9000
 
 
 OPERATIONS = {
     # name: (steps to reach the state before, the operation, view before, view after)
     "ISSUE": ([], issue, BLANK_VIEW, ISSUED_VIEW),
     "WRITE BALLOT": ([issue], write_ballot, ISSUED_VIEW, VOTED_VIEW),
-    "CLEAR": ([issue, write_ballot], clear, VOTED_VIEW, BLANK_VIEW),
+    "CLEAR": ([issue, write_ballot], clear, VOTED_VIEW, CLEARED_VIEW),
 }
 
 
@@ -320,26 +321,16 @@ def test_file_image_survives_a_new_virtual_card(tmp_path):
     assert path.stat().st_size == IMAGE_SIZE
     serial = card.serial
     card.power_on()
-    select_and_authenticate_key(card, diversify(TEST_MASTER_KEY, serial))
-    assert send(card, bytes.fromhex("8010000037") + ISSUE_BLOCK)[1] == 0x9000
-    assert send(card, bytes.fromhex("8020000096") + RECORD)[1] == 0x9000
+    issue(card, diversify(TEST_MASTER_KEY, serial))
+    write_ballot(card)
     card.close()
 
     again = VirtualBallotCard.open_image(path)
     assert again.serial == serial
     assert again.state == CardState.VOTED  # readable while unpowered
     again.power_on()
-    assert send(again, SELECT)[1] == 0x9000
-    status, _ = send(again, bytes.fromhex("8040000000"))
-    assert status == bytes((CardState.VOTED,)) + serial
-    assert send(again, bytes.fromhex("00B0000000"))[0] == data_file(ISSUE_BLOCK, RECORD)
+    assert observed(again) == (CardState.VOTED, 2, data_file(ISSUE_BLOCK, RECORD))
     again.close()
-
-
-def select_and_authenticate_key(card: VirtualBallotCard, key: bytes) -> None:
-    assert send(card, SELECT)[1] == 0x9000
-    challenge, _ = send(card, bytes.fromhex("0084000010"))
-    assert send(card, bytes.fromhex("0082000010") + cryptogram(key, challenge))[1] == 0x9000
 
 
 def test_an_image_file_carries_its_serial_and_refuses_another(tmp_path):
@@ -368,10 +359,9 @@ def test_a_committed_journal_in_a_file_is_replayed_by_another_process_object(tmp
     card = VirtualBallotCard.open_image(path)
     key = diversify(TEST_MASTER_KEY, card.serial)
     card.power_on()
-    select_and_authenticate_key(card, key)
-    card.tear_after_bytes = 80  # ISSUE of 55 bytes: journal 66, marker, then apply
+    card.store.tear_after_commit = True  # ISSUE's journal and marker written, not applied
     with pytest.raises(CardPowerLost):
-        send(card, bytes.fromhex("8010000037") + ISSUE_BLOCK)
+        issue(card, key)
     card.close()
     copy = tmp_path / "copy.card"
     shutil.copy(path, copy)
@@ -379,23 +369,65 @@ def test_a_committed_journal_in_a_file_is_replayed_by_another_process_object(tmp
     assert raw[DATA_SIZE] == COMMITTED
     other = VirtualBallotCard.open_image(copy)
     other.power_on()
-    assert other.state == CardState.ISSUED and other.issue_block == ISSUE_BLOCK
+    assert other.state == CardState.ISSUED and other.issue_block == ISSUE_BLOCK and other.counter == 1
     assert copy.read_bytes()[DATA_SIZE] != COMMITTED
     other.close()
 
 
 def test_card_image_encoding_round_trips_and_rejects_bad_fields():
-    image = CardImage(CardState.VOTED, SERIAL, KEY, ISSUE_BLOCK, RECORD)
+    image = CardImage(CardState.VOTED, SERIAL, KEY, ISSUE_BLOCK, RECORD, counter=0x012345)
     assert CardImage.decode(image.encode()) == image
     raw = bytearray(image.encode())
+    assert raw[13:16] == b"\x01\x23\x45"  # the counter, after the serial
     raw[4] = 7
     with pytest.raises(CorruptImageError, match="state byte 07"):
         CardImage.decode(bytes(raw))
     raw = bytearray(image.encode())
-    raw[29] = 65
+    raw[3] = 1
+    with pytest.raises(CorruptImageError, match="protocol v1"):
+        CardImage.decode(bytes(raw))
+    with pytest.raises(ValueError, match="counter"):
+        CardImage(CardState.BLANK, SERIAL, KEY, counter=1 << 24)
+    raw = bytearray(image.encode())
+    raw[32] = 65
     with pytest.raises(CorruptImageError, match="issue length 65"):
         CardImage.decode(bytes(raw))
     with pytest.raises(ValueError):
         CardImage(CardState.BLANK, SERIAL, KEY, b"x" * 65)
     with pytest.raises(ValueError):
         CardImage(CardState.BLANK, b"short", KEY)
+
+
+def _reference_segments(old: bytes, new: bytes, merge_gap: int = 4) -> list[tuple[int, bytes]]:
+    """The journal's changed ranges, byte by byte (what `_segments` computes faster)."""
+    runs: list[list[int]] = []
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        if a != b:
+            if runs and i - runs[-1][1] <= merge_gap:
+                runs[-1][1] = i + 1
+            else:
+                runs.append([i, i + 1])
+    return [(start, new[start:end]) for start, end in runs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(base=st.binary(min_size=DATA_SIZE, max_size=DATA_SIZE),
+       changes=st.lists(st.tuples(st.integers(0, DATA_SIZE - 1), st.binary(min_size=1, max_size=40)), max_size=12))
+def test_journal_segments_are_the_changed_ranges_merged_across_small_gaps(base, changes):
+    from sailau.simulator.store import _segments
+
+    new = bytearray(base)
+    for offset, data in changes:
+        new[offset : offset + len(data)] = data
+        del new[DATA_SIZE:]
+    new = bytes(new)
+    expected = _reference_segments(base, new)
+    size = 2 + sum(4 + len(d) for _, d in expected)
+    if size <= DATA_SIZE + 6 and len(expected) <= 255:
+        assert _segments(base, new) == expected
+    for offset, data in _segments(base, new):  # whatever the split, applying it gives `new`
+        assert new[offset : offset + len(data)] == data
+    patched = bytearray(base)
+    for offset, data in _segments(base, new):
+        patched[offset : offset + len(data)] = data
+    assert bytes(patched) == new

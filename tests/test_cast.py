@@ -88,7 +88,7 @@ def forged(rig: Rig, block: bytes, record: bytes) -> Card:
     """A card carrying exactly these bytes (written with the real master key)."""
     card = Card(rig)
     card.client.issue(block, rig.card_master_key)
-    card.client.write_ballot(record)
+    card.client.write_ballot(record, block)
     return card
 
 
@@ -159,7 +159,7 @@ def test_unenrolled_terminal_is_rejected_untouched(rig: Rig, station: Station) -
     block = IssueBlock.parse(card.card.issue_block)
     plaintext = encode_ballot(rig.election, block.style, {})
     record = seal_ballot(block, plaintext, rig.election_key.public_key_bytes, crypto.generate_signing_key())
-    card.client.write_ballot(record.pack())
+    card.client.write_ballot(record.pack(), card.card.issue_block)
     assert_rejected(station, card, Reason.UNKNOWN_TERMINAL)
 
 
@@ -167,7 +167,7 @@ def test_bad_signature_is_rejected_untouched(rig: Rig, station: Station) -> None
     card = issued_by_station(rig, station)
     block = IssueBlock.parse(card.card.issue_block)
     record = rig.seal(block, {})
-    card.client.write_ballot(flip(record, len(record) - 1))
+    card.client.write_ballot(flip(record, len(record) - 1), card.card.issue_block)
     assert_rejected(station, card, Reason.BAD_SIGNATURE)
 
 
@@ -175,7 +175,7 @@ def test_tampered_ciphertext_is_caught_by_the_signature(rig: Rig, station: Stati
     card = issued_by_station(rig, station)
     block = IssueBlock.parse(card.card.issue_block)
     record = rig.seal(block, {})
-    card.client.write_ballot(flip(record, 1 + 8 + 32 + 1))  # a ciphertext byte
+    card.client.write_ballot(flip(record, 1 + 8 + 32 + 1), card.card.issue_block)  # a ciphertext byte
     assert_rejected(station, card, Reason.BAD_SIGNATURE)
 
 
@@ -183,7 +183,7 @@ def test_record_moved_from_another_card_is_rejected(rig: Rig, station: Station) 
     card = issued_by_station(rig, station, 0)
     other = issued_by_station(rig, station, 1)
     other_record = rig.seal(IssueBlock.parse(other.card.issue_block), {})
-    card.client.write_ballot(other_record)  # a genuine record, signed for the other card's token
+    card.client.write_ballot(other_record, card.card.issue_block)  # a genuine record, signed for the other card's token
     assert_rejected(station, card, Reason.BAD_SIGNATURE)
 
 
@@ -195,7 +195,7 @@ def test_record_moved_from_another_card_is_rejected(rig: Rig, station: Station) 
 def test_malformed_record_is_rejected_untouched(rig: Rig, station: Station, mangle: Callable[[bytes], bytes]) -> None:
     card = issued_by_station(rig, station)
     record = rig.seal(IssueBlock.parse(card.card.issue_block), {})
-    card.client.write_ballot(mangle(record))
+    card.client.write_ballot(mangle(record), card.card.issue_block)
     assert_rejected(station, card, Reason.MALFORMED_RECORD)
 
 

@@ -99,13 +99,24 @@ def test_pull_lets_n_apdus_through_then_the_card_is_gone(after: int) -> None:
     card.arm_pull(after)
     done = 0
     with pytest.raises(CardRemovedError):
-        for op in (client.select, client.status, client.read_data):
+        for op in (client.select, client.read_data, client.read_data):
             op()
             done += 1
     assert done == after and card.pulled and not card.card.powered
     assert client.transport.card is None  # the reader saw it leave
     card.disarm()
     assert not card.pulled
+
+
+def test_a_pull_with_the_answer_lost_runs_the_command_first() -> None:
+    master = bytes(16)
+    card = FaultyCard(VirtualBallotCard(master_key=master))
+    client = _client(card)
+    client.select()
+    card.arm_pull(0, answer_lost=True)
+    with pytest.raises(CardRemovedError):
+        client.issue(b"\x01" * 55, master)
+    assert card.pulled and card.card.state is CardState.ISSUED  # it ran; nobody heard
 
 
 @settings(max_examples=40, deadline=None)
@@ -120,14 +131,14 @@ def test_a_tear_point_always_cuts_the_write_and_leaves_old_or_new(seed: int, op:
     if op in ("write", "clear"):
         client.issue(issue, master)
     if op == "clear":
-        client.write_ballot(record)
+        client.write_ballot(record, issue)
     before = card.card.state
     card.arm_tear(tear_point(rng, {"issue": 55, "write": 124, "clear": 55 + 124}[op]))
     with pytest.raises(CardRemovedError):
         if op == "issue":
             client.issue(issue, master)
         elif op == "write":
-            client.write_ballot(record)
+            client.write_ballot(record, issue)
         else:
             client.clear(master)
     assert card.card.tear_after_bytes is None  # it fired

@@ -18,7 +18,7 @@ from sailau.simulator.bench_card import bench_in_process, bench_pcsc
 from sailau.simulator.card_app import ATR, TEST_MASTER_KEY, VirtualBallotCard
 from sailau.simulator.vpcd import VpcdBridge
 from sailau.smartcard.apdu import AID, CardState, Ins
-from sailau.smartcard.client import BallotCardClient
+from sailau.smartcard.client import BallotCardClient, CardStatus
 from sailau.smartcard.errors import (
     CardRemovedError,
     ConditionsNotSatisfiedError,
@@ -53,15 +53,15 @@ def test_full_card_cycle_through_pcscd(card_bridge, vpcd_slot, virtual_card):
     try:
         assert client.status().state is CardState.BLANK
         client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)
-        client.write_ballot(RECORD)
+        client.write_ballot(RECORD, ISSUE_BLOCK)  # the card's digest matches
         with pytest.raises(ConditionsNotSatisfiedError):
-            client.write_ballot(RECORD)  # once only
-        assert client.status().state is CardState.VOTED
+            client.write_ballot(RECORD, ISSUE_BLOCK)  # once only
+        assert client.select().state is CardState.VOTED
         data = client.read_data()  # 1+41+1+200 bytes: two READ BINARY
         assert (data.issue_block, data.record) == (ISSUE_BLOCK, RECORD)
         client.clear(TEST_MASTER_KEY)
-        status = client.status()
-        assert (status.state, status.serial) == (CardState.BLANK, virtual_card.serial)
+        status = client.select()
+        assert (status.state, status.serial, status.counter) == (CardState.BLANK, virtual_card.serial, 3)
     finally:
         transport.disconnect()
     assert virtual_card.state is CardState.BLANK  # the card itself agrees
@@ -143,7 +143,7 @@ def test_card_pulled_mid_issue_raises_and_reads_consistent_after_reinsertion(vpc
         wait_for_card(vpcd_slot.reader, True, WAIT)
         transport, client = _client(vpcd_slot.reader)
         with pytest.raises(CardRemovedError, match="removed or lost power"):
-            client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)  # 4 APDUs; pulled on the last
+            client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)  # one APDU (SELECT told the counter); pulled on it
         transport.disconnect()
         puller.puller.join(WAIT)
         wait_for_card(vpcd_slot.reader, False, WAIT)
@@ -153,7 +153,7 @@ def test_card_pulled_mid_issue_raises_and_reads_consistent_after_reinsertion(vpc
         try:
             # The card ran ISSUE before it was pulled: the host never heard,
             # but re-reading shows the whole new state, not a mix.
-            assert client.status().state is CardState.ISSUED
+            assert client.status() == CardStatus(CardState.ISSUED, card.serial, 1)
             assert client.read_data().issue_block == ISSUE_BLOCK
         finally:
             transport.disconnect()
@@ -168,7 +168,7 @@ def test_torn_write_over_pcsc_is_card_removed_and_card_holds_old_or_new(card_bri
     client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)
     virtual_card.tear_after_bytes = 20
     with pytest.raises(CardRemovedError):
-        client.write_ballot(RECORD)
+        client.write_ballot(RECORD, ISSUE_BLOCK)
     transport.disconnect()
     assert not card_bridge.wants_inserted  # the torn card left the reader
     wait_for_card(vpcd_slot.reader, False, WAIT)
@@ -189,7 +189,7 @@ def test_torn_write_over_pcsc_is_card_removed_and_card_holds_old_or_new(card_bri
 @pytest.mark.pcsc
 def test_scriptor_selects_the_application(card_bridge, vpcd_slot, tmp_path):
     script = tmp_path / "select.txt"
-    script.write_text(f"00 A4 04 00 08 {AID.hex(' ').upper()}\n80 40 00 00 00\n")
+    script.write_text(f"00 A4 04 0C 08 {AID.hex(' ').upper()}\n00 A4 04 00 08 {AID.hex(' ').upper()} 00\n")
     out = subprocess.run(
         ["scriptor", "-r", vpcd_slot.reader, str(script)],
         capture_output=True, text=True, timeout=30,
@@ -197,8 +197,8 @@ def test_scriptor_selects_the_application(card_bridge, vpcd_slot, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     # "< 90 00 : Normal processing." per response
     responses = [line[1:].split(":")[0].split() for line in out.stdout.splitlines() if line.startswith("<")]
-    assert responses[0] == ["90", "00"], out.stdout  # SELECT
-    assert len(responses[1]) == 11 and responses[1][-2:] == ["90", "00"], out.stdout  # GET STATUS
+    assert responses[0] == ["90", "00"], out.stdout  # SELECT, no data
+    assert len(responses[1]) == 14 and responses[1][-2:] == ["90", "00"], out.stdout  # SELECT: state, serial, counter
 
 
 @pytest.mark.pcsc
@@ -311,7 +311,7 @@ def test_in_process_slot_reports_the_same_events():
     client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)
     card.tear_after_bytes = 5
     with pytest.raises(CardRemovedError):
-        client.write_ballot(RECORD)
+        client.write_ballot(RECORD, ISSUE_BLOCK)
     slot.poll()
     assert seen == [CardInserted("booth", ATR), CardRemoved("booth")]
     slot.insert(card)

@@ -205,7 +205,7 @@ def test_failed_issue_retried_on_the_same_card_reuses_the_token(rig: Rig, statio
     client = BallotCardClient(transport)
     client.connect()
     station.check_in(rig.iins[0])
-    transport.pull_in = 5  # SELECT, GET STATUS, GET CHALLENGE, EXT AUTH, then pulled at ISSUE
+    transport.pull_in = 2  # SELECT, then pulled at ISSUE
     with pytest.raises(IssueFailed):
         station.on_card(client)
     assert card.state is CardState.BLANK and station.counters().issued == 1
@@ -253,7 +253,7 @@ def test_failed_issue_then_another_card_cancels_the_first_token(rig: Rig, statio
     client = BallotCardClient(transport)
     client.connect()
     station.check_in(rig.iins[0])
-    transport.pull_in = 5
+    transport.pull_in = 2  # SELECT, then pulled at ISSUE
     with pytest.raises(IssueFailed):
         station.on_card(client)
     other, client2, _ = new_card(rig)

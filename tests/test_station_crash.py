@@ -83,11 +83,12 @@ def worker(config_path: str) -> int:
     client.connect()
 
     def vote(i: int) -> None:
-        client.select()
-        block = IssueBlock.parse(client.read_data().issue_block)
+        client.select_without_status()
+        raw = client.read_data().issue_block
+        block = IssueBlock.parse(raw)
         plaintext = encode_ballot(election, block.style, {})
         record = seal_ballot(block, plaintext, election.public_key, terminal_key).pack()
-        client.write_ballot(record)
+        client.write_ballot(record, raw)
         log(f"VOTED {BallotRecord.parse(record, election.plaintext_length).receipt_code}")
 
     def cast() -> None:

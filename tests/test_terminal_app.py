@@ -32,7 +32,7 @@ from sailau.terminal.screens import (
 )
 from sailau.terminal.session import CardCheck, Phase, TerminalSession, WriteStep
 from sailau.terminal.speech import Speaker
-from test_terminal_session import CorruptReadBack, FakeClock, opened
+from test_terminal_session import CorruptDigest, FakeClock, opened
 
 SIZE = (100, 34)
 STYLE = ts.election().precinct(ts.PRECINCT).style
@@ -258,9 +258,9 @@ async def test_card_torn_after_the_commit_shows_the_receipt_and_sends_it_to_the_
 
 
 @pytest.mark.asyncio
-async def test_a_bad_read_back_says_do_not_take_the_card_to_the_box() -> None:
+async def test_a_bad_write_digest_says_do_not_take_the_card_to_the_box() -> None:
     source = InProcessCardSource()
-    source.transport = CorruptReadBack()
+    source.transport = CorruptDigest()
     source.client.transport = source.transport
     app, _ = make_app(source=source)
     async with app.run_test(size=SIZE) as pilot:

@@ -44,7 +44,7 @@ async def test_a_full_vote_through_pcscd_and_vpcd(vpcd_slot_2) -> None:
             assert app.session.receipt_code
             bridge.remove()  # pulled out of the reader: the monitor reports it
             await on_screen(pilot, IdleScreen)
-            print(f"\nwrite + read-back + screen via pcscd: {write_seconds * 1000:.0f} ms")
+            print(f"\nwrite (digest answered) + screen via pcscd: {write_seconds * 1000:.0f} ms")
     finally:
         bridge.stop()
         wait_for_card(vpcd_slot_2.reader, present=False, timeout=10)

@@ -88,13 +88,16 @@ def test_full_vote_writes_the_sealed_ballot_and_forgets_the_choices() -> None:
     assert session.phase is Phase.IDLE and session.receipt_code is None and session.language is None
 
 
-def test_a_vote_costs_three_reads_and_two_apdus_to_write() -> None:
+def test_a_vote_costs_two_reads_and_one_apdu_to_write() -> None:
     session, slot = start()
     session.on_card_inserted(slot.client)
-    assert slot.client.reset_stats().apdus == 3  # SELECT, GET STATUS, READ BINARY
+    read = slot.client.reset_stats()
+    assert (read.apdus, read.total_bytes) == (2, 15 + 64)  # SELECT (no data), READ BINARY
     session.vote({LIST: "QHP"})
     session.cast()
-    assert slot.client.stats.apdus == 2  # WRITE BALLOT, READ BINARY
+    write = slot.client.stats
+    record = len(slot.card.record)
+    assert (write.apdus, write.total_bytes) == (1, 6 + record + 10)  # WRITE BALLOT answering its digest: no read-back
 
 
 @pytest.mark.parametrize(
@@ -285,8 +288,9 @@ def test_card_torn_at_every_byte_of_the_write_is_either_still_issued_or_fully_vo
     assert set(seen[:switch]) == {CardCheck.STILL_ISSUED} and set(seen[switch:]) == {CardCheck.WRITE_COMPLETED}
 
 
-class PullOnReadBack:
-    """A transport whose card is pulled right after WRITE BALLOT succeeded."""
+class PullBeforeTheAnswer:
+    """A transport whose card runs WRITE BALLOT and is pulled before its answer
+    (the digest) comes back."""
 
     def __init__(self, inner: InProcessTransport) -> None:
         self.inner = inner
@@ -299,15 +303,16 @@ class PullOnReadBack:
         self.inner.disconnect()
 
     def transmit(self, apdu: bytes) -> bytes:
-        if self.armed and apdu[1] == 0xB0:
+        if self.armed and apdu[1] == 0x20:
+            self.inner.transmit(apdu)
             self.inner.remove()
-            raise CardRemovedError("pulled before the read-back")
+            raise CardRemovedError("pulled before the answer came back")
         return self.inner.transmit(apdu)
 
 
-def test_card_pulled_before_the_read_back_holds_the_full_record() -> None:
+def test_card_pulled_before_write_ballot_answered_holds_the_full_record() -> None:
     card = ts.issued_card()
-    transport = PullOnReadBack(InProcessTransport(card))
+    transport = PullBeforeTheAnswer(InProcessTransport(card))
     client = BallotCardClient(transport)
     session = TerminalSession(ts.config(), clock=FakeClock())
     session.on_card_inserted(client)
@@ -334,23 +339,35 @@ def test_another_voted_card_after_an_interruption_is_just_already_voted() -> Non
     assert session.on_card_inserted(ts.slot(other).client).check is CardCheck.ALREADY_VOTED
 
 
-class CorruptReadBack(InProcessTransport):
+class CorruptDigest(InProcessTransport):
     def transmit(self, apdu: bytes) -> bytes:
         answer = super().transmit(apdu)
-        if apdu[1] == 0xB0 and len(answer) > 100:
-            answer = answer[:80] + bytes([answer[80] ^ 1]) + answer[81:]
+        if apdu[1] == 0x20 and answer[-2:] == b"\x90\x00":
+            answer = bytes([answer[0] ^ 1]) + answer[1:]
         return answer
 
 
-def test_a_read_back_that_differs_is_a_failed_write() -> None:
-    card = ts.issued_card()
+def _write_with(card: VirtualBallotCard, transport: InProcessTransport) -> tuple[TerminalSession, object]:
     session = TerminalSession(ts.config(), clock=FakeClock())
-    client = BallotCardClient(CorruptReadBack(card))
-    session.on_card_inserted(client)
+    session.on_card_inserted(BallotCardClient(transport))
     session.vote({})
-    result = session.cast()
-    assert result.outcome is CastOutcome.FAILED and "differs" in result.detail
+    return session, session.cast()
+
+
+def test_a_digest_that_differs_from_what_was_written_is_a_failed_write() -> None:
+    card = ts.issued_card()
+    session, result = _write_with(card, CorruptDigest(card))
+    assert result.outcome is CastOutcome.FAILED and "does not hold this ballot" in result.detail
     assert session.phase is Phase.WRITE_FAILED and not session.holds_choices and session.receipt_code is None
+
+
+def test_a_card_that_stores_something_else_than_it_was_sent_is_a_failed_write() -> None:
+    from sailau.simulator.defects import DEFECTS
+
+    card = DEFECTS["record-digest"].make()
+    ts.issue(card)
+    session, result = _write_with(card, InProcessTransport(card))
+    assert result.outcome is CastOutcome.FAILED and session.phase is Phase.WRITE_FAILED
 
 
 def test_a_card_voted_behind_the_terminal_s_back_refuses_the_write() -> None:
@@ -358,7 +375,7 @@ def test_a_card_voted_behind_the_terminal_s_back_refuses_the_write() -> None:
     session, slot = start(card)
     session.on_card_inserted(slot.client)
     session.vote({LIST: "AMANAT"})
-    slot.client.write_ballot(b"\x01" * 10)  # someone else writes between read and write
+    slot.client.write_ballot(b"\x01" * 10, card.issue_block)  # someone else writes between read and write
     result = session.cast()
     assert result.outcome is CastOutcome.FAILED and "refused" in result.detail
     assert session.phase is Phase.WRITE_FAILED

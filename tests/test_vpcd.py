@@ -25,7 +25,8 @@ from sailau.simulator.vpcd import (
 from sailau.smartcard.apdu import AID
 
 SELECT = bytes((0x00, 0xA4, 0x04, 0x00, len(AID))) + AID
-GET_STATUS = bytes.fromhex("8040000000")
+SELECT_STATUS = SELECT + b"\x00"  # SELECT answering state, serial and counter
+READ = bytes.fromhex("00B0000000")
 OK = b"\x90\x00"
 
 
@@ -123,7 +124,7 @@ def test_answers_atr_and_apdus_after_power_on(bridge, fake, card, events):
     assert fake.transact(bytes([CTRL_ATR])) == ATR
     fake.send(bytes([CTRL_ON]))
     assert fake.transact(SELECT) == OK
-    assert fake.transact(GET_STATUS) == b"\x00" + card.serial + OK
+    assert fake.transact(SELECT_STATUS) == b"\x00" + card.serial + b"\x00\x00\x00" + OK
     assert bridge.apdus == 2
 
 
@@ -131,11 +132,11 @@ def test_power_off_and_reset_drop_the_selection(bridge, fake):
     fake.send(bytes([CTRL_ON]))
     assert fake.transact(SELECT) == OK
     fake.send(bytes([CTRL_RESET]))
-    assert fake.transact(GET_STATUS) == b"\x69\x85"  # not selected after reset
+    assert fake.transact(READ) == b"\x69\x85"  # not selected after reset
     assert fake.transact(SELECT) == OK
     fake.send(bytes([CTRL_OFF]))
     fake.send(bytes([CTRL_ON]))
-    assert fake.transact(GET_STATUS) == b"\x69\x85"
+    assert fake.transact(READ) == b"\x69\x85"
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -146,8 +147,8 @@ def test_frames_split_anywhere_read_whole(bridge, fake, card, cuts):
     fake.send(bytes([CTRL_ON]), cuts[0])
     fake.send(SELECT, cuts[1])
     assert fake.recv() == OK
-    fake.send(GET_STATUS, cuts[2])
-    assert fake.recv() == b"\x00" + card.serial + OK
+    fake.send(SELECT_STATUS, cuts[2])
+    assert fake.recv() == b"\x00" + card.serial + b"\x00\x00\x00" + OK
 
 
 def test_remove_closes_and_insert_reconnects(bridge, fake, card, events):
@@ -164,7 +165,7 @@ def test_remove_closes_and_insert_reconnects(bridge, fake, card, events):
     assert bridge.wait_connected(5)
     assert _next_kind(events) == "inserted"
     fake.send(bytes([CTRL_ON]))
-    assert fake.transact(GET_STATUS) == b"\x69\x85"  # fresh power: nothing selected
+    assert fake.transact(READ) == b"\x69\x85"  # fresh power: nothing selected
 
 
 def test_retries_until_pcscd_listens(card, events):
@@ -196,7 +197,7 @@ def test_torn_write_pulls_the_card_and_keeps_it_consistent(bridge, fake, card, e
     assert _next_kind(events) == "inserted"
     fake.send(bytes([CTRL_ON]))
     assert fake.transact(SELECT) == OK
-    # Make the card ISSUED directly in its store (ISSUE needs authentication,
+    # Make the card ISSUED directly in its store (ISSUE needs a proof,
     # covered over PC/SC in test_pcsc.py), then tear the WRITE BALLOT.
     from dataclasses import replace
 
@@ -214,8 +215,8 @@ def test_torn_write_pulls_the_card_and_keeps_it_consistent(bridge, fake, card, e
     fake.accept()
     fake.send(bytes([CTRL_ON]))
     assert fake.transact(SELECT) == OK
-    status = fake.transact(GET_STATUS)
-    data = fake.transact(bytes((0x00, 0xB0, 0x00, 0x00, 0x00)))
+    status = fake.transact(SELECT_STATUS)
+    data = fake.transact(READ)
     old = (CardState.ISSUED, bytes([5]) + b"issue" + bytes([0]))
     new = (CardState.VOTED, bytes([5]) + b"issue" + bytes([4]) + b"vote")
     assert (status[0], data[:-2]) in (old, new)
@@ -237,3 +238,31 @@ def test_stop_ends_a_bridge_blocked_in_recv(bridge, fake, card):
     bridge.stop()  # raises if the thread does not end: stop() must wake recv()
     assert not bridge.connected and not card.powered
     fake.expect_closed()
+
+
+def test_a_torn_card_comes_back_by_itself_when_the_bridge_is_told_to(card, fake, events):
+    """`reinsert_after_power_loss`: the conformance kit's cuts through pcscd need
+    the card back without a human (`sailau card serve --tear-hook`)."""
+    bridge = VpcdBridge(card, port=fake.port, on_event=events.put, reinsert_after_power_loss=0.05).start()
+    try:
+        fake.accept()
+        assert _next_kind(events) == "inserted"
+        fake.send(bytes([CTRL_ON]))
+        assert fake.transact(SELECT) == OK
+        from dataclasses import replace
+
+        from sailau.smartcard.apdu import CardState
+
+        card.store.save(replace(card.store.peek(), state=CardState.ISSUED, issue_block=b"issue"))
+        fake.send(bytes([CTRL_RESET]))
+        assert fake.transact(SELECT) == OK
+        card.tear_after_bytes = 3
+        fake.send(bytes((0x80, 0x20, 0x00, 0x00, 4)) + b"vote")
+        fake.expect_closed()
+        assert _next_kind(events) == "power-lost"
+        fake.accept()  # no insert() call: it reconnects on its own
+        assert _next_kind(events) == "inserted"
+        fake.send(bytes([CTRL_ON]))
+        assert fake.transact(SELECT_STATUS)[0] in (CardState.ISSUED, CardState.VOTED)
+    finally:
+        bridge.stop()
