@@ -4,8 +4,12 @@ kiosk browser with textual-serve (`--serve`).
     sailau terminal --election FILE --terminal-key FILE --reader NAME --precinct N
 
 Thin over `sailau.terminal`: loads the definition and the terminal's signing
-key, checks the precinct, finds the reader, runs the app. Every setup problem
-exits non-zero with a message naming it.
+key, checks the precinct, runs the app. Every setup problem (definition, key,
+precinct, timeouts) exits non-zero with a message naming it. The card service
+and the reader are not setup problems: they come and go while the booth is open,
+so the kiosk starts without them, shows voters and poll workers what is missing
+(in the browser too: never a splash screen that stays), and goes on by itself
+when they are back; the problem is also printed here for the technician.
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ def terminal(election_path: Path, key_path: Path, reader: str, precinct: int, id
     """Run the voting-booth kiosk."""
     from sailau.election.crypto import KeyFileError, load_signing_key
     from sailau.election.definition import DefinitionError, ElectionLookupError, load_election
-    from sailau.smartcard.errors import CardError
     from sailau.terminal.session import TerminalConfig
 
     try:
@@ -56,6 +59,14 @@ def terminal(election_path: Path, key_path: Path, reader: str, precinct: int, id
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
+    from sailau.terminal.cards import PcscCardSource
+
+    source = PcscCardSource(reader)
+    status = source.status()
+    if not status.ready:
+        click.echo(f"card reader {reader!r} not ready ({status.problem}): {status.detail}; "
+                   "the kiosk shows it and goes on once it is fixed", err=True)
+
     if serve:
         from textual_serve.server import Server
 
@@ -70,11 +81,6 @@ def terminal(election_path: Path, key_path: Path, reader: str, precinct: int, id
         return
 
     from sailau.terminal.app import KioskApp
-    from sailau.terminal.cards import PcscCardSource
     from sailau.terminal.session import TerminalSession
 
-    try:
-        source = PcscCardSource(reader)
-    except CardError as exc:
-        raise click.ClickException(str(exc)) from None
     KioskApp(TerminalSession(config), source).run()

@@ -1,10 +1,30 @@
 """The booth kiosk (Textual): renders the `TerminalSession` one screen per phase.
 
 Card I/O runs in worker threads so the screen stays live; card events may come
-from pyscard's monitor thread and are posted into the app's loop. The app keeps
-no choice: it asks the session for every view, and throws each screen away when
-the phase changes. Accessibility settings (contrast, text size, speech) can be
-switched at any time and go back to the defaults for the next voter."""
+from the reader's watcher thread and are posted into the app's loop. The app
+keeps no choice: it asks the session for every view, and throws each screen
+away when the phase changes.
+
+The voter's settings live in the session (`session.settings`); the app applies
+them (theme, size and screen-off classes, speech rate and volume) and offers
+every way to change them:
+
+| keys | does |
+|---|---|
+| ↑ ↓ (Tab) | move between targets; with speech on each says what it is |
+| Enter | select (press) the target |
+| ← Esc / → | back / next (contest, review) |
+| 1–9 | pick an option, a language, or a contest to change on the review |
+| F2 F3 F4 F8 | colours, text size, speech on/off, all settings |
+| 0 or Insert | repeat what the screen says |
+| / * | speech slower / faster |
+| - + | quieter / louder |
+| . or Delete | screen off / on for privacy (with speech on) |
+| Space | the move switch, in two-switch mode (Enter is the select switch) |
+
+The card service is asked about once a second whether the reader can be used
+(`CardSource.status`, in a worker thread); while it cannot, the out-of-service
+screen replaces every other. The idle warning is shown and spoken."""
 
 from __future__ import annotations
 
@@ -12,11 +32,14 @@ from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
-from textual.theme import Theme
+from textual.screen import Screen
 
 from sailau.smartcard.events import CardEvent, CardInserted
-from sailau.terminal.cards import CardSource
+from sailau.terminal.cards import CardSource, ReaderStatus
+from sailau.terminal.i18n import N_, t
 from sailau.terminal.screens import (
+    KEYPAD_HELP,
+    CardPulledScreen,
     ConfirmBlankScreen,
     ContestScreen,
     DoneScreen,
@@ -25,48 +48,25 @@ from sailau.terminal.screens import (
     InterruptedScreen,
     KioskScreen,
     LanguageScreen,
+    OutOfServiceScreen,
+    OverlayScreen,
     ReadingScreen,
     RefusedScreen,
     ReviewScreen,
+    SettingsScreen,
+    Speech,
+    SpeechUnavailableScreen,
     TakeCardScreen,
     TimedOutScreen,
+    VoterScreen,
     WriteFailedScreen,
     WritingScreen,
 )
 from sailau.terminal.session import CastOutcome, CastResult, IdleState, Phase, TerminalSession, WriteStep
+from sailau.terminal.settings import TEXT_SIZES, InputMode, VoterSettings
 from sailau.terminal.speech import Speaker
-from sailau.terminal.widgets import AccessBar
-
-NORMAL_THEME = Theme(
-    name="sailau-normal",
-    primary="#1f5fa8",
-    secondary="#2c7a4b",
-    accent="#f0b429",
-    warning="#c77700",
-    error="#c0392b",
-    success="#2e7d32",
-    foreground="#f2f4f7",
-    background="#14212e",
-    surface="#1c2d3f",
-    panel="#24384e",
-    dark=True,
-)
-CONTRAST_THEME = Theme(
-    name="sailau-contrast",
-    primary="#ffff00",
-    secondary="#00ffff",
-    accent="#ffff00",
-    warning="#ffff00",
-    error="#ff4040",
-    success="#00ff00",
-    foreground="#ffffff",
-    background="#000000",
-    surface="#000000",
-    panel="#000000",
-    dark=True,
-    luminosity_spread=0.0,
-    text_alpha=1.0,
-)
+from sailau.terminal.themes import THEMES
+from sailau.terminal.widgets import AccessBar, Target
 
 PHASE_SCREENS = {
     Phase.IDLE: IdleScreen,
@@ -80,8 +80,14 @@ PHASE_SCREENS = {
     Phase.INTERRUPTED: InterruptedScreen,
     Phase.WRITE_FAILED: WriteFailedScreen,
     Phase.TIMED_OUT: TimedOutScreen,
+    Phase.CARD_PULLED: CardPulledScreen,
 }
-TEXT_SIZES = (1, 2, 3)
+SPEECH_ON = N_("Speech on.")
+SPEECH_OFF = N_("Speech off.")
+FASTER, SLOWER = N_("Faster."), N_("Slower.")
+LOUDER, QUIETER = N_("Louder."), N_("Quieter.")
+SCREEN_OFF_SAID, SCREEN_ON_SAID = N_("Screen off."), N_("Screen on.")
+DEFAULTS_SAID = N_("Default settings.")
 
 
 class CardEventMessage(Message):
@@ -97,9 +103,17 @@ class KioskApp(App[None]):
     TITLE = "Sailau"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("f2", "toggle_contrast", "Contrast", show=False, priority=True),
+        Binding("f2", "toggle_contrast", "Colours", show=False, priority=True),
         Binding("f3", "cycle_size", "Text size", show=False, priority=True),
         Binding("f4", "toggle_speech", "Speech", show=False, priority=True),
+        Binding("f8", "open_settings", "Settings", show=False, priority=True),
+        Binding("0,insert", "repeat", "Repeat", show=False, priority=True),
+        Binding("slash", "slower", "Slower", show=False, priority=True),
+        Binding("asterisk", "faster", "Faster", show=False, priority=True),
+        Binding("minus", "quieter", "Quieter", show=False, priority=True),
+        Binding("plus", "louder", "Louder", show=False, priority=True),
+        Binding("full_stop,delete", "toggle_screen", "Screen off", show=False, priority=True),
+        Binding("space", "switch_move", "Move (switch)", show=False, priority=True),
     ]
 
     def __init__(
@@ -108,18 +122,24 @@ class KioskApp(App[None]):
         source: CardSource,
         speaker: Speaker | None = None,
         idle_poll_seconds: float = 1.0,
+        reader_poll_seconds: float = 1.0,
+        scan_poll_seconds: float = 0.25,
     ) -> None:
         super().__init__()
         self.session = session
         self.source = source
         self.speaker = speaker if speaker is not None else Speaker.detect()
         self.idle_poll_seconds = idle_poll_seconds
-        self.contrast = False
-        self.text_size = 1
+        self.reader_poll_seconds = reader_poll_seconds
+        self.scan_poll_seconds = scan_poll_seconds
         self.receipt_acknowledged = False
-        self.register_theme(NORMAL_THEME)
-        self.register_theme(CONTRAST_THEME)
-        self.theme = NORMAL_THEME.name
+        self._last_scan = session.clock()
+        # No animation: a list jumps to the focused target at once (and nothing on
+        # screen moves by itself, which some voters cannot follow).
+        self.animation_level = "none"
+        for theme in THEMES.values():
+            self.register_theme(theme)
+        self.theme = THEMES[session.settings.contrast].name
 
     # -- life cycle ----------------------------------------------------------
 
@@ -127,6 +147,9 @@ class KioskApp(App[None]):
         self.push_screen(self._screen_for_phase())
         self.source.start(self._card_event)
         self.set_interval(self.idle_poll_seconds, self.tick_idle)
+        self.set_interval(self.reader_poll_seconds, self.check_reader)
+        self.set_interval(self.scan_poll_seconds, self.tick_scan)
+        self.check_reader()
 
     def on_unmount(self) -> None:
         self.source.stop()
@@ -138,6 +161,7 @@ class KioskApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
             self.session.touch()
+            self._last_scan = self.session.clock()
         await super().on_event(event)
 
     @property
@@ -160,6 +184,21 @@ class KioskApp(App[None]):
     def _read_card(self) -> None:
         self.session.on_card_inserted(self.source.client)
         self.call_from_thread(self.show_phase)
+
+    def check_reader(self) -> None:
+        """Ask the card source whether the reader can be used (off the UI loop)."""
+        self.run_worker(self._probe_reader, thread=True, group="reader", exclusive=True)
+
+    def _probe_reader(self) -> None:
+        status = self.source.status()
+        self.call_from_thread(self.reader_status, status)
+
+    def reader_status(self, status: ReaderStatus) -> None:
+        before = (self.session.reader_problem, self.session.reader_detail)
+        phase = self.session.phase
+        self.session.on_reader(status.problem, status.detail)
+        if (self.session.reader_problem, self.session.reader_detail) != before or self.session.phase is not phase:
+            self.show_phase()
 
     def cast(self) -> None:
         if self.session.phase is not Phase.REVIEW:
@@ -210,6 +249,10 @@ class KioskApp(App[None]):
         self.session.restart()
         self.show_phase()
 
+    def finish_pulled(self) -> None:
+        self.session.end_voter()
+        self.show_phase()
+
     def acknowledge_receipt(self) -> None:
         self.receipt_acknowledged = True
         self.show_phase()
@@ -217,6 +260,8 @@ class KioskApp(App[None]):
     # -- screens -----------------------------------------------------------------
 
     def _screen_for_phase(self) -> KioskScreen:
+        if self.session.reader_problem is not None and self.session.phase is not Phase.WRITING:
+            return OutOfServiceScreen()
         phase = self.session.phase
         if phase is Phase.DONE and self.receipt_acknowledged:
             return TakeCardScreen()
@@ -225,70 +270,141 @@ class KioskApp(App[None]):
     def show_phase(self) -> None:
         """Replace the screen with the one for the session's phase."""
         if self.session.phase is Phase.IDLE:
-            self.reset_for_next_voter()
+            self.receipt_acknowledged = False
         self._switch(self._screen_for_phase())
 
     def _switch(self, screen: KioskScreen) -> None:
-        while isinstance(self.screen, IdleWarningScreen):
+        while isinstance(self.screen, OverlayScreen):
             self.pop_screen()
+        self.theme = THEMES[self.session.settings.contrast].name
         self.switch_screen(screen)
 
     def tick_idle(self) -> None:
         """Runs every second: warn, then clear the choices at the timeout."""
+        phase = self.session.phase
         state = self.session.check_idle()
         warning = self.screen if isinstance(self.screen, IdleWarningScreen) else None
-        if state is IdleState.TIMED_OUT:
+        if state is IdleState.TIMED_OUT or self.session.phase is not phase:
             self.show_phase()
         elif state is IdleState.WARNING:
             seconds = max(0, round(self.session.idle_seconds_left()))
             if warning is None:
+                while isinstance(self.screen, OverlayScreen):
+                    self.pop_screen()
                 self.push_screen(IdleWarningScreen(self.display_language, seconds))
             else:
                 warning.update_seconds(seconds)
         elif warning is not None:
             self.pop_screen()
 
-    # -- accessibility --------------------------------------------------------------
+    def tick_scan(self) -> None:
+        """Automatic scanning (two-switch mode with a scanning step): move the
+        highlight to the next target every step; any switch selects."""
+        s = self.session.settings
+        if s.input_mode is not InputMode.TWO_SWITCH or not s.scan_seconds:
+            return
+        now = self.session.clock()
+        if now - self._last_scan >= s.scan_seconds:
+            self._last_scan = now
+            self.screen.focus_next()
+
+    # -- settings ------------------------------------------------------------------
 
     def access_bar(self) -> AccessBar:
-        return AccessBar(
-            self.display_language, self.contrast, self.text_size, self.speaker.enabled, self.speaker.reason
-        )
+        return AccessBar(self.display_language, self.session.settings, self.speaker.reason)
+
+    def apply_settings(self, screen: Screen | None = None) -> None:
+        """Show the session's settings: theme, text size and screen-off classes, the bar."""
+        s = self.session.settings
+        self.theme = THEMES[s.contrast].name
+        screen = screen or self.screen
+        for size in TEXT_SIZES:
+            screen.set_class(size == s.text_size, f"size-{size}")
+        screen.set_class(s.screen_off, "-screen-off")
+        screen.set_class(s.input_mode is InputMode.TWO_SWITCH, "-switches")
+        if isinstance(screen, KioskScreen) and screen.is_mounted:
+            screen.refresh_access_bar()
+
+    def change_settings(self, settings: VoterSettings, said: str = "") -> None:
+        """Apply new settings (from the bar, the settings screen or the keypad); with
+        speech on, say what changed at the new rate and volume."""
+        self.session.apply(settings)
+        self.apply_settings()
+        if said:
+            self.speak([(t(self.display_language, said), self.display_language)])
 
     def action_toggle_contrast(self) -> None:
-        self.contrast = not self.contrast
-        self.theme = (CONTRAST_THEME if self.contrast else NORMAL_THEME).name
-        self._access_changed()
+        self.change_settings(self.session.settings.next_contrast())
 
     def action_cycle_size(self) -> None:
-        self.text_size = TEXT_SIZES[(TEXT_SIZES.index(self.text_size) + 1) % len(TEXT_SIZES)]
-        self._access_changed()
+        self.change_settings(self.session.settings.next_text_size())
 
     def action_toggle_speech(self) -> None:
+        s = self.session.settings
+        if s.audio:
+            self.speaker.stop()
+            self.change_settings(s.changed(audio=False))
+            return
         if not self.speaker.available:
-            self.speaker.enabled = False
-        else:
-            self.speaker.enabled = not self.speaker.enabled
-            if not self.speaker.enabled:
-                self.speaker.stop()
-        self._access_changed()
+            self.push_screen(SpeechUnavailableScreen())
+            return
+        self.change_settings(s.changed(audio=True))
+        lang = self.display_language
+        self.speak([(t(lang, SPEECH_ON) + " " + t(lang, KEYPAD_HELP), lang)])
 
-    def reset_for_next_voter(self) -> None:
-        self.receipt_acknowledged = False
-        changed = self.contrast or self.text_size != 1 or self.speaker.enabled
-        self.contrast = False
-        self.text_size = 1
-        self.speaker.enabled = False
-        self.speaker.stop()
-        self.theme = NORMAL_THEME.name
-        if changed:
-            self._access_changed()
+    def action_open_settings(self) -> None:
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen())
 
-    def _access_changed(self) -> None:
-        for size in TEXT_SIZES:
-            self.screen.set_class(size == self.text_size, f"size-{size}")
-        if isinstance(self.screen, KioskScreen):
-            self.screen.refresh_access_bar()
+    def action_default_settings(self) -> None:
+        self.change_settings(self.session.settings.reset_keeping_language(), DEFAULTS_SAID)
 
-    def speak(self, text: str, language: str) -> None:
-        self.speaker.say(text, language)
+    def action_slower(self) -> None:
+        self.change_settings(self.session.settings.slower(), SLOWER)
+
+    def action_faster(self) -> None:
+        self.change_settings(self.session.settings.faster(), FASTER)
+
+    def action_quieter(self) -> None:
+        self.change_settings(self.session.settings.quieter(), QUIETER)
+
+    def action_louder(self) -> None:
+        self.change_settings(self.session.settings.louder(), LOUDER)
+
+    def action_toggle_screen(self) -> None:
+        s = self.session.settings
+        if not s.audio:
+            return  # a voter who sees nothing must hear the ballot
+        self.change_settings(s.changed(screen_off=not s.screen_off), SCREEN_ON_SAID if s.screen_off else SCREEN_OFF_SAID)
+
+    def action_switch_move(self) -> None:
+        if self.session.settings.input_mode is InputMode.TWO_SWITCH:
+            self._last_scan = self.session.clock()
+            self.screen.focus_next()
+
+    # -- speech ----------------------------------------------------------------------
+
+    def speak(self, parts: Speech) -> bool:
+        """Say `parts` if the voter has speech on (at their rate and volume)."""
+        s = self.session.settings
+        parts = [(text, lang) for text, lang in parts if text]
+        if not (s.audio and parts):
+            return False
+        return self.speaker.say(parts, rate=s.rate, volume=s.volume)
+
+    def speak_screen(self, screen: VoterScreen) -> None:
+        """What the screen says when it opens (and on repeat): its prompt, then the focused target."""
+        parts = list(screen.spoken())
+        focused = screen.focused
+        if isinstance(focused, Target) and not isinstance(screen, SettingsScreen):
+            parts.append((focused.spoken(screen.lang), focused.speech_language or screen.lang))
+        self.speak(parts)
+
+    def speak_target(self, target: Target) -> None:
+        screen = target.screen
+        lang = screen.lang if isinstance(screen, VoterScreen) else self.display_language
+        self.speak([(target.spoken(lang), target.speech_language or lang)])
+
+    def action_repeat(self) -> None:
+        if isinstance(self.screen, VoterScreen):
+            self.speak_screen(self.screen)

@@ -13,7 +13,15 @@ so every rule of DESIGN.md §2 step 3 lives here once:
   code follows;
 - a card pulled mid-write is read again when it comes back: still ISSUED (vote
   again) or holding the full VOTED record (take it to the ballot box). The card
-  is recognised by its issue block, whose random token is unique to one issue.
+  is recognised by its issue block, whose random token is unique to one issue;
+- a card pulled before the write (or lost with its reader) drops the choices at
+  once; the terminal says so in the voter's language and waits for it
+  (`Phase.CARD_PULLED`);
+- the voter's settings (`sailau.terminal.settings`) last until their card (known
+  by its issue block) leaves for good; settings made while idle are a poll
+  worker's preset for the next card;
+- the card service or reader being unavailable is a named condition
+  (`reader_problem`) shown over every screen until it is fixed.
 
 No vote state: the choices live only in this object, and are dropped when the
 card leaves, when the voter is idle too long, and right after the write. Nothing
@@ -43,6 +51,7 @@ from sailau.smartcard.apdu import CardState
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.errors import CardError, CardRemovedError, WriteMismatchError
 from sailau.terminal.i18n import N_, t
+from sailau.terminal.settings import DEFAULT_SETTINGS, VoterSettings
 
 DEFAULT_IDLE_TIMEOUT = 120.0
 DEFAULT_IDLE_WARNING = 30.0
@@ -62,6 +71,9 @@ class Phase(enum.StrEnum):
     INTERRUPTED = "interrupted"  # the card left during the write: put it back in
     WRITE_FAILED = "write_failed"  # the card answered but the record is not right: call a poll worker
     TIMED_OUT = "timed_out"  # choices cleared after inactivity; the card is still in
+    # The card left (pulled, or lost with the reader) before the write: choices
+    # dropped, nothing written; waiting for it to come back.
+    CARD_PULLED = "card_pulled"
 
 
 class CardCheck(enum.StrEnum):
@@ -114,6 +126,18 @@ class IdleState(enum.StrEnum):
     ACTIVE = "active"
     WARNING = "warning"
     TIMED_OUT = "timed_out"
+
+
+class ReaderProblem(enum.StrEnum):
+    """Why the terminal cannot take cards now (shown over every screen until fixed)."""
+
+    NO_SERVICE = "no_service"  # the card service (pcscd) is not running
+    NO_READER = "no_reader"  # the service runs but the booth's reader is not connected
+
+
+#: Phases in which an accepted card is in the reader and nothing is written yet:
+#: the card leaving now drops the choices and the voter is told (CARD_PULLED).
+_BEFORE_WRITE = frozenset({Phase.LANGUAGE, Phase.CONTEST, Phase.CONFIRM_BLANK, Phase.REVIEW, Phase.TIMED_OUT})
 
 
 @dataclass(frozen=True)
@@ -206,7 +230,10 @@ class TerminalSession:
         self.phase = Phase.IDLE
         self.check: CardCheck | None = None
         self.check_detail = ""
-        self.language: str | None = None
+        self._settings = DEFAULT_SETTINGS
+        self.reader_problem: ReaderProblem | None = None
+        #: What the card service said (technical, for the poll worker; never vote content).
+        self.reader_detail = ""
         self.receipt_code: str | None = None
         self.contest_index = 0
         self._client: BallotCardClient | None = None
@@ -215,6 +242,10 @@ class TerminalSession:
         self._choices: dict[str, Choice] = {}
         self._editing_from_review = False
         self._interrupted_issue: bytes | None = None  # issue block of the card pulled mid-write
+        #: The issue block of the card in the reader, once read (its token makes it unique).
+        self._card_id: bytes | None = None
+        #: The card whose voter the settings belong to (None: idle, a preset or the defaults).
+        self._voter_card: bytes | None = None
         self._removed_during_write = False
         self._last_activity = clock()
         key = config.terminal_key.public_key()
@@ -223,20 +254,31 @@ class TerminalSession:
     # -- card events -------------------------------------------------------
 
     def on_card_inserted(self, client: BallotCardClient) -> InsertResult:
-        """Power and read the card in the reader; decide whether it can be voted."""
+        """Power and read the card in the reader; decide whether it can be voted.
+
+        The voter's settings belong to their card: they carry over to the same
+        card (pulled, or torn mid-write, and back) and to the first card after the
+        terminal was idle (a poll worker's preset); a card known to be another one
+        than the current voter's starts from the defaults, whatever the terminal
+        missed in between (a removal during a card service outage)."""
         with self._lock:
             if self._client is not None:
                 self._forget_card()
             self.touch()
+            waiting_since = self.phase
             interrupted = self._interrupted_issue is not None
-            language = self.language
             result = self._read_card(client)
+            card = self._card_id
+            returning = card is not None and card == self._voter_card
+            if card is not None and self._voter_card is not None and not returning:
+                self._end_settings()  # another voter's card
             self._client = client
             self._interrupted_issue = None
-            # After a pulled write the voter's language is kept to explain what
-            # happened (a language is no vote content); otherwise a new voter.
-            self.language = language if interrupted and result.check in (
-                CardCheck.STILL_ISSUED, CardCheck.WRITE_COMPLETED) else None
+            # After a pulled write the voter's language explains what happened (a
+            # language is no vote content); any other accepted card chooses again.
+            if not (interrupted and result.check in (CardCheck.STILL_ISSUED, CardCheck.WRITE_COMPLETED)):
+                if result.check is CardCheck.ACCEPTED and not (waiting_since is Phase.IDLE or returning):
+                    self._settings = self._settings.changed(language=None)
             if result.check in (CardCheck.ACCEPTED, CardCheck.STILL_ISSUED):
                 self.phase = Phase.LANGUAGE
             elif result.check is CardCheck.WRITE_COMPLETED:
@@ -244,24 +286,61 @@ class TerminalSession:
                 self.phase = Phase.DONE
             else:
                 self.phase = Phase.REFUSED
+            if self.phase is not Phase.REFUSED:
+                self._voter_card = card
             self.check = result.check
             self.check_detail = result.detail
             return result
 
     def on_card_removed(self) -> None:
-        """The card left the reader: forget everything about this voter."""
+        """The card left the reader.
+
+        After the vote (or a refused card): back to idle, and a voted card ends
+        the voter's settings. Before the write: the choices are dropped now and
+        the terminal waits for the card (CARD_PULLED), keeping the settings to
+        say so in the voter's language. During the write `cast` sees it."""
         with self._lock:
             if self.phase is Phase.WRITING:
                 # `cast` is inside a card command and will see the card gone.
                 self._removed_during_write = True
                 return
-            if self.phase is Phase.INTERRUPTED:
+            if self.phase in (Phase.INTERRUPTED, Phase.CARD_PULLED):
                 return  # already waiting for the card to come back
+            if self.phase in _BEFORE_WRITE:
+                self._forget_card()
+                self.touch()  # the notice stays up for one idle timeout
+                self.phase = Phase.CARD_PULLED
+                return
+            ended = self.phase is not Phase.REFUSED and self.phase is not Phase.IDLE
             self._forget_card()
+            if ended:
+                self._end_settings()
             self.phase = Phase.IDLE
+
+    def end_voter(self) -> None:
+        """The pulled card is not coming back ("finish" on the notice, or its timeout):
+        idle, with default settings for the next voter."""
+        with self._lock:
+            self._require(Phase.CARD_PULLED)
+            self._forget_card()
+            self._end_settings()
+            self.phase = Phase.IDLE
+
+    def on_reader(self, problem: ReaderProblem | None, detail: str = "") -> None:
+        """The card service's state, as the card source last saw it.
+
+        A problem while a voter is marking is the card leaving: the choices are
+        dropped at once (they could never be written) and the voter is told when
+        the reader is back. During the write `cast` sees the card I/O fail."""
+        with self._lock:
+            self.reader_problem = problem
+            self.reader_detail = detail if problem is not None else ""
+            if problem is not None and self.phase in _BEFORE_WRITE:
+                self.on_card_removed()
 
     def _read_card(self, client: BallotCardClient) -> InsertResult:
         election = self.config.election
+        self._card_id = None
         try:
             client.connect()
             client.select_without_status()
@@ -272,6 +351,7 @@ class TerminalSession:
             return InsertResult(CardCheck.UNREADABLE, detail=str(exc))
         if data.issue_block is None:
             return InsertResult(CardCheck.NOT_ISSUED)
+        self._card_id = bytes(data.issue_block)
         try:
             issue = IssueBlock.parse(data.issue_block)
         except BallotRecordError as exc:
@@ -298,6 +378,40 @@ class TerminalSession:
             return InsertResult(CardCheck.STILL_ISSUED)
         return InsertResult(CardCheck.ACCEPTED)
 
+    # -- settings ---------------------------------------------------------------
+
+    @property
+    def settings(self) -> VoterSettings:
+        return self._settings
+
+    @property
+    def language(self) -> str | None:
+        """The voter's language (chosen, or preset by a poll worker), or None."""
+        return self._settings.language
+
+    @language.setter
+    def language(self, language: str | None) -> None:
+        self._settings = self._settings.changed(language=language)
+
+    def adjust(self, **changes: object) -> VoterSettings:
+        """Change some settings (any phase; while idle it is the next voter's preset).
+        Raises SettingsError for a value out of range."""
+        with self._lock:
+            self.touch()
+            self._settings = self._settings.changed(**changes)
+            return self._settings
+
+    def apply(self, settings: VoterSettings) -> None:
+        """Replace every setting at once (a poll worker's preset, or the voter's reset)."""
+        with self._lock:
+            self.touch()
+            self._settings = settings
+
+    def reset_settings(self) -> VoterSettings:
+        """The voter's "default settings": all back, language and choices kept (VVSG 7.1-B)."""
+        self.apply(self._settings.reset_keeping_language())
+        return self._settings
+
     # -- idle timeout ---------------------------------------------------------
 
     def touch(self) -> None:
@@ -308,13 +422,29 @@ class TerminalSession:
     def _voting(self) -> bool:
         return self.phase in (Phase.LANGUAGE, Phase.CONTEST, Phase.CONFIRM_BLANK, Phase.REVIEW)
 
+    @property
+    def idle_timeout(self) -> float:
+        """Seconds of inactivity before the choices are cleared, for this voter."""
+        return self.config.idle_timeout * self._settings.time_factor
+
+    @property
+    def idle_warning(self) -> float:
+        """Seconds before the timeout at which this voter is warned."""
+        return self.config.idle_warning * self._settings.time_factor
+
     def idle_seconds_left(self) -> float:
-        return self.config.idle_timeout - (self.clock() - self._last_activity)
+        return self.idle_timeout - (self.clock() - self._last_activity)
 
     def check_idle(self) -> IdleState:
         """Call periodically: warns near the timeout, and at the timeout drops every
-        choice (the card stays in; the voter may start again)."""
+        choice (the card stays in; the voter may start again). A pulled card's
+        notice ends after one timeout (TIMED_OUT is returned, the phase is IDLE)."""
         with self._lock:
+            if self.phase is Phase.CARD_PULLED:
+                if self.idle_seconds_left() <= 0:
+                    self.end_voter()
+                    return IdleState.TIMED_OUT
+                return IdleState.ACTIVE
             if not self._voting:
                 return IdleState.ACTIVE
             left = self.idle_seconds_left()
@@ -322,7 +452,7 @@ class TerminalSession:
                 self._drop_choices()
                 self.phase = Phase.TIMED_OUT
                 return IdleState.TIMED_OUT
-            if left <= self.config.idle_warning:
+            if left <= self.idle_warning:
                 return IdleState.WARNING
             return IdleState.ACTIVE
 
@@ -350,8 +480,7 @@ class TerminalSession:
         """Switch the display language at any point of the vote (choices kept)."""
         if language not in LANGUAGES:
             raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
-        self.touch()
-        self.language = language
+        self.adjust(language=language)
 
     @property
     def contests(self) -> tuple:
@@ -564,6 +693,7 @@ class TerminalSession:
             self.receipt_code = record.receipt_code
             if self._removed_during_write:
                 self._forget_card()
+                self._end_settings()
                 self.phase = Phase.IDLE
             else:
                 self.phase = Phase.DONE
@@ -572,9 +702,7 @@ class TerminalSession:
 
     def _interrupted(self, issue_raw: bytes, detail: str) -> CastResult:
         with self._lock:
-            language = self.language
-            self._forget_card()
-            self.language = language  # to explain in the voter's language when the card returns
+            self._forget_card()  # the settings (language too) stay: to explain when the card returns
             self._interrupted_issue = issue_raw
             self.phase = Phase.INTERRUPTED
         return CastResult(CastOutcome.INTERRUPTED, detail=detail)
@@ -593,6 +721,11 @@ class TerminalSession:
         self._editing_from_review = False
         self.contest_index = 0
 
+    def _end_settings(self) -> None:
+        """The voter is gone: the next one starts from the defaults (VVSG 7.1-A)."""
+        self._settings = DEFAULT_SETTINGS
+        self._voter_card = None
+
     def _forget_card(self) -> None:
         self._drop_choices()
         client, self._client = self._client, None
@@ -601,12 +734,11 @@ class TerminalSession:
                 client.transport.disconnect()
             except CardError:
                 pass
-        self._issue = self._issue_raw = None
+        self._issue = self._issue_raw = self._card_id = None
         self._interrupted_issue = None
         self.check = None
         self.check_detail = ""
         self.receipt_code = None
-        self.language = None
 
     @property
     def holds_choices(self) -> bool:

@@ -4,7 +4,6 @@ screen (kk/ru/en in the normal theme, each screen once in high contrast)."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
@@ -16,6 +15,11 @@ from sailau.terminal.app import KioskApp
 from sailau.terminal.cards import InProcessCardSource
 from sailau.terminal.i18n import t
 from sailau.terminal.screens import (
+    CARD_PULLED,
+    NOTHING_WRITTEN,
+    PUT_IT_BACK,
+    SPEECH_UNAVAILABLE,
+    CardPulledScreen,
     ConfirmBlankScreen,
     ContestScreen,
     DoneScreen,
@@ -23,14 +27,18 @@ from sailau.terminal.screens import (
     IdleWarningScreen,
     InterruptedScreen,
     LanguageScreen,
+    OutOfServiceScreen,
     RefusedScreen,
     ReviewScreen,
+    SettingsScreen,
+    SpeechUnavailableScreen,
     TakeCardScreen,
     TimedOutScreen,
     WriteFailedScreen,
     WritingScreen,
 )
-from sailau.terminal.session import CardCheck, Phase, TerminalSession, WriteStep
+from sailau.terminal.session import CardCheck, Phase, ReaderProblem, TerminalSession, WriteStep
+from sailau.terminal.settings import DEFAULT_SETTINGS, Contrast, VoterSettings
 from sailau.terminal.speech import Speaker
 from test_terminal_session import CorruptDigest, FakeClock, opened
 
@@ -59,8 +67,15 @@ async def on_screen(pilot, screen_type) -> None:
     await pilot.pause()
 
 
+def rendered_text(app) -> str:
+    """What the screen shows, cell by cell, as the compositor drew it (rows joined, blanks squeezed)."""
+    rows = ("".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips())
+    return " ".join(" ".join(rows).split())
+
+
 def text_of(app) -> str:
-    return " ".join(str(w.render()) for w in app.screen.query("Static, Button"))
+    """The text of every widget on the screen that is displayed."""
+    return " ".join(str(w.render()) for w in app.screen.query("Static, Button") if w.display)
 
 
 # -- the flow -----------------------------------------------------------------------
@@ -199,17 +214,23 @@ async def test_already_voted_card_is_sent_to_the_ballot_box() -> None:
 
 
 @pytest.mark.asyncio
-async def test_removing_the_card_mid_vote_returns_to_idle_with_nothing_kept() -> None:
+async def test_removing_the_card_mid_vote_says_so_in_the_voter_s_language_with_nothing_kept() -> None:
     app, source = make_app()
     async with app.run_test(size=SIZE) as pilot:
         source.insert(ts.issued_card())
         await on_screen(pilot, LanguageScreen)
-        await pilot.press("1", "1")
+        await pilot.press("2", "1")
         await until(pilot, lambda: app.session.holds_choices, "a mark")
         source.remove()
+        await on_screen(pilot, CardPulledScreen)
+        assert not app.session.holds_choices and not app.query(ContestScreen)
+        shown = text_of(app)
+        for message in (CARD_PULLED, NOTHING_WRITTEN, PUT_IT_BACK):
+            assert t("ru", message) in shown
+        assert t("en", CARD_PULLED) not in shown  # the voter chose Russian: only Russian
+        await pilot.click("#finish")
         await on_screen(pilot, IdleScreen)
-        assert not app.session.holds_choices and app.session.language is None
-        assert not app.query(ContestScreen)
+        assert app.session.language is None
 
 
 @pytest.mark.asyncio
@@ -318,75 +339,92 @@ async def test_any_key_restarts_the_idle_timer() -> None:
 @pytest.mark.asyncio
 async def test_accessibility_switches_any_time_and_reset_for_the_next_voter() -> None:
     app, source = make_app()
+    card = ts.issued_card()
     async with app.run_test(size=SIZE) as pilot:
+        reason = t("kk", "espeak-ng is not installed")
+        assert t("kk", "Audio unavailable: {reason}", reason=reason) in text_of(app)  # the poll worker sees it
         await pilot.click("#toggle-contrast")
-        assert app.theme == "sailau-contrast"
+        assert app.theme == "sailau-high-light"
         await pilot.press("f3")
         await pilot.click("#cycle-size")
-        assert app.text_size == 3 and app.screen.has_class("size-3")
-        source.insert(ts.issued_card())
+        assert app.session.settings.text_size == 3 and app.screen.has_class("size-3")
+        source.insert(card)
         await on_screen(pilot, LanguageScreen)
-        assert app.screen.has_class("size-3") and app.theme == "sailau-contrast"
+        assert app.screen.has_class("size-3") and app.theme == "sailau-high-light"
         await pilot.press("3")
         await on_screen(pilot, ContestScreen)
-        assert "High contrast" in text_of(app) and "Text size 3 of 3" in text_of(app)
+        assert "Black on white" in text_of(app) and "Text size 3 of 4" in text_of(app)
         height = app.screen.query_one("#option-1").size.height
-        await pilot.press("f3")  # back to size 1: smaller targets
+        await pilot.press("f3", "f3")  # 4, then round to 1: smaller targets
+        assert app.session.settings.text_size == 1
         assert app.screen.query_one("#option-1").size.height < height
         assert "Speech unavailable" in text_of(app)
-        assert "Audio unavailable: espeak-ng is not installed" in text_of(app)
         await pilot.press("f4")
-        assert not app.speaker.enabled
+        await on_screen(pilot, SpeechUnavailableScreen)
+        assert t("en", SPEECH_UNAVAILABLE, reason="espeak-ng is not installed") in text_of(app)
+        assert not app.session.settings.audio
+        await pilot.press("enter")
+        await on_screen(pilot, ContestScreen)
+        await pilot.press("f2")
+        for _ in range(3):
+            await pilot.press("1", "right")
+            await until(pilot, lambda: not isinstance(app.screen, ContestScreen) or app.session.phase is Phase.CONTEST)
+        await on_screen(pilot, ReviewScreen)
+        await pilot.click("#cast")
+        await on_screen(pilot, DoneScreen)
         source.remove()
         await on_screen(pilot, IdleScreen)
-        assert app.theme == "sailau-normal" and app.text_size == 1 and app.screen.has_class("size-1")
+        assert app.theme == "sailau-normal" and app.session.settings == DEFAULT_SETTINGS
+        assert app.screen.has_class("size-1")
+
+
+class Recorder:
+    """Stands in for espeak-ng: keeps each command and what it read on stdin."""
+
+    spoken: list[tuple[list[str], bytes]] = []
+
+    def __init__(self, command, **kwargs):
+        self.command = command
+        self.stdin = self
+        self._data = b""
+
+    def write(self, data: bytes) -> None:
+        self._data += data
+
+    def close(self) -> None:
+        Recorder.spoken.append((self.command, self._data))
+
+    def poll(self):
+        return 0
 
 
 @pytest.mark.asyncio
-async def test_speech_speaks_prompts_through_espeak_ng_when_audio_is_present() -> None:
-    spoken: list[tuple[list[str], bytes]] = []
-
-    class Recorder:
-        def __init__(self, command, **kwargs):
-            self.command = command
-            self.stdin = self
-            self._data = b""
-
-        def write(self, data: bytes) -> None:
-            self._data += data
-
-        def close(self) -> None:
-            spoken.append((self.command, self._data))
-
-        def poll(self):
-            return 0
-
+async def test_speech_goes_to_espeak_ng_on_stdin_in_the_voter_s_voice() -> None:
+    Recorder.spoken = []
     speaker = Speaker(executable="/usr/bin/espeak-ng", audio=True, runner=Recorder)
     app, source = make_app(speaker=speaker)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f4")
-        assert speaker.enabled and t("kk", "Speech on") in text_of(app)
+        assert app.session.settings.audio and t("kk", "Speech on") in text_of(app)
         source.insert(ts.issued_card())
         await on_screen(pilot, LanguageScreen)
         await pilot.press("2")
         await on_screen(pilot, ContestScreen)
-        await until(pilot, lambda: any(cmd[2] == "ru" for cmd, _ in spoken), "a Russian prompt")
-        command, text = spoken[-1]
-        assert command == ["/usr/bin/espeak-ng", "-v", "ru"]  # the text is not on the command line
-        assert "Мажилис" in text.decode()
+        await until(pilot, lambda: any("Мажилис" in data.decode() for _, data in Recorder.spoken), "a Russian prompt")
+        command, data = [(c, d) for c, d in Recorder.spoken if "Мажилис" in d.decode()][-1]
+        assert command == ["/usr/bin/espeak-ng", "-m", "-v", "ru", "-s", "160", "-a", "100"]
+        assert all("Мажилис" not in word for word in command)  # the text is not on the command line
+        assert data.decode().startswith('<speak><voice name="ru">')
 
 
-def test_espeak_ng_speaks_kazakh_from_stdin() -> None:
-    """The real espeak-ng, writing WAV to stdout instead of a sound card."""
-    speaker = Speaker.detect()
-    assert speaker.executable, "espeak-ng is installed by tools/setup.sh"
-    speaker.audio = True
-    speaker.enabled = True
-    speaker.extra_args = ("--stdout",)
-    assert speaker.say("Бюллетень карточкасын салыңыз", "kk")
-    wav = speaker.process.stdout.read()
-    speaker.process.wait(timeout=10)
-    assert wav[:4] == b"RIFF" and len(wav) > 10_000
+def test_espeak_ng_speaks_kazakh_to_a_wav_file(tmp_path) -> None:
+    """The real espeak-ng, rendering to a WAV file instead of a sound card."""
+    heard = []
+    speaker = Speaker.to_wav(tmp_path, listener=lambda u, wav: heard.append((u, wav)))
+    assert speaker.available, speaker.reason
+    assert speaker.say([("Бюллетень карточкасын салыңыз", "kk")])
+    (utterance, wav), = heard
+    assert utterance.languages == ("kk",) and wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 10_000
 
 
 def test_audio_detection(tmp_path) -> None:
@@ -395,6 +433,7 @@ def test_audio_detection(tmp_path) -> None:
     (tmp_path / "snd" / "pcmC0D0p").touch()
     assert Speaker.detect(environ={}, dev=tmp_path / "snd").audio
     assert Speaker.detect(environ={"PULSE_SERVER": "unix:/x"}, dev=tmp_path / "none").audio
+    assert Speaker.detect().missing_voices == ()  # tools/setup.sh installs espeak-ng-data with kk, ru, en
 
 
 # -- snapshots ------------------------------------------------------------------------
@@ -499,11 +538,43 @@ async def _snap_idle_warning(pilot, lang):
     await on_screen(pilot, IdleWarningScreen)
 
 
+async def _snap_card_pulled(pilot, lang):
+    await _to_contest(pilot, lang)
+    await pilot.press("2")
+    pilot.app.source.remove()
+    await on_screen(pilot, CardPulledScreen)
+
+
+async def _snap_out_of_service(pilot, lang):
+    await _to_contest(pilot, lang)
+    pilot.app.source.fail(ReaderProblem.NO_SERVICE, "pcscd is not running: Service not available. (0x8010001D)")
+    pilot.app.check_reader()
+    await on_screen(pilot, OutOfServiceScreen)
+
+
+async def _snap_no_reader_idle(pilot, lang):
+    pilot.app.source.fail(ReaderProblem.NO_READER, "no reader 'Virtual PCD 00 01'; readers present: none")
+    pilot.app.check_reader()
+    await on_screen(pilot, OutOfServiceScreen)
+
+
+async def _snap_settings(pilot, lang):
+    await _to_contest(pilot, lang)
+    await pilot.press("f8")
+    await on_screen(pilot, SettingsScreen)
+
+
+async def _snap_speech_unavailable(pilot, lang):
+    await _to_contest(pilot, lang)
+    await pilot.press("f4")
+    await on_screen(pilot, SpeechUnavailableScreen)
+
+
 SCREENS = {
     "idle": (_snap_idle, False),  # False: the same in every language (shown in all three)
     "refused": (_snap_refused, False),
     "language": (_snap_language, False),
-    "timed_out": (_snap_timed_out, False),
+    "no_reader": (_snap_no_reader_idle, False),
     "contest": (_snap_contest, True),
     "confirm_blank": (_snap_blank, True),
     "review": (_snap_review, True),
@@ -511,24 +582,50 @@ SCREENS = {
     "done": (_snap_done, True),
     "take_card": (_snap_take_card, True),
     "interrupted": (_snap_interrupted, True),
+    "timed_out": (_snap_timed_out, True),
     "idle_warning": (_snap_idle_warning, True),
+    "card_pulled": (_snap_card_pulled, True),
+    "out_of_service": (_snap_out_of_service, True),
+    "settings": (_snap_settings, True),
+    "speech_unavailable": (_snap_speech_unavailable, True),
 }
-CASES = [
-    pytest.param(name, lang, False, id=f"{name}-{lang}")
-    for name, (_, per_language) in SCREENS.items()
-    for lang in (("kk", "ru", "en") if per_language else ("kk",))
-] + [pytest.param(name, "ru", True, id=f"{name}-ru-contrast") for name in SCREENS]
+#: Every screen in each language (normal colours, text size 1); every screen once in
+#: Russian high contrast dark; the voter's main screens in every colour mode; the
+#: contest at every text size, and at the largest size on the browser's 28 px grid.
+MODE_SCREENS = ("idle", "contest", "review", "done", "settings", "card_pulled")
+CASES = (
+    [pytest.param(name, lang, Contrast.NORMAL, 1, SIZE, id=f"{name}-{lang}")
+     for name, (_, per_language) in SCREENS.items() for lang in (("kk", "ru", "en") if per_language else ("kk",))]
+    + [pytest.param(name, "ru", Contrast.HIGH_DARK, 1, SIZE, id=f"{name}-ru-high_dark") for name in SCREENS]
+    + [pytest.param(name, "ru", mode, 1, SIZE, id=f"{name}-ru-{mode.value}")
+       for mode in (Contrast.HIGH_LIGHT, Contrast.LOW_GLARE) for name in MODE_SCREENS]
+    + [pytest.param("contest", "en", Contrast.NORMAL, size, SIZE, id=f"contest-en-size{size}") for size in (2, 3, 4)]
+    + [pytest.param("review", "en", Contrast.NORMAL, 4, SIZE, id="review-en-size4")]
+    + [pytest.param("contest", "en", Contrast.NORMAL, 4, (76, 22), id="contest-en-size4-browser28px"),
+       pytest.param("language", "en", Contrast.HIGH_DARK, 4, (76, 22), id="language-size4-browser28px-high_dark")]
+)
 
 
-@pytest.mark.parametrize(("screen", "lang", "contrast"), CASES)
-def test_snapshot(snap_compare, screen: str, lang: str, contrast: bool) -> None:
+@pytest.mark.parametrize(("screen", "lang", "mode", "size", "grid"), CASES)
+def test_snapshot(snap_compare, screen: str, lang: str, mode: Contrast, size: int, grid) -> None:
     drive, _ = SCREENS[screen]
     app, _source = make_app()
+    app.session.apply(VoterSettings(contrast=mode, text_size=size))  # a poll worker's preset
 
     async def run_before(pilot) -> None:
-        if contrast:
-            await pilot.press("f2")
         await drive(pilot, lang)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=grid, run_before=run_before)
+
+
+def test_snapshot_of_the_screen_turned_off_for_privacy(snap_compare) -> None:
+    app, _source = make_app(speaker=Speaker(executable="/usr/bin/espeak-ng", audio=True, runner=Recorder))
+
+    async def run_before(pilot) -> None:
+        await _to_contest(pilot, "ru")
+        await pilot.press("f4", "2", "full_stop")
+        await until(pilot, lambda: app.screen.has_class("-screen-off"))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

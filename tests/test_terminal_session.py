@@ -198,17 +198,21 @@ def test_review_edit_returns_to_review_and_back_walks_the_contests() -> None:
         session.cast()
 
 
-def test_removing_the_card_mid_vote_drops_every_choice() -> None:
+def test_removing_the_card_mid_vote_drops_every_choice_and_says_so() -> None:
     session, slot = start()
     session.on_card_inserted(slot.client)
     session.choose_language("kk")
+    session.adjust(text_size=3, audio=True)
     session.select("AMANAT")
     assert session.holds_choices
     slot.pull()
     session.on_card_removed()
-    assert session.phase is Phase.IDLE and not session.holds_choices and session.language is None
+    # the choices are gone at once; the voter is told in their language and with their settings
+    assert session.phase is Phase.CARD_PULLED and not session.holds_choices
+    assert session.language == "kk" and session.settings.text_size == 3 and session.settings.audio
     slot.put_back()
-    session.on_card_inserted(slot.client)
+    assert session.on_card_inserted(slot.client).check is CardCheck.ACCEPTED
+    assert session.phase is Phase.LANGUAGE and session.settings.audio  # the same card: the same voter
     session.choose_language("kk")
     assert session.contest_view().selected is None
 
