@@ -144,14 +144,17 @@ def test_valid_protocol_has_no_violations(election):
         (dict(cards_cancelled=4), ["cast+cancelled<=issued"]),
         (dict(voters_on_list=-1), ["nonnegative:voters_on_list", "checked_in<=on_list", "issued<=on_list+replaced"]),
         (dict(cards_cancelled=-1), ["nonnegative:cards_cancelled", "returned<=cancelled"]),
-        # replacements: 10 cards replaced without being handed back let 110 cards go to 105 voters
-        (dict(cards_issued=110, cards_replaced=10, cards_not_returned=10), []),
+        # replacements: 10 cards replaced without being handed back (revoked) let 113 cards go to 105 voters
+        (dict(cards_issued=113, cards_replaced=10, cards_not_returned=10), []),
         (dict(cards_issued=107, cards_replaced=2), []),  # two handed back: both among the 2 cancelled
         (dict(cards_replaced=3), ["returned<=cancelled"]),  # 3 handed back but only 2 cards cancelled
-        (dict(cards_replaced=2, cards_not_returned=3), ["not_returned<=replaced"]),
-        (dict(cards_replaced=106, cards_not_returned=106), ["not_returned<=checked_in"]),
-        # a double vote through a replaced card still out: more ballots than voters
-        (dict(voters_checked_in=99, cards_issued=102, cards_replaced=3, cards_not_returned=3), ["cast<=checked_in"]),
+        (dict(cards_issued=106, cards_replaced=2, cards_not_returned=3), ["not_returned<=replaced"]),
+        # a revoked card is neither cast nor cancelled: 100 + 2 + 106 revoked cannot come out of 103 cards
+        (dict(cards_replaced=106, cards_not_returned=106), ["cast+cancelled+not_returned<=issued"]),
+        # a double vote through a replaced card (the revocation failed): more ballots than voters, and a
+        # revoked card among the ballots
+        (dict(voters_checked_in=99, cards_issued=102, cards_replaced=3, cards_not_returned=3),
+         ["cast<=checked_in", "cast+cancelled+not_returned<=issued"]),
         (dict(cards_not_returned=-1), ["nonnegative:cards_not_returned"]),
     ],
 )
