@@ -413,7 +413,8 @@ class Station:
     database binds it to (election, precinct, station key); later ones must
     match, else StationMismatch. `card_master_key` may be None for ops tools
     that never touch a card (open, close). `fault_hook(point)` is called at
-    named points of the cast and issue paths (crash tests kill the process there).
+    named points of the cast, issue and replace paths (crash tests kill the
+    process there).
     """
 
     def __init__(
@@ -810,6 +811,7 @@ class Station:
                                      links=self._card_links())
         if not outcome.replaced:
             raise ReplacementRefused(outcome.value, REPLACE_MESSAGES[outcome])
+        self.fault_hook("replace:recorded")  # old token cancelled/revoked, handed-back card not yet cleared
         if pending is not None and (pending.iin == found.iin or pending.block.token_hash == old_token):
             self._session.pending = None
         cleared = self._clear(old_card) if old_card is not None else False
