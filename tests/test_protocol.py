@@ -400,6 +400,35 @@ def test_signing_refuses_a_protocol_that_breaks_relations(election):
         sign_protocol(make_protocol(election, cards_issued=50, cards_cancelled=0), generate_signing_key())
 
 
+def test_a_protocol_may_be_signed_only_when_it_declares_exactly_the_relations_it_breaks(election):
+    """Issue 11, item 6: a station whose count breaks a relation still signs, naming it in
+    `discrepancies`; a declaration that hides a violation, or names one that holds, is refused."""
+    key = generate_signing_key()
+    broken = make_protocol(election, cards_issued=50, cards_cancelled=0)  # cast 100 > issued 50
+    names_ = sorted({v.name for v in validate_protocol(broken, election)})
+    assert names_ == ["cast+cancelled<=issued", "cast<=issued"]
+    declared = dataclasses.replace(broken, discrepancies=tuple(names_))
+    signed = sign_protocol(declared, key, election)
+    check_protocol(declared, election)  # honest about itself: exportable
+    assert names(validate_protocol(declared, election)) == ["cast<=issued", "cast+cancelled<=issued"]  # still reported
+    raw = signed.to_canonical_json()
+    assert b'"discrepancies":["cast+cancelled<=issued","cast<=issued"]' in raw
+    assert SignedProtocol.from_canonical_json(raw) == signed and verify_signed_protocol(signed) == declared
+    with pytest.raises(ProtocolViolationError, match="cast<=issued"):  # declares one, hides the other
+        sign_protocol(dataclasses.replace(broken, discrepancies=("cast+cancelled<=issued",)), key, election)
+    with pytest.raises(ProtocolViolationError, match="discrepancy:checked_in<=on_list"):  # names one that holds
+        sign_protocol(dataclasses.replace(declared, discrepancies=("cast+cancelled<=issued", "cast<=issued",
+                                                                   "checked_in<=on_list")), key, election)
+    # no discrepancies: the key is absent, so protocols without it keep their bytes
+    assert b"discrepancies" not in make_protocol(election).to_canonical_json()
+
+
+@pytest.mark.parametrize("value", [("b", "a"), ("a", "a"), ("",), ["a"]])
+def test_discrepancies_are_sorted_unique_names(election, value):
+    with pytest.raises(ProtocolFormatError, match="discrepancies"):
+        dataclasses.replace(make_protocol(election), discrepancies=value)
+
+
 def test_tampered_count_is_detected(election):
     signed = sign_protocol(make_protocol(election), generate_signing_key(), election)
     p = signed.protocol
