@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .audit import AuditDraft, AuditEvent, AuditKind, RejectReason
 from .cardlink import CardLinkError, CardLinkKey
-from .db import StationDB
+from .db import SQLITE_BUSY_TIMEOUT_MS, StationDB
 from .models import (
     BallotRow,
     IssuedTokenRow,
@@ -291,8 +291,9 @@ def _transition(db: StationDB, operation: str, source: PollsState, target: Polls
         return audit.append(session, draft, db.clock())
 
 
-#: how long sealing waits for a table lock on PostgreSQL before it gives up (SealingFailed)
-SEAL_LOCK_TIMEOUT = "30s"
+#: how long sealing waits for another connection (PostgreSQL: a table lock for CLUSTER; SQLite:
+#: readers pinning WAL frames) before it gives up with SealingFailed
+SEAL_WAIT_S = 30.0
 
 
 def seal_storage(db: StationDB) -> None:
@@ -306,11 +307,12 @@ def seal_storage(db: StationDB) -> None:
     the same xmin; (2) CLUSTER ballots and tokens on their random primary keys
     and voters on theirs (list order), so heap order says nothing about casting,
     check-in or issue order and the dead old versions are dropped (waiting at
-    most `SEAL_LOCK_TIMEOUT` for another connection's lock); (3) set the flag.
+    most `SEAL_WAIT_S` for another connection's lock); (3) set the flag.
     SQLite: (1) clear the card links; (2) checkpoint and truncate the WAL,
     VACUUM (rebuilds the file in key order, with secure_delete), truncate the
-    WAL again; (3) set the flag, then truncate the WAL once more (best effort:
-    what it could leave is the flag's own page).
+    WAL again (waiting at most `SEAL_WAIT_S` for readers); (3) set the flag,
+    then truncate the WAL once more (best effort: what it could leave is the
+    flag's own page).
 
     Only on a closed station (WrongPollsState). Raises SealingFailed, with the
     database's error as its cause, when a step fails (another connection holds
@@ -369,7 +371,7 @@ def _rewrite_rows(db: StationDB) -> None:
 
 def _cluster_tables(db: StationDB) -> None:
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql(f"SET lock_timeout = '{SEAL_LOCK_TIMEOUT}'")
+        connection.exec_driver_sql(f"SET lock_timeout = '{int(SEAL_WAIT_S * 1000)}ms'")
         for table in ("ballots", "issued_tokens", "voters"):
             connection.exec_driver_sql(f"CLUSTER {table} USING pk_{table}")
             connection.exec_driver_sql(f"ANALYZE {table}")
@@ -394,9 +396,13 @@ def _checkpoint(db: StationDB, *, strict: bool) -> None:
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        busy = cursor.fetchall()[0][0]
-        cursor.close()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SEAL_WAIT_S * 1000)}")
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = cursor.fetchall()[0][0]
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.close()
     finally:
         raw.close()
     if busy and strict:

@@ -166,5 +166,8 @@ def close(db_url: str, election_path: Path, station_key_path: Path, share_paths:
                    f"invalid {contest.invalid}")
     for bad in result.invalid:
         click.echo(f"  invalid ballot {bad.receipt_code}: {bad.reason}")
+    if p.discrepancies:
+        click.echo("DISCREPANCY: the count breaks control relations " + ", ".join(p.discrepancies)
+                   + "; the signed protocol names them for the commission")
     assert result.files is not None
     click.echo(f"signed by station key {result.signed.station_key_id.hex()}; wrote {result.files.protocol.parent}/")

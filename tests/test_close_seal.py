@@ -32,7 +32,7 @@ from sailau.simulator.card_app import VirtualBallotCard
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport
 
-VOTERS = 30  # the issue recovered the cast order of 30 of 30 ballots on PostgreSQL
+VOTERS = 30  # the issue recovered the cast order of 30 of 30 ballots on PostgreSQL (the main test)
 NOON = dt.datetime(2026, 3, 15, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=5)))
 CLOSING = dt.datetime(2026, 3, 15, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=5)))
 
@@ -58,14 +58,26 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(autouse=True)
+def _short_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sealing waits SEAL_WAIT_S (30 s) for another connection before it fails; here 0.3 s."""
+    monkeypatch.setattr(store, "SEAL_WAIT_S", 0.3)
+
+
 @pytest.fixture
-def station(rig: Rig, station_db_url: str, tmp_path: Path, clock: Clock) -> Iterator[Station]:
+def voters() -> int:
+    """Voters who cast before close (the main test parametrizes it to VOTERS)."""
+    return 8
+
+
+@pytest.fixture
+def station(rig: Rig, station_db_url: str, tmp_path: Path, clock: Clock, voters: int) -> Iterator[Station]:
     with open_station_db(station_db_url, clock=clock) as db:
         station = rig.open_station(db, tmp_path)
         card = VirtualBallotCard(master_key=rig.card_master_key)
         client = BallotCardClient(InProcessTransport(card))
         client.connect()
-        for i in range(VOTERS):
+        for i in range(voters):
             station.check_in(rig.iins[i])
             station.on_card(client)
             rig.vote(client, rig.selections(i))
@@ -124,8 +136,9 @@ def signed_by_an_uninterrupted_close(rig: Rig, url: str, clock: Clock, out: Path
         return closing.files.protocol.read_bytes()  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("voters", [VOTERS])
 def test_a_close_whose_sealing_failed_seals_again_and_signs_what_an_uninterrupted_close_signs(
-        rig: Rig, station: Station, clock: Clock, tmp_path: Path, request: pytest.FixtureRequest,
+        rig: Rig, station: Station, voters: int, clock: Clock, tmp_path: Path, request: pytest.FixtureRequest,
         monkeypatch: pytest.MonkeyPatch) -> None:
     copy = twin(request, station.db, tmp_path)
     real = store.seal_storage
@@ -146,7 +159,7 @@ def test_a_close_whose_sealing_failed_seals_again_and_signs_what_an_uninterrupte
     clock.now = CLOSING + dt.timedelta(minutes=7)  # resumed a few minutes later
     resumed = Station.attach(station.db, rig.election, rig.station_key, None)
     result = resumed.close_polls(rig.shares[:K], tmp_path / "out")
-    assert failures == ["sealing"] and result.protocol.ballots_cast == VOTERS
+    assert failures == ["sealing"] and result.protocol.ballots_cast == voters
     assert_sealed(station.db)
     assert audit.verify_db(station.db).ok
 
@@ -157,7 +170,7 @@ def test_a_close_whose_sealing_failed_seals_again_and_signs_what_an_uninterrupte
 
 @pytest.mark.parametrize("step", ["first", "second"])
 def test_a_failure_inside_sealing_is_named_and_repaired_by_the_next_close(
-        rig: Rig, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+        rig: Rig, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, voters: int) -> None:
     """The failure lands between two sealing steps (PostgreSQL: rows rewritten, CLUSTER fails;
     SQLite: links cleared, the WAL/VACUUM step fails, or the flag's own write fails)."""
     name = {"postgresql": {"first": "_cluster_tables", "second": "_mark_sealed"},
@@ -181,7 +194,7 @@ def test_a_failure_inside_sealing_is_named_and_repaired_by_the_next_close(
     assert not (tmp_path / "out").exists()
 
     result = station.close_polls(rig.shares[:K], tmp_path / "out")
-    assert result.files is not None and result.protocol.ballots_cast == VOTERS
+    assert result.files is not None and result.protocol.ballots_cast == voters
     assert_sealed(station.db)
 
 
@@ -210,7 +223,7 @@ def test_postgresql_a_lock_held_on_the_ballots_stops_the_signature_until_it_is_r
         rig: Rig, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if station.db.dialect != "postgresql":
         pytest.skip("CLUSTER waiting on a lock is PostgreSQL's case")
-    monkeypatch.setattr(store, "SEAL_LOCK_TIMEOUT", "300ms")
+    monkeypatch.setattr(store, "SEAL_WAIT_S", 0.3)
     holder = psycopg.connect(station.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
     holder.execute("SELECT count(*) FROM ballots").fetchall()  # an open transaction keeps its lock
     try:
@@ -241,3 +254,44 @@ def test_an_uninterrupted_close_is_sealed_and_a_rerun_does_not_seal_again(
     monkeypatch.setattr(store, "seal_storage", must_not_run)
     again = station.close_polls(rig.shares[:K], tmp_path / "b")
     assert again.files.protocol.read_bytes() == first.files.protocol.read_bytes()  # type: ignore[union-attr]
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_sailau_station_close_says_what_happened_and_the_next_run_signs(
+        rig: Rig, station: Station, tmp_path: Path) -> None:
+    """`sailau station close`: a sealing failure is one plain sentence (nothing signed, run
+    again), a discrepancy is printed with the protocol it is signed into."""
+    from click.testing import CliRunner
+
+    from sailau.cli.main import cli
+    from sailau.election import crypto
+    from sailau.election.definition import write_election
+    from sailau.election.shares import write_share_file
+
+    write_election(rig.election, tmp_path / "election.json")
+    crypto.save_signing_key(tmp_path / "station.pem", rig.station_key)
+    shares = []
+    for share in rig.shares[:K]:
+        write_share_file(tmp_path / f"share-{share.index}.json", share)
+        shares += ["--share", str(tmp_path / f"share-{share.index}.json")]
+    rig.seed_ballots(station.db, 1)  # a ballot with no voter checked in: cast 9 > checked in 8
+    url = station.db.engine.url.render_as_string(hide_password=False)
+    args = ["station", "close", "--db", url, "--election", str(tmp_path / "election.json"),
+            "--station-key", str(tmp_path / "station.pem"), *shares, "--out", str(tmp_path / "out")]
+    runner = CliRunner()
+    holder = None
+    if station.db.dialect == "sqlite":
+        holder = sqlite3.connect(make_url(url).database)
+        holder.execute("BEGIN")
+        holder.execute("SELECT count(*) FROM ballots").fetchall()
+        refused = runner.invoke(cli, args)
+        holder.close()
+        assert refused.exit_code == 1 and "Traceback" not in refused.output
+        assert "could not be sealed (another program holds the database); nothing was signed" in refused.output
+        assert not (tmp_path / "out").exists()
+    out = runner.invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    assert "DISCREPANCY: the count breaks control relations cast<=checked_in, issued<=checked_in+replaced" in out.output
+    assert (tmp_path / "out" / "protocol.json").exists()
