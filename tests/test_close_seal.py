@@ -291,7 +291,10 @@ def test_sailau_station_close_says_what_happened_and_the_next_run_signs(
         assert refused.exit_code == 1 and "Traceback" not in refused.output
         assert "could not be sealed (another program holds the database); nothing was signed" in refused.output
         assert not (tmp_path / "out").exists()
+        status = runner.invoke(cli, ["station", "status", "--db", url])
+        assert "polls closed (storage NOT sealed: run sailau station close again" in status.output
     out = runner.invoke(cli, args)
     assert out.exit_code == 0, out.output
     assert "DISCREPANCY: the count breaks control relations cast<=checked_in, issued<=checked_in+replaced" in out.output
     assert (tmp_path / "out" / "protocol.json").exists()
+    assert "polls closed (storage sealed);" in runner.invoke(cli, ["station", "status", "--db", url]).output
