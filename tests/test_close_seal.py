@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -70,9 +71,10 @@ def voters() -> int:
     return 8
 
 
-@pytest.fixture
-def station(rig: Rig, station_db_url: str, tmp_path: Path, clock: Clock, voters: int) -> Iterator[Station]:
-    with open_station_db(station_db_url, clock=clock) as db:
+@contextmanager
+def station_with_votes(rig: Rig, url: str, tmp_path: Path, clock: Clock, voters: int) -> Iterator[Station]:
+    """An open station at `url` where `voters` voters cast, its clock at closing time."""
+    with open_station_db(url, clock=clock) as db:
         station = rig.open_station(db, tmp_path)
         card = VirtualBallotCard(master_key=rig.card_master_key)
         client = BallotCardClient(InProcessTransport(card))
@@ -83,6 +85,27 @@ def station(rig: Rig, station_db_url: str, tmp_path: Path, clock: Clock, voters:
             rig.vote(client, rig.selections(i))
             assert station.on_card(client).cast.counted  # type: ignore[union-attr]
         clock.now = CLOSING
+        yield station
+
+
+@pytest.fixture
+def station(rig: Rig, station_db_url: str, tmp_path: Path, clock: Clock, voters: int) -> Iterator[Station]:
+    """On each backend (``station_db_url``: SQLite, then PostgreSQL)."""
+    with station_with_votes(rig, station_db_url, tmp_path, clock, voters) as station:
+        yield station
+
+
+@pytest.fixture
+def sqlite_station(rig: Rig, tmp_path: Path, clock: Clock, voters: int) -> Iterator[Station]:
+    """For a case only SQLite has: a plain SQLite file."""
+    with station_with_votes(rig, f"sqlite:///{tmp_path / 'station.db'}", tmp_path, clock, voters) as station:
+        yield station
+
+
+@pytest.fixture
+def postgres_station(rig: Rig, postgres_url: str, tmp_path: Path, clock: Clock, voters: int) -> Iterator[Station]:
+    """For a case only PostgreSQL has: a fresh PostgreSQL database (tests marked postgres)."""
+    with station_with_votes(rig, postgres_url, tmp_path, clock, voters) as station:
         yield station
 
 
@@ -199,9 +222,10 @@ def test_a_failure_inside_sealing_is_named_and_repaired_by_the_next_close(
 
 
 def test_sqlite_a_reader_holding_the_file_stops_the_signature_until_it_lets_go(
-        rig: Rig, station: Station, tmp_path: Path) -> None:
-    if station.db.dialect != "sqlite":
-        pytest.skip("a reader pinning WAL frames is SQLite's case; PostgreSQL's is the lock test below")
+        rig: Rig, sqlite_station: Station, tmp_path: Path) -> None:
+    """A reader pinning WAL frames is SQLite's case (PostgreSQL's is the lock test below)."""
+    station = sqlite_station
+    assert station.db.dialect == "sqlite"
     reader = sqlite3.connect(make_url(str(station.db.engine.url)).database)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM ballots").fetchall()  # a read snapshot pins the WAL
@@ -219,10 +243,12 @@ def test_sqlite_a_reader_holding_the_file_stops_the_signature_until_it_lets_go(
     assert_sealed(station.db)
 
 
+@pytest.mark.postgres
 def test_postgresql_a_lock_held_on_the_ballots_stops_the_signature_until_it_is_released(
-        rig: Rig, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if station.db.dialect != "postgresql":
-        pytest.skip("CLUSTER waiting on a lock is PostgreSQL's case")
+        rig: Rig, postgres_station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLUSTER waiting on another connection's lock is PostgreSQL's case."""
+    station = postgres_station
+    assert station.db.dialect == "postgresql"
     monkeypatch.setattr(store, "SEAL_WAIT_S", 0.3)
     holder = psycopg.connect(station.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
     holder.execute("SELECT count(*) FROM ballots").fetchall()  # an open transaction keeps its lock
