@@ -51,7 +51,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, oplog
 from .audit import AuditDraft, AuditEvent, AuditKind, RejectReason
 from .cardlink import CardLinkError, CardLinkKey
 from .db import SQLITE_BUSY_TIMEOUT_MS, StationDB
@@ -315,8 +315,9 @@ def seal_storage(db: StationDB) -> None:
     flag's own page).
 
     Only on a closed station (WrongPollsState). Raises SealingFailed, with the
-    database's error as its cause, when a step fails (another connection holds
-    the database, disk full, ...): the flag stays unset.
+    database's error as its cause (and in the operator log, oplog.py), when a step
+    fails (another connection holds the database, disk full, ...): the flag stays
+    unset.
     """
     info = station_info(db)
     if info.state is not PollsState.CLOSED:
@@ -332,6 +333,7 @@ def seal_storage(db: StationDB) -> None:
     except SealingFailed:
         raise
     except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        oplog.failure("seal the storage", exc)  # the raw error for the technician; the words for the screen
         raise SealingFailed(_sealing_problem(exc)) from exc
     if db.dialect != "postgresql":
         _checkpoint(db, strict=False)

@@ -14,6 +14,7 @@ the same database signs.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from sailau.ballot_box import audit, store
+from sailau.ballot_box import audit, oplog, store
 from sailau.ballot_box.bench import K, Rig
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import PollsState
@@ -193,7 +194,8 @@ def test_a_close_whose_sealing_failed_seals_again_and_signs_what_an_uninterrupte
 
 @pytest.mark.parametrize("step", ["first", "second"])
 def test_a_failure_inside_sealing_is_named_and_repaired_by_the_next_close(
-        rig: Rig, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, voters: int) -> None:
+        rig: Rig, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, voters: int,
+        caplog: pytest.LogCaptureFixture) -> None:
     """The failure lands between two sealing steps (PostgreSQL: rows rewritten, CLUSTER fails;
     SQLite: links cleared, the WAL/VACUUM step fails, or the flag's own write fails)."""
     name = {"postgresql": {"first": "_cluster_tables", "second": "_mark_sealed"},
@@ -208,11 +210,13 @@ def test_a_failure_inside_sealing_is_named_and_repaired_by_the_next_close(
         real(db)
 
     monkeypatch.setattr(store, name, fails_once)
-    with pytest.raises(store.SealingFailed) as failed:
+    with caplog.at_level(logging.ERROR, logger=oplog.LOGGER_NAME), pytest.raises(store.SealingFailed) as failed:
         station.close_polls(rig.shares[:K], tmp_path / "out")
     message = str(failed.value)
     assert "could not be sealed" in message and "nothing was signed" in message and "run close again" in message
     assert "CLUSTER" not in message and "disk I/O" not in message  # the raw error is the cause, not the words
+    logged = [r for r in caplog.records if r.name == oplog.LOGGER_NAME]
+    assert any("seal the storage failed" in r.getMessage() and "disk I/O error" in r.getMessage() for r in logged)
     assert station.polls_state is PollsState.CLOSED and not store.station_info(station.db).storage_sealed
     assert not (tmp_path / "out").exists()
 
