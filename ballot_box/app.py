@@ -222,7 +222,8 @@ def note_for_error(exc: BaseException, *, card: bool = False) -> Note:
     if isinstance(exc, ZeroReportFailed):
         return Note(N_("The zero report failed: the polls were not opened."), "error", detail=detail)
     if isinstance(exc, ProtocolRefused):
-        return Note(N_("The count breaks a control relation: the protocol was NOT signed."), "error", detail=detail)
+        return Note(N_("The ballots read do not match the ballots counted: the protocol was NOT signed. Close "
+                       "again: the count is read again."), "error", detail=detail)
     if isinstance(exc, store.SealingFailed):
         return Note(N_("The polls are closed, but the storage could not be sealed, so nothing was signed. Close any "
                        "other program using the database (or free disk space), then close again."), "error",

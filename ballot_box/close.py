@@ -96,7 +96,8 @@ class ProtocolRefused(Exception):
         self.violations = tuple(violations)
         self.protocol = protocol
         lines = "\n".join(f"  {v.name}: {v.message}" for v in self.violations)
-        super().__init__(f"protocol of precinct {protocol.precinct} violates control relations, not signed:\n{lines}")
+        super().__init__(f"protocol of precinct {protocol.precinct} not signed: the ballots read do not match the "
+                         f"count; run close again:\n{lines}")
 
 
 class ShareRefusal(str, Enum):

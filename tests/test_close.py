@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -180,6 +181,38 @@ def test_a_failed_relation_is_signed_as_a_discrepancy_not_a_dead_end(rig: Rig, s
     assert verify_signed_protocol(posted, {crypto.key_id(station_pub): station_pub}) == p
     again = station.close_polls(rig.shares[:K], tmp_path / "again")
     assert again.files.protocol.read_bytes() == result.files.protocol.read_bytes()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("inconsistent", ["ballots_read", "receipt_commitment"])
+def test_an_inconsistent_read_is_refused_not_declared(
+        rig: Rig, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inconsistent: str) -> None:
+    """Only what the station itself read wrong stops the signature (ProtocolRefused, nothing
+    written, the clerk told to close again): ballots read that are not the ballots counted,
+    or a receipt commitment that does not count them (a receipt relation is never declared
+    as a discrepancy: format 3 is signed only with a commitment that counts the ballots)."""
+    from sailau.ballot_box import close
+    from sailau.ballot_box.app import note_for_error
+    from sailau.election.receipts import ReceiptCommitment
+
+    run_day(rig, station, voters=2)
+    if inconsistent == "ballots_read":
+        real = store.counters
+        monkeypatch.setattr(store, "counters", lambda db: dataclasses.replace(real(db), cast=real(db).cast + 1))
+        expected = "ballots==cast"
+    else:
+        real_commit = close.commit_receipts
+        monkeypatch.setattr(close, "commit_receipts",
+                            lambda codes: ReceiptCommitment(len(codes) + 1, real_commit(codes).root))
+        expected = "receipts==cast"
+    with pytest.raises(close.ProtocolRefused) as refused:
+        station.close_polls(rig.shares[:K], tmp_path / "out")
+    assert [v.name for v in refused.value.violations] == [expected]
+    assert "not signed" in str(refused.value) and "run close again" in str(refused.value)
+    assert not (tmp_path / "out").exists()
+    assert "Close again" in note_for_error(refused.value).msgid
+    monkeypatch.undo()  # the read is right again: the same close now signs
+    result = station.close_polls(rig.shares[:K], tmp_path / "out")
+    assert result.protocol.discrepancies == () and result.files is not None
 
 
 def test_bad_shares_close_nothing(rig: Rig, station: Station) -> None:
