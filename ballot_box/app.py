@@ -38,7 +38,7 @@ from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
 from sailau.smartcard.events import CardEvent, CardEventCallback, CardInserted
 from sailau.smartcard.transport import Transport
 
-from . import audit, oplog, pollbook
+from . import audit, oplog, pollbook, store
 from .close import ClosingResult, ProtocolRefused
 from .db import StorageProblem
 from .i18n import LANGUAGES, N_, t
@@ -98,6 +98,8 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.WRONG_PRECINCT: N_("This card was issued for another polling station. It was not counted and not changed."),
     Reason.UNKNOWN_TOKEN: N_("This card was not issued at this polling station. It was not counted and not changed."),
     Reason.CARD_CANCELLED: N_("This card was cancelled here and cannot be cast. It was not counted and not changed."),
+    Reason.CARD_REVOKED: N_("Revoked: this card was replaced, so it cannot be used. It was not counted and not changed: "
+                            "keep it for the commission, do not give it back."),
     Reason.UNKNOWN_TERMINAL: N_("The ballot was written by a voting terminal not enrolled here. Not counted, card not changed."),
     Reason.BAD_SIGNATURE: N_("The ballot on this card fails its terminal signature (altered or copied). Not counted, card not changed."),
     Reason.MALFORMED_RECORD: N_("The data on this card is not a valid ballot. It was not counted and not changed."),
@@ -111,12 +113,16 @@ REASON_TEXT: dict[Reason, str] = {
 #: why a replacement was refused, by `ReplacementRefused.reason`
 REPLACE_REFUSED_TEXT: dict[str, str] = {
     ReplaceOutcome.NO_CARD.value: N_("Not replaced: this voter holds no issued card (none yet, or already replaced)."),
-    ReplaceOutcome.LIMIT.value: N_("Not replaced: this voter's card was already replaced once without being handed "
-                                   "back. Only with the old card now."),
     ReplaceOutcome.NOT_CHECKED_IN.value: N_("Not replaced: this voter is not checked in."),
     ReplaceOutcome.UNKNOWN_VOTER.value: N_("This voter is not on this precinct's list."),
-    ReplaceOutcome.OLD_CARD_COUNTED.value: N_("Not replaced: the ballot on the card in the reader is already counted."),
-    ReplaceOutcome.OLD_CARD_CANCELLED.value: N_("Not replaced: the card in the reader was already cancelled."),
+    ReplaceOutcome.CARD_COUNTED.value: N_("Not replaced: this voter's card is already counted (its ballot is in the box)."),
+    ReplaceOutcome.CARD_REVOKED.value: N_("Not replaced: the card in the reader was replaced before and is revoked. "
+                                          "Keep it for the commission. To replace this voter's card, insert the card "
+                                          "they hold now, or confirm it is not handed back."),
+    ReplaceOutcome.NOT_THEIR_CARD.value: N_("Not replaced: the card in the reader is not the card this voter holds. "
+                                            "Nothing was changed."),
+    ReplaceOutcome.UNLINKED.value: N_("Not replaced: this voter's card was issued before the station was updated, "
+                                      "so it cannot be revoked. Insert the old card to replace it."),
     ReplaceOutcome.OLD_CARD_UNKNOWN.value: N_("Not replaced: the card in the reader was not issued at this polling station."),
     Reason.CARD_NOT_ISSUED.value: N_("Not replaced: the card in the reader is not an issued, unused card "
                                      "(a voted card is cast; a blank card carries nothing to cancel)."),
@@ -216,7 +222,12 @@ def note_for_error(exc: BaseException, *, card: bool = False) -> Note:
     if isinstance(exc, ZeroReportFailed):
         return Note(N_("The zero report failed: the polls were not opened."), "error", detail=detail)
     if isinstance(exc, ProtocolRefused):
-        return Note(N_("The count breaks a control relation: the protocol was NOT signed."), "error", detail=detail)
+        return Note(N_("The ballots read do not match the ballots counted: the protocol was NOT signed. Close "
+                       "again: the count is read again."), "error", detail=detail)
+    if isinstance(exc, store.SealingFailed):
+        return Note(N_("The polls are closed, but the storage could not be sealed, so nothing was signed. Close any "
+                       "other program using the database (or free disk space), then close again."), "error",
+                    detail=detail)
     if isinstance(exc, ShareError):
         return Note(N_("The shares do not rebuild the election key: the polls stay as they were."), "error",
                     detail=detail)
@@ -275,8 +286,8 @@ def note_for_replace(result: ReplaceResult) -> Note:
                            "aside (it cannot be cast). The next blank card is theirs."), "warn", {"name": name})
         return Note(N_("Card replaced for {name}: the old card is cancelled. The next blank card is theirs."),
                     "ok", {"name": name})
-    return Note(N_("Card replaced for {name} without the old card: its token stays valid (counted as not "
-                   "handed back). The next blank card is theirs."), "warn", {"name": name})
+    return Note(N_("Card replaced for {name} without the old card: that card is revoked and is refused if it "
+                   "comes back (counted as not handed back). The next blank card is theirs."), "warn", {"name": name})
 
 
 def note_for_cancel(result: CancelResult) -> Note:
@@ -634,8 +645,8 @@ class ClerkApp(App[None]):
                 self.replace_not_returned(voter.iin, reason)
 
         self.push_screen(
-            ConfirmScreen(N_("The old card is not handed back, so its token stays valid: if that card exists it "
-                             "could still be cast. This is counted in the protocol and logged, once per voter. "
+            ConfirmScreen(N_("The old card is not handed back, so it will be revoked: if it comes back it is "
+                             "refused and kept. This is counted in the protocol and logged. "
                              "Replace the card of {voter}?"),
                           N_("Replace without the old card"), N_("Do not replace"),
                           name="replace-not-returned", voter=f"{voter.surname} {voter.given_name}"),

@@ -65,6 +65,7 @@ class RejectReason(str, Enum):
     ALREADY_COUNTED = "already_counted"
     UNKNOWN_TOKEN = "unknown_token"
     CARD_CANCELLED = "card_cancelled"
+    CARD_REVOKED = "card_revoked"  # replaced without being handed back: refused and kept
     WRONG_ELECTION = "wrong_election"
     WRONG_PRECINCT = "wrong_precinct"
     UNKNOWN_TERMINAL = "unknown_terminal"

@@ -5,10 +5,14 @@ Order and why:
 
 1. The shares are checked and the key rebuilt BEFORE the polls close, so a
    typo in a share does not close a station it cannot count.
-2. The polls close (store.close_polls: open -> closed, the storage is sealed so
-   its physical order says nothing about casting order). From here no ballot
-   can be added. Running close again after a crash resumes here: the polls are
-   already closed and the count is simply done again (it is deterministic).
+2. The polls close (store.close_polls: open -> closed, then the storage is
+   sealed so its physical order says nothing about casting order). From here no
+   ballot can be added. Running close again after a crash or a failed sealing
+   resumes here: the polls are already closed; if the storage is not marked
+   sealed (``storage_sealed``) it is sealed again from the start, and the count
+   is simply done again (it is deterministic). Nothing is signed unless the
+   storage is sealed, so a resumed close signs the very bytes an uninterrupted
+   one would (the audit anchor is the ``polls_closed`` event, written once).
 3. Every stored ballot is opened and decoded strictly. A ballot that does not
    open, belongs to another election/precinct/style, or decodes to something
    the ballot encoding refuses counts as *invalid* in every contest of the
@@ -20,9 +24,13 @@ Order and why:
    the posted protocol, and the commitment to the receipt list (count and
    Merkle root of the codes, sorted: the same whatever order the ballots are
    read in, so a resumed close signs the same bytes), so the published list
-   cannot be changed after signing. It is validated against the definition; any violated relation
-   refuses the signature (`ProtocolRefused`, listing each relation) and no
-   output is written.
+   cannot be changed after signing. It is validated against the definition. A
+   violated relation does not stop the close (it would leave the precinct with
+   no protocol and no way forward): the protocol names each one in
+   `discrepancies`, is signed and written, and the commission decides (it
+   refuses such a protocol by name, `discrepancy`, commission/README.md).
+   (`ProtocolRefused` remains only for a station that reads a different number
+   of ballots than it counts, an inconsistent read: run close again.)
 5. Signed, then written by outputs.py.
 
 The private key lives only inside `close_polls` and is dropped on return (and,
@@ -42,7 +50,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +60,7 @@ from sailau.election.protocol import (
     AuditAnchor,
     ContestResult,
     Protocol,
+    UNDECLARABLE_RELATIONS,
     SignedProtocol,
     Violation,
     sign_protocol,
@@ -79,13 +88,16 @@ if TYPE_CHECKING:
 
 
 class ProtocolRefused(Exception):
-    """The tally breaks control relations: the station refuses to sign (nothing written)."""
+    """The ballots read do not match the ballots counted, or the receipt commitment
+    does not count them (an inconsistent read): the station refuses to sign (nothing
+    written); running close again reads again."""
 
     def __init__(self, violations: Sequence[Violation], protocol: Protocol) -> None:
         self.violations = tuple(violations)
         self.protocol = protocol
         lines = "\n".join(f"  {v.name}: {v.message}" for v in self.violations)
-        super().__init__(f"protocol of precinct {protocol.precinct} violates control relations, not signed:\n{lines}")
+        super().__init__(f"protocol of precinct {protocol.precinct} not signed: the ballots read do not match the "
+                         f"count; run close again:\n{lines}")
 
 
 class ShareRefusal(str, Enum):
@@ -282,17 +294,25 @@ def build_protocol(station: Station, counters: ProtocolCounters, results: Sequen
     )
 
 
+def with_discrepancies(protocol: Protocol, violations: Sequence[Violation]) -> Protocol:
+    """The protocol naming the relations it violates (none: unchanged)."""
+    names = tuple(sorted({v.name for v in violations}))
+    return replace(protocol, discrepancies=names) if names else protocol
+
+
 def close_polls(station: Station, shares: Sequence[Share | str], out_dir: str | Path | None = None) -> ClosingResult:
     """Close, count, validate, sign and (if `out_dir`) write the outputs. See the module doc."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     private_key = reconstruct_election_key(list(shares), station.election.public_key, station.election.id)
     timings["key"] = time.perf_counter() - t0
-    state = station.polls_state
-    if state is PollsState.OPEN:
-        store.close_polls(station.db)
-    elif state is not PollsState.CLOSED:
-        raise store.WrongPollsState("close the polls", state, (PollsState.OPEN, PollsState.CLOSED))
+    info = store.station_info(station.db)
+    if info.state is PollsState.OPEN:
+        store.close_polls(station.db)  # closes, then seals (SealingFailed leaves it closed, unsealed)
+    elif info.state is not PollsState.CLOSED:
+        raise store.WrongPollsState("close the polls", info.state, (PollsState.OPEN, PollsState.CLOSED))
+    elif not info.storage_sealed:
+        store.seal_storage(station.db)  # a close that failed or died while sealing: seal again
     timings["close"] = time.perf_counter() - t0 - timings["key"]
     t1 = time.perf_counter()
     counted = tally(station, private_key)
@@ -301,11 +321,16 @@ def close_polls(station: Station, shares: Sequence[Share | str], out_dir: str | 
     timings["decrypt_tally"] = time.perf_counter() - t1
     protocol = build_protocol(station, counters, counted.contests, closing_anchor(station),
                               commit_receipts(counted.receipt_codes))
-    violations = validate_protocol(protocol, station.election)
     if len(counted.receipt_codes) != counters.cast:
-        violations.append(Violation("ballots==cast", f"{len(counted.receipt_codes)} ballots read, {counters.cast} counted as cast"))
-    if violations:
-        raise ProtocolRefused(violations, protocol)
+        raise ProtocolRefused([Violation("ballots==cast", f"{len(counted.receipt_codes)} ballots read, "
+                                                          f"{counters.cast} counted as cast")], protocol)
+    violations = validate_protocol(protocol, station.election)
+    own = [v for v in violations if v.name in UNDECLARABLE_RELATIONS]  # the commitment it just made: never declared
+    if own:
+        raise ProtocolRefused(own, protocol)
+    protocol = with_discrepancies(protocol, violations)
+    if not store.station_info(station.db).storage_sealed:  # checked right before anything is signed
+        raise store.SealingFailed("the storage is not sealed: nothing was signed. Run close again")
     signed = sign_protocol(protocol, station.station_key, station.election)
     files = None
     if out_dir is not None:

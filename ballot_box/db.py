@@ -68,6 +68,7 @@ SCRIPT_LOCATION = "sailau.ballot_box:migrations"
 _MIGRATION_LOCK = 0x5341494C4155
 
 Clock = Callable[[], dt.datetime]
+SQLITE_BUSY_TIMEOUT_MS = 30000  # how long a SQLite writer queues behind another
 
 PING_AFTER_IDLE_SECONDS = 5.0
 """A pooled PostgreSQL connection idle longer than this is pinged before use."""
@@ -351,7 +352,7 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
             "PRAGMA synchronous=FULL",
             "PRAGMA foreign_keys=ON",
             "PRAGMA secure_delete=ON",
-            "PRAGMA busy_timeout=30000",
+            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
         ):
             cursor.execute(pragma)
         cursor.close()

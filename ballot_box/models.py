@@ -23,7 +23,10 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .cardlink import CARD_LINK_LEN
 
 # Deterministic constraint names, so migrations and maintenance (CLUSTER ... USING
 # pk_ballots) can name them on every backend.
@@ -47,39 +50,37 @@ class PollsState(str, Enum):
 
 
 class VoterCard(str, Enum):
-    """Where a voter stands with ballot cards (a flag like ``checked_in``: no token, no time).
+    """Where a voter stands with ballot cards (a flag like ``checked_in``: no time).
 
     Set in the same transaction that records the issued token's hash, so a
-    restarted station still gives a voter one card (DESIGN.md §2 step 1). A
-    replacement (`store.replace_card`) lets the voter get one more card: with the
-    old card handed back (its token cancelled) the voter returns to NONE, or from
-    REISSUED to LOST; without it (the old token cannot be named, it stays
-    outstanding) the voter goes ISSUED -> LOST, and a voter may be LOST only once.
-    This is the "note against the voter's name" a paper list gets for a spoilt
-    ballot: it says nothing about which card or when.
+    restarted station still gives a voter one card (DESIGN.md §2 step 1). While
+    the voter holds a card, ``VoterRow.card_link`` names its token, encrypted under
+    the station's key (`cardlink`), so a replacement can revoke exactly that
+    token (`store.replace_card`); the replacement takes the voter back to NONE
+    and clears the link. This is the "note against the voter's name" a paper list
+    gets for a spoilt ballot.
     """
 
-    NONE = "none"  # no card (not checked in, or checked in and waiting)
+    NONE = "none"  # no card (not checked in, or checked in and waiting, or after a replacement)
     ISSUED = "issued"  # holds a card whose token was recorded
-    LOST = "lost"  # a card was replaced without being handed back; may get one more card
-    REISSUED = "reissued"  # holds the card given after a LOST one: no second replacement without the card
 
     @property
     def holds_card(self) -> bool:
-        return self in (VoterCard.ISSUED, VoterCard.REISSUED)
+        return self is VoterCard.ISSUED
 
 
 class ReplacementKind(str, Enum):
     """The two replacement counters (see `store.replace_card`)."""
 
     RETURNED = "returned"  # the old card was handed back: its token cancelled
-    NOT_RETURNED = "not_returned"  # the old token is unknown (crash, lost or unreadable card): stays outstanding
+    NOT_RETURNED = "not_returned"  # the old card was not handed back (crash, lost card): its token revoked
 
 
 class TokenState(str, Enum):
     ISSUED = "issued"  # on a card that is out with a voter
     USED = "used"  # its ballot is in the box
-    CANCELLED = "cancelled"  # the card was cleared unused
+    CANCELLED = "cancelled"  # the card was handed back unused (cleared, or to be cleared)
+    REVOKED = "revoked"  # the card was replaced without being handed back: if it comes back it is refused
 
 
 class StationStateRow(Base):
@@ -96,15 +97,21 @@ class StationStateRow(Base):
     precinct: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(8))
     station_key_id: Mapped[bytes] = mapped_column(LargeBinary(8))
+    # set once store.seal_storage finished after the polls closed; close.py signs nothing before
+    storage_sealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class VoterRow(Base):
-    """A pollbook entry. ``checked_in`` and ``card`` are flags only: no time, no token."""
+    """A pollbook entry. ``checked_in`` and ``card`` are flags: no time. ``card_link`` is
+    the token of the card the voter holds, encrypted under the station's key (see
+    `cardlink`); NULL when the voter holds no card, and for every voter once the
+    storage is sealed at close."""
 
     __tablename__ = "voters"
     __table_args__ = (
-        CheckConstraint("card IN ('none', 'issued', 'lost', 'reissued')", name="card"),
+        CheckConstraint("card IN ('none', 'issued')", name="card"),
         CheckConstraint("checked_in OR card = 'none'", name="card_needs_check_in"),
+        CheckConstraint("card = 'issued' OR card_link IS NULL", name="link_needs_card"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -115,6 +122,7 @@ class VoterRow(Base):
     birth_date: Mapped[dt.date] = mapped_column(Date)
     checked_in: Mapped[bool] = mapped_column(Boolean, default=False)
     card: Mapped[str] = mapped_column(String(8), default=VoterCard.NONE.value, server_default=VoterCard.NONE.value)
+    card_link: Mapped[bytes | None] = mapped_column(LargeBinary(CARD_LINK_LEN), nullable=True)
     # casefolded copies for prefix search: SQLite's lower()/LIKE only fold ASCII
     surname_key: Mapped[str] = mapped_column(String(200), index=True)
     given_name_key: Mapped[str] = mapped_column(String(200))
@@ -140,11 +148,11 @@ class ReplacementRow(Base):
 
 
 class IssuedTokenRow(Base):
-    """SHA-256 of a card's token. No time, no voter: only whether it was used."""
+    """SHA-256 of a card's token. No time, no voter: only what became of the card."""
 
     __tablename__ = "issued_tokens"
     __table_args__ = (
-        CheckConstraint("state IN ('issued', 'used', 'cancelled')", name="state"),
+        CheckConstraint("state IN ('issued', 'used', 'cancelled', 'revoked')", name="state"),
         {"sqlite_with_rowid": False},
     )
 

@@ -122,6 +122,10 @@ def protocol_pdf(signed: SignedProtocol, election: Election, invalid: Sequence[s
         ("оның ішінде қайтарылмаған / из них не возвращено / of which not handed back", p.cards_not_returned),
     ]
     _table(pdf, rows)
+    if p.discrepancies:  # the station signed a count that breaks these relations (close.py): say so on the wall
+        pdf.set_font("DejaVu", "B", 9)
+        pdf.multi_cell(0, 5, "Орындалмаған бақылау арақатынастары / Нарушенные контрольные соотношения / "
+                             "Control relations that fail: " + ", ".join(p.discrepancies), new_x="LMARGIN", new_y="NEXT")
     for contest in p.contests:
         pdf.ln(2)
         pdf.set_font("DejaVu", "B", 10)

@@ -635,6 +635,9 @@ class ProtocolScreen(ClerkScreen):
         lines = [f"{t(label):<24} {value:>6}" for label, value in counts]
         if result.invalid:
             lines.append(t(N_("Ballots that could not be counted: {n}"), n=len(result.invalid)))
+        if protocol.discrepancies:
+            lines.append(t(N_("Control relations that fail (named in the signed protocol): {names}"),
+                           names=", ".join(protocol.discrepancies)))
         self.query_one("#protocol-counts", Static).update("\n".join(lines))
         for contest in protocol.contests:
             self._fill_contest(contest)

@@ -33,17 +33,21 @@ instruction, the card is pulled at any APDU):
 * Cancel: the token is cancelled in the database first, then the card cleared;
   re-inserting a card whose token is already cancelled just clears it.
 * One card per voter, across restarts: the voter row is marked as holding a
-  card (`models.VoterCard`, a flag: no token, no time) in the same transaction
-  that records the token hash; a voter who holds a card is refused another
-  (`CardAlreadyIssued`, an ``issue_refused`` audit event).
+  card (`models.VoterCard`, a flag: no time) with its card link (the token,
+  encrypted under a key derived from the card master key, `cardlink`) in the
+  same transaction that records the token hash; a voter who holds a card is
+  refused another (`CardAlreadyIssued`, an ``issue_refused`` audit event).
 * Replace (`replace_card`): a voter whose card was issued but not cast (spoilt,
-  damaged or lost card; an ISSUE cut short by a crash, whose token nobody can
-  name) may get one more card. With the old card in hand its token is
-  cancelled first, then the card cleared; without it the old token stays
-  outstanding (harmless if it never reached a card, castable if it did), so that
-  needs `card_not_returned=True`, is allowed once per voter and is counted apart
-  in the protocol (`cards_not_returned`). Every replacement is counted
-  (`cards_replaced`) and audited.
+  damaged or lost card; an ISSUE cut short by a crash) may get one more card.
+  The old token is first killed in the database: with the old card in hand it
+  is cancelled, then the card cleared; without it (`card_not_returned=True`)
+  the token the voter's card link names is revoked, so if that card ever comes
+  back it is refused by name (``card_revoked``) and kept, not cleared. A card
+  whose ballot is already counted is never replaced. So a replacement can never
+  add a ballot, there is no limit per voter (a second crash while issuing is
+  replaced like the first), and "ballots cast <= voters checked in" holds by
+  construction. Every replacement is counted (`cards_replaced`, of which
+  `cards_not_returned`) and audited.
 
 Rejected cards are never written to: the reason is returned (a stable code and
 a plain message) and a ``card_rejected`` audit event is chained.
@@ -92,6 +96,7 @@ from sailau.smartcard.errors import CardError, CardRemovedError
 
 from . import audit, oplog, pollbook, store
 from .audit import AuditDraft, AuditKind, RejectReason
+from .cardlink import CardLinkKey
 from .db import StationDB, StorageProblem, StorageUnavailable, storage_problem
 from .models import PollsState, TokenState
 from .pollbook import Voter
@@ -266,6 +271,7 @@ class Reason(str, Enum):
     WRONG_PRECINCT = "wrong_precinct"
     UNKNOWN_TOKEN = "unknown_token"
     CARD_CANCELLED = "card_cancelled"
+    CARD_REVOKED = "card_revoked"  # replaced without being handed back: refused, not cleared, kept
     UNKNOWN_TERMINAL = "unknown_terminal"
     BAD_SIGNATURE = "bad_signature"
     MALFORMED_RECORD = "malformed_record"
@@ -280,6 +286,8 @@ MESSAGES: dict[Reason, str] = {
     Reason.WRONG_PRECINCT: "This card was issued for another polling station. It was not counted and not changed.",
     Reason.UNKNOWN_TOKEN: "This card was not issued at this polling station. It was not counted and not changed.",
     Reason.CARD_CANCELLED: "This card was cancelled here and cannot be cast. It was not counted and not changed.",
+    Reason.CARD_REVOKED: "Revoked: this card was replaced, so it cannot be used. It was not counted and not changed: "
+                         "keep it for the commission, do not give it back.",
     Reason.UNKNOWN_TERMINAL: "The ballot was written by a voting terminal that is not enrolled here. Not counted, card not changed.",
     Reason.BAD_SIGNATURE: "The ballot on this card fails its terminal signature (altered or copied). Not counted, card not changed.",
     Reason.MALFORMED_RECORD: "The data on this card is not a valid ballot. It was not counted and not changed.",
@@ -291,15 +299,19 @@ MESSAGES: dict[Reason, str] = {
 
 
 REPLACE_MESSAGES: dict[ReplaceOutcome, str] = {
-    ReplaceOutcome.REPLACED: "Card replaced.",
+    ReplaceOutcome.REPLACED: "Card replaced: the old card is cancelled.",
+    ReplaceOutcome.REPLACED_REVOKED: "Card replaced: the old card is revoked.",
     ReplaceOutcome.NO_CARD: "This voter holds no issued card to replace (none issued yet, or already replaced).",
-    ReplaceOutcome.LIMIT: "This voter's card was already replaced once without being handed back: "
-                          "the old card is needed now.",
     ReplaceOutcome.NOT_CHECKED_IN: "This voter is not checked in.",
     ReplaceOutcome.UNKNOWN_VOTER: "This voter is not on this precinct's list.",
-    ReplaceOutcome.OLD_CARD_COUNTED: "The handed-back card's ballot is already counted: no replacement.",
-    ReplaceOutcome.OLD_CARD_CANCELLED: "The handed-back card was already cancelled: insert it to clear it.",
+    ReplaceOutcome.CARD_COUNTED: "This voter's card is already counted (its ballot is in the box): no replacement.",
+    ReplaceOutcome.CARD_REVOKED: "Revoked: the card in the reader was replaced before. Keep it for the commission; "
+                                 "to replace this voter's current card, insert that card or confirm it is not "
+                                 "handed back.",
     ReplaceOutcome.OLD_CARD_UNKNOWN: "The handed-back card was not issued at this polling station.",
+    ReplaceOutcome.NOT_THEIR_CARD: "The card in the reader is not the card this voter holds: nothing was changed.",
+    ReplaceOutcome.UNLINKED: "This voter's card was issued before this station was updated, so its token cannot be "
+                             "revoked: the old card is needed to replace it.",
 }
 
 
@@ -390,7 +402,7 @@ class ReplaceReason(str, Enum):
 class ReplaceResult:
     voter: Voter  # now waiting and selected: the next blank card is theirs
     reason: ReplaceReason
-    card_returned: bool  # the old token was cancelled (False: it stays outstanding)
+    card_returned: bool  # the old token was cancelled (False: it was revoked)
     clear: ClearOutcome | None = None  # the handed-back card's CLEAR (None: no card in hand)
     message: str = ""
 
@@ -518,7 +530,8 @@ class Station:
     database binds it to (election, precinct, station key); later ones must
     match, else StationMismatch. `card_master_key` may be None for ops tools
     that never touch a card (open, close). `fault_hook(point)` is called at
-    named points of the cast and issue paths (crash tests kill the process there).
+    named points of the cast, issue and replace paths (crash tests kill the
+    process there).
     """
 
     def __init__(
@@ -535,6 +548,7 @@ class Station:
         self.election = election
         self.station_key = station_key
         self.card_master_key = None if card_master_key is None else bytes(card_master_key)
+        self._links = None if card_master_key is None else CardLinkKey.from_master_key(self.card_master_key)
         self.fault_hook = fault_hook or _no_fault
         try:
             definition = election.precinct(precinct)
@@ -744,7 +758,8 @@ class Station:
                 self._abandon_pending()
             block = new_issue_block(self.election.fingerprint, self.precinct, self.style)
             outcome = store.issue_to_voter(self.db, voter.iin, block.token_hash,
-                                           AuditDraft(AuditKind.CARD_ISSUED, {"style": self.style}))
+                                           AuditDraft(AuditKind.CARD_ISSUED, {"style": self.style}),
+                                           links=self._card_links())
             if outcome is not IssueOutcome.ISSUED:
                 s.waiting.pop(voter.iin, None)
                 if s.selected == voter.iin:
@@ -782,7 +797,7 @@ class Station:
         pending = self._session.pending
         assert pending is not None
         store.replace_card(self.db, pending.iin, ReplaceReason.ISSUE_FAILED.value,
-                           old_token_hash=pending.block.token_hash)
+                           old_token_hash=pending.block.token_hash, links=self._card_links())
         self._session.pending = None
 
     def cast_card(self, client: BallotCardClient) -> CastResult:
@@ -835,6 +850,8 @@ class Station:
             return self._rejected(Reason.UNKNOWN_TOKEN)  # store chained the audit event
         if outcome is CastOutcome.CARD_CANCELLED:
             return self._rejected(Reason.CARD_CANCELLED)
+        if outcome is CastOutcome.CARD_REVOKED:
+            return self._rejected(Reason.CARD_REVOKED)  # not cleared: the card is kept
         cleared = self._clear(client)
         self.fault_hook("cast:cleared")
         status_ = CastStatus.ACCEPTED if outcome is CastOutcome.ACCEPTED else CastStatus.ALREADY_COUNTED
@@ -883,6 +900,8 @@ class Station:
             return self._reject_cancel(Reason.UNKNOWN_TOKEN)
         if outcome is CancelOutcome.ALREADY_COUNTED:
             return self._reject_cancel(Reason.ALREADY_COUNTED)
+        if outcome is CancelOutcome.REVOKED:
+            return self._reject_cancel(Reason.CARD_REVOKED)  # not cleared: the card is kept
         cleared = self._clear(client)
         done = cleared is ClearOutcome.CLEARED
         if outcome is CancelOutcome.CANCELLED:
@@ -907,12 +926,13 @@ class Station:
         more card (see the module doc); the voter becomes the selected, waiting one.
 
         `old_card` (connected): the old card, handed back. It must be ISSUED with
-        a token this station issued and nobody used; the token is cancelled, then
+        the token this voter's card carries, unused; the token is cancelled, then
         the card cleared (it may be the new card). Without it the clerk states the
         card is not returned (`card_not_returned=True`, else `OldCardNeeded`): the
-        old token stays outstanding, once per voter. If this process still knows
-        the voter's failed ISSUE token, that token is cancelled instead.
-        Raises `ReplacementRefused` (with a `reason` code) and audits every refusal.
+        voter's token is revoked, so that card is refused if it comes back. If
+        this process still knows the voter's failed ISSUE token, that token is
+        cancelled instead. Raises `ReplacementRefused` (with a `reason` code) and
+        audits every refusal; a card already counted is never replaced.
         """
         reason = ReplaceReason(reason)
         iin = voter if isinstance(voter, str) else voter.iin
@@ -928,10 +948,12 @@ class Station:
         elif not card_not_returned:
             raise OldCardNeeded(
                 "insert the old card to replace it; if it cannot be handed back, confirm that it is not "
-                "returned (its token stays valid, so a card that carries it could still be cast)")
-        outcome = store.replace_card(self.db, found.iin, reason.value, old_token_hash=old_token)
-        if outcome is not ReplaceOutcome.REPLACED:
+                "returned (its token is then revoked: that card is refused if it comes back)")
+        outcome = store.replace_card(self.db, found.iin, reason.value, old_token_hash=old_token,
+                                     links=self._card_links())
+        if not outcome.replaced:
             raise ReplacementRefused(outcome.value, REPLACE_MESSAGES[outcome])
+        self.fault_hook("replace:recorded")  # old token cancelled/revoked, handed-back card not yet cleared
         if pending is not None and (pending.iin == found.iin or pending.block.token_hash == old_token):
             self._session.pending = None
         cleared = self._clear(old_card) if old_card is not None else None
@@ -939,13 +961,13 @@ class Station:
         assert voter_now is not None
         self._session.waiting[found.iin] = voter_now
         self._session.selected = found.iin
-        returned = old_token is not None
+        returned = outcome is ReplaceOutcome.REPLACED
         if returned:
             message = "Old card cancelled" + (" and cleared" if cleared is ClearOutcome.CLEARED else "") + \
                 ": the voter may get a new card." + ("" if cleared in (None, ClearOutcome.CLEARED) else CLEAR_FAILED[cleared])
         else:
-            message = ("Card replaced without the old card: its token stays outstanding. "
-                       "The voter may get a new card.")
+            message = ("Card replaced without the old card: its token is revoked, so that card is refused if it "
+                       "comes back. The voter may get a new card.")
         return ReplaceResult(voter_now, reason, card_returned=returned, clear=cleared, message=message)
 
     def _old_card_token(self, client: BallotCardClient) -> bytes:
@@ -993,6 +1015,11 @@ class Station:
         if self.card_master_key is None:
             raise StationError("this station was opened without the card master key: it cannot write cards")
         return self.card_master_key
+
+    def _card_links(self) -> CardLinkKey:
+        if self._links is None:
+            raise StationError("this station was opened without the card master key: it cannot issue or replace cards")
+        return self._links
 
     def _check_block(self, block: IssueBlock) -> Reason | None:
         if block.fingerprint != self.election.fingerprint:

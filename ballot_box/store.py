@@ -7,9 +7,20 @@ UPDATE matches no row (SQLite: the write lock serialises them; PostgreSQL READ
 COMMITTED: the loser waits on the row lock, then re-checks ``state = 'issued'``
 against the committed row), so it stores nothing.
 
+Revocation (DESIGN.md §2 step 2): a replacement moves the voter's old token
+issued -> cancelled (card handed back) or issued -> revoked (card not handed
+back), with the same conditional UPDATE, in the transaction that frees the
+voter for one more card. The voter row names that token through its card link
+(cardlink.py, encrypted under the station's key), so the step can only hit the
+voter's own card, and it loses to a cast of that card exactly as two casts
+race: if the ballot is already in the box the replacement is refused. A revoked
+card that comes back is refused by name (``card_revoked``) and not cleared.
+Hence every checked-in voter has at most one token that can still be cast, and
+at most one used token: counted ballots <= voters checked in, by construction.
+
 Lock order in every write transaction, to rule out deadlocks on PostgreSQL:
-station_state (FOR SHARE; close takes it exclusively) -> token or voter row ->
-audit head (FOR UPDATE, always last).
+station_state (FOR SHARE; close takes it exclusively) -> voter row -> token
+row -> audit head (FOR UPDATE, always last).
 
 Secrecy: a ballot row is (random 16-byte id, style code, sealed bytes); a token
 row is (hash, state). Nothing links them or records when. Ballots are always
@@ -20,12 +31,16 @@ polling hours ties a ballot to its token's UPDATE and its audit event. So
 ``close_polls`` seals the storage (``seal_storage``): on PostgreSQL all ballot
 and token rows are rewritten in one transaction (one shared xmin) and CLUSTERed
 on their random primary keys; on SQLite the WAL (whose frames are in commit
-order) is checkpointed and truncated and the file VACUUMed.
+order) is checkpointed and truncated and the file VACUUMed. Every voter's card
+link is cleared first. Sealing ends by setting ``storage_sealed``; close.py
+signs nothing until it is set, and a close resumed after a failure or a crash
+anywhere in sealing seals again from the start (every step is idempotent).
 """
 
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -33,12 +48,13 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, oplog
 from .audit import AuditDraft, AuditEvent, AuditKind, RejectReason
-from .db import PreparedStatement, StationDB
+from .cardlink import CardLinkError, CardLinkKey
+from .db import SQLITE_BUSY_TIMEOUT_MS, PreparedStatement, StationDB
 from .models import (
     BallotRow,
     IssuedTokenRow,
@@ -89,11 +105,17 @@ class DuplicateTerminal(StoreError):
     """A terminal key id is already enrolled with a different key."""
 
 
+class SealingFailed(StoreError):
+    """Sealing the storage after the polls closed did not finish. The polls stay closed,
+    nothing is signed; running close again seals from the start."""
+
+
 class CastOutcome(str, Enum):
     ACCEPTED = "accepted"  # token marked used, ballot stored
     ALREADY_COUNTED = "already_counted"  # token used before: store nothing, just clear the card
     UNKNOWN_TOKEN = "unknown_token"  # never issued here: store nothing
     CARD_CANCELLED = "card_cancelled"  # issued, then cancelled: store nothing
+    CARD_REVOKED = "card_revoked"  # replaced without being handed back: store nothing, keep the card
 
 
 class IssueOutcome(str, Enum):
@@ -104,14 +126,22 @@ class IssueOutcome(str, Enum):
 
 
 class ReplaceOutcome(str, Enum):
-    REPLACED = "replaced"  # counted, audited; the voter may get one more card
+    REPLACED = "replaced"  # old token cancelled (card handed back, now or before); the voter may get one more card
+    REPLACED_REVOKED = "replaced_revoked"  # old token revoked (card not handed back); the voter may get one more card
     NO_CARD = "no_card_to_replace"  # the voter holds no issued card (never got one, or already replaced)
-    LIMIT = "replacement_limit"  # a card was already replaced without being returned: one such per voter
     NOT_CHECKED_IN = "not_checked_in"
     UNKNOWN_VOTER = "unknown_voter"
-    OLD_CARD_COUNTED = "already_counted"  # the handed-back card's token is used: its ballot is in the box
-    OLD_CARD_CANCELLED = "card_cancelled"  # its token was cancelled before
-    OLD_CARD_UNKNOWN = "unknown_token"  # its token was never issued here
+    CARD_COUNTED = "already_counted"  # the voter's card (or the handed-back card) is counted: its ballot is in the box
+    CARD_REVOKED = "card_revoked"  # the handed-back card was replaced before without being handed back
+    OLD_CARD_UNKNOWN = "unknown_token"  # the handed-back card's token was never issued here
+    NOT_THEIR_CARD = "not_their_card"  # the handed-back card is not the one this voter holds
+    UNLINKED = "card_unlinked"  # the voter's card cannot be named (issued before revision 0003, or under
+    #                             another card master key): only with the old card in hand
+
+    @property
+    def replaced(self) -> bool:
+        """The replacement was made (counted and audited): the voter may get one more card."""
+        return self in (ReplaceOutcome.REPLACED, ReplaceOutcome.REPLACED_REVOKED)
 
 
 class CancelOutcome(str, Enum):
@@ -119,6 +149,7 @@ class CancelOutcome(str, Enum):
     ALREADY_COUNTED = "already_counted"
     ALREADY_CANCELLED = "already_cancelled"
     UNKNOWN_TOKEN = "unknown_token"
+    REVOKED = "card_revoked"  # replaced without being handed back: not cleared, keep the card
 
 
 @dataclass(frozen=True)
@@ -127,6 +158,7 @@ class StationInfo:
     precinct: int
     state: PollsState
     station_key_id: bytes
+    storage_sealed: bool = False  # sealing finished after the polls closed (see seal_storage)
 
 
 @dataclass(frozen=True)
@@ -152,11 +184,14 @@ class ProtocolCounters:
     issued: int  # every card issued (used + cancelled + outstanding)
     cast: int  # ballots in the box
     cancelled: int
-    outstanding: int  # issued, neither cast nor cancelled
+    outstanding: int  # issued, neither cast, cancelled nor revoked (out with a voter, or never written)
     replaced: int = 0  # replacements (each let a voter get one more card)
-    not_returned: int = 0  # of which the old card was not handed back (its token stays outstanding)
+    not_returned: int = 0  # of which the old card was not handed back: its token revoked
+    revoked: int = 0  # tokens in state revoked (= not_returned; not a protocol line):
+    #                   cast + cancelled + outstanding + revoked = issued
 
     def as_payload(self) -> dict[str, int]:
+        """The protocol's lines (the polls_closed audit payload)."""
         return {"on_list": self.on_list, "checked_in": self.checked_in, "issued": self.issued,
                 "cast": self.cast, "cancelled": self.cancelled, "outstanding": self.outstanding,
                 "replaced": self.replaced, "not_returned": self.not_returned}
@@ -184,10 +219,11 @@ class _StateRow(NamedTuple):
     precinct: int
     state: str
     station_key_id: bytes
+    storage_sealed: bool
 
 
 _STATE_QUERY = select(StationStateRow.election_fingerprint, StationStateRow.precinct, StationStateRow.state,
-                      StationStateRow.station_key_id).where(StationStateRow.id == 1)
+                      StationStateRow.station_key_id, StationStateRow.storage_sealed).where(StationStateRow.id == 1)
 _SELECT_STATE = {None: PreparedStatement(_STATE_QUERY),
                  "share": PreparedStatement(_STATE_QUERY.with_for_update(read=True)),
                  "update": PreparedStatement(_STATE_QUERY.with_for_update())}
@@ -200,7 +236,7 @@ def _state_row(session: Session, *, lock: str | None = None) -> _StateRow:
 def _state_of(found: Any) -> _StateRow:
     if found is None:
         raise StationNotSetUp("no election is set up on this station: run setup_station first")
-    return _StateRow(bytes(found[0]), found[1], found[2], bytes(found[3]))
+    return _StateRow(bytes(found[0]), found[1], found[2], bytes(found[3]), bool(found[4]))
 
 
 def require_state(session: Session, operation: str, *allowed: PollsState) -> _StateRow:
@@ -236,7 +272,8 @@ def setup_station(db: StationDB, election_fingerprint: bytes, precinct: int, sta
 def station_info(db: StationDB) -> StationInfo:
     """One row, read outside a transaction (every cast asks for the polls state)."""
     row = _state_of(_SELECT_STATE[None].fetch_one(db.engine))
-    return StationInfo(row.election_fingerprint, row.precinct, PollsState(row.state), row.station_key_id)
+    return StationInfo(row.election_fingerprint, row.precinct, PollsState(row.state), row.station_key_id,
+                       row.storage_sealed)
 
 
 def open_polls(db: StationDB, audit_event: AuditDraft | None = None) -> AuditEvent:
@@ -245,8 +282,10 @@ def open_polls(db: StationDB, audit_event: AuditDraft | None = None) -> AuditEve
 
 
 def close_polls(db: StationDB, audit_event: AuditDraft | None = None, *, seal: bool = True) -> AuditEvent:
-    """open -> closed, then seal the storage (see module doc). The polls_closed
-    event carries the protocol counters unless the caller gives a payload."""
+    """open -> closed, then seal the storage (see `seal_storage`; `seal=False` only for
+    tests). The polls_closed event carries the protocol counters unless the caller
+    gives a payload. If sealing fails the polls stay closed with ``storage_sealed``
+    unset (SealingFailed): close.py then seals again before it signs anything."""
     draft = audit_event
     if draft is None:
         draft = AuditDraft(AuditKind.POLLS_CLOSED, counters(db).as_payload())
@@ -265,42 +304,130 @@ def _transition(db: StationDB, operation: str, source: PollsState, target: Polls
         return audit.append(session, draft, db.clock())
 
 
+#: how long sealing waits for another connection (PostgreSQL: a table lock for CLUSTER; SQLite:
+#: readers pinning WAL frames) before it gives up with SealingFailed
+SEAL_WAIT_S = 30.0
+
+
 def seal_storage(db: StationDB) -> None:
     """Make physical storage say nothing about casting order (after close of polls).
 
-    PostgreSQL: rewrite every ballot, token, voter, turnout and replacement row
-    in one transaction, so they all carry the same xmin, then CLUSTER ballots and
-    tokens on their random primary keys and voters on theirs (list order), so
-    heap order says nothing about casting, check-in or issue order (the dead old
-    versions are dropped).
-    SQLite: checkpoint and truncate the WAL, VACUUM (rebuilds the file in key
-    order, with secure_delete), truncate the WAL again.
+    Steps, each idempotent, so a failure or a crash anywhere is repaired by
+    running it again; ``storage_sealed`` is set last, in its own transaction:
+
+    PostgreSQL: (1) in one transaction clear every voter's card link and rewrite
+    every ballot, token, voter, turnout and replacement row, so they all carry
+    the same xmin; (2) CLUSTER ballots and tokens on their random primary keys
+    and voters on theirs (list order), so heap order says nothing about casting,
+    check-in or issue order and the dead old versions are dropped (waiting at
+    most `SEAL_WAIT_S` for another connection's lock); (3) set the flag.
+    SQLite: (1) clear the card links; (2) checkpoint and truncate the WAL,
+    VACUUM (rebuilds the file in key order, with secure_delete), truncate the
+    WAL again (waiting at most `SEAL_WAIT_S` for readers); (3) set the flag,
+    then truncate the WAL once more (best effort: what it could leave is the
+    flag's own page).
+
+    Only on a closed station (WrongPollsState). Raises SealingFailed, with the
+    database's error as its cause (and in the operator log, oplog.py), when a step
+    fails (another connection holds the database, disk full, ...): the flag stays
+    unset.
     """
-    if db.dialect == "postgresql":
-        with db.write() as session:
-            session.execute(update(BallotRow).values(style_code=BallotRow.style_code))
-            session.execute(update(IssuedTokenRow).values(state=IssuedTokenRow.state))
-            # a voter row's xmin is its check-in/issue transaction's, shared with its turnout
-            # bump and its card_issued event: rewrite those too
-            session.execute(update(VoterRow).values(card=VoterRow.card))
-            session.execute(update(TurnoutRow).values(count=TurnoutRow.count))
-            session.execute(update(ReplacementRow).values(count=ReplacementRow.count))
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for table in ("ballots", "issued_tokens", "voters"):
-                connection.exec_driver_sql(f"CLUSTER {table} USING pk_{table}")
-                connection.exec_driver_sql(f"ANALYZE {table}")
-        return
+    info = station_info(db)
+    if info.state is not PollsState.CLOSED:
+        raise WrongPollsState("seal the storage", info.state, (PollsState.CLOSED,))
+    try:
+        if db.dialect == "postgresql":
+            _rewrite_rows(db)
+            _cluster_tables(db)
+        else:
+            _clear_card_links(db)
+            _compact_sqlite(db)
+        _mark_sealed(db)
+    except SealingFailed:
+        raise
+    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        oplog.failure("seal the storage", exc)  # the raw error for the technician; the words for the screen
+        raise SealingFailed(_sealing_problem(exc)) from exc
+    if db.dialect != "postgresql":
+        _checkpoint(db, strict=False)
+
+
+def _sealing_problem(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "lock" in text or "busy" in text:
+        why = "another program holds the database"
+    elif "full" in text or "no space" in text:
+        why = "the disk is full"
+    elif "readonly" in text or "read-only" in text:
+        why = "the database cannot be written"
+    else:
+        why = f"the database reported {type(exc).__name__}"
+    return (f"the polls are closed but the storage could not be sealed ({why}); nothing was signed. "
+            "Fix that and run close again: it seals, then counts and signs")
+
+
+def _clear_card_links(db: StationDB) -> None:
+    with db.write() as session:
+        require_state(session, "seal the storage", PollsState.CLOSED)
+        session.execute(update(VoterRow).where(VoterRow.card_link.is_not(None)).values(card_link=None))
+
+
+def _rewrite_rows(db: StationDB) -> None:
+    with db.write() as session:
+        require_state(session, "seal the storage", PollsState.CLOSED)
+        session.execute(update(BallotRow).values(style_code=BallotRow.style_code))
+        session.execute(update(IssuedTokenRow).values(state=IssuedTokenRow.state))
+        # a voter row's xmin is its check-in/issue transaction's, shared with its turnout
+        # bump and its card_issued event: rewrite those too (and drop the card links)
+        session.execute(update(VoterRow).values(card=VoterRow.card, card_link=None))
+        session.execute(update(TurnoutRow).values(count=TurnoutRow.count))
+        session.execute(update(ReplacementRow).values(count=ReplacementRow.count))
+
+
+def _cluster_tables(db: StationDB) -> None:
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f"SET lock_timeout = '{int(SEAL_WAIT_S * 1000)}ms'")
+        for table in ("ballots", "issued_tokens", "voters"):
+            connection.exec_driver_sql(f"CLUSTER {table} USING pk_{table}")
+            connection.exec_driver_sql(f"ANALYZE {table}")
+        connection.exec_driver_sql("RESET lock_timeout")
+
+
+def _compact_sqlite(db: StationDB) -> None:
+    _checkpoint(db, strict=True)
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
-        for statement in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
-            cursor.execute(statement)
-            result = cursor.fetchall()
-            if statement.startswith("PRAGMA") and result and result[0][0] != 0:
-                raise StoreError(f"{statement} could not finish: another connection holds the database")
+        cursor.execute("VACUUM")
         cursor.close()
     finally:
         raw.close()
+    _checkpoint(db, strict=True)
+
+
+def _checkpoint(db: StationDB, *, strict: bool) -> None:
+    """Copy the SQLite WAL into the file and truncate it; SealingFailed (if strict) when
+    another connection's read keeps some frames alive."""
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SEAL_WAIT_S * 1000)}")
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = cursor.fetchall()[0][0]
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.close()
+    finally:
+        raw.close()
+    if busy and strict:
+        raise SealingFailed(_sealing_problem(StoreError("database busy")))
+
+
+def _mark_sealed(db: StationDB) -> None:
+    with db.write() as session:
+        require_state(session, "seal the storage", PollsState.CLOSED)
+        session.execute(update(StationStateRow).where(StationStateRow.id == 1).values(storage_sealed=True))
 
 
 # --- terminals --------------------------------------------------------------------
@@ -356,11 +483,13 @@ def record_issued(db: StationDB, token_hash: bytes, audit_event: AuditDraft | No
         raise DuplicateToken(f"token hash {token_hash.hex()[:16]}... was already issued") from None
 
 
-def issue_to_voter(db: StationDB, iin: str, token_hash: bytes, audit_event: AuditDraft | None = None) -> IssueOutcome:
+def issue_to_voter(db: StationDB, iin: str, token_hash: bytes, audit_event: AuditDraft | None = None, *,
+                   links: CardLinkKey) -> IssueOutcome:
     """Record a card for a checked-in voter: in ONE transaction the voter is marked
-    as holding a card (`VoterCard`), the token hash is stored as issued-unused and
-    the card_issued event is chained. Nothing links the two rows (no column; the
-    voter's flag says only "has a card").
+    as holding a card (`VoterCard`) with its card link (the token hash encrypted
+    under `links`, see cardlink.py), the token hash is stored as issued-unused and
+    the card_issued event is chained. No column joins the two rows: only the
+    station's key opens the link.
 
     A voter who already holds a card (across restarts) gets ALREADY_ISSUED and an
     ``issue_refused`` event; nothing is recorded.
@@ -375,11 +504,11 @@ def issue_to_voter(db: StationDB, iin: str, token_hash: bytes, audit_event: Audi
                 return IssueOutcome.UNKNOWN_VOTER
             if not row.checked_in:
                 return IssueOutcome.NOT_CHECKED_IN
-            card = VoterCard(row.card)
-            if card.holds_card:
+            if VoterCard(row.card).holds_card:
                 found = IssueOutcome.ALREADY_ISSUED
             else:
-                row.card = (VoterCard.REISSUED if card is VoterCard.LOST else VoterCard.ISSUED).value
+                row.card = VoterCard.ISSUED.value
+                row.card_link = links.encrypt(iin, bytes(token_hash))
                 if session.get(IssuedTokenRow, bytes(token_hash)) is not None:
                     raise DuplicateToken(f"token hash {token_hash.hex()[:16]}... was already issued")
                 session.add(IssuedTokenRow(token_hash=bytes(token_hash), state=TokenState.ISSUED.value))
@@ -392,59 +521,89 @@ def issue_to_voter(db: StationDB, iin: str, token_hash: bytes, audit_event: Audi
     return found
 
 
-def replace_card(db: StationDB, iin: str, reason: str, *, old_token_hash: bytes | None) -> ReplaceOutcome:
+def replace_card(db: StationDB, iin: str, reason: str, *, old_token_hash: bytes | None,
+                 links: CardLinkKey) -> ReplaceOutcome:
     """Let a voter whose card was issued but not cast get one more card (a spoilt,
-    damaged or lost card, or an ISSUE cut short by a crash).
+    damaged or lost card, or an ISSUE cut short by a crash): REPLACED (old token
+    cancelled) or REPLACED_REVOKED (old token revoked), else the refusal.
 
+    The old token is the one the voter's card link names (`links` opens it).
     With ``old_token_hash`` (the old card is in hand and readable, or the station
-    still knows the token of a failed ISSUE) the token goes issued -> cancelled;
-    the voter goes back to waiting (ISSUED -> NONE, REISSUED -> LOST). Without it
-    the old token cannot be named and stays outstanding: if that card exists it
-    could still be cast, so this is allowed once per voter (ISSUED -> LOST) and
-    counted apart (``not_returned``). Either way ONE transaction updates the voter
-    row, the token, the replacement counter and chains ``card_replaced`` with the
-    reason and whether the card was returned (no voter, no token). A refusal
-    changes nothing and chains ``replacement_refused``.
+    still knows the token of a failed ISSUE) it must be that token, and it goes
+    issued -> cancelled (kind ``returned``). Without it the linked token goes
+    issued -> revoked (kind ``not_returned``): if that card ever comes back it
+    is refused. Both use the conditional token UPDATE, so a replacement and a
+    cast of the same card cannot both succeed; a card whose ballot is in the box
+    is never replaced (CARD_COUNTED). A linked token already cancelled (the card
+    came back through the cancel dialog) needs no change and counts as returned.
+    There is no limit per voter: every replacement kills the old card first.
+
+    ONE transaction updates the voter row (back to NONE, link cleared), the
+    token, the replacement counter and chains ``card_replaced`` with the reason
+    and whether the card was returned (no voter, no token). A refusal changes
+    nothing and chains ``replacement_refused``.
     """
     if old_token_hash is not None:
         _need_len("token hash", old_token_hash, TOKEN_HASH_LEN)
     if not reason or len(reason) > 40:
         raise ValueError("a replacement needs a short reason code")
     returned = old_token_hash is not None
-    kind = ReplacementKind.RETURNED if returned else ReplacementKind.NOT_RETURNED
     with db.write() as session:
         require_state(session, "replace a card", PollsState.OPEN)
-        outcome = _replace(session, iin, old_token_hash)
-        if outcome is ReplaceOutcome.REPLACED:
-            _bump_replacements(session, kind)
+        outcome = _replace(session, iin, old_token_hash, links)
+        if isinstance(outcome, ReplacementKind):
+            _bump_replacements(session, outcome)
+            returned = outcome is ReplacementKind.RETURNED
             audit.append(session, AuditDraft(AuditKind.CARD_REPLACED, {"reason": reason, "card_returned": returned}),
                          db.clock())
-            return outcome
+            return ReplaceOutcome.REPLACED if returned else ReplaceOutcome.REPLACED_REVOKED
     audit.record(db, AuditDraft(AuditKind.REPLACEMENT_REFUSED, {"reason": outcome.value, "why": reason,
                                                                 "card_returned": returned}))
     return outcome
 
 
-def _replace(session: Session, iin: str, old_token_hash: bytes | None) -> ReplaceOutcome:
+_REPLACE_REFUSAL = {
+    None: ReplaceOutcome.OLD_CARD_UNKNOWN,
+    TokenState.USED: ReplaceOutcome.CARD_COUNTED,
+    TokenState.REVOKED: ReplaceOutcome.CARD_REVOKED,
+}
+
+
+def _replace(session: Session, iin: str, old_token_hash: bytes | None,
+             links: CardLinkKey) -> ReplacementKind | ReplaceOutcome:
+    """The replacement's checks and token step; returns the kind to count, or the refusal."""
     row = session.execute(select(VoterRow).where(VoterRow.iin == iin).with_for_update()).scalar_one_or_none()
     if row is None:
         return ReplaceOutcome.UNKNOWN_VOTER
     if not row.checked_in:
         return ReplaceOutcome.NOT_CHECKED_IN
-    card = VoterCard(row.card)
-    if not card.holds_card:
+    if not VoterCard(row.card).holds_card:
         return ReplaceOutcome.NO_CARD
-    if old_token_hash is None:
-        if card is VoterCard.REISSUED:
-            return ReplaceOutcome.LIMIT
-        row.card = VoterCard.LOST.value
-        return ReplaceOutcome.REPLACED
-    found = _move_issued_token(session, old_token_hash, TokenState.CANCELLED)
-    if found is not _MOVED:
-        return {None: ReplaceOutcome.OLD_CARD_UNKNOWN, TokenState.USED: ReplaceOutcome.OLD_CARD_COUNTED,
-                TokenState.CANCELLED: ReplaceOutcome.OLD_CARD_CANCELLED}[found]
-    row.card = (VoterCard.LOST if card is VoterCard.REISSUED else VoterCard.NONE).value
-    return ReplaceOutcome.REPLACED
+    linked: bytes | None = None
+    if row.card_link is not None:
+        try:
+            linked = links.decrypt(iin, row.card_link)
+        except CardLinkError:
+            linked = None
+    if old_token_hash is not None:
+        found = _token_state(session, old_token_hash)
+        if found in _REPLACE_REFUSAL:
+            return _REPLACE_REFUSAL[found]
+        if linked is not None and bytes(old_token_hash) != linked:
+            return ReplaceOutcome.NOT_THEIR_CARD
+        target, to, kind = bytes(old_token_hash), TokenState.CANCELLED, ReplacementKind.RETURNED
+    elif linked is None:
+        return ReplaceOutcome.UNLINKED
+    else:
+        target, to, kind = linked, TokenState.REVOKED, ReplacementKind.NOT_RETURNED
+    moved = _move_issued_token(session, target, to)
+    if moved is TokenState.CANCELLED:
+        kind = ReplacementKind.RETURNED  # handed back before (cancel dialog): nothing left to revoke
+    elif moved is not _MOVED:
+        return _REPLACE_REFUSAL[moved]  # type: ignore[index]
+    row.card = VoterCard.NONE.value
+    row.card_link = None
+    return kind
 
 
 def _bump_replacements(session: Session, kind: ReplacementKind) -> None:
@@ -472,6 +631,10 @@ def _move_issued_token(session: Session, token_hash: bytes, to: TokenState) -> o
     or where the token already stood: its state, or None if it was never issued."""
     if _MOVE_TOKEN[to].execute(session, token_hash=bytes(token_hash)).rowcount == 1:
         return _MOVED
+    return _token_state(session, token_hash)
+
+
+def _token_state(session: Session, token_hash: bytes) -> TokenState | None:
     found = _TOKEN_STATE.execute(session, token_hash=bytes(token_hash)).fetchone()
     return None if found is None else TokenState(found[0])
 
@@ -479,14 +642,14 @@ def _move_issued_token(session: Session, token_hash: bytes, to: TokenState) -> o
 def token_state(db: StationDB, token_hash: bytes) -> TokenState | None:
     """Where a token stands (None: never issued here). Advisory: cast_ballot decides."""
     with db.read() as session:
-        state = session.scalar(select(IssuedTokenRow.state).where(IssuedTokenRow.token_hash == bytes(token_hash)))
-        return None if state is None else TokenState(state)
+        return _token_state(session, token_hash)
 
 
 _REFUSAL = {
     None: (CastOutcome.UNKNOWN_TOKEN, RejectReason.UNKNOWN_TOKEN),
     TokenState.USED: (CastOutcome.ALREADY_COUNTED, RejectReason.ALREADY_COUNTED),
     TokenState.CANCELLED: (CastOutcome.CARD_CANCELLED, RejectReason.CARD_CANCELLED),
+    TokenState.REVOKED: (CastOutcome.CARD_REVOKED, RejectReason.CARD_REVOKED),
 }
 
 
@@ -521,7 +684,8 @@ def cast_ballot(
 
 
 def cancel_issued(db: StationDB, token_hash: bytes, audit_event: AuditDraft | None = None) -> CancelOutcome:
-    """Cancel an issued, unused card (spoilt, or the voter left): it counts as cancelled."""
+    """Cancel an issued, unused card (spoilt, or the voter left): it counts as cancelled.
+    A revoked card is not cancelled (REVOKED): it stays out of use and is kept."""
     _need_len("token hash", token_hash, TOKEN_HASH_LEN)
     draft = _draft(audit_event, AuditKind.CARD_CANCELLED)
     with db.write() as session:
@@ -531,7 +695,7 @@ def cancel_issued(db: StationDB, token_hash: bytes, audit_event: AuditDraft | No
             audit.append(session, draft, db.clock())
             return CancelOutcome.CANCELLED
     return {None: CancelOutcome.UNKNOWN_TOKEN, TokenState.USED: CancelOutcome.ALREADY_COUNTED,
-            TokenState.CANCELLED: CancelOutcome.ALREADY_CANCELLED}[found]
+            TokenState.CANCELLED: CancelOutcome.ALREADY_CANCELLED, TokenState.REVOKED: CancelOutcome.REVOKED}[found]
 
 
 def record_rejection(db: StationDB, reason: RejectReason, payload: Mapping[str, Any] | None = None) -> AuditEvent:
@@ -563,4 +727,5 @@ def counters(db: StationDB) -> ProtocolCounters:
         outstanding=by_state.get(TokenState.ISSUED.value, 0),
         replaced=sum(replaced.values()),
         not_returned=replaced.get(ReplacementKind.NOT_RETURNED.value, 0),
+        revoked=by_state.get(TokenState.REVOKED.value, 0),
     )

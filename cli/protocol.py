@@ -3,7 +3,9 @@
 verifies and every control relation holds (and, with --audit, the exported audit
 log reaches the head the protocol anchors; with --receipts, the receipt list hashes
 to the commitment the protocol signs); otherwise exit 1 naming each problem (one
-per line)."""
+per line). A relation the station declared broken (`discrepancies`) is named as a
+declared discrepancy (the commission refuses such a protocol as `discrepancy`);
+one it broke without declaring it, or declared falsely, as the relation itself."""
 
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ from sailau.election.definition import DefinitionError, load_election
 from sailau.election.protocol import (
     ProtocolError,
     ProtocolFormatError,
+    UNDECLARABLE_RELATIONS,
     SignedProtocol,
     read_protocol_file,
+    undeclared_violations,
     validate_protocol,
     verify_signed_protocol,
 )
@@ -77,9 +81,13 @@ def verify(path: Path, election_path: Path | None, station_key_path: Path | None
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
             raise click.ClickException(f"{election_path}: cannot read ({exc.strerror})") from None
-    for violation in validate_protocol(signed.protocol, election):
-        problems.append(f"{violation.name}: {violation.message}")
     p = signed.protocol
+    for violation in undeclared_violations(p, election):
+        problems.append(f"{violation.name}: {violation.message}")
+    declared = set(p.discrepancies) - UNDECLARABLE_RELATIONS
+    for violation in validate_protocol(p, election):
+        if violation.name in declared:  # honest, but the count does not add up: a commission refuses it
+            problems.append(f"discrepancy (declared by the station): {violation.name}: {violation.message}")
     if audit_path is not None:
         if p.audit is None:
             problems.append("audit: the protocol carries no audit head to check the log against")

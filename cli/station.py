@@ -17,6 +17,7 @@ import click
 from sailau.ballot_box import pollbook, store
 from sailau.ballot_box.close import ProtocolRefused
 from sailau.ballot_box.db import SchemaNotCurrent, open_station_db
+from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.station import Station, StationError, TerminalKey, read_status
 from sailau.election import crypto
 from sailau.election.definition import DefinitionError, load_election
@@ -127,7 +128,9 @@ def status(db_url: str, election_path: Path | None) -> None:
     c, info = now.counters, now.info
     named = f"election {election.id} ({election.fingerprint_hex[:16]}...)" if election is not None else \
         f"election fingerprint {info.election_fingerprint.hex()[:16]}..."
-    click.echo(f"polls {info.state.value}; on list {c.on_list}, checked in {c.checked_in}, issued {c.issued}, "
+    sealed = ("" if info.state is not PollsState.CLOSED else " (storage sealed)" if info.storage_sealed
+              else " (storage NOT sealed: run sailau station close again before anything is signed)")
+    click.echo(f"polls {info.state.value}{sealed}; on list {c.on_list}, checked in {c.checked_in}, issued {c.issued}, "
                f"cast {c.cast}, cancelled {c.cancelled}, replaced {c.replaced} ({c.not_returned} not handed back), "
                f"outstanding {c.outstanding}")
     click.echo(f"precinct {info.precinct}, {named}, station key {info.station_key_id.hex()}")
@@ -165,5 +168,8 @@ def close(db_url: str, election_path: Path, station_key_path: Path, share_paths:
 
         counts = ", ".join(f"{reason} {n}" for reason, n in invalid_by_reason(b.reason for b in result.invalid))
         click.echo(f"  invalid ballots: {counts}")
+    if p.discrepancies:
+        click.echo("DISCREPANCY: the count breaks control relations " + ", ".join(p.discrepancies)
+                   + "; the signed protocol names them for the commission")
     assert result.files is not None
     click.echo(f"signed by station key {result.signed.station_key_id.hex()}; wrote {result.files.protocol.parent}/")

@@ -11,8 +11,20 @@ already verified under the election's root, registry.py) -> it is the key
 enrolled for that very precinct -> the signature verifies -> the control
 relations hold, with the definition (precinct known, region, district, contests
 of its ballot style, every option listed, the receipt commitment counting the
-ballots cast). The first failing step names the refusal. Which of several valid
-protocols of one precinct counts is not decided here but by conflicts.py.
+ballots cast), except those the protocol declares in `discrepancies` (a declared
+relation that holds, or a receipt relation, is itself a violation:
+`protocol.undeclared_violations`) -> the protocol declares no discrepancy. The
+first failing step names the refusal. Which of several valid protocols of one
+precinct counts is not decided here but by conflicts.py.
+
+A protocol that declares discrepancies (a station whose count broke a control
+relation signs it and says so rather than leave its precinct with no protocol)
+is genuine and honest, but its count does not add up, so it is not summed: it
+is refused as `discrepancy`, the declared relations named, apart from
+`relations` (a violation the station did not declare, or a declaration that is
+false). The commission sees it among the refusals, the precinct stays missing
+until a count that adds up is signed, and a later valid protocol of the precinct
+is not in conflict with it (a refused file is no version).
 
 Receipt lists (`check_receipt_lists`): each list must parse, be of this election,
 be the only list of its precinct, belong to a precinct whose counted protocol
@@ -36,6 +48,7 @@ from sailau.election.protocol import (
     ProtocolSignatureError,
     SignedProtocol,
     read_protocol_file,
+    undeclared_violations,
     validate_protocol,
     verify_signed_protocol,
 )
@@ -56,7 +69,8 @@ class Reason(str, enum.Enum):
     STATION_KEY_MISMATCH = "station_key_mismatch"  # key id enrolled, but another public key
     WRONG_STATION = "wrong_station"  # an enrolled key, but enrolled for another precinct
     SIGNATURE = "signature"  # the Ed25519 signature does not verify
-    RELATIONS = "relations"  # control relations violated (names in the message)
+    RELATIONS = "relations"  # control relations violated and not declared, or declared falsely (names in the message)
+    DISCREPANCY = "discrepancy"  # the station declares failing control relations (names in the message): not summed
     NOT_ROOT = "not_root"  # a conflict decision signed by a key other than the registry root
 
 
@@ -87,8 +101,17 @@ class CheckedProtocol:
 
 
 def relation_violations(protocol: Protocol, election: Election) -> list[str]:
-    """`validate_protocol` with the definition, as 'name: message' lines."""
-    return [f"{v.name}: {v.message}" for v in validate_protocol(protocol, election)]
+    """The violations the protocol does not declare (`undeclared_violations` with the
+    definition: a declared relation that holds, or a receipt relation declared, is
+    one too), as 'name: message' lines."""
+    return [f"{v.name}: {v.message}" for v in undeclared_violations(protocol, election)]
+
+
+def declared_discrepancies(protocol: Protocol, election: Election) -> list[str]:
+    """The relations the protocol declares violated (and which are), as 'name: message'
+    lines; empty for a protocol that declares none."""
+    declared = set(protocol.discrepancies)
+    return [f"{v.name}: {v.message}" for v in validate_protocol(protocol, election) if v.name in declared]
 
 
 def check_protocol_file(raw: bytes, source: str, election: Election, registry: StationRegistry) -> CheckedProtocol | Refusal:
@@ -126,6 +149,12 @@ def check_protocol_file(raw: bytes, source: str, election: Election, registry: S
     violations = relation_violations(p, election)
     if violations:
         return Refusal(source, p.precinct, Reason.RELATIONS, "; ".join(violations))
+    if p.discrepancies:
+        return Refusal(
+            source, p.precinct, Reason.DISCREPANCY,
+            "the station signed a count that breaks the control relations it declares, so it is not summed: "
+            + "; ".join(declared_discrepancies(p, election)),
+        )
     return CheckedProtocol(source, signed, raw, hashlib.sha256(raw).hexdigest())
 
 

@@ -13,8 +13,9 @@ tell them apart:
     cast<=checked_in                      a voter casts at most one ballot
     cast<=issued                          ballots cast <= cards issued
     cast+cancelled<=issued                a card is cast, cancelled or still out
+    cast+cancelled+not_returned<=issued   a card not handed back was revoked: never cast nor cancelled
+                                          (checked when cast+cancelled<=issued holds)
     not_returned<=replaced                replacements without the old card are replacements
-    not_returned<=checked_in              at most one per voter
     returned<=cancelled                   a replacement with the old card cancelled that card
     receipts:missing                      no commitment to the receipt list
     receipts==cast                        one receipt code per ballot cast
@@ -41,10 +42,20 @@ Replaced cards (`cards_replaced`): a voter whose card was issued but not cast
 (spoilt, damaged, lost, or an issue cut short by a crash) may get one more card.
 When the old card was handed back its token was cancelled (it is among
 `cards_cancelled`); `cards_not_returned` counts the replacements without it,
-whose old token stays outstanding: if that card exists it could still be cast,
-so that number is the protocol's disclosed margin of doubt, and a double vote
-through it shows as `cast<=checked_in` failing when it exceeds the voters who
-did not vote.
+whose old token the station revoked: if that card comes back it is refused, so
+it is neither cast nor cancelled. A voter may be replaced more than once (each
+replacement kills the old card first), so there is no per-voter bound on it.
+
+`discrepancies` (optional, absent when empty): the names of the control
+relations above that the station found violated when it signed. A station does
+not withhold its protocol when a relation fails (DESIGN.md §7): it signs what
+it counted and says which relations fail, and the commission decides (import
+and verify refuse it by name, `discrepancy`: commission/checks.py).
+`validate_protocol` still reports those relations; `check_protocol` and
+`sign_protocol` accept a protocol whose violations are exactly the ones it
+declares. The receipt relations (`receipts:missing`, `receipts==cast`) cannot
+be declared (`UNDECLARABLE_RELATIONS`): format 3 is signed only with a
+commitment that counts the ballots cast.
 
 `receipts`: the commitment to the precinct's published receipt list (election/
 receipts.py: how many codes and the Merkle root over them sorted), so a list
@@ -109,7 +120,7 @@ if TYPE_CHECKING:  # the definition is only read, never required to build a prot
 PROTOCOL_FORMAT = "sailau/protocol"
 TOTALS_FORMAT = "sailau/protocol-totals"
 SIGNED_FORMAT = "sailau/signed-protocol"
-FORMAT_VERSION = 3  # 2: cards_replaced, cards_not_returned, optional audit head; 3: receipts commitment
+FORMAT_VERSION = 3  # 2: cards_replaced, cards_not_returned, optional audit head; 3: receipts commitment, optional discrepancies
 
 _FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 _HASH_RE = _FINGERPRINT_RE
@@ -274,13 +285,18 @@ class Protocol:
     cards_cancelled: int
     contests: tuple[ContestResult, ...]
     cards_replaced: int = 0  # replacements: each let a voter get one more card
-    cards_not_returned: int = 0  # of those, without the old card (its token stays outstanding)
+    cards_not_returned: int = 0  # of those, without the old card (its token revoked)
     audit: AuditAnchor | None = None  # the station's audit chain head at close
     receipts: ReceiptCommitment | None = None  # the receipt list's commitment; required to sign
+    discrepancies: tuple[str, ...] = ()  # control relations the station found violated (sorted names)
 
     def __post_init__(self) -> None:
         _check_election_ref(self.election_id, self.election_fingerprint)
         _require_int("precinct", self.precinct)
+        if not isinstance(self.discrepancies, tuple) or not all(isinstance(n, str) and n for n in self.discrepancies):
+            raise ProtocolFormatError("discrepancies must be a tuple of relation names")
+        if list(self.discrepancies) != sorted(set(self.discrepancies)):
+            raise ProtocolFormatError("discrepancies must be sorted and listed once each")
         if self.audit is not None and not isinstance(self.audit, AuditAnchor):
             raise ProtocolFormatError(f"audit must be an AuditAnchor, got {type(self.audit).__name__}")
         if self.receipts is not None and not isinstance(self.receipts, ReceiptCommitment):
@@ -322,6 +338,8 @@ class Protocol:
             data["audit"] = self.audit.to_data()
         if self.receipts is not None:
             data["receipts"] = self.receipts.to_data()
+        if self.discrepancies:
+            data["discrepancies"] = list(self.discrepancies)
         return data
 
     def to_canonical_json(self) -> bytes:
@@ -332,7 +350,7 @@ class Protocol:
         d = _object(data, "protocol")
         _kind(d, filekind.PROTOCOL)
         _keys(d, "protocol", required={"format", "version", "election", "precinct", "region", *PRECINCT_COUNTS, "contests"},
-              optional={"district", "audit", "receipts"})
+              optional={"district", "audit", "receipts", "discrepancies"})
         _format(d, PROTOCOL_FORMAT)
         el = _object(d["election"], "election")
         _keys(el, "election", required={"id", "fingerprint"})
@@ -347,6 +365,7 @@ class Protocol:
                 contests=_contests_from_data(d["contests"]),
                 audit=None if "audit" not in d else AuditAnchor.from_data(d["audit"]),
                 receipts=None if "receipts" not in d else _receipts_from_data(d["receipts"]),
+                discrepancies=_discrepancies_from_data(d.get("discrepancies", [])),
             )
         except TypeError as e:  # pragma: no cover - guarded by _keys
             raise ProtocolFormatError(str(e)) from None
@@ -514,6 +533,14 @@ def _receipts_from_data(value: Any) -> ReceiptCommitment:
         raise ProtocolFormatError(str(e)) from None
 
 
+def _discrepancies_from_data(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ProtocolFormatError("discrepancies must be a list of relation names")
+    for name in value:
+        _require_str("discrepancy", name)
+    return tuple(value)
+
+
 def _contests_from_data(value: Any) -> tuple[ContestResult, ...]:
     if not isinstance(value, list):
         raise ProtocolFormatError("contests must be a JSON list")
@@ -564,11 +591,12 @@ def validate_protocol(protocol: Protocol | ProtocolTotals, election: Election | 
             "cast+cancelled<=issued",
             f"{p.ballots_cast} cast + {p.cards_cancelled} cancelled exceed {p.cards_issued} cards issued",
         )
+    elif p.ballots_cast + p.cards_cancelled + p.cards_not_returned > p.cards_issued:
+        add("cast+cancelled+not_returned<=issued",
+            f"{p.ballots_cast} cast + {p.cards_cancelled} cancelled + {p.cards_not_returned} revoked "
+            f"exceed {p.cards_issued} cards issued")
     if p.cards_not_returned > p.cards_replaced:
         add("not_returned<=replaced", f"{p.cards_not_returned} cards not returned but {p.cards_replaced} replaced")
-    if p.cards_not_returned > p.voters_checked_in:
-        add("not_returned<=checked_in",
-            f"{p.cards_not_returned} cards not returned but {p.voters_checked_in} voters checked in")
     if p.cards_replaced - p.cards_not_returned > p.cards_cancelled:
         add("returned<=cancelled",
             f"{p.cards_replaced - p.cards_not_returned} replaced cards handed back but {p.cards_cancelled} cancelled")
@@ -673,9 +701,32 @@ def _election_violations(p: Protocol | ProtocolTotals, election: Election) -> li
     return out
 
 
-def check_protocol(protocol: Protocol | ProtocolTotals, election: Election | None = None) -> None:
-    """Raise `ProtocolViolationError` unless every control relation holds."""
+#: Relations a protocol cannot declare as discrepancies: the receipt commitment is
+#: the station's own output, not a count that can come out wrong, and format 3 is
+#: signed only with it (a protocol declaring one of these is still refused by it).
+UNDECLARABLE_RELATIONS = frozenset({"receipts:missing", "receipts==cast"})
+
+
+def undeclared_violations(protocol: Protocol | ProtocolTotals, election: Election | None = None) -> list[Violation]:
+    """The violated relations the protocol does not declare in `discrepancies`, a
+    ``discrepancy:<name>`` violation for each declared relation that in fact holds,
+    and one for each declared relation that cannot be declared (`UNDECLARABLE_RELATIONS`:
+    such a relation, when it fails, is reported as well)."""
+    declared = set(getattr(protocol, "discrepancies", ()))
     violations = validate_protocol(protocol, election)
+    out = [v for v in violations if v.name not in declared or v.name in UNDECLARABLE_RELATIONS]
+    found = {v.name for v in violations}
+    out += [Violation(f"discrepancy:{name}", f"{name} cannot be declared: the receipt commitment is required to sign")
+            for name in sorted(declared & UNDECLARABLE_RELATIONS)]
+    out += [Violation(f"discrepancy:{name}", f"declared violated, but {name} holds")
+            for name in sorted(declared - found - UNDECLARABLE_RELATIONS)]
+    return out
+
+
+def check_protocol(protocol: Protocol | ProtocolTotals, election: Election | None = None) -> None:
+    """Raise `ProtocolViolationError` unless every control relation holds, or fails
+    only where the protocol says so (`discrepancies`)."""
+    violations = undeclared_violations(protocol, election)
     if violations:
         raise ProtocolViolationError(violations)
 
@@ -732,7 +783,8 @@ def _hex(value: Any, length: int, what: str) -> bytes:
 def sign_protocol(
     protocol: Protocol, private_key: ed25519.Ed25519PrivateKey, election: Election | None = None
 ) -> SignedProtocol:
-    """Check the control relations (raising `ProtocolViolationError`), then sign."""
+    """Check the control relations (raising `ProtocolViolationError` for any failing
+    relation the protocol does not declare in `discrepancies`), then sign."""
     check_protocol(protocol, election)
     public = ed25519_public_bytes(private_key.public_key())
     return SignedProtocol(

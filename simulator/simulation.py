@@ -39,8 +39,9 @@ Accounting (what "correct" means here):
   station's key, no control relation is violated, and its counters equal what
   happened: voters checked in, ballots cast, cards cancelled (replacements with
   the card in hand), cards replaced and of those not handed back, and outstanding
-  cards = tokens orphaned by a crash during ISSUE + corrupted cards refused; and
-  the published receipt list is the one the protocol's receipt commitment signs.
+  cards (issued - cast - cancelled) = tokens revoked after a crash during ISSUE +
+  corrupted cards refused; and the published receipt list is the one the
+  protocol's receipt commitment signs.
 
 Crashes are modelled in-process: the Station object is discarded (its database
 handle closed, its in-memory queue lost) and a new one is opened over the same
@@ -147,7 +148,7 @@ class SimulationReport:
     timings: dict[str, float]
     outstanding: int = 0
     replaced: int = 0  # cards replaced after a crash while issuing
-    not_returned: int = 0  # of which the card held no token (its token stays outstanding)
+    not_returned: int = 0  # of which the card held no token (its token revoked)
     contest_selections: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     fraud_accepted: int = 0
@@ -227,7 +228,7 @@ class PollingDay:
         self.restarts = 0
         self.cancels = 0  # cards cancelled by a replacement with the card in hand (see _after_issue_crash)
         self.replacements = 0
-        self.orphan_tokens = 0  # replacements without the card: their tokens never reached one
+        self.revoked_tokens = 0  # replacements without the card: their tokens (on no card) revoked
         self.fraud_accepted = 0
         self._pending_tear = ""
         # One card circulates (a refused card is replaced); after a cast it stays in the
@@ -415,8 +416,9 @@ class PollingDay:
           station cannot tell it from any other issued card): its token is cancelled and
           the card cleared;
         - the card is BLANK: the recorded token never reached a card and nobody can name
-          it (only its hash is stored): the clerk confirms the card is not handed back and
-          the token stays outstanding.
+          it from the card: the clerk confirms the card is not handed back and the station
+          revokes the token the voter's card link names (had the write landed after all,
+          that card would be refused).
 
         Either way the voter is selected again and the issue loop gives them the card.
         """
@@ -432,8 +434,8 @@ class PollingDay:
             ending = "restart_card_replaced_returned"
         else:
             station.replace_card(v.voter.iin, ReplaceReason.ISSUE_INTERRUPTED, card_not_returned=True)
-            self.orphan_tokens += 1
-            ending = "restart_card_replaced_token_outstanding"
+            self.revoked_tokens += 1
+            ending = "restart_card_replaced_token_revoked"
         self.replacements += 1
         self.ledger.record("crash", point, ending)
 
@@ -638,8 +640,8 @@ class PollingDay:
             "ballots_cast": len(counted),
             "cards_cancelled": self.cancels,
             "cards_replaced": self.replacements,
-            "cards_not_returned": self.orphan_tokens,
-            "outstanding": self.orphan_tokens + corrupt,
+            "cards_not_returned": self.revoked_tokens,
+            "outstanding": self.revoked_tokens + corrupt,
         }
         actual = {
             "voters_checked_in": protocol.voters_checked_in, "ballots_cast": protocol.ballots_cast,

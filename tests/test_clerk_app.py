@@ -355,7 +355,7 @@ async def test_replace_a_card_that_is_not_handed_back_needs_a_confirmation(tmp_p
             await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog")
             await press(pilot, "#lost")
             await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
-            assert "could still be cast" in str(app.screen.query_one("#question").render())
+            assert "will be revoked" in str(app.screen.query_one("#question").render())
             await press(pilot, "#no")
             await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "back at the desk")
             assert station.counters().replaced == 0
@@ -366,21 +366,27 @@ async def test_replace_a_card_that_is_not_handed_back_needs_a_confirmation(tmp_p
             await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation again")
             await press(pilot, "#yes")
             await settle(pilot, lambda: "without the old card" in card_note(app), "replaced, not returned")
+            assert "revoked" in card_note(app)
             assert app.screen.query_one("#card-note", NoteView).has_class("note-warn")
 
             new = blank_card(2)
             await insert(pilot, desk, new, "new card", lambda: "Card issued to Сәрсенова Гүлнар" in card_note(app))
             c = station.counters()
-            assert (c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (2, 0, 2, 1, 1)
+            assert (c.issued, c.cancelled, c.outstanding, c.revoked, c.replaced, c.not_returned) == (2, 0, 1, 1, 1, 1)
 
-            await remove(pilot, desk)  # a second replacement without the card is refused
+            await remove(pilot, desk)  # lost again: a second replacement without the card revokes that one too
             await press(pilot, "#replace")
             await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog, third time")
             await press(pilot, "#lost")
             await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation, third time")
             await press(pilot, "#yes")
-            await settle(pilot, lambda: "Only with the old card now" in card_note(app), "limit")
-            assert station.counters().replaced == 1
+            await settle(pilot, lambda: station.counters().replaced == 2, "replaced again")
+            assert station.counters().not_returned == 2
+
+            vote(card, 0)  # the first "lost" card was kept and voted: it comes back to the box
+            await insert(pilot, desk, card, "revoked card", lambda: "Revoked" in card_note(app))
+            assert "keep it for the commission" in card_note(app)
+            assert card.state is CardState.VOTED and station.counters().cast == 0  # refused, not cleared
 
 
 async def test_audit_view_lists_recent_events_and_the_chain_status(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -11,7 +12,6 @@ import segno
 
 from sailau.ballot_box import audit, pollbook, store
 from sailau.ballot_box.bench import K, Rig
-from sailau.ballot_box.close import ProtocolRefused
 from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.outputs import qr_payload
@@ -163,13 +163,56 @@ def test_ballot_that_does_not_open_counts_invalid(rig: Rig, station: Station) ->
     assert [b.reason for b in result.invalid] == ["does_not_open"]
 
 
-def test_refuses_to_sign_when_a_relation_fails(rig: Rig, station: Station, tmp_path: Path) -> None:
+def test_a_failed_relation_is_signed_as_a_discrepancy_not_a_dead_end(rig: Rig, station: Station, tmp_path: Path) -> None:
+    """A relation that fails (here: a ballot stored without any voter checked in) no longer
+    leaves the precinct with closed polls and no protocol: the station signs what it
+    counted, names the failing relations, writes every output, and a re-run signs the
+    same bytes."""
     run_day(rig, station, voters=1)
-    rig.seed_ballots(station.db, 1)  # a card cast without any voter checked in: issued > checked in
-    with pytest.raises(ProtocolRefused) as refused:
+    rig.seed_ballots(station.db, 2)  # cards cast without any voter checked in: 3 ballots, 2 voters
+    result = station.close_polls(rig.shares[:K], tmp_path / "out")
+    p = result.protocol
+    assert p.discrepancies == ("cast<=checked_in", "issued<=checked_in+replaced")
+    assert sorted(v.name for v in validate_protocol(p, rig.election)) == list(p.discrepancies)
+    assert result.files is not None and result.files.pdf.exists() and result.files.nist.exists()
+    posted = SignedProtocol.from_canonical_json(result.files.protocol.read_bytes())
+    assert posted.protocol.discrepancies == p.discrepancies and b'"discrepancies":[' in result.files.protocol.read_bytes()
+    station_pub = crypto.ed25519_public_bytes(rig.station_key.public_key())
+    assert verify_signed_protocol(posted, {crypto.key_id(station_pub): station_pub}) == p
+    again = station.close_polls(rig.shares[:K], tmp_path / "again")
+    assert again.files.protocol.read_bytes() == result.files.protocol.read_bytes()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("inconsistent", ["ballots_read", "receipt_commitment"])
+def test_an_inconsistent_read_is_refused_not_declared(
+        rig: Rig, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inconsistent: str) -> None:
+    """Only what the station itself read wrong stops the signature (ProtocolRefused, nothing
+    written, the clerk told to close again): ballots read that are not the ballots counted,
+    or a receipt commitment that does not count them (a receipt relation is never declared
+    as a discrepancy: format 3 is signed only with a commitment that counts the ballots)."""
+    from sailau.ballot_box import close
+    from sailau.ballot_box.app import note_for_error
+    from sailau.election.receipts import ReceiptCommitment
+
+    run_day(rig, station, voters=2)
+    if inconsistent == "ballots_read":
+        real = store.counters
+        monkeypatch.setattr(store, "counters", lambda db: dataclasses.replace(real(db), cast=real(db).cast + 1))
+        expected = "ballots==cast"
+    else:
+        real_commit = close.commit_receipts
+        monkeypatch.setattr(close, "commit_receipts",
+                            lambda codes: ReceiptCommitment(len(codes) + 1, real_commit(codes).root))
+        expected = "receipts==cast"
+    with pytest.raises(close.ProtocolRefused) as refused:
         station.close_polls(rig.shares[:K], tmp_path / "out")
-    assert "issued<=checked_in+replaced" in {v.name for v in refused.value.violations}
+    assert [v.name for v in refused.value.violations] == [expected]
+    assert "not signed" in str(refused.value) and "run close again" in str(refused.value)
     assert not (tmp_path / "out").exists()
+    assert "Close again" in note_for_error(refused.value).msgid
+    monkeypatch.undo()  # the read is right again: the same close now signs
+    result = station.close_polls(rig.shares[:K], tmp_path / "out")
+    assert result.protocol.discrepancies == () and result.files is not None
 
 
 def test_bad_shares_close_nothing(rig: Rig, station: Station) -> None:

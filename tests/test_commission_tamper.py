@@ -38,7 +38,7 @@ from sailau.commission.synth import VoteTable, load_private_keys, read_table, sy
 from sailau.commission.verify import VerifyError, verify_published
 from sailau.election.crypto import ed25519_public_bytes, generate_signing_key, key_id, load_signing_key, save_signing_key, sign
 from sailau.election.definition import election_from_data, load_election, write_election
-from sailau.election.protocol import ContestResult, Protocol, SignedProtocol, canonical_json, sign_protocol
+from sailau.election.protocol import ContestResult, Protocol, SignedProtocol, canonical_json, sign_protocol, validate_protocol
 from sailau.election.receipts import ReceiptCommitment
 from sailau.election.record import receipt_code
 
@@ -355,6 +355,38 @@ def old_format_protocol(d: Path, keys: dict, root: object) -> None:
     _path(d, 8).write_bytes(canonical_json(data))
 
 
+def _resigned(d: Path, keys: dict, n: int, protocol: Protocol) -> None:
+    """Precinct n's protocol replaced by `protocol`, signed by its own station key
+    without `sign_protocol`'s relation check (what a doctored station could do)."""
+    s = _signed(d, n)
+    _path(d, n).write_bytes(dataclasses.replace(s, protocol=protocol, signature=sign(keys[n], protocol.to_canonical_json())).to_canonical_json())
+
+
+def discrepancy_declared(d: Path, keys: dict, root: object) -> None:
+    """A station whose count breaks relations signs it and declares them (close.py's
+    way out of a dead end): genuine and honest, but it does not add up, so neither
+    tool sums it; both name it apart from a hidden violation."""
+    election = load_election(d / "election.json")
+    p = _signed(d, 4).protocol
+    bad = dataclasses.replace(p, voters_checked_in=p.ballots_cast - 1)
+    declared = tuple(sorted({v.name for v in validate_protocol(bad, election)}))
+    assert "cast<=checked_in" in declared
+    signed = sign_protocol(dataclasses.replace(bad, discrepancies=declared), keys[4], election)
+    _path(d, 4).write_bytes(signed.to_canonical_json())
+
+
+def discrepancy_declared_falsely(d: Path, keys: dict, root: object) -> None:
+    """A protocol whose counts add up, declaring a relation broken that holds."""
+    _resigned(d, keys, 6, dataclasses.replace(_signed(d, 6).protocol, discrepancies=("cast<=checked_in",)))
+
+
+def receipts_declared_away(d: Path, keys: dict, root: object) -> None:
+    """No receipt commitment, and `receipts:missing` declared a discrepancy: still refused
+    as `relations` (the commitment cannot be declared away)."""
+    bare = dataclasses.replace(_signed(d, 8).protocol, receipts=None, discrepancies=("receipts:missing",))
+    _resigned(d, keys, 8, bare)
+
+
 @dataclass(frozen=True)
 class Expect:
     error: str | None = None  # the registry refusal both name
@@ -397,6 +429,15 @@ CASES: dict[str, tuple[Tamper, Expect]] = {
     "no_receipt_commitment": (no_receipt_commitment, Expect(
         refused=frozenset({("precinct-000006.json", "relations")}), not_counted=(6,),
         receipts=frozenset({("receipts:no_protocol", "precinct-000006.json")}))),
+    "discrepancy_declared": (discrepancy_declared, Expect(
+        refused=frozenset({("precinct-000004.json", Reason.DISCREPANCY.value)}), not_counted=(4,),
+        receipts=frozenset({("receipts:no_protocol", "precinct-000004.json")}))),
+    "discrepancy_declared_falsely": (discrepancy_declared_falsely, Expect(
+        refused=frozenset({("precinct-000006.json", "relations")}), not_counted=(6,),
+        receipts=frozenset({("receipts:no_protocol", "precinct-000006.json")}))),
+    "receipts_declared_away": (receipts_declared_away, Expect(
+        refused=frozenset({("precinct-000008.json", "relations")}), not_counted=(8,),
+        receipts=frozenset({("receipts:no_protocol", "precinct-000008.json")}))),
     "old_format_protocol": (old_format_protocol, Expect(
         refused=frozenset({("precinct-000008.json", "format")}), not_counted=(8,),
         receipts=frozenset({("receipts:no_protocol", "precinct-000008.json")}))),
@@ -502,6 +543,26 @@ def test_cli_names_a_conflict_and_a_decision_settles_it(published: Path, keys, r
     out = runner.invoke(cli, ["commission", "import", str(published), "--db", db])
     assert out.exit_code == 0, out.output
     assert "precinct 5: resolved" in out.output and "imported 1, unchanged 41, refused 0" in out.output
+
+
+def test_cli_names_a_declared_discrepancy_apart_from_a_broken_relation(published: Path, keys, root, tmp_path: Path) -> None:
+    """A protocol that declares its discrepancies is neither counted silently nor called
+    malformed: verify and import both refuse it as `discrepancy`, naming the relations
+    the station declared, and a hidden violation next to it stays `relations`."""
+    discrepancy_declared(published, keys, root)  # precinct 4
+    s = _signed(published, 11)  # precinct 11: a violation not declared
+    _resigned(published, keys, 11, dataclasses.replace(s.protocol, voters_checked_in=s.protocol.ballots_cast - 1))
+    declared = ", ".join(_signed(published, 4).protocol.discrepancies)
+    runner = CliRunner()
+    out = runner.invoke(cli, ["verify", str(published)])
+    assert out.exit_code == 1, out.output
+    assert "[refused:discrepancy]" in out.output and "[refused:relations]" in out.output, out.output
+    line = next(x for x in out.output.splitlines() if "[refused:discrepancy]" in x)
+    assert "precinct-000004.json" in line and "cast<=checked_in:" in line and "not summed" in line
+    out = runner.invoke(cli, ["commission", "import", str(published), "--db", f"sqlite:///{tmp_path / 'c.db'}"])
+    assert out.exit_code == 1, out.output
+    assert "precinct 4: refused (discrepancy)" in out.output and "refused (relations)" in out.output, out.output
+    assert all(name in out.output for name in declared.split(", "))
 
 
 def test_an_unreadable_definition_is_named_once(published: Path) -> None:

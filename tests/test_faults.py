@@ -244,8 +244,8 @@ def test_every_crash_point_ends_accounted(tmp_path: Path) -> None:
     report = day.run()
     assert report.ok, (report.problems, report.diffs)
     outcomes = {CRASH_POINTS[i]: v.outcome for i, v in enumerate(day.voters[:-1])}
-    # a crash while issuing costs no vote: the card is replaced (blank: its token stays
-    # outstanding, not handed back; issued: handed back, its token cancelled) and issued again
+    # a crash while issuing costs no vote: the card is replaced (blank: not handed back, its
+    # token revoked; issued: handed back, its token cancelled) and issued again
     assert outcomes["issue:recorded"] is Outcome.ACKNOWLEDGED
     assert outcomes["issue:written"] is Outcome.ACKNOWLEDGED
     assert outcomes["cast:cleared"] is Outcome.COUNTED_UNACKNOWLEDGED  # committed and cleared, no answer seen
@@ -257,6 +257,6 @@ def test_every_crash_point_ends_accounted(tmp_path: Path) -> None:
     issue_crashes = sum(1 for point in CRASH_POINTS if point.startswith("issue"))
     endings = report.faults.as_dict()["crash"]["outcomes"]
     assert sum(n for key, n in endings.items() if "restart_card_replaced" in key) == issue_crashes
-    blank = sum(n for key, n in endings.items() if key.endswith("restart_card_replaced_token_outstanding"))
+    blank = sum(n for key, n in endings.items() if key.endswith("restart_card_replaced_token_revoked"))
     assert blank >= 1  # issue:recorded left the card blank
     assert report.cast == config.voters and report.outstanding == blank

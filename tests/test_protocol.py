@@ -22,12 +22,14 @@ from sailau.election.protocol import (
     ProtocolSignatureError,
     ProtocolTotals,
     ProtocolViolationError,
+    UNDECLARABLE_RELATIONS,
     SignedProtocol,
     check_protocol,
     nist_results_report,
     party_list_votes,
     sign_protocol,
     sum_protocols,
+    undeclared_violations,
     validate_protocol,
     verify_signed_protocol,
 )
@@ -151,14 +153,17 @@ def test_valid_protocol_has_no_violations(election):
         (dict(cards_cancelled=4), ["cast+cancelled<=issued"]),
         (dict(voters_on_list=-1), ["nonnegative:voters_on_list", "checked_in<=on_list", "issued<=on_list+replaced"]),
         (dict(cards_cancelled=-1), ["nonnegative:cards_cancelled", "returned<=cancelled"]),
-        # replacements: 10 cards replaced without being handed back let 110 cards go to 105 voters
-        (dict(cards_issued=110, cards_replaced=10, cards_not_returned=10), []),
+        # replacements: 10 cards replaced without being handed back (revoked) let 113 cards go to 105 voters
+        (dict(cards_issued=113, cards_replaced=10, cards_not_returned=10), []),
         (dict(cards_issued=107, cards_replaced=2), []),  # two handed back: both among the 2 cancelled
         (dict(cards_replaced=3), ["returned<=cancelled"]),  # 3 handed back but only 2 cards cancelled
-        (dict(cards_replaced=2, cards_not_returned=3), ["not_returned<=replaced"]),
-        (dict(cards_replaced=106, cards_not_returned=106), ["not_returned<=checked_in"]),
-        # a double vote through a replaced card still out: more ballots than voters
-        (dict(voters_checked_in=99, cards_issued=102, cards_replaced=3, cards_not_returned=3), ["cast<=checked_in"]),
+        (dict(cards_issued=106, cards_replaced=2, cards_not_returned=3), ["not_returned<=replaced"]),
+        # a revoked card is neither cast nor cancelled: 100 + 2 + 106 revoked cannot come out of 103 cards
+        (dict(cards_replaced=106, cards_not_returned=106), ["cast+cancelled+not_returned<=issued"]),
+        # a double vote through a replaced card (the revocation failed): more ballots than voters, and a
+        # revoked card among the ballots
+        (dict(voters_checked_in=99, cards_issued=102, cards_replaced=3, cards_not_returned=3),
+         ["cast<=checked_in", "cast+cancelled+not_returned<=issued"]),
         (dict(cards_not_returned=-1), ["nonnegative:cards_not_returned"]),
         # the receipt list it signs: one code per ballot cast, and there must be one
         (dict(receipts=commit_receipts(codes(99))), ["receipts==cast"]),
@@ -413,6 +418,58 @@ def test_sign_and_verify(election):
 def test_signing_refuses_a_protocol_that_breaks_relations(election):
     with pytest.raises(ProtocolViolationError, match="cast<=issued"):
         sign_protocol(make_protocol(election, cards_issued=50, cards_cancelled=0), generate_signing_key())
+
+
+def test_a_protocol_may_be_signed_only_when_it_declares_exactly_the_relations_it_breaks(election):
+    """Issue 11, item 6: a station whose count breaks a relation still signs, naming it in
+    `discrepancies`; a declaration that hides a violation, or names one that holds, is refused."""
+    key = generate_signing_key()
+    broken = make_protocol(election, cards_issued=50, cards_cancelled=0)  # cast 100 > issued 50
+    names_ = sorted({v.name for v in validate_protocol(broken, election)})
+    assert names_ == ["cast+cancelled<=issued", "cast<=issued"]
+    declared = dataclasses.replace(broken, discrepancies=tuple(names_))
+    signed = sign_protocol(declared, key, election)
+    check_protocol(declared, election)  # honest about itself: exportable
+    assert names(validate_protocol(declared, election)) == ["cast<=issued", "cast+cancelled<=issued"]  # still reported
+    raw = signed.to_canonical_json()
+    assert b'"discrepancies":["cast+cancelled<=issued","cast<=issued"]' in raw
+    assert SignedProtocol.from_canonical_json(raw) == signed and verify_signed_protocol(signed) == declared
+    with pytest.raises(ProtocolViolationError, match="cast<=issued"):  # declares one, hides the other
+        sign_protocol(dataclasses.replace(broken, discrepancies=("cast+cancelled<=issued",)), key, election)
+    with pytest.raises(ProtocolViolationError, match="discrepancy:checked_in<=on_list"):  # names one that holds
+        sign_protocol(dataclasses.replace(declared, discrepancies=("cast+cancelled<=issued", "cast<=issued",
+                                                                   "checked_in<=on_list")), key, election)
+    # no discrepancies: the key is absent, so protocols without it keep their bytes
+    assert b"discrepancies" not in make_protocol(election).to_canonical_json()
+
+
+@pytest.mark.parametrize("bare", [
+    {"receipts": None},  # no commitment at all
+    {"receipts": ReceiptCommitment(99, "ab" * 32)},  # a commitment that does not count the ballots cast
+])
+def test_the_receipt_commitment_cannot_be_declared_away(election, bare):
+    """Format 3 is signed only with a commitment that counts the ballots cast: declaring
+    `receipts:missing` or `receipts==cast` a discrepancy does not make such a protocol
+    signable (the relation is still reported, and the declaration itself is one)."""
+    key = generate_signing_key()
+    broken = make_protocol(election, **bare)
+    (name,) = names(validate_protocol(broken, election))
+    assert name in UNDECLARABLE_RELATIONS
+    declared = dataclasses.replace(broken, discrepancies=(name,))
+    assert names(undeclared_violations(declared, election)) == [name, f"discrepancy:{name}"]
+    with pytest.raises(ProtocolViolationError, match=f"discrepancy:{re.escape(name)}"):
+        sign_protocol(declared, key, election)
+    # declaring it next to a relation that may be declared changes nothing
+    both = make_protocol(election, cards_issued=50, cards_cancelled=0, **bare)
+    declarable = sorted({v.name for v in validate_protocol(both, election)} - UNDECLARABLE_RELATIONS)
+    with pytest.raises(ProtocolViolationError, match=re.escape(name)):
+        sign_protocol(dataclasses.replace(both, discrepancies=tuple(sorted([*declarable, name]))), key, election)
+
+
+@pytest.mark.parametrize("value", [("b", "a"), ("a", "a"), ("",), ["a"]])
+def test_discrepancies_are_sorted_unique_names(election, value):
+    with pytest.raises(ProtocolFormatError, match="discrepancies"):
+        dataclasses.replace(make_protocol(election), discrepancies=value)
 
 
 def test_tampered_count_is_detected(election):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sailau.ballot_box.bench import K, Rig
 from sailau.cli.main import cli
 from sailau.election import crypto, secretfile
 from sailau.election.definition import write_election
-from sailau.election.protocol import SignedProtocol, canonical_json
+from sailau.election.protocol import SignedProtocol, canonical_json, sign_protocol, validate_protocol
 from sailau.election.shares import write_share_file
 from sailau.smartcard.card_keys import master_key_file_bytes
 
@@ -129,6 +130,31 @@ def test_relations_are_checked_even_when_the_signature_holds(closed: tuple[Rig, 
     assert out.exit_code != 0
     assert "cast<=issued" in out.output and "contest:majilis-list:sum==cast" in out.output
     assert "signature:" not in out.output
+
+
+def test_a_declared_discrepancy_is_named_as_declared(closed: tuple[Rig, Path], tmp_path: Path) -> None:
+    """A protocol signed with its failing relations declared is not OK (a commission refuses
+    it as `discrepancy`), and the output says the station declared them; a relation broken
+    without being declared next to it is named plainly."""
+    rig, tmp = closed
+    signed = SignedProtocol.from_canonical_json((tmp / "out" / "protocol.json").read_bytes())
+    p = dataclasses.replace(signed.protocol, voters_checked_in=signed.protocol.ballots_cast - 1)
+    names = tuple(sorted({v.name for v in validate_protocol(p, rig.election)}))
+    assert "cast<=checked_in" in names
+    declared = tmp_path / "declared.json"
+    declared.write_bytes(sign_protocol(dataclasses.replace(p, discrepancies=names), rig.station_key, rig.election)
+                         .to_canonical_json())
+    out = verify(str(declared), "--election", str(tmp / "election.json"))
+    assert out.exit_code == 1 and "NOT verified" in out.output
+    assert "discrepancy (declared by the station): cast<=checked_in:" in out.output
+    assert all(line.startswith("discrepancy (declared by the station): ") for line in out.output.splitlines()[:-1])
+    hidden = tmp_path / "hidden.json"
+    hidden.write_bytes(resign(signed, dataclasses.replace(p, discrepancies=("checked_in<=on_list",)).to_data(),
+                              rig.station_key))
+    out = verify(str(hidden), "--election", str(tmp / "election.json"))
+    assert out.exit_code == 1
+    assert "\ncast<=checked_in:" in "\n" + out.output and "discrepancy:checked_in<=on_list:" in out.output
+    assert "declared by the station" not in out.output
 
 
 def test_signer_not_the_station_is_named(closed: tuple[Rig, Path], tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """One card per voter across station restarts, card replacement (old card handed back
-or not), and the audit head the signed protocol carries — on SQLite and on a real
-PostgreSQL (``station_db_url``); the migration of an 0001 database; and a Hypothesis
-state machine of check-in / issue / cast / replace against a model."""
+or not: then revoked), and the audit head the signed protocol carries — on SQLite and
+on a real PostgreSQL (``station_db_url``); the migrations of 0001 and 0002 databases;
+and a Hypothesis state machine of check-in / issue / cast / replace against a model
+(the station-level machine with crashes and kept cards is in test_revocation.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from sailau.ballot_box import audit, pollbook, store
 from sailau.ballot_box.bench import K, Rig
+from sailau.ballot_box.cardlink import CardLinkKey
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import TokenState, VoterCard
 from sailau.ballot_box.station import (
@@ -80,6 +82,10 @@ def restart(rig: Rig, station: Station, **kwargs: object) -> Station:
     return Station.attach(station.db, rig.election, rig.station_key, rig.card_master_key, **kwargs)
 
 
+def links(rig: Rig) -> CardLinkKey:
+    return CardLinkKey.from_master_key(rig.card_master_key)
+
+
 def kinds(db: StationDB) -> list[tuple[str, dict]]:
     return [(e.kind, e.payload) for e in audit.read_events(db)]
 
@@ -130,10 +136,11 @@ def test_store_marks_voter_and_token_in_one_transaction(rig: Rig, station: Stati
     with pytest.raises(store.DuplicateToken):  # the token insert fails: the voter flag rolls back with it
         existing = bytes(32)
         store.record_issued(station.db, existing)
-        store.issue_to_voter(station.db, rig.iins[2], existing)
+        store.issue_to_voter(station.db, rig.iins[2], existing, links=links(rig))
     assert station.search(rig.iins[2])[0].card is VoterCard.NONE
     assert store.counters(station.db).issued == before + 1  # only the bare record_issued one
-    assert store.issue_to_voter(station.db, rig.iins[3], bytes([1]) * 32) is store.IssueOutcome.NOT_CHECKED_IN
+    assert store.issue_to_voter(station.db, rig.iins[3], bytes([1]) * 32,
+                                links=links(rig)) is store.IssueOutcome.NOT_CHECKED_IN
 
 
 # --- replacement after a crash between the token record and the card write --------------
@@ -159,32 +166,33 @@ def test_replacement_after_a_crash_before_the_card_was_written(rig: Rig, station
         restarted.replace_card(rig.iins[0], ReplaceReason.ISSUE_INTERRUPTED)
     with pytest.raises(ReplacementRefused) as blank:  # the blank card carries no token to cancel
         restarted.replace_card(rig.iins[0], ReplaceReason.ISSUE_INTERRUPTED, old_card=client)
-    assert blank.value.reason == Reason.CARD_NOT_ISSUED.value and "blank card" in str(blank.value)
+    assert blank.value.reason == Reason.CARD_NOT_ISSUED.value and "replace without the old card" in str(blank.value)
     result = restarted.replace_card(rig.iins[0], ReplaceReason.ISSUE_INTERRUPTED, card_not_returned=True)
     assert not result.card_returned and restarted.selected_voter == result.voter
-    assert result.voter.card is VoterCard.LOST
+    assert result.voter.card is VoterCard.NONE and "revoked" in result.message
 
     action = restarted.on_card(client)  # the same blank card now goes to the voter
     assert action.kind is ActionKind.ISSUED and card.state is CardState.ISSUED
     c = restarted.counters()
-    assert (c.checked_in, c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (1, 2, 0, 2, 1, 1)
-    with pytest.raises(ReplacementRefused) as again:  # a second replacement without the card: no
-        restarted.replace_card(rig.iins[0], ReplaceReason.LOST, card_not_returned=True)
-    assert again.value.reason == ReplaceOutcome.LIMIT.value
+    assert (c.checked_in, c.issued, c.cancelled, c.outstanding, c.revoked, c.replaced, c.not_returned) == (
+        1, 2, 0, 1, 1, 1, 1)
 
     receipt = rig.vote(client, rig.selections(0))
     assert restarted.cast_card(client).status is CastStatus.ACCEPTED
     assert receipt in [SealedBallot.parse(b.sealed).receipt_code for b in store.ballots(station.db)]
+    with pytest.raises(ReplacementRefused) as counted:  # the voter's card is in the box: never replaced
+        restarted.replace_card(rig.iins[0], ReplaceReason.LOST, card_not_returned=True)
+    assert counted.value.reason == ReplaceOutcome.CARD_COUNTED.value
     events = kinds(station.db)
     assert ("card_replaced", {"reason": "issue_interrupted", "card_returned": False}) in events
-    assert ("replacement_refused", {"reason": "replacement_limit", "why": "lost", "card_returned": False}) in events
+    assert ("replacement_refused", {"reason": "already_counted", "why": "lost", "card_returned": False}) in events
     assert ("card_rejected", {"reason": "card_not_issued", "during": "replace"}) in events
 
     closing = restarted.close_polls(rig.shares[:K], tmp_path / "out")
     p = closing.protocol
     assert (p.voters_checked_in, p.cards_issued, p.ballots_cast, p.cards_cancelled) == (1, 2, 1, 0)
-    assert (p.cards_replaced, p.cards_not_returned, closing.outstanding) == (1, 1, 1)
-    assert validate_protocol(p, rig.election) == []
+    assert (p.cards_replaced, p.cards_not_returned, closing.outstanding) == (1, 1, 0)
+    assert validate_protocol(p, rig.election) == [] and p.discrepancies == ()
 
 
 # --- replacement with the old card in hand --------------------------------------------------
@@ -253,7 +261,7 @@ def test_a_cast_card_handed_back_is_not_replaced(rig: Rig, station: Station) -> 
     assert station.cast_card(client).counted
     with pytest.raises(ReplacementRefused) as counted:
         station.replace_card(rig.iins[6], ReplaceReason.DAMAGED, old_card=client_of(copy.card))
-    assert counted.value.reason == ReplaceOutcome.OLD_CARD_COUNTED.value
+    assert counted.value.reason == ReplaceOutcome.CARD_COUNTED.value
     assert station.counters().replaced == 0
 
 
@@ -320,6 +328,31 @@ def test_replacement_events_and_voter_rows_name_no_card(rig: Rig, station: Stati
         replacements = set(connection.exec_driver_sql("SELECT * FROM card_replacements").keys())
     assert not {c for c in columns if "token" in c or "time" in c or "serial" in c}
     assert replacements == {"kind", "count"}
+
+
+def test_the_card_link_is_opaque_and_lives_only_while_the_voter_holds_the_card(rig: Rig, station: Station) -> None:
+    """The voter row names its card's token only encrypted (a reader without the card
+    master key cannot join it to issued_tokens), and only until the card is replaced."""
+    card, client = card_and_client(rig)
+    station.check_in(rig.iins[3])
+    station.on_card(client)
+    token = IssueBlock.parse(card.issue_block).token_hash
+
+    def link() -> bytes | None:
+        with station.db.engine.connect() as connection:
+            row = connection.exec_driver_sql("SELECT card_link FROM voters WHERE card_link IS NOT NULL").all()
+        return None if not row else bytes(row[0][0])
+
+    held = link()
+    assert held is not None and len(held) == 60 and token not in held
+    with station.db.engine.connect() as connection:
+        hashes = [bytes(r[0]) for r in connection.exec_driver_sql("SELECT token_hash FROM issued_tokens")]
+    assert hashes == [token] and all(h not in held for h in hashes)
+    assert links(rig).decrypt(rig.iins[3], held) == token
+    with pytest.raises(ValueError):  # bound to the voter: copied to another row it does not open
+        links(rig).decrypt(rig.iins[4], held)
+    station.replace_card(rig.iins[3], ReplaceReason.LOST, card_not_returned=True)
+    assert link() is None
 
 
 # --- on_card when the card is pulled ------------------------------------------------------
@@ -401,7 +434,8 @@ def test_cancel_of_a_replaced_card_left_issued_just_clears(rig: Rig, station: St
     station.check_in(rig.iins[2])
     station.on_card(client)
     token = IssueBlock.parse(card.issue_block).token_hash
-    assert store.replace_card(station.db, rig.iins[2], "damaged", old_token_hash=token) is ReplaceOutcome.REPLACED
+    assert store.replace_card(station.db, rig.iins[2], "damaged", old_token_hash=token,
+                              links=links(rig)) is ReplaceOutcome.REPLACED
     assert station.on_card(client).kind is ActionKind.OFFER_CANCEL
     result = station.cancel_card(client)
     assert result.status is CancelStatus.ALREADY_CANCELLED and card.state is CardState.BLANK
@@ -451,9 +485,11 @@ voter_index = st.integers(0, MACHINE_VOTERS - 1)
 
 
 class VoterCardMachine(RuleBasedStateMachine):
-    """Check-ins, issues, casts and both kinds of replacement in any order, against a model
-    that knows which token is on whose card (the station does not). The store must agree
-    with the model on every outcome, and the protocol's count relations must always hold."""
+    """Check-ins, issues, casts and both kinds of replacement in any order, at the store,
+    against a model that knows which token is on whose card (the store knows it only
+    through the encrypted card link). The store must agree with the model on every
+    outcome; a revoked token never counts; the protocol's count relations always hold
+    and counted ballots never exceed voters checked in."""
 
     @initialize()
     def open(self) -> None:
@@ -462,11 +498,12 @@ class VoterCardMachine(RuleBasedStateMachine):
         station = rig.station(self.db)
         pollbook.import_voters(self.db, _MACHINE_CSV)
         station.open_polls([rig.terminal])
+        self.links = links(rig)
         self.iins = rig.iins
         self.checked_in: set[int] = set()
-        self.card = dict.fromkeys(range(MACHINE_VOTERS), VoterCard.NONE)
         self.live: dict[int, bytes] = {}  # voter -> token hash of the card they hold
         self.voted: set[int] = set()
+        self.revoked: list[bytes] = []  # tokens of cards replaced without being handed back (kept by voters)
 
     def teardown(self) -> None:
         if hasattr(self, "db"):
@@ -484,14 +521,13 @@ class VoterCardMachine(RuleBasedStateMachine):
     @rule(i=voter_index)
     def issue(self, i: int) -> None:
         token = token_hash(os.urandom(16))
-        outcome = store.issue_to_voter(self.db, self.iins[i], token)
+        outcome = store.issue_to_voter(self.db, self.iins[i], token, links=self.links)
         if i not in self.checked_in:
             assert outcome is store.IssueOutcome.NOT_CHECKED_IN
-        elif self.card[i].holds_card:
+        elif i in self.live:
             assert outcome is store.IssueOutcome.ALREADY_ISSUED
         else:
             assert outcome is store.IssueOutcome.ISSUED
-            self.card[i] = VoterCard.REISSUED if self.card[i] is VoterCard.LOST else VoterCard.ISSUED
             self.live[i] = token
 
     @rule(i=voter_index)
@@ -502,50 +538,58 @@ class VoterCardMachine(RuleBasedStateMachine):
         assert outcome is (store.CastOutcome.ALREADY_COUNTED if i in self.voted else store.CastOutcome.ACCEPTED)
         self.voted.add(i)
 
+    @rule(data=st.data())
+    def cast_a_kept_old_card(self, data: st.DataObject) -> None:
+        if self.revoked:
+            token = data.draw(st.sampled_from(self.revoked))
+            assert store.cast_ballot(self.db, token, 1, b"kept") is store.CastOutcome.CARD_REVOKED
+
+    def _expected_refusal(self, i: int) -> ReplaceOutcome | None:
+        if i not in self.checked_in:
+            return ReplaceOutcome.NOT_CHECKED_IN
+        if i not in self.live:
+            return ReplaceOutcome.NO_CARD
+        if i in self.voted:
+            return ReplaceOutcome.CARD_COUNTED
+        return None
+
     @rule(i=voter_index)
     def replace_with_card(self, i: int) -> None:
         token = self.live.get(i)
-        outcome = store.replace_card(self.db, self.iins[i], "damaged", old_token_hash=token or bytes(32))
-        if i not in self.checked_in:
-            assert outcome is ReplaceOutcome.NOT_CHECKED_IN
-        elif not self.card[i].holds_card:
-            assert outcome is ReplaceOutcome.NO_CARD
-        elif i in self.voted:
-            assert outcome is ReplaceOutcome.OLD_CARD_COUNTED
-        else:
-            assert outcome is ReplaceOutcome.REPLACED
-            self.card[i] = VoterCard.LOST if self.card[i] is VoterCard.REISSUED else VoterCard.NONE
+        outcome = store.replace_card(self.db, self.iins[i], "damaged", old_token_hash=token or bytes(32),
+                                     links=self.links)
+        assert outcome is (self._expected_refusal(i) or ReplaceOutcome.REPLACED)
+        if outcome.replaced:
             del self.live[i]
+
+    @rule(i=voter_index, j=voter_index)
+    def hand_back_another_voters_card(self, i: int, j: int) -> None:
+        if i == j or j not in self.live or self._expected_refusal(i) is not None:
+            return
+        outcome = store.replace_card(self.db, self.iins[i], "damaged", old_token_hash=self.live[j], links=self.links)
+        assert outcome is (ReplaceOutcome.CARD_COUNTED if j in self.voted else ReplaceOutcome.NOT_THEIR_CARD)
 
     @rule(i=voter_index)
     def replace_without_card(self, i: int) -> None:
-        outcome = store.replace_card(self.db, self.iins[i], "lost", old_token_hash=None)
-        if i not in self.checked_in:
-            assert outcome is ReplaceOutcome.NOT_CHECKED_IN
-        elif not self.card[i].holds_card:
-            assert outcome is ReplaceOutcome.NO_CARD
-        elif self.card[i] is VoterCard.REISSUED:
-            assert outcome is ReplaceOutcome.LIMIT
-        else:  # (a voter who already voted can still claim a lost card: the station cannot know)
-            assert outcome is ReplaceOutcome.REPLACED
-            self.card[i] = VoterCard.LOST
-            self.live.pop(i, None)
-            self.voted.discard(i)  # their next card's ballot is new to the model
+        outcome = store.replace_card(self.db, self.iins[i], "lost", old_token_hash=None, links=self.links)
+        assert outcome is (self._expected_refusal(i) or ReplaceOutcome.REPLACED_REVOKED)
+        if outcome.replaced:
+            self.revoked.append(self.live.pop(i))
 
     @invariant()
     def store_agrees_and_relations_hold(self) -> None:
         if not hasattr(self, "db"):
             return
         for i, iin in enumerate(self.iins):
-            assert pollbook.find_by_iin(self.db, iin).card is self.card[i]  # type: ignore[union-attr]
+            expected = VoterCard.ISSUED if i in self.live else VoterCard.NONE
+            assert pollbook.find_by_iin(self.db, iin).card is expected  # type: ignore[union-attr]
         c = store.counters(self.db)
-        assert c.checked_in == len(self.checked_in)
+        assert c.checked_in == len(self.checked_in) and c.cast == len(self.voted)
+        assert c.revoked == c.not_returned == len(self.revoked)
         assert c.issued <= c.checked_in + c.replaced
-        assert c.cast + c.cancelled <= c.issued and c.cast + c.cancelled + c.outstanding == c.issued
-        assert c.not_returned <= c.replaced and c.not_returned <= c.checked_in
-        assert c.replaced - c.not_returned <= c.cancelled
-        # a card replaced without being handed back is the only way to a second ballot: one each at most
-        assert c.cast <= c.checked_in + c.not_returned
+        assert c.cast + c.cancelled + c.outstanding + c.revoked == c.issued
+        assert c.not_returned <= c.replaced and c.replaced - c.not_returned <= c.cancelled
+        assert c.cast <= c.checked_in  # by construction: a replacement never adds a ballot
 
 
 TestVoterCardMachine = VoterCardMachine.TestCase

@@ -48,7 +48,7 @@ def test_300_voters_in_process_with_every_fault() -> None:
     for kind in FAULT_KINDS:
         assert report.faults.injected(kind) > 0, kind
     assert report.checked_in == 300 and report.station_restarts == report.faults.injected("crash")
-    # a crash while issuing is a replaced card, not a lost voter; a blank card's token stays outstanding
+    # a crash while issuing is a replaced card, not a lost voter; a blank card's token is revoked
     assert report.outcomes[Outcome.NOT_ISSUED_AFTER_CRASH] == 0 and report.replaced >= report.not_returned > 0
     assert report.outstanding == report.outcomes[Outcome.REJECTED_CORRUPT] + report.not_returned
     assert report.contest_selections == report.cast * 3  # three contests on the demo ballot
