@@ -474,7 +474,7 @@ def test_station_refuses_to_open_an_immutable_database(tmp_path: Path) -> None:
         with open_station_db(url) as db:  # root can write it: the check does not go by the mode bits
             assert rig().station(db).counters().on_list == len(IINS)
         if not _chattr("+i", db_file):
-            pytest.skip("chattr +i is not available here")
+            pytest.fail("chattr +i failed (e2fsprogs on a filesystem with the immutable flag is needed to test a root-proof read-only file)")
         try:
             with pytest.raises(StorageUnavailable) as refused:
                 open_station_db(url)
@@ -490,7 +490,7 @@ def _run_as_nobody(args: list[str], cwd: Path) -> subprocess.CompletedProcess[st
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
-            pytest.skip("setpriv is needed to run as another user")
+            pytest.fail("setpriv (util-linux) is needed to run as another user")
         args = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *args]
     env = {k: v for k, v in os.environ.items() if k not in ("SAILAU_DB_URL",)}
     env["HOME"] = str(cwd)
