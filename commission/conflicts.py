@@ -35,6 +35,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -42,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sailau.election import filekind
 from sailau.election.crypto import KeyFormatError, SignatureError, ed25519_public_bytes, key_id, sign, verify_key_from_bytes, verify_signature
 from sailau.election.definition import Election
-from sailau.election.protocol import ProtocolFormatError, canonical_json, parse_strict_json
+from sailau.election.protocol import ProtocolFormatError, canonical_json, parse_strict_json, read_protocol_file
 
 from .checks import Reason, Refusal
 
@@ -120,6 +121,18 @@ def _bytes_hex(value: Any, length: int, what: str) -> bytes:
     if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]*", value) or len(value) != 2 * length:
         raise ProtocolFormatError(f"{what} must be {length} bytes as lower-case hex")
     return bytes.fromhex(value)
+
+
+def check_decision_path(path: Path, election: Election) -> ConflictDecision | Refusal:
+    """`check_decision_file` on the file at `path`, read within the bound of the
+    protocols it settles: unreadable is `format`, too large `too_large`, unread."""
+    try:
+        raw = read_protocol_file(path)
+    except ProtocolFormatError as e:
+        return Refusal(str(path), None, Reason(e.reason), str(e))
+    except OSError as e:
+        return Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})")
+    return check_decision_file(raw, str(path), election)
 
 
 def check_decision_file(raw: bytes, source: str, election: Election) -> ConflictDecision | Refusal:

@@ -47,12 +47,12 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from sailau.election.definition import Election
-from sailau.election.protocol import ProtocolFormatError, SignedProtocol, read_protocol_file
+from sailau.election.protocol import SignedProtocol
 from sailau.election.receipts import ReceiptCommitment
 
 from . import models
-from .checks import CheckedProtocol, Reason, ReceiptFinding, Refusal, check_protocol_path, check_receipt_lists
-from .conflicts import ConflictDecision, PrecinctOutcome, PrecinctStatus, check_decision_file, decide_precinct
+from .checks import CheckedProtocol, ReceiptFinding, Refusal, check_protocol_path, check_receipt_lists
+from .conflicts import ConflictDecision, PrecinctOutcome, PrecinctStatus, check_decision_file, check_decision_path, decide_precinct
 from .db import CommissionDB, CommissionDBError
 from .registry import SignedRegistry, StationRegistry
 
@@ -164,15 +164,7 @@ class _Importer:
         return result
 
     def check_decision(self, path: Path) -> ConflictDecision | None:
-        try:
-            raw = read_protocol_file(path)  # a decision is bounded like the protocols it settles
-        except ProtocolFormatError as e:
-            self.summary.refused.append(Refusal(str(path), None, Reason(e.reason), str(e)))
-            return None
-        except OSError as e:
-            self.summary.refused.append(Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})"))
-            return None
-        result = check_decision_file(raw, str(path), self.election)
+        result = check_decision_path(path, self.election)
         if isinstance(result, Refusal):
             self.summary.refused.append(result)
             return None

@@ -42,11 +42,11 @@ from typing import Any
 
 from sailau.election import filekind, jsonfile
 from sailau.election.definition import DefinitionError, Election, load_election
-from sailau.election.protocol import ProtocolFormatError, read_protocol_file, sum_protocols
+from sailau.election.protocol import sum_protocols
 
 from .aggregate import NATIONAL, python_unit_totals
-from .checks import CheckedProtocol, Reason, Refusal, check_protocol_path, check_receipt_lists
-from .conflicts import ConflictDecision, PrecinctStatus, check_decision_file, decide_precinct
+from .checks import CheckedProtocol, Refusal, check_protocol_path, check_receipt_lists
+from .conflicts import ConflictDecision, PrecinctStatus, check_decision_path, decide_precinct
 from .registry import RegistryError, StationRegistry, load_registry
 from .report import MAX_REPORT_BYTES, build_report
 
@@ -119,15 +119,7 @@ def published_decisions(directory: Path, election: Election) -> tuple[list[Confl
     decisions: list[ConflictDecision] = []
     refused: list[Refusal] = []
     for path in sorted((directory / "decisions").glob("*.json")):
-        try:
-            raw = read_protocol_file(path)  # a decision is bounded like the protocols it settles
-        except ProtocolFormatError as e:
-            refused.append(Refusal(str(path), None, Reason(e.reason), str(e)))
-            continue
-        except OSError as e:
-            refused.append(Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})"))
-            continue
-        checked = check_decision_file(raw, str(path), election)
+        checked = check_decision_path(path, election)
         (refused if isinstance(checked, Refusal) else decisions).append(checked)  # type: ignore[arg-type]
     return decisions, refused
 
