@@ -59,23 +59,6 @@ class AuditKind(str, Enum):
     POLLS_CLOSED = "polls_closed"
 
 
-class RejectReason(str, Enum):
-    """Reason codes for ``card_rejected`` (payload key ``reason``)."""
-
-    ALREADY_COUNTED = "already_counted"
-    UNKNOWN_TOKEN = "unknown_token"
-    CARD_CANCELLED = "card_cancelled"
-    CARD_REVOKED = "card_revoked"  # replaced without being handed back: refused and kept
-    WRONG_ELECTION = "wrong_election"
-    WRONG_PRECINCT = "wrong_precinct"
-    UNKNOWN_TERMINAL = "unknown_terminal"
-    BAD_SIGNATURE = "bad_signature"
-    MALFORMED_RECORD = "malformed_record"
-    CARD_NOT_VOTED = "card_not_voted"
-    CARD_NOT_ISSUED = "card_not_issued"  # cancel or replace needs an ISSUED card
-    CARD_REMOVED = "card_removed"  # pulled while being read: nothing recorded
-
-
 # payload keys that would name a voter or carry ballot content
 FORBIDDEN_KEYS = frozenset(
     {

@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-TOKEN_HASH_LEN = 32
+from sailau.election.record import TOKEN_HASH_LEN
+
 NONCE_LEN = 12
 TAG_LEN = 16
 CARD_LINK_LEN = NONCE_LEN + TOKEN_HASH_LEN + TAG_LEN

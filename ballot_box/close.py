@@ -69,6 +69,7 @@ from sailau.election.protocol import (
 from sailau.election.receipts import ReceiptCommitment, commit_receipts
 from sailau.election.record import BallotDecryptionError, RecordFormatError, SealedBallot, open_ballot
 from sailau.election.definition import Election
+from sailau.election.styles import Mismatch, card_mismatch
 from sailau.election.shares import (
     MismatchedShareError,
     Share,
@@ -81,6 +82,7 @@ from . import audit, store
 from .audit import AuditKind
 from .models import PollsState
 from .outputs import OutputFiles, write_outputs
+from .refusal import for_mismatch
 from .store import ProtocolCounters
 
 if TYPE_CHECKING:
@@ -250,14 +252,23 @@ def _count_invalid(other: dict[str, dict[str, int]]) -> None:
         counts["invalid"] += 1
 
 
+_MISMATCH_DETAIL = {
+    Mismatch.WRONG_ELECTION: "sealed ballot names another election fingerprint",
+    Mismatch.WRONG_PRECINCT: "sealed ballot is for precinct {precinct}",
+    Mismatch.WRONG_STYLE: "sealed ballot is of style {style}/{code}, the precinct's is {ours}",
+}
+
+
 def _check_sealed(station: Station, sealed: SealedBallot, style_code: int) -> tuple[str, str] | None:
-    if sealed.fingerprint != station.election.fingerprint:
-        return "wrong_election", "sealed ballot names another election fingerprint"
-    if sealed.precinct != station.precinct:
-        return "wrong_precinct", f"sealed ballot is for precinct {sealed.precinct}"
-    if sealed.style != station.style or style_code != station.style:
-        return "wrong_precinct", f"sealed ballot is of style {sealed.style}/{style_code}, the precinct's is {station.style}"
-    return None
+    """The membership rule (election.styles) for a stored ballot, which states its style
+    twice (sealed bytes, stored row); the reason is the station's refusal code."""
+    mismatch = card_mismatch(station.ballot, sealed.fingerprint, sealed.precinct, sealed.style, style_code)
+    refusal = for_mismatch(mismatch)
+    if mismatch is None or refusal is None:
+        return None
+    detail = _MISMATCH_DETAIL[mismatch].format(precinct=sealed.precinct, style=sealed.style, code=style_code,
+                                               ours=station.style)
+    return refusal.value, detail
 
 
 def closing_anchor(station: Station) -> AuditAnchor:

@@ -90,20 +90,21 @@ from sailau.election.record import (
     verify_ballot_record,
 )
 from sailau.election.shares import Share
+from sailau.election.styles import PrecinctBallot, card_mismatch
 from sailau.smartcard.apdu import CardState
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.errors import CardError, CardRemovedError
 
 from . import audit, oplog, pollbook, store
-from .audit import AuditDraft, AuditKind, RejectReason
+from .audit import AuditDraft, AuditKind
 from .cardlink import CardLinkKey
 from .db import StationDB, StorageProblem, StorageUnavailable, storage_problem
 from .models import PollsState, TokenState
 from .pollbook import Voter
+from .refusal import Refusal, for_mismatch
 from .store import (
     CancelOutcome,
-    CastOutcome,
-    IssueOutcome,
+    CastRecorded,
     ProtocolCounters,
     ReplaceOutcome,
     StationInfo,
@@ -128,6 +129,7 @@ __all__ = [
     "ReplaceResult",
     "ReplacementRefused",
     "Reason",
+    "Refusal",
     "Recorded",
     "Station",
     "StationError",
@@ -179,10 +181,9 @@ class OldCardNeeded(StationError):
 
 
 class ReplacementRefused(StationError):
-    """The replacement was refused; `reason` is a stable code (a `store.ReplaceOutcome` or
-    `Reason` value)."""
+    """The replacement was refused; `reason` says why (a `Refusal`)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Refusal, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -261,61 +262,45 @@ def _storage(operation: StationOperation) -> Callable[[F], F]:
 # --- results --------------------------------------------------------------------------
 
 
-class Reason(str, Enum):
-    """Why a card was refused: stable codes for the UI, the audit log and tests.
-
-    The values shared with ``audit.RejectReason`` are the same strings.
-    """
-
-    WRONG_ELECTION = "wrong_election"
-    WRONG_PRECINCT = "wrong_precinct"
-    UNKNOWN_TOKEN = "unknown_token"
-    CARD_CANCELLED = "card_cancelled"
-    CARD_REVOKED = "card_revoked"  # replaced without being handed back: refused, not cleared, kept
-    UNKNOWN_TERMINAL = "unknown_terminal"
-    BAD_SIGNATURE = "bad_signature"
-    MALFORMED_RECORD = "malformed_record"
-    CARD_NOT_VOTED = "card_not_voted"
-    CARD_NOT_ISSUED = "card_not_issued"  # cancel needs an ISSUED card
-    CARD_REMOVED = "card_removed"
-    ALREADY_COUNTED = "already_counted"  # only for cancel: a used token on an ISSUED card
+Reason = Refusal  # compatibility name for ballot_box/app.py until the clerk's desk (issue 12) is merged
 
 
-MESSAGES: dict[Reason, str] = {
-    Reason.WRONG_ELECTION: "This card belongs to another election. It was not counted and not changed.",
-    Reason.WRONG_PRECINCT: "This card was issued for another polling station. It was not counted and not changed.",
-    Reason.UNKNOWN_TOKEN: "This card was not issued at this polling station. It was not counted and not changed.",
-    Reason.CARD_CANCELLED: "This card was cancelled here and cannot be cast. It was not counted and not changed.",
-    Reason.CARD_REVOKED: "Revoked: this card was replaced, so it cannot be used. It was not counted and not changed: "
+MESSAGES: dict[Refusal, str] = {
+    Refusal.WRONG_ELECTION: "This card belongs to another election. It was not counted and not changed.",
+    Refusal.WRONG_PRECINCT: "This card was issued for another polling station. It was not counted and not changed.",
+    Refusal.UNKNOWN_TOKEN: "This card was not issued at this polling station. It was not counted and not changed.",
+    Refusal.CARD_CANCELLED: "This card was cancelled here and cannot be cast. It was not counted and not changed.",
+    Refusal.CARD_REVOKED: "Revoked: this card was replaced, so it cannot be used. It was not counted and not changed: "
                          "keep it for the commission, do not give it back.",
-    Reason.UNKNOWN_TERMINAL: "The ballot was written by a voting terminal that is not enrolled here. Not counted, card not changed.",
-    Reason.BAD_SIGNATURE: "The ballot on this card fails its terminal signature (altered or copied). Not counted, card not changed.",
-    Reason.MALFORMED_RECORD: "The data on this card is not a valid ballot. It was not counted and not changed.",
-    Reason.CARD_NOT_VOTED: "This card holds no ballot to cast.",
-    Reason.CARD_NOT_ISSUED: "Only an issued, unused card can be cancelled.",
-    Reason.CARD_REMOVED: "The card was removed while being read. Nothing was recorded: insert it again.",
-    Reason.ALREADY_COUNTED: "This card's ballot is already counted; it cannot be cancelled.",
+    Refusal.UNKNOWN_TERMINAL: "The ballot was written by a voting terminal that is not enrolled here. Not counted, card not changed.",
+    Refusal.BAD_SIGNATURE: "The ballot on this card fails its terminal signature (altered or copied). Not counted, card not changed.",
+    Refusal.MALFORMED_RECORD: "The data on this card is not a valid ballot. It was not counted and not changed.",
+    Refusal.CARD_NOT_VOTED: "This card holds no ballot to cast.",
+    Refusal.CARD_NOT_ISSUED: "Only an issued, unused card can be cancelled.",
+    Refusal.CARD_REMOVED: "The card was removed while being read. Nothing was recorded: insert it again.",
+    Refusal.ALREADY_COUNTED: "This card's ballot is already counted; it cannot be cancelled.",
 }
 
 
-REPLACE_MESSAGES: dict[ReplaceOutcome, str] = {
-    ReplaceOutcome.REPLACED: "Card replaced: the old card is cancelled.",
-    ReplaceOutcome.REPLACED_REVOKED: "Card replaced: the old card is revoked.",
-    ReplaceOutcome.NO_CARD: "This voter holds no issued card to replace (none issued yet, or already replaced).",
-    ReplaceOutcome.NOT_CHECKED_IN: "This voter is not checked in.",
-    ReplaceOutcome.UNKNOWN_VOTER: "This voter is not on this precinct's list.",
-    ReplaceOutcome.CARD_COUNTED: "This voter's card is already counted (its ballot is in the box): no replacement.",
-    ReplaceOutcome.CARD_REVOKED: "Revoked: the card in the reader was replaced before. Keep it for the commission; "
-                                 "to replace this voter's current card, insert that card or confirm it is not "
-                                 "handed back.",
-    ReplaceOutcome.OLD_CARD_UNKNOWN: "The handed-back card was not issued at this polling station.",
-    ReplaceOutcome.NOT_THEIR_CARD: "The card in the reader is not the card this voter holds: nothing was changed.",
-    ReplaceOutcome.UNLINKED: "This voter's card was issued before this station was updated, so its token cannot be "
-                             "revoked: the old card is needed to replace it.",
+#: why a replacement was refused, where the replacement needs other words than MESSAGES
+REPLACE_MESSAGES: dict[Refusal, str] = {
+    Refusal.NO_CARD_TO_REPLACE: "This voter holds no issued card to replace (none issued yet, or already replaced).",
+    Refusal.NOT_CHECKED_IN: "This voter is not checked in.",
+    Refusal.UNKNOWN_VOTER: "This voter is not on this precinct's list.",
+    Refusal.ALREADY_COUNTED: "This voter's card is already counted (its ballot is in the box): no replacement.",
+    Refusal.CARD_REVOKED: "Revoked: the card in the reader was replaced before. Keep it for the commission; "
+                          "to replace this voter's current card, insert that card or confirm it is not "
+                          "handed back.",
+    Refusal.UNKNOWN_TOKEN: "The handed-back card was not issued at this polling station.",
+    Refusal.NOT_THEIR_CARD: "The card in the reader is not the card this voter holds: nothing was changed.",
+    Refusal.CARD_UNLINKED: "This voter's card was issued before this station was updated, so its token cannot be "
+                           "revoked: the old card is needed to replace it.",
 }
 
 
 class CastStatus(str, Enum):
+    """What a cast did. REJECTED is not a reason: the result's `reason` (a `Refusal`) is."""
+
     ACCEPTED = "accepted"  # stored now; then the card is cleared (see `clear`)
     ALREADY_COUNTED = "already_counted"  # stored earlier; card only cleared
     REJECTED = "rejected"  # nothing stored, card untouched
@@ -337,7 +322,7 @@ class CastResult:
 
     status: CastStatus
     message: str
-    reason: Reason | None = None
+    reason: Refusal | None = None
     clear: ClearOutcome | None = None  # None: not tried (REJECTED leaves the card untouched)
 
     @property
@@ -364,6 +349,8 @@ CAST_MESSAGES: dict[tuple[CastStatus, ClearOutcome], str] = {
 }
 
 class CancelStatus(str, Enum):
+    """What a cancel did. REJECTED is not a reason: the result's `reason` (a `Refusal`) is."""
+
     CANCELLED = "cancelled"
     ALREADY_CANCELLED = "already_cancelled"  # cancelled before (crash, or failed issue): card only cleared
     REJECTED = "rejected"  # card untouched
@@ -373,7 +360,7 @@ class CancelStatus(str, Enum):
 class CancelResult:
     status: CancelStatus
     message: str
-    reason: Reason | None = None
+    reason: Refusal | None = None
     clear: ClearOutcome | None = None  # None: not tried (REJECTED)
 
     @property
@@ -684,7 +671,7 @@ class Station:
             raise VoterNotWaiting(f"voter {voter.iin} is not checked in: check them in first")
         if voter.card.holds_card:
             self._session.waiting.pop(voter.iin, None)
-            audit.record(self.db, AuditDraft(AuditKind.ISSUE_REFUSED, {"reason": IssueOutcome.ALREADY_ISSUED.value}))
+            audit.record(self.db, AuditDraft(AuditKind.ISSUE_REFUSED, {"reason": Refusal.CARD_ALREADY_ISSUED.value}))
             raise CardAlreadyIssued(f"voter {voter.iin} already got a card: a second card only by replacing the first")
         self._session.waiting[voter.iin] = voter
         self._session.selected = voter.iin
@@ -760,11 +747,11 @@ class Station:
             outcome = store.issue_to_voter(self.db, voter.iin, block.token_hash,
                                            AuditDraft(AuditKind.CARD_ISSUED, {"style": self.style}),
                                            links=self._card_links())
-            if outcome is not IssueOutcome.ISSUED:
+            if isinstance(outcome, Refusal):
                 s.waiting.pop(voter.iin, None)
                 if s.selected == voter.iin:
                     s.selected = next(iter(s.waiting), None)
-                if outcome is IssueOutcome.ALREADY_ISSUED:
+                if outcome is Refusal.CARD_ALREADY_ISSUED:
                     raise CardAlreadyIssued(f"voter {voter.iin} already got a card: "
                                             "a second card only by replacing the first")
                 raise VoterNotWaiting(f"voter {voter.iin} cannot get a card: {outcome.value}")
@@ -805,7 +792,7 @@ class Station:
         try:
             client.select()
         except CardRemovedError:
-            return self._reject(Reason.CARD_REMOVED)
+            return self._reject(Refusal.CARD_REMOVED)
         return self._cast(client)
 
     @_storage(StationOperation.CAST)
@@ -817,28 +804,28 @@ class Station:
         try:
             status = client.status()
             if status.state is not CardState.VOTED:
-                return self._reject(Reason.CARD_NOT_VOTED)
+                return self._reject(Refusal.CARD_NOT_VOTED)
             data = client.read_data()
         except CardRemovedError:
-            return self._reject(Reason.CARD_REMOVED)
+            return self._reject(Refusal.CARD_REMOVED)
         self.fault_hook("cast:read")
         if data.issue_block is None or data.record is None:
-            return self._reject(Reason.MALFORMED_RECORD)
+            return self._reject(Refusal.MALFORMED_RECORD)
         try:
             block = IssueBlock.parse(data.issue_block)
         except RecordFormatError:
-            return self._reject(Reason.MALFORMED_RECORD)
+            return self._reject(Refusal.MALFORMED_RECORD)
         refusal = self._check_block(block)
         if refusal is not None:
             return self._reject(refusal)
         try:
             record = verify_ballot_record(block, data.record, self._terminal_keys(data.record), self.plaintext_len)
         except RecordFormatError:
-            return self._reject(Reason.MALFORMED_RECORD)
+            return self._reject(Refusal.MALFORMED_RECORD)
         except UnknownTerminalError:
-            return self._reject(Reason.UNKNOWN_TERMINAL)
+            return self._reject(Refusal.UNKNOWN_TERMINAL)
         except BadSignatureError:
-            return self._reject(Reason.BAD_SIGNATURE)
+            return self._reject(Refusal.BAD_SIGNATURE)
         sealed = SealedBallot.from_record(block, record)
         self.fault_hook("cast:verified")
         try:
@@ -846,15 +833,11 @@ class Station:
         except SQLAlchemyError as exc:
             raise self._cast_not_recorded(exc, block.token_hash) from exc
         self.fault_hook("cast:committed")
-        if outcome is CastOutcome.UNKNOWN_TOKEN:
-            return self._rejected(Reason.UNKNOWN_TOKEN)  # store chained the audit event
-        if outcome is CastOutcome.CARD_CANCELLED:
-            return self._rejected(Reason.CARD_CANCELLED)
-        if outcome is CastOutcome.CARD_REVOKED:
-            return self._rejected(Reason.CARD_REVOKED)  # not cleared: the card is kept
+        if isinstance(outcome, Refusal):  # UNKNOWN_TOKEN, CARD_CANCELLED, CARD_REVOKED (kept, not cleared)
+            return self._rejected(outcome)  # store chained the audit event
         cleared = self._clear(client)
         self.fault_hook("cast:cleared")
-        status_ = CastStatus.ACCEPTED if outcome is CastOutcome.ACCEPTED else CastStatus.ALREADY_COUNTED
+        status_ = CastStatus.ACCEPTED if outcome is CastRecorded.ACCEPTED else CastStatus.ALREADY_COUNTED
         return CastResult(status_, CAST_MESSAGES[status_, cleared], clear=cleared)
 
     def _cast_not_recorded(self, exc: BaseException, token_hash: bytes) -> BaseException:
@@ -875,19 +858,19 @@ class Station:
     @_storage(StationOperation.CANCEL)
     def cancel_card(self, client: BallotCardClient) -> CancelResult:
         """Cancel an ISSUED card (the voter left without voting): token cancelled, card cleared."""
-        client.select()
         try:
+            client.select()
             status = client.status()
             if status.state is not CardState.ISSUED:
-                return self._reject_cancel(Reason.CARD_NOT_ISSUED,
+                return self._reject_cancel(Refusal.CARD_NOT_ISSUED,
                                            f"The card is {status.state.name}: only an issued, unused card can be cancelled.")
             data = client.read_data()
         except CardRemovedError:
-            return self._reject_cancel(Reason.CARD_REMOVED)
+            return self._reject_cancel(Refusal.CARD_REMOVED)
         try:
             block = IssueBlock.parse(data.issue_block or b"")
         except RecordFormatError:
-            return self._reject_cancel(Reason.MALFORMED_RECORD)
+            return self._reject_cancel(Refusal.MALFORMED_RECORD)
         refusal = self._check_block(block)
         if refusal is not None:
             return self._reject_cancel(refusal)
@@ -896,12 +879,8 @@ class Station:
         if pending is not None and pending.block.token == block.token:
             self._session.pending = None
         outcome = store.cancel_issued(self.db, token_hash)
-        if outcome is CancelOutcome.UNKNOWN_TOKEN:
-            return self._reject_cancel(Reason.UNKNOWN_TOKEN)
-        if outcome is CancelOutcome.ALREADY_COUNTED:
-            return self._reject_cancel(Reason.ALREADY_COUNTED)
-        if outcome is CancelOutcome.REVOKED:
-            return self._reject_cancel(Reason.CARD_REVOKED)  # not cleared: the card is kept
+        if isinstance(outcome, Refusal):  # UNKNOWN_TOKEN, ALREADY_COUNTED, CARD_REVOKED (kept, not cleared)
+            return self._reject_cancel(outcome)
         cleared = self._clear(client)
         done = cleared is ClearOutcome.CLEARED
         if outcome is CancelOutcome.CANCELLED:
@@ -951,8 +930,8 @@ class Station:
                 "returned (its token is then revoked: that card is refused if it comes back)")
         outcome = store.replace_card(self.db, found.iin, reason.value, old_token_hash=old_token,
                                      links=self._card_links())
-        if not outcome.replaced:
-            raise ReplacementRefused(outcome.value, REPLACE_MESSAGES[outcome])
+        if isinstance(outcome, Refusal):
+            raise ReplacementRefused(outcome, REPLACE_MESSAGES[outcome])
         self.fault_hook("replace:recorded")  # old token cancelled/revoked, handed-back card not yet cleared
         if pending is not None and (pending.iin == found.iin or pending.block.token_hash == old_token):
             self._session.pending = None
@@ -976,25 +955,25 @@ class Station:
             client.select()
             status = client.status()
             if status.state is not CardState.ISSUED:
-                self._audit_rejection(Reason.CARD_NOT_ISSUED, during="replace")
+                self._audit_rejection(Refusal.CARD_NOT_ISSUED, during="replace")
                 hint = (" It holds a ballot: cast it." if status.state is CardState.VOTED else
                         " A blank card carries no token: replace without the old card." if status.state is CardState.BLANK
                         else "")
-                raise ReplacementRefused(Reason.CARD_NOT_ISSUED.value,
+                raise ReplacementRefused(Refusal.CARD_NOT_ISSUED,
                                          f"The card is {status.state.name}: only an issued card can be handed back.{hint}")
             data = client.read_data()
         except CardRemovedError:
-            self._audit_rejection(Reason.CARD_REMOVED, during="replace")
-            raise ReplacementRefused(Reason.CARD_REMOVED.value, MESSAGES[Reason.CARD_REMOVED]) from None
+            self._audit_rejection(Refusal.CARD_REMOVED, during="replace")
+            raise ReplacementRefused(Refusal.CARD_REMOVED, MESSAGES[Refusal.CARD_REMOVED]) from None
         try:
             block = IssueBlock.parse(data.issue_block or b"")
         except RecordFormatError:
-            refusal: Reason | None = Reason.MALFORMED_RECORD
+            refusal: Refusal | None = Refusal.MALFORMED_RECORD
         else:
             refusal = self._check_block(block)
         if refusal is not None:
             self._audit_rejection(refusal, during="replace")
-            raise ReplacementRefused(refusal.value, MESSAGES[refusal])
+            raise ReplacementRefused(refusal, MESSAGES[refusal])
         return block.token_hash
 
     # -- close ------------------------------------------------------------------------
@@ -1021,12 +1000,13 @@ class Station:
             raise StationError("this station was opened without the card master key: it cannot issue or replace cards")
         return self._links
 
-    def _check_block(self, block: IssueBlock) -> Reason | None:
-        if block.fingerprint != self.election.fingerprint:
-            return Reason.WRONG_ELECTION
-        if block.precinct != self.precinct or block.style != self.style:
-            return Reason.WRONG_PRECINCT
-        return None
+    @property
+    def ballot(self) -> PrecinctBallot:
+        """What this station's cards carry: election fingerprint, precinct, ballot style."""
+        return PrecinctBallot(self.election.fingerprint, self.precinct, self.style)
+
+    def _check_block(self, block: IssueBlock) -> Refusal | None:
+        return for_mismatch(card_mismatch(self.ballot, block.fingerprint, block.precinct, block.style))
 
     def _terminal_keys(self, record_bytes: bytes) -> dict[bytes, ed25519.Ed25519PublicKey]:
         """Enrolled keys, cached; a key id not in the cache is looked up again (enrolled since)."""
@@ -1048,18 +1028,18 @@ class Station:
             return ClearOutcome.REFUSED
         return ClearOutcome.CLEARED
 
-    def _audit_rejection(self, reason: Reason, *, during: str | None = None) -> None:
-        store.record_rejection(self.db, RejectReason(reason.value), None if during is None else {"during": during})
+    def _audit_rejection(self, reason: Refusal, *, during: str | None = None) -> None:
+        store.record_rejection(self.db, reason, None if during is None else {"during": during})
 
-    def _reject(self, reason: Reason) -> CastResult:
+    def _reject(self, reason: Refusal) -> CastResult:
         self._audit_rejection(reason)
         return self._rejected(reason)
 
     @staticmethod
-    def _rejected(reason: Reason) -> CastResult:
+    def _rejected(reason: Refusal) -> CastResult:
         return CastResult(CastStatus.REJECTED, MESSAGES[reason], reason=reason)
 
-    def _reject_cancel(self, reason: Reason, message: str | None = None) -> CancelResult:
+    def _reject_cancel(self, reason: Refusal, message: str | None = None) -> CancelResult:
         self._audit_rejection(reason, during="cancel")
         return CancelResult(CancelStatus.REJECTED, message or MESSAGES[reason], reason=reason)
 

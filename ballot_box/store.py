@@ -52,9 +52,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import audit, oplog
-from .audit import AuditDraft, AuditEvent, AuditKind, RejectReason
+from sailau.election.crypto import ED25519_PUBLIC_KEY_LEN, KEY_ID_LEN
+from sailau.election.record import FINGERPRINT_LEN, TOKEN_HASH_LEN
+
+from .audit import AuditDraft, AuditEvent, AuditKind
 from .cardlink import CardLinkError, CardLinkKey
 from .db import SQLITE_BUSY_TIMEOUT_MS, PreparedStatement, StationDB
+from .refusal import Refusal
 from .models import (
     BallotRow,
     IssuedTokenRow,
@@ -69,11 +73,7 @@ from .models import (
     VoterRow,
 )
 
-TOKEN_HASH_LEN = 32
-BALLOT_ID_LEN = 16
-FINGERPRINT_LEN = 32
-KEY_ID_LEN = 8
-PUBLIC_KEY_LEN = 32
+BALLOT_ID_LEN = 16  # a stored ballot's random id (the store's own)
 
 
 class StoreError(Exception):
@@ -110,46 +110,37 @@ class SealingFailed(StoreError):
     nothing is signed; running close again seals from the start."""
 
 
-class CastOutcome(str, Enum):
+class CastRecorded(str, Enum):
+    """A voted card's ballot is in the box (`cast_ballot`); a refusal is a `Refusal`
+    (UNKNOWN_TOKEN, CARD_CANCELLED, CARD_REVOKED: nothing stored)."""
+
     ACCEPTED = "accepted"  # token marked used, ballot stored
     ALREADY_COUNTED = "already_counted"  # token used before: store nothing, just clear the card
-    UNKNOWN_TOKEN = "unknown_token"  # never issued here: store nothing
-    CARD_CANCELLED = "card_cancelled"  # issued, then cancelled: store nothing
-    CARD_REVOKED = "card_revoked"  # replaced without being handed back: store nothing, keep the card
 
 
 class IssueOutcome(str, Enum):
+    """A card was recorded for the voter (`issue_to_voter`); a refusal is a `Refusal`
+    (UNKNOWN_VOTER, NOT_CHECKED_IN, CARD_ALREADY_ISSUED: nothing recorded)."""
+
     ISSUED = "issued"  # voter marked as holding a card, token recorded, audit event chained
-    ALREADY_ISSUED = "card_already_issued"  # the voter holds a card: nothing recorded (issue_refused event)
-    NOT_CHECKED_IN = "not_checked_in"
-    UNKNOWN_VOTER = "unknown_voter"
 
 
 class ReplaceOutcome(str, Enum):
-    REPLACED = "replaced"  # old token cancelled (card handed back, now or before); the voter may get one more card
-    REPLACED_REVOKED = "replaced_revoked"  # old token revoked (card not handed back); the voter may get one more card
-    NO_CARD = "no_card_to_replace"  # the voter holds no issued card (never got one, or already replaced)
-    NOT_CHECKED_IN = "not_checked_in"
-    UNKNOWN_VOTER = "unknown_voter"
-    CARD_COUNTED = "already_counted"  # the voter's card (or the handed-back card) is counted: its ballot is in the box
-    CARD_REVOKED = "card_revoked"  # the handed-back card was replaced before without being handed back
-    OLD_CARD_UNKNOWN = "unknown_token"  # the handed-back card's token was never issued here
-    NOT_THEIR_CARD = "not_their_card"  # the handed-back card is not the one this voter holds
-    UNLINKED = "card_unlinked"  # the voter's card cannot be named (issued before revision 0003, or under
-    #                             another card master key): only with the old card in hand
+    """The replacement was made (`replace_card`, counted and audited): the voter may get
+    one more card. A refusal is a `Refusal` (UNKNOWN_VOTER, NOT_CHECKED_IN,
+    NO_CARD_TO_REPLACE, ALREADY_COUNTED, CARD_REVOKED, UNKNOWN_TOKEN, NOT_THEIR_CARD,
+    CARD_UNLINKED: nothing changed)."""
 
-    @property
-    def replaced(self) -> bool:
-        """The replacement was made (counted and audited): the voter may get one more card."""
-        return self in (ReplaceOutcome.REPLACED, ReplaceOutcome.REPLACED_REVOKED)
+    REPLACED = "replaced"  # old token cancelled (card handed back, now or before)
+    REPLACED_REVOKED = "replaced_revoked"  # old token revoked (card not handed back)
 
 
 class CancelOutcome(str, Enum):
+    """An issued card's token is cancelled (`cancel_issued`); a refusal is a `Refusal`
+    (UNKNOWN_TOKEN, ALREADY_COUNTED, CARD_REVOKED: nothing changed)."""
+
     CANCELLED = "cancelled"
-    ALREADY_COUNTED = "already_counted"
-    ALREADY_CANCELLED = "already_cancelled"
-    UNKNOWN_TOKEN = "unknown_token"
-    REVOKED = "card_revoked"  # replaced without being handed back: not cleared, keep the card
+    ALREADY_CANCELLED = "already_cancelled"  # cancelled before: the card is only cleared
 
 
 @dataclass(frozen=True)
@@ -439,7 +430,7 @@ def enrol_terminal(db: StationDB, key_id: bytes, public_key: bytes, label: str) 
     Enrolling the same key again is a no-op; another key under the same id is refused.
     """
     _need_len("terminal key id", key_id, KEY_ID_LEN)
-    _need_len("terminal public key", public_key, PUBLIC_KEY_LEN)
+    _need_len("terminal public key", public_key, ED25519_PUBLIC_KEY_LEN)
     with db.write() as session:
         require_state(session, "enrol a terminal", PollsState.SETUP, PollsState.OPEN)
         existing = session.get(TerminalRow, bytes(key_id))
@@ -484,14 +475,14 @@ def record_issued(db: StationDB, token_hash: bytes, audit_event: AuditDraft | No
 
 
 def issue_to_voter(db: StationDB, iin: str, token_hash: bytes, audit_event: AuditDraft | None = None, *,
-                   links: CardLinkKey) -> IssueOutcome:
+                   links: CardLinkKey) -> IssueOutcome | Refusal:
     """Record a card for a checked-in voter: in ONE transaction the voter is marked
     as holding a card (`VoterCard`) with its card link (the token hash encrypted
     under `links`, see cardlink.py), the token hash is stored as issued-unused and
     the card_issued event is chained. No column joins the two rows: only the
     station's key opens the link.
 
-    A voter who already holds a card (across restarts) gets ALREADY_ISSUED and an
+    A voter who already holds a card (across restarts) gets CARD_ALREADY_ISSUED and an
     ``issue_refused`` event; nothing is recorded.
     """
     _need_len("token hash", token_hash, TOKEN_HASH_LEN)
@@ -501,11 +492,11 @@ def issue_to_voter(db: StationDB, iin: str, token_hash: bytes, audit_event: Audi
             require_state(session, "issue a card", PollsState.OPEN)
             row = session.execute(select(VoterRow).where(VoterRow.iin == iin).with_for_update()).scalar_one_or_none()
             if row is None:
-                return IssueOutcome.UNKNOWN_VOTER
+                return Refusal.UNKNOWN_VOTER
             if not row.checked_in:
-                return IssueOutcome.NOT_CHECKED_IN
+                return Refusal.NOT_CHECKED_IN
             if VoterCard(row.card).holds_card:
-                found = IssueOutcome.ALREADY_ISSUED
+                found = Refusal.CARD_ALREADY_ISSUED
             else:
                 row.card = VoterCard.ISSUED.value
                 row.card_link = links.encrypt(iin, bytes(token_hash))
@@ -522,7 +513,7 @@ def issue_to_voter(db: StationDB, iin: str, token_hash: bytes, audit_event: Audi
 
 
 def replace_card(db: StationDB, iin: str, reason: str, *, old_token_hash: bytes | None,
-                 links: CardLinkKey) -> ReplaceOutcome:
+                 links: CardLinkKey) -> ReplaceOutcome | Refusal:
     """Let a voter whose card was issued but not cast get one more card (a spoilt,
     damaged or lost card, or an ISSUE cut short by a crash): REPLACED (old token
     cancelled) or REPLACED_REVOKED (old token revoked), else the refusal.
@@ -534,7 +525,7 @@ def replace_card(db: StationDB, iin: str, reason: str, *, old_token_hash: bytes 
     issued -> revoked (kind ``not_returned``): if that card ever comes back it
     is refused. Both use the conditional token UPDATE, so a replacement and a
     cast of the same card cannot both succeed; a card whose ballot is in the box
-    is never replaced (CARD_COUNTED). A linked token already cancelled (the card
+    is never replaced (ALREADY_COUNTED). A linked token already cancelled (the card
     came back through the cancel dialog) needs no change and counts as returned.
     There is no limit per voter: every replacement kills the old card first.
 
@@ -563,22 +554,22 @@ def replace_card(db: StationDB, iin: str, reason: str, *, old_token_hash: bytes 
 
 
 _REPLACE_REFUSAL = {
-    None: ReplaceOutcome.OLD_CARD_UNKNOWN,
-    TokenState.USED: ReplaceOutcome.CARD_COUNTED,
-    TokenState.REVOKED: ReplaceOutcome.CARD_REVOKED,
+    None: Refusal.UNKNOWN_TOKEN,
+    TokenState.USED: Refusal.ALREADY_COUNTED,
+    TokenState.REVOKED: Refusal.CARD_REVOKED,
 }
 
 
 def _replace(session: Session, iin: str, old_token_hash: bytes | None,
-             links: CardLinkKey) -> ReplacementKind | ReplaceOutcome:
+             links: CardLinkKey) -> ReplacementKind | Refusal:
     """The replacement's checks and token step; returns the kind to count, or the refusal."""
     row = session.execute(select(VoterRow).where(VoterRow.iin == iin).with_for_update()).scalar_one_or_none()
     if row is None:
-        return ReplaceOutcome.UNKNOWN_VOTER
+        return Refusal.UNKNOWN_VOTER
     if not row.checked_in:
-        return ReplaceOutcome.NOT_CHECKED_IN
+        return Refusal.NOT_CHECKED_IN
     if not VoterCard(row.card).holds_card:
-        return ReplaceOutcome.NO_CARD
+        return Refusal.NO_CARD_TO_REPLACE
     linked: bytes | None = None
     if row.card_link is not None:
         try:
@@ -590,10 +581,10 @@ def _replace(session: Session, iin: str, old_token_hash: bytes | None,
         if found in _REPLACE_REFUSAL:
             return _REPLACE_REFUSAL[found]
         if linked is not None and bytes(old_token_hash) != linked:
-            return ReplaceOutcome.NOT_THEIR_CARD
+            return Refusal.NOT_THEIR_CARD
         target, to, kind = bytes(old_token_hash), TokenState.CANCELLED, ReplacementKind.RETURNED
     elif linked is None:
-        return ReplaceOutcome.UNLINKED
+        return Refusal.CARD_UNLINKED
     else:
         target, to, kind = linked, TokenState.REVOKED, ReplacementKind.NOT_RETURNED
     moved = _move_issued_token(session, target, to)
@@ -645,24 +636,25 @@ def token_state(db: StationDB, token_hash: bytes) -> TokenState | None:
         return _token_state(session, token_hash)
 
 
-_REFUSAL = {
-    None: (CastOutcome.UNKNOWN_TOKEN, RejectReason.UNKNOWN_TOKEN),
-    TokenState.USED: (CastOutcome.ALREADY_COUNTED, RejectReason.ALREADY_COUNTED),
-    TokenState.CANCELLED: (CastOutcome.CARD_CANCELLED, RejectReason.CARD_CANCELLED),
-    TokenState.REVOKED: (CastOutcome.CARD_REVOKED, RejectReason.CARD_REVOKED),
+_CAST_REFUSAL = {  # where the token stood -> what the cast returns, and the card_rejected reason
+    None: (Refusal.UNKNOWN_TOKEN, Refusal.UNKNOWN_TOKEN),
+    TokenState.USED: (CastRecorded.ALREADY_COUNTED, Refusal.ALREADY_COUNTED),
+    TokenState.CANCELLED: (Refusal.CARD_CANCELLED, Refusal.CARD_CANCELLED),
+    TokenState.REVOKED: (Refusal.CARD_REVOKED, Refusal.CARD_REVOKED),
 }
 
 
 def cast_ballot(
     db: StationDB, token_hash: bytes, style_code: int, sealed: bytes, audit_event: AuditDraft | None = None
-) -> CastOutcome:
+) -> CastRecorded | Refusal:
     """Record one voted card exactly once.
 
     ACCEPTED: in ONE transaction the token goes issued -> used, the ballot is
     stored under a fresh random id and ``audit_event`` (kind ballot_accepted,
     default empty payload: put nothing ballot-derived in it) is chained.
     Otherwise nothing is stored and a ``card_rejected`` event with the reason
-    code is chained in its own transaction.
+    code is chained in its own transaction (ALREADY_COUNTED too, though for the cast it
+    is no refusal: the card is only cleared).
     """
     _need_len("token hash", token_hash, TOKEN_HASH_LEN)
     if not isinstance(sealed, bytes | bytearray) or not sealed:
@@ -677,15 +669,15 @@ def cast_ballot(
             _INSERT_BALLOT.execute(session, ballot_id=secrets.token_bytes(BALLOT_ID_LEN), ballot_style=style_code,
                                    ballot_sealed=bytes(sealed))
             audit.append(session, draft, db.clock())
-            return CastOutcome.ACCEPTED
-    outcome, reason = _REFUSAL[found]
+            return CastRecorded.ACCEPTED
+    outcome, reason = _CAST_REFUSAL[found]
     audit.record(db, AuditDraft(AuditKind.CARD_REJECTED, {"reason": reason.value}))
     return outcome
 
 
-def cancel_issued(db: StationDB, token_hash: bytes, audit_event: AuditDraft | None = None) -> CancelOutcome:
+def cancel_issued(db: StationDB, token_hash: bytes, audit_event: AuditDraft | None = None) -> CancelOutcome | Refusal:
     """Cancel an issued, unused card (spoilt, or the voter left): it counts as cancelled.
-    A revoked card is not cancelled (REVOKED): it stays out of use and is kept."""
+    A revoked card is not cancelled (CARD_REVOKED): it stays out of use and is kept."""
     _need_len("token hash", token_hash, TOKEN_HASH_LEN)
     draft = _draft(audit_event, AuditKind.CARD_CANCELLED)
     with db.write() as session:
@@ -694,14 +686,14 @@ def cancel_issued(db: StationDB, token_hash: bytes, audit_event: AuditDraft | No
         if found is _MOVED:
             audit.append(session, draft, db.clock())
             return CancelOutcome.CANCELLED
-    return {None: CancelOutcome.UNKNOWN_TOKEN, TokenState.USED: CancelOutcome.ALREADY_COUNTED,
-            TokenState.CANCELLED: CancelOutcome.ALREADY_CANCELLED, TokenState.REVOKED: CancelOutcome.REVOKED}[found]
+    return {None: Refusal.UNKNOWN_TOKEN, TokenState.USED: Refusal.ALREADY_COUNTED,
+            TokenState.CANCELLED: CancelOutcome.ALREADY_CANCELLED, TokenState.REVOKED: Refusal.CARD_REVOKED}[found]
 
 
-def record_rejection(db: StationDB, reason: RejectReason, payload: Mapping[str, Any] | None = None) -> AuditEvent:
+def record_rejection(db: StationDB, reason: Refusal, payload: Mapping[str, Any] | None = None) -> AuditEvent:
     """Chain a card_rejected event for a card refused before it reached cast_ballot
     (wrong election, bad signature, ...)."""
-    return audit.record(db, AuditDraft(AuditKind.CARD_REJECTED, {**(payload or {}), "reason": RejectReason(reason).value}))
+    return audit.record(db, AuditDraft(AuditKind.CARD_REJECTED, {**(payload or {}), "reason": Refusal(reason).value}))
 
 
 def ballots(db: StationDB) -> list[StoredBallot]:
@@ -729,3 +721,15 @@ def counters(db: StationDB) -> ProtocolCounters:
         not_returned=replaced.get(ReplacementKind.NOT_RETURNED.value, 0),
         revoked=by_state.get(TokenState.REVOKED.value, 0),
     )
+
+
+# --- compatibility: removed when the clerk's desk (issue 12) is merged ------------------
+# ballot_box/app.py keys its replacement texts by these old member names of
+# ReplaceOutcome; they are Refusal values now (the names are plain attributes, not
+# members: iterating ReplaceOutcome gives REPLACED and REPLACED_REVOKED only).
+for _old, _refusal in {"NO_CARD": Refusal.NO_CARD_TO_REPLACE, "NOT_CHECKED_IN": Refusal.NOT_CHECKED_IN,
+                       "UNKNOWN_VOTER": Refusal.UNKNOWN_VOTER, "CARD_COUNTED": Refusal.ALREADY_COUNTED,
+                       "CARD_REVOKED": Refusal.CARD_REVOKED, "OLD_CARD_UNKNOWN": Refusal.UNKNOWN_TOKEN,
+                       "NOT_THEIR_CARD": Refusal.NOT_THEIR_CARD, "UNLINKED": Refusal.CARD_UNLINKED}.items():
+    setattr(ReplaceOutcome, _old, _refusal)
+del _old, _refusal

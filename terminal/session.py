@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sailau.election import crypto
 from sailau.election.ballot import Choice, Mark, encode_ballot
 from sailau.election.definition import LANGUAGES, Election, ElectionLookupError, PartyListContest
+from sailau.election.styles import PrecinctBallot, card_mismatch
 from sailau.election.record import (
     BallotRecordError,
     IssueBlock,
@@ -356,12 +357,10 @@ class TerminalSession:
             issue = IssueBlock.parse(data.issue_block)
         except BallotRecordError as exc:
             return InsertResult(CardCheck.UNREADABLE, detail=str(exc))
-        if issue.fingerprint != election.fingerprint:
-            return InsertResult(CardCheck.WRONG_ELECTION)
-        if issue.precinct != self.config.precinct:
-            return InsertResult(CardCheck.WRONG_PRECINCT)
-        if issue.style != self.config.style:
-            return InsertResult(CardCheck.WRONG_STYLE)
+        mismatch = card_mismatch(PrecinctBallot(election.fingerprint, self.config.precinct, self.config.style),
+                                 issue.fingerprint, issue.precinct, issue.style)
+        if mismatch is not None:  # the one membership rule (election/styles.py), named as it names it
+            return InsertResult(CardCheck(mismatch.value))
         if data.state is CardState.VOTED:
             if self._interrupted_issue == data.issue_block and data.record is not None:
                 try:

@@ -16,7 +16,8 @@ from sailau.ballot_box import audit, store
 from sailau.ballot_box.bench import Rig
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import PollsState
-from sailau.ballot_box.station import CastStatus, Reason, Station
+from sailau.ballot_box.refusal import Refusal
+from sailau.ballot_box.station import CastStatus, Station
 from sailau.ballot_box.store import WrongPollsState
 from sailau.election import crypto
 from sailau.election.record import IssueBlock, SealedBallot, seal_ballot, token_hash
@@ -104,7 +105,7 @@ def stored_receipts(station: Station) -> list[str]:
     return [SealedBallot.parse(b.sealed).receipt_code for b in store.ballots(station.db)]
 
 
-def assert_rejected(station: Station, card: Card, reason: Reason) -> None:
+def assert_rejected(station: Station, card: Card, reason: Refusal) -> None:
     before_image, before_counts = card.image(), station.counters()
     before_events = audit.read_head(station.db)[0]
     card.reinsert()
@@ -128,22 +129,22 @@ def flip(data: bytes, index: int) -> bytes:
 def test_foreign_election_is_rejected_untouched(rig: Rig, station: Station) -> None:
     other = Rig.create(voters=1)
     block = good_block(rig, station, fingerprint=other.election.fingerprint)
-    assert_rejected(station, forged(rig, block.pack(), rig.seal(block, {})), Reason.WRONG_ELECTION)
+    assert_rejected(station, forged(rig, block.pack(), rig.seal(block, {})), Refusal.WRONG_ELECTION)
 
 
 def test_other_precinct_is_rejected_untouched(rig: Rig, station: Station) -> None:
     block = good_block(rig, station, precinct=7102)  # same election, same style, other station
-    assert_rejected(station, forged(rig, block.pack(), rig.seal(block, {})), Reason.WRONG_PRECINCT)
+    assert_rejected(station, forged(rig, block.pack(), rig.seal(block, {})), Refusal.WRONG_PRECINCT)
 
 
 def test_other_style_is_rejected_untouched(rig: Rig, station: Station) -> None:
     block = good_block(rig, station, style=2)
-    assert_rejected(station, forged(rig, block.pack(), rig.seal(block, {})), Reason.WRONG_PRECINCT)
+    assert_rejected(station, forged(rig, block.pack(), rig.seal(block, {})), Refusal.WRONG_PRECINCT)
 
 
 def test_unknown_token_is_rejected_untouched(rig: Rig, station: Station) -> None:
     block = good_block(rig, station)  # well signed, but this station never issued the token
-    assert_rejected(station, forged(rig, block.pack(), rig.seal(block, {})), Reason.UNKNOWN_TOKEN)
+    assert_rejected(station, forged(rig, block.pack(), rig.seal(block, {})), Refusal.UNKNOWN_TOKEN)
 
 
 def test_cancelled_token_is_rejected_untouched(rig: Rig, station: Station) -> None:
@@ -151,7 +152,7 @@ def test_cancelled_token_is_rejected_untouched(rig: Rig, station: Station) -> No
     token = IssueBlock.parse(card.card.issue_block).token
     store.cancel_issued(station.db, token_hash(token))
     rig.vote(card.client, rig.selections(0))
-    assert_rejected(station, card, Reason.CARD_CANCELLED)
+    assert_rejected(station, card, Refusal.CARD_CANCELLED)
 
 
 def test_unenrolled_terminal_is_rejected_untouched(rig: Rig, station: Station) -> None:
@@ -160,7 +161,7 @@ def test_unenrolled_terminal_is_rejected_untouched(rig: Rig, station: Station) -
     plaintext = encode_ballot(rig.election, block.style, {})
     record = seal_ballot(block, plaintext, rig.election_key.public_key_bytes, crypto.generate_signing_key())
     card.client.write_ballot(record.pack(), card.card.issue_block)
-    assert_rejected(station, card, Reason.UNKNOWN_TERMINAL)
+    assert_rejected(station, card, Refusal.UNKNOWN_TERMINAL)
 
 
 def test_bad_signature_is_rejected_untouched(rig: Rig, station: Station) -> None:
@@ -168,7 +169,7 @@ def test_bad_signature_is_rejected_untouched(rig: Rig, station: Station) -> None
     block = IssueBlock.parse(card.card.issue_block)
     record = rig.seal(block, {})
     card.client.write_ballot(flip(record, len(record) - 1), card.card.issue_block)
-    assert_rejected(station, card, Reason.BAD_SIGNATURE)
+    assert_rejected(station, card, Refusal.BAD_SIGNATURE)
 
 
 def test_tampered_ciphertext_is_caught_by_the_signature(rig: Rig, station: Station) -> None:
@@ -176,7 +177,7 @@ def test_tampered_ciphertext_is_caught_by_the_signature(rig: Rig, station: Stati
     block = IssueBlock.parse(card.card.issue_block)
     record = rig.seal(block, {})
     card.client.write_ballot(flip(record, 1 + 8 + 32 + 1), card.card.issue_block)  # a ciphertext byte
-    assert_rejected(station, card, Reason.BAD_SIGNATURE)
+    assert_rejected(station, card, Refusal.BAD_SIGNATURE)
 
 
 def test_record_moved_from_another_card_is_rejected(rig: Rig, station: Station) -> None:
@@ -184,7 +185,7 @@ def test_record_moved_from_another_card_is_rejected(rig: Rig, station: Station) 
     other = issued_by_station(rig, station, 1)
     other_record = rig.seal(IssueBlock.parse(other.card.issue_block), {})
     card.client.write_ballot(other_record, card.card.issue_block)  # a genuine record, signed for the other card's token
-    assert_rejected(station, card, Reason.BAD_SIGNATURE)
+    assert_rejected(station, card, Refusal.BAD_SIGNATURE)
 
 
 @pytest.mark.parametrize("mangle", [
@@ -196,12 +197,12 @@ def test_malformed_record_is_rejected_untouched(rig: Rig, station: Station, mang
     card = issued_by_station(rig, station)
     record = rig.seal(IssueBlock.parse(card.card.issue_block), {})
     card.client.write_ballot(mangle(record), card.card.issue_block)
-    assert_rejected(station, card, Reason.MALFORMED_RECORD)
+    assert_rejected(station, card, Refusal.MALFORMED_RECORD)
 
 
 def test_malformed_issue_block_is_rejected_untouched(rig: Rig, station: Station) -> None:
     block = good_block(rig, station)
-    assert_rejected(station, forged(rig, block.pack()[:-1], rig.seal(block, {})), Reason.MALFORMED_RECORD)
+    assert_rejected(station, forged(rig, block.pack()[:-1], rig.seal(block, {})), Refusal.MALFORMED_RECORD)
 
 
 def test_card_pulled_mid_read_is_rejected_then_counts_once_reinserted(rig: Rig, station: Station) -> None:
@@ -209,7 +210,7 @@ def test_card_pulled_mid_read_is_rejected_then_counts_once_reinserted(rig: Rig, 
     before = card.image()
     card.slot.pull_before_ins = 0xB0  # READ BINARY
     result = station.cast_card(card.client)
-    assert result.status is CastStatus.REJECTED and result.reason is Reason.CARD_REMOVED
+    assert result.status is CastStatus.REJECTED and result.reason is Refusal.CARD_REMOVED
     assert card.image() == before and station.counters().cast == 0
     assert audit.read_events(station.db)[-1].payload == {"reason": "card_removed"}
     card.reinsert()
@@ -220,7 +221,7 @@ def test_card_pulled_mid_read_is_rejected_then_counts_once_reinserted(rig: Rig, 
 
 def test_card_not_voted_is_rejected_untouched(rig: Rig, station: Station) -> None:
     card = issued_by_station(rig, station)
-    assert_rejected(station, card, Reason.CARD_NOT_VOTED)
+    assert_rejected(station, card, Refusal.CARD_NOT_VOTED)
 
 
 class Died(Exception):

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sailau.ballot_box import db as dbmodule
 from sailau.ballot_box import store
+from sailau.ballot_box.store import CastRecorded
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.election.record import token_hash
 
@@ -73,12 +74,12 @@ def test_a_cast_is_one_transaction_of_six_prepared_statements(tmp_path) -> None:
     store.record_issued(db, th)
     seen = Statements(db)
     seen.clear()
-    assert store.cast_ballot(db, th, 1, b"sealed" * 20) is store.CastOutcome.ACCEPTED
+    assert store.cast_ballot(db, th, 1, b"sealed" * 20) is CastRecorded.ACCEPTED
     assert seen.verbs() == ["BEGIN IMMEDIATE", "SELECT station_state", "UPDATE issued_tokens", "INSERT ballots",
                             "SELECT audit_head", "INSERT audit_events", "UPDATE audit_head", "COMMIT"]
     assert seen.sqlalchemy == []  # nothing built, compiled or flushed per cast
     seen.clear()
-    assert store.cast_ballot(db, th, 1, b"sealed" * 20) is store.CastOutcome.ALREADY_COUNTED
+    assert store.cast_ballot(db, th, 1, b"sealed" * 20) is CastRecorded.ALREADY_COUNTED
     assert store.counters(db).cast == 1
     db.close()
 
@@ -126,8 +127,8 @@ def test_postgresql_keeps_synchronous_commit_and_the_cast_path_works(postgres_ur
         assert connection.exec_driver_sql("SHOW fsync").scalar() == "on"
     th = token_hash(os.urandom(16))
     store.record_issued(db, th)
-    assert store.cast_ballot(db, th, 1, b"sealed") is store.CastOutcome.ACCEPTED
-    assert store.cast_ballot(db, th, 1, b"sealed") is store.CastOutcome.ALREADY_COUNTED
+    assert store.cast_ballot(db, th, 1, b"sealed") is CastRecorded.ACCEPTED
+    assert store.cast_ballot(db, th, 1, b"sealed") is CastRecorded.ALREADY_COUNTED
     assert store.station_info(db).state is store.PollsState.OPEN
     db.close()
 
@@ -147,5 +148,5 @@ def test_a_dead_idle_postgresql_connection_is_pinged_and_replaced(postgres_url: 
     monkeypatch.setattr(dbmodule, "PING_AFTER_IDLE_SECONDS", 0.0)
     th = token_hash(os.urandom(16))
     store.record_issued(db, th)  # would fail on the dead connection without the ping
-    assert store.cast_ballot(db, th, 1, b"sealed") is store.CastOutcome.ACCEPTED
+    assert store.cast_ballot(db, th, 1, b"sealed") is CastRecorded.ACCEPTED
     db.close()

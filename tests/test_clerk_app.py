@@ -39,7 +39,7 @@ from sailau.ballot_box.screens import (
     ProtocolScreen,
     ReplaceCardScreen,
 )
-from sailau.ballot_box.station import Reason
+from sailau.ballot_box.refusal import CARD_REFUSALS, Refusal
 from sailau.ballot_box.widgets import NoteView
 from sailau.election import shares
 from sailau.election.protocol import SignedProtocol, verify_signed_protocol
@@ -208,7 +208,7 @@ async def test_foreign_card_is_rejected_with_its_message_and_left_untouched(tmp_
             card = foreign_voted_card()
             record = card.record
             await insert(pilot, desk, card, "rejected", lambda: "another election" in card_note(app))
-            assert card_note(app) == app.t(REASON_TEXT[Reason.WRONG_ELECTION])
+            assert card_note(app) == app.t(REASON_TEXT[Refusal.WRONG_ELECTION])
             assert card.state is CardState.VOTED and card.record == record
             assert station.counters().cast == 0
             assert app.screen.query_one("#card-note", NoteView).has_class("note-error")
@@ -585,10 +585,10 @@ async def test_catalog_translates_every_message_with_the_same_fields(language: s
 
 
 async def test_every_reason_has_a_translated_message() -> None:
-    assert set(REASON_TEXT) == set(Reason)
+    assert set(REASON_TEXT) == CARD_REFUSALS
     for language in ("kk", "ru"):
         texts = {i18n.t(language, msgid) for msgid in REASON_TEXT.values()}
-        assert len(texts) == len(Reason) and not texts & set(REASON_TEXT.values())
+        assert len(texts) == len(CARD_REFUSALS) and not texts & set(REASON_TEXT.values())
 
 
 # --- command line -------------------------------------------------------------------------

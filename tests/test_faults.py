@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from sailau.ballot_box.bench import Rig
 from sailau.ballot_box.db import open_station_db
-from sailau.ballot_box.station import CastStatus, Reason
+from sailau.ballot_box.refusal import Refusal
+from sailau.ballot_box.station import CastStatus
 from sailau.ballot_box import store
 from sailau.election.record import SealedBallot
 from sailau.simulator.card_app import VirtualBallotCard
@@ -214,7 +215,7 @@ def test_foreign_cards_are_refused_by_ballot_box_and_terminal(tmp_path: Path, se
         station = Station(db, kit.election, 7101, crypto.generate_signing_key(), bytes(16))
         station.open_polls([TerminalKey(crypto.ed25519_public_bytes(key.public_key()))])
         result = station.cast_card(_client(voted.card))
-        expected = Reason.WRONG_PRECINCT if voted.origin == "precinct" else Reason.WRONG_ELECTION
+        expected = Refusal.WRONG_PRECINCT if voted.origin == "precinct" else Refusal.WRONG_ELECTION
         assert result.status is CastStatus.REJECTED and result.reason is expected
         session = TerminalSession(TerminalConfig(kit.election, 7101, key))
         check = session.on_card_inserted(BallotCardClient(InProcessTransport(issued.card))).check

@@ -28,12 +28,12 @@ from sailau.ballot_box.station import (
     CastStatus,
     IssueFailed,
     OldCardNeeded,
-    Reason,
     ReplaceReason,
     ReplacementRefused,
     Station,
 )
-from sailau.ballot_box.store import ReplaceOutcome
+from sailau.ballot_box.refusal import Refusal
+from sailau.ballot_box.store import CastRecorded, ReplaceOutcome
 from sailau.cli.main import cli
 from sailau.election.protocol import SignedProtocol, validate_protocol
 from sailau.election.record import IssueBlock, SealedBallot, token_hash
@@ -140,7 +140,7 @@ def test_store_marks_voter_and_token_in_one_transaction(rig: Rig, station: Stati
     assert station.search(rig.iins[2])[0].card is VoterCard.NONE
     assert store.counters(station.db).issued == before + 1  # only the bare record_issued one
     assert store.issue_to_voter(station.db, rig.iins[3], bytes([1]) * 32,
-                                links=links(rig)) is store.IssueOutcome.NOT_CHECKED_IN
+                                links=links(rig)) is Refusal.NOT_CHECKED_IN
 
 
 # --- replacement after a crash between the token record and the card write --------------
@@ -166,7 +166,7 @@ def test_replacement_after_a_crash_before_the_card_was_written(rig: Rig, station
         restarted.replace_card(rig.iins[0], ReplaceReason.ISSUE_INTERRUPTED)
     with pytest.raises(ReplacementRefused) as blank:  # the blank card carries no token to cancel
         restarted.replace_card(rig.iins[0], ReplaceReason.ISSUE_INTERRUPTED, old_card=client)
-    assert blank.value.reason == Reason.CARD_NOT_ISSUED.value and "replace without the old card" in str(blank.value)
+    assert blank.value.reason is Refusal.CARD_NOT_ISSUED and "replace without the old card" in str(blank.value)
     result = restarted.replace_card(rig.iins[0], ReplaceReason.ISSUE_INTERRUPTED, card_not_returned=True)
     assert not result.card_returned and restarted.selected_voter == result.voter
     assert result.voter.card is VoterCard.NONE and "revoked" in result.message
@@ -182,7 +182,7 @@ def test_replacement_after_a_crash_before_the_card_was_written(rig: Rig, station
     assert receipt in [SealedBallot.parse(b.sealed).receipt_code for b in store.ballots(station.db)]
     with pytest.raises(ReplacementRefused) as counted:  # the voter's card is in the box: never replaced
         restarted.replace_card(rig.iins[0], ReplaceReason.LOST, card_not_returned=True)
-    assert counted.value.reason == ReplaceOutcome.CARD_COUNTED.value
+    assert counted.value.reason is Refusal.ALREADY_COUNTED
     events = kinds(station.db)
     assert ("card_replaced", {"reason": "issue_interrupted", "card_returned": False}) in events
     assert ("replacement_refused", {"reason": "already_counted", "why": "lost", "card_returned": False}) in events
@@ -219,7 +219,7 @@ def test_replacement_with_the_old_card_cancels_its_token(rig: Rig, station: Stat
     copy_client = client_of(copy.card)
     rig.vote(copy_client, rig.selections(1))
     late = station.cast_card(copy_client)
-    assert late.status is CastStatus.REJECTED and late.reason is Reason.CARD_CANCELLED
+    assert late.status is CastStatus.REJECTED and late.reason is Refusal.CARD_CANCELLED
     assert copy.card.state is CardState.VOTED  # refused cards are not touched
 
     receipt = rig.vote(client, rig.selections(4))
@@ -235,16 +235,16 @@ def test_replacement_refusals_change_nothing(rig: Rig, station: Station) -> None
     card, client = card_and_client(rig)
     with pytest.raises(ReplacementRefused) as not_in:
         station.replace_card(rig.iins[5], ReplaceReason.LOST, card_not_returned=True)
-    assert not_in.value.reason == ReplaceOutcome.NOT_CHECKED_IN.value
+    assert not_in.value.reason is Refusal.NOT_CHECKED_IN
     station.check_in(rig.iins[5])
     with pytest.raises(ReplacementRefused) as no_card:
         station.replace_card(rig.iins[5], ReplaceReason.LOST, card_not_returned=True)
-    assert no_card.value.reason == ReplaceOutcome.NO_CARD.value
+    assert no_card.value.reason is Refusal.NO_CARD_TO_REPLACE
     station.on_card(client)
     rig.vote(client, rig.selections(5))
     with pytest.raises(ReplacementRefused) as voted:  # a voted card is cast, not replaced
         station.replace_card(rig.iins[5], ReplaceReason.DAMAGED, old_card=client)
-    assert voted.value.reason == Reason.CARD_NOT_ISSUED.value and "cast it" in str(voted.value)
+    assert voted.value.reason is Refusal.CARD_NOT_ISSUED and "cast it" in str(voted.value)
     assert card.state is CardState.VOTED
     c = station.counters()
     assert (c.issued, c.cancelled, c.replaced) == (1, 0, 0)
@@ -261,7 +261,7 @@ def test_a_cast_card_handed_back_is_not_replaced(rig: Rig, station: Station) -> 
     assert station.cast_card(client).counted
     with pytest.raises(ReplacementRefused) as counted:
         station.replace_card(rig.iins[6], ReplaceReason.DAMAGED, old_card=client_of(copy.card))
-    assert counted.value.reason == ReplaceOutcome.CARD_COUNTED.value
+    assert counted.value.reason is Refusal.ALREADY_COUNTED
     assert station.counters().replaced == 0
 
 
@@ -523,9 +523,9 @@ class VoterCardMachine(RuleBasedStateMachine):
         token = token_hash(os.urandom(16))
         outcome = store.issue_to_voter(self.db, self.iins[i], token, links=self.links)
         if i not in self.checked_in:
-            assert outcome is store.IssueOutcome.NOT_CHECKED_IN
+            assert outcome is Refusal.NOT_CHECKED_IN
         elif i in self.live:
-            assert outcome is store.IssueOutcome.ALREADY_ISSUED
+            assert outcome is Refusal.CARD_ALREADY_ISSUED
         else:
             assert outcome is store.IssueOutcome.ISSUED
             self.live[i] = token
@@ -535,22 +535,22 @@ class VoterCardMachine(RuleBasedStateMachine):
         if i not in self.live:
             return
         outcome = store.cast_ballot(self.db, self.live[i], 1, b"sealed")
-        assert outcome is (store.CastOutcome.ALREADY_COUNTED if i in self.voted else store.CastOutcome.ACCEPTED)
+        assert outcome is (CastRecorded.ALREADY_COUNTED if i in self.voted else CastRecorded.ACCEPTED)
         self.voted.add(i)
 
     @rule(data=st.data())
     def cast_a_kept_old_card(self, data: st.DataObject) -> None:
         if self.revoked:
             token = data.draw(st.sampled_from(self.revoked))
-            assert store.cast_ballot(self.db, token, 1, b"kept") is store.CastOutcome.CARD_REVOKED
+            assert store.cast_ballot(self.db, token, 1, b"kept") is Refusal.CARD_REVOKED
 
-    def _expected_refusal(self, i: int) -> ReplaceOutcome | None:
+    def _expected_refusal(self, i: int) -> Refusal | None:
         if i not in self.checked_in:
-            return ReplaceOutcome.NOT_CHECKED_IN
+            return Refusal.NOT_CHECKED_IN
         if i not in self.live:
-            return ReplaceOutcome.NO_CARD
+            return Refusal.NO_CARD_TO_REPLACE
         if i in self.voted:
-            return ReplaceOutcome.CARD_COUNTED
+            return Refusal.ALREADY_COUNTED
         return None
 
     @rule(i=voter_index)
@@ -559,7 +559,7 @@ class VoterCardMachine(RuleBasedStateMachine):
         outcome = store.replace_card(self.db, self.iins[i], "damaged", old_token_hash=token or bytes(32),
                                      links=self.links)
         assert outcome is (self._expected_refusal(i) or ReplaceOutcome.REPLACED)
-        if outcome.replaced:
+        if isinstance(outcome, ReplaceOutcome):
             del self.live[i]
 
     @rule(i=voter_index, j=voter_index)
@@ -567,13 +567,13 @@ class VoterCardMachine(RuleBasedStateMachine):
         if i == j or j not in self.live or self._expected_refusal(i) is not None:
             return
         outcome = store.replace_card(self.db, self.iins[i], "damaged", old_token_hash=self.live[j], links=self.links)
-        assert outcome is (ReplaceOutcome.CARD_COUNTED if j in self.voted else ReplaceOutcome.NOT_THEIR_CARD)
+        assert outcome is (Refusal.ALREADY_COUNTED if j in self.voted else Refusal.NOT_THEIR_CARD)
 
     @rule(i=voter_index)
     def replace_without_card(self, i: int) -> None:
         outcome = store.replace_card(self.db, self.iins[i], "lost", old_token_hash=None, links=self.links)
         assert outcome is (self._expected_refusal(i) or ReplaceOutcome.REPLACED_REVOKED)
-        if outcome.replaced:
+        if isinstance(outcome, ReplaceOutcome):
             self.revoked.append(self.live.pop(i))
 
     @invariant()

@@ -46,12 +46,12 @@ from sailau.ballot_box.station import (
     CancelStatus,
     CardAlreadyIssued,
     CastStatus,
-    Reason,
     ReplaceReason,
     ReplacementRefused,
     Station,
 )
-from sailau.ballot_box.store import ReplaceOutcome
+from sailau.ballot_box.refusal import Refusal
+from sailau.ballot_box.store import CastRecorded, ReplaceOutcome
 from sailau.election.protocol import validate_protocol
 from sailau.election.record import IssueBlock, SealedBallot
 from sailau.simulator.card_app import VirtualBallotCard
@@ -119,7 +119,7 @@ def test_a_lost_card_the_voter_kept_is_refused_by_name_kept_and_the_close_signs(
     kept_client = client_of(kept)
     rig.vote(kept_client, rig.selections(1))
     refused = station.cast_card(kept_client)
-    assert refused.status is CastStatus.REJECTED and refused.reason is Reason.CARD_REVOKED
+    assert refused.status is CastStatus.REJECTED and refused.reason is Refusal.CARD_REVOKED
     assert refused.message.startswith("Revoked: this card was replaced") and "keep it for the commission" in refused.message
     assert kept.state is CardState.VOTED and not refused.card_cleared  # kept as evidence, not cleared
     assert ("card_rejected", {"reason": "card_revoked"}) in events(station.db)
@@ -142,14 +142,14 @@ def test_a_revoked_card_is_refused_wherever_it_comes_back(rig: Rig, station: Sta
     station.replace_card(rig.iins[1], ReplaceReason.LOST, card_not_returned=True)
     assert station.on_card(client).kind is ActionKind.OFFER_CANCEL  # it comes back unused
     cancel = station.cancel_card(client)
-    assert cancel.status is CancelStatus.REJECTED and cancel.reason is Reason.CARD_REVOKED
+    assert cancel.status is CancelStatus.REJECTED and cancel.reason is Refusal.CARD_REVOKED
     assert card.state is CardState.ISSUED
 
     new, new_client = blank(rig)
     station.on_card(new_client)  # the voter's new card
     with pytest.raises(ReplacementRefused) as handed:
         station.replace_card(rig.iins[1], ReplaceReason.DAMAGED, old_card=client)
-    assert handed.value.reason == ReplaceOutcome.CARD_REVOKED.value and "Keep it" in str(handed.value)
+    assert handed.value.reason is Refusal.CARD_REVOKED and "Keep it" in str(handed.value)
     assert card.state is CardState.ISSUED
     log = events(station.db)
     assert ("card_rejected", {"reason": "card_revoked", "during": "cancel"}) in log
@@ -206,7 +206,7 @@ def test_a_voter_whose_ballot_is_counted_cannot_get_a_card_by_calling_it_lost(ri
     assert station.on_card(client).cast.status is CastStatus.ACCEPTED  # type: ignore[union-attr]
     with pytest.raises(ReplacementRefused) as refused:
         station.replace_card(rig.iins[3], ReplaceReason.LOST, card_not_returned=True)
-    assert refused.value.reason == ReplaceOutcome.CARD_COUNTED.value
+    assert refused.value.reason is Refusal.ALREADY_COUNTED
     c = station.counters()
     assert (c.replaced, c.cast, c.revoked) == (0, 1, 0)
     with pytest.raises(CardAlreadyIssued):
@@ -224,7 +224,7 @@ def test_another_voters_card_cannot_stand_in_for_the_old_card(rig: Rig, station:
     station.on_card(b_client)
     with pytest.raises(ReplacementRefused) as refused:
         station.replace_card(rig.iins[4], ReplaceReason.DAMAGED, old_card=b_client)
-    assert refused.value.reason == ReplaceOutcome.NOT_THEIR_CARD.value
+    assert refused.value.reason is Refusal.NOT_THEIR_CARD
     assert b_card.state is CardState.ISSUED
     assert store.token_state(station.db, IssueBlock.parse(b_card.issue_block).token_hash) is TokenState.ISSUED
     assert station.counters().replaced == 0
@@ -240,13 +240,13 @@ def test_a_replacement_racing_the_cast_of_the_same_card_never_counts_both(rig: R
     token = IssueBlock.parse(card.issue_block).token_hash
     links = CardLinkKey.from_master_key(rig.card_master_key)
     if station.db.dialect != "postgresql":
-        assert store.cast_ballot(station.db, token, station.style, b"ballot") is store.CastOutcome.ACCEPTED
+        assert store.cast_ballot(station.db, token, station.style, b"ballot") is CastRecorded.ACCEPTED
         assert store.replace_card(station.db, rig.iins[0], "lost", old_token_hash=None,
-                                  links=links) is ReplaceOutcome.CARD_COUNTED
+                                  links=links) is Refusal.ALREADY_COUNTED
         return
     with station.db.engine.connect() as holder:  # the cast's transaction, not committed yet
         holder.execute(text("UPDATE issued_tokens SET state = 'used' WHERE token_hash = :h"), {"h": token})
-        outcome: list[ReplaceOutcome] = []
+        outcome: list[ReplaceOutcome | Refusal] = []
         racer = threading.Thread(target=lambda: outcome.append(
             store.replace_card(station.db, rig.iins[0], "lost", old_token_hash=None, links=links)))
         racer.start()
@@ -254,7 +254,7 @@ def test_a_replacement_racing_the_cast_of_the_same_card_never_counts_both(rig: R
         assert outcome == []
         holder.commit()
         racer.join(timeout=60)
-    assert outcome == [ReplaceOutcome.CARD_COUNTED]
+    assert outcome == [Refusal.ALREADY_COUNTED]
     assert store.token_state(station.db, token) is TokenState.USED and station.counters().replaced == 0
 
 
@@ -301,7 +301,7 @@ def test_migration_0003_maps_lost_and_reissued_and_unlinked_cards_need_the_old_c
         assert not store.station_info(db).storage_sealed
         links = CardLinkKey.from_master_key(bytes(16))
         outcome = store.replace_card(db, "800101300001", "lost", old_token_hash=None, links=links)
-        assert outcome is ReplaceOutcome.UNLINKED
+        assert outcome is Refusal.CARD_UNLINKED
 
 
 # --- the state machine ------------------------------------------------------------------------
@@ -439,7 +439,7 @@ class ReplacementMachine(RuleBasedStateMachine):
             assert self.owner[code] == i
             assert code in {SealedBallot.parse(b.sealed).receipt_code for b in store.ballots(self.db)}
         else:
-            assert cast.reason in (Reason.CARD_REVOKED, Reason.CARD_CANCELLED), cast
+            assert cast.reason in (Refusal.CARD_REVOKED, Refusal.CARD_CANCELLED), cast
             assert card.state is CardState.VOTED  # a refused card is kept as it is
 
     @precondition(lambda self: self._holding())

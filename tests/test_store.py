@@ -24,7 +24,8 @@ from sailau.ballot_box import audit, store
 from sailau.ballot_box.audit import AuditDraft, AuditKind, IdentifyingPayload
 from sailau.ballot_box.db import SchemaNotCurrent, StationDB, open_station_db
 from sailau.ballot_box.models import Base, TokenState
-from sailau.ballot_box.store import CancelOutcome, CastOutcome
+from sailau.ballot_box.refusal import Refusal
+from sailau.ballot_box.store import CancelOutcome, CastRecorded
 
 FINGERPRINT = bytes(range(32))
 STATION_KEY = b"station1"
@@ -106,8 +107,8 @@ def test_no_column_links_voter_token_and_ballot(station_db_url: str) -> None:
 
 def test_cast_once_then_already_counted(db: StationDB) -> None:
     token = issue(db)
-    assert store.cast_ballot(db, token, 3, b"sealed-ballot") is CastOutcome.ACCEPTED
-    assert store.cast_ballot(db, token, 3, b"another ballot") is CastOutcome.ALREADY_COUNTED
+    assert store.cast_ballot(db, token, 3, b"sealed-ballot") is CastRecorded.ACCEPTED
+    assert store.cast_ballot(db, token, 3, b"another ballot") is CastRecorded.ALREADY_COUNTED
     stored = store.ballots(db)
     assert [(b.style_code, b.sealed) for b in stored] == [(3, b"sealed-ballot")]
     assert len(stored[0].id) == 16
@@ -117,7 +118,7 @@ def test_cast_once_then_already_counted(db: StationDB) -> None:
 
 
 def test_unknown_token_stores_nothing(db: StationDB) -> None:
-    assert store.cast_ballot(db, token_hash(os.urandom(16)), 1, b"x") is CastOutcome.UNKNOWN_TOKEN
+    assert store.cast_ballot(db, token_hash(os.urandom(16)), 1, b"x") is Refusal.UNKNOWN_TOKEN
     assert store.ballots(db) == []
     assert store.counters(db).issued == 0
     last = audit.read_events(db)[-1]
@@ -126,12 +127,12 @@ def test_unknown_token_stores_nothing(db: StationDB) -> None:
 
 def test_cancel_counts_and_blocks_a_later_cast(db: StationDB) -> None:
     cancelled, cast, outstanding = issue(db), issue(db), issue(db)
-    assert store.cast_ballot(db, cast, 1, b"b") is CastOutcome.ACCEPTED
+    assert store.cast_ballot(db, cast, 1, b"b") is CastRecorded.ACCEPTED
     assert store.cancel_issued(db, cancelled) is CancelOutcome.CANCELLED
     assert store.cancel_issued(db, cancelled) is CancelOutcome.ALREADY_CANCELLED
-    assert store.cancel_issued(db, cast) is CancelOutcome.ALREADY_COUNTED
-    assert store.cancel_issued(db, token_hash(os.urandom(16))) is CancelOutcome.UNKNOWN_TOKEN
-    assert store.cast_ballot(db, cancelled, 1, b"late") is CastOutcome.CARD_CANCELLED
+    assert store.cancel_issued(db, cast) is Refusal.ALREADY_COUNTED
+    assert store.cancel_issued(db, token_hash(os.urandom(16))) is Refusal.UNKNOWN_TOKEN
+    assert store.cast_ballot(db, cancelled, 1, b"late") is Refusal.CARD_CANCELLED
     assert store.counters(db) == store.ProtocolCounters(on_list=0, checked_in=0, issued=3, cast=1, cancelled=1, outstanding=1)
     assert store.token_state(db, outstanding) is TokenState.ISSUED
 
@@ -143,7 +144,7 @@ def test_a_failure_inside_the_cast_transaction_stores_nothing(db: StationDB) -> 
         store.cast_ballot(db, token, 1, b"sealed", leaky)
     assert store.ballots(db) == []
     assert store.token_state(db, token) is TokenState.ISSUED  # the UPDATE was rolled back with it
-    assert store.cast_ballot(db, token, 1, b"sealed") is CastOutcome.ACCEPTED
+    assert store.cast_ballot(db, token, 1, b"sealed") is CastRecorded.ACCEPTED
 
 
 def test_duplicate_token_and_polls_state_are_enforced(station_db_url: str) -> None:
@@ -183,7 +184,7 @@ def test_terminal_enrolment(db: StationDB) -> None:
 def test_concurrent_casts_of_one_token_from_two_threads(db: StationDB) -> None:
     tokens = [issue(db) for _ in range(12)]
     for token in tokens:
-        outcomes: list[CastOutcome] = []
+        outcomes: list[CastRecorded | Refusal] = []
         barrier = threading.Barrier(2)
 
         def cast(token: bytes = token) -> None:
@@ -195,7 +196,7 @@ def test_concurrent_casts_of_one_token_from_two_threads(db: StationDB) -> None:
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-        assert sorted(outcomes) == sorted([CastOutcome.ACCEPTED, CastOutcome.ALREADY_COUNTED])
+        assert sorted(outcomes) == sorted([CastRecorded.ACCEPTED, CastRecorded.ALREADY_COUNTED])
     assert len(store.ballots(db)) == len(tokens)
     assert audit.verify_db(db).ok
 
@@ -212,14 +213,14 @@ def test_postgres_cast_waiting_on_a_concurrent_mark_recounts_nothing(postgres_ur
             before = len(store.ballots(db))
             with db.engine.connect() as holder:
                 holder.execute(text("UPDATE issued_tokens SET state = 'used' WHERE token_hash = :h"), {"h": token})
-                outcome: list[CastOutcome] = []
+                outcome: list[CastRecorded | Refusal] = []
                 racer = threading.Thread(target=lambda: outcome.append(store.cast_ballot(db, token, 1, b"ballot")))
                 racer.start()
                 _wait_until_blocked_on_a_lock(db)
                 assert outcome == []  # still waiting on A's row lock
                 holder.commit() if commit_first else holder.rollback()
                 racer.join(timeout=60)
-            expected = CastOutcome.ALREADY_COUNTED if commit_first else CastOutcome.ACCEPTED
+            expected = CastRecorded.ALREADY_COUNTED if commit_first else CastRecorded.ACCEPTED
             assert outcome == [expected]
             assert len(store.ballots(db)) == before + (0 if commit_first else 1)
     finally:
@@ -255,7 +256,7 @@ N_SECRECY = 150
 def test_ballots_read_back_independent_of_cast_order(db: StationDB) -> None:
     for index in range(N_SECRECY):
         token = issue(db)
-        assert store.cast_ballot(db, token, 1, index.to_bytes(4, "big")) is CastOutcome.ACCEPTED
+        assert store.cast_ballot(db, token, 1, index.to_bytes(4, "big")) is CastRecorded.ACCEPTED
     order = [int.from_bytes(b.sealed, "big") for b in store.ballots(db)]
     assert sorted(order) == list(range(N_SECRECY))
     assert order != sorted(order)
@@ -316,16 +317,16 @@ class TokenLifecycle(RuleBasedStateMachine):
     @rule(token=issued)
     def cast(self, token: bytes) -> None:
         outcome = store.cast_ballot(self.db, token, 1, b"b")
-        expected = {TokenState.ISSUED: CastOutcome.ACCEPTED, TokenState.USED: CastOutcome.ALREADY_COUNTED,
-                    TokenState.CANCELLED: CastOutcome.CARD_CANCELLED}[self.model[token]]
+        expected = {TokenState.ISSUED: CastRecorded.ACCEPTED, TokenState.USED: CastRecorded.ALREADY_COUNTED,
+                    TokenState.CANCELLED: Refusal.CARD_CANCELLED}[self.model[token]]
         assert outcome is expected
-        if outcome is CastOutcome.ACCEPTED:
+        if outcome is CastRecorded.ACCEPTED:
             self.model[token] = TokenState.USED
 
     @rule(token=issued)
     def cancel(self, token: bytes) -> None:
         outcome = store.cancel_issued(self.db, token)
-        expected = {TokenState.ISSUED: CancelOutcome.CANCELLED, TokenState.USED: CancelOutcome.ALREADY_COUNTED,
+        expected = {TokenState.ISSUED: CancelOutcome.CANCELLED, TokenState.USED: Refusal.ALREADY_COUNTED,
                     TokenState.CANCELLED: CancelOutcome.ALREADY_CANCELLED}[self.model[token]]
         assert outcome is expected
         if outcome is CancelOutcome.CANCELLED:
@@ -335,7 +336,7 @@ class TokenLifecycle(RuleBasedStateMachine):
     def cast_unknown(self, data: st.DataObject) -> None:
         token = data.draw(st.binary(min_size=32, max_size=32))
         if token not in self.model:
-            assert store.cast_ballot(self.db, token, 1, b"b") is CastOutcome.UNKNOWN_TOKEN
+            assert store.cast_ballot(self.db, token, 1, b"b") is Refusal.UNKNOWN_TOKEN
 
     @invariant()
     def counters_match_the_model(self) -> None:
