@@ -36,6 +36,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from sailau.election import jsonfile
+from sailau.election.canonical import canonical_json
 
 from .db import PreparedStatement, StationDB
 from .models import AuditEventRow, AuditHeadRow
@@ -136,13 +137,14 @@ class ChainReport:
     problem: str | None = None
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+def canonical_text(value: Any) -> str:
+    """The canonical JSON (election.canonical) of `value`, as text (the stored payload column)."""
+    return canonical_json(value).decode("utf-8")
 
 
 def event_hash(seq: int, kind: str, time: str, payload: Mapping[str, Any], prev_hash: str) -> str:
     """SHA-256 (hex) over the canonical encoding of the event's fields."""
-    encoded = canonical_json([seq, kind, time, dict(payload), prev_hash]).encode("utf-8")
+    encoded = canonical_json([seq, kind, time, dict(payload), prev_hash])
     return hashlib.sha256(encoded).hexdigest()
 
 
@@ -195,7 +197,7 @@ def append(session: Session, draft: AuditDraft, now: dt.datetime) -> AuditEvent:
     head_seq, head_hash = _LOCK_HEAD.execute(session).fetchone()
     event = chain_event(head_seq, head_hash, draft, now)
     _INSERT_EVENT.execute(session, event_seq=event.seq, event_kind=event.kind, event_time=event.time,
-                          event_payload=canonical_json(event.payload), event_prev_hash=event.prev_hash,
+                          event_payload=canonical_text(event.payload), event_prev_hash=event.prev_hash,
                           event_hash=event.hash)
     _MOVE_HEAD.execute(session, head_seq=event.seq, head_hash=event.hash)
     return event
@@ -205,7 +207,7 @@ def chain_event(prev_seq: int, prev_hash: str, draft: AuditDraft, now: dt.dateti
     """The event that follows (prev_seq, prev_hash): pure, so a chain can be built and checked without a database."""
     kind = AuditKind(draft.kind)
     check_payload(draft.payload)
-    payload = json.loads(canonical_json(dict(draft.payload)))  # tuples -> lists, a private copy
+    payload = json.loads(canonical_text(dict(draft.payload)))  # tuples -> lists, a private copy
     seq, time = prev_seq + 1, coarse_time(now)
     digest = event_hash(seq, kind.value, time, payload, prev_hash)
     return AuditEvent(seq=seq, kind=kind.value, time=time, payload=payload, prev_hash=prev_hash, hash=digest)

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,11 +56,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Dialect, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Dialect, Engine, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
+
+from sailau.election import engine as engines
+from sailau.election.engine import EngineSettings
 
 SCRIPT_LOCATION = "sailau.ballot_box:migrations"
 # pg_advisory_xact_lock key serialising concurrent migrations ("SAILAU" in ASCII)
@@ -323,63 +324,19 @@ class PreparedStatement:
         return cursor
 
 
+STATION_ENGINE = EngineSettings(
+    what="station database",
+    url_hint="sqlite:/// or postgresql+psycopg://",
+    sqlite_busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS,
+    sqlite_secure_delete=True,  # cleared card links and rewritten rows leave no bytes behind
+    sqlite_explicit_begin=True,  # writers BEGIN IMMEDIATE (see the module doc)
+    postgres_ping_after_idle_s=PING_AFTER_IDLE_SECONDS,
+)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for a station URL with the SQLite connection pragmas installed."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        in_memory = parsed.database in (None, "", ":memory:")
-        kwargs: dict = {}
-        if in_memory:
-            # one shared connection, or every checkout would see an empty database
-            kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-        engine = create_engine(url, hide_parameters=True, **kwargs)
-        _install_sqlite_pragmas(engine)
-        return engine
-    if parsed.get_backend_name() == "postgresql":
-        engine = create_engine(url, hide_parameters=True)
-        _install_idle_ping(engine)
-        return engine
-    raise ValueError(f"unsupported station database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://")
-
-
-def _install_sqlite_pragmas(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=FULL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA secure_delete=ON",
-            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-        ):
-            cursor.execute(pragma)
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # noqa: ANN001
-        mode = connection.get_execution_options().get("sailau_begin", "DEFERRED")
-        connection.connection.driver_connection.execute(f"BEGIN {mode}")
-
-
-def _install_idle_ping(engine: Engine) -> None:
-    """Ping a pooled connection before use only if it sat idle (see the module doc);
-    a dead one is replaced by the pool (DisconnectionError)."""
-
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(dbapi_connection, record) -> None:  # noqa: ANN001
-        record.info["sailau_idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_connection, record, proxy) -> None:  # noqa: ANN001
-        since = record.info.get("sailau_idle_since")
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except Exception as failed:
-            raise exc.DisconnectionError(f"pooled connection is dead: {failed}") from failed
+    """An engine for a station URL (election.engine with `STATION_ENGINE`)."""
+    return engines.make_engine(url, STATION_ENGINE)
 
 
 def alembic_config() -> Config:

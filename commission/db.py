@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Connection, Engine, select
 
+from sailau.election import engine as engines
 from sailau.election.definition import Election, parse_election
+from sailau.election.engine import EngineSettings
 
 from . import models
 from .registry import SignedRegistry, verify_registry
@@ -41,27 +41,20 @@ class ElectionMismatchError(CommissionDBError):
     """The definition or station registry given is not the one this database holds."""
 
 
+COMMISSION_ENGINE = EngineSettings(
+    what="commission database",
+    url_hint="sqlite:///FILE or postgresql+psycopg://...",
+    sqlite_busy_timeout_ms=10000,
+    postgres_insert_page_size=1000,  # executemany becomes multi-row INSERTs, 1000 rows per round trip
+)
+
+
 def make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        kwargs: dict = {}
-        if parsed.database in (None, "", ":memory:"):
-            kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-        engine = create_engine(url, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
-            cur = dbapi_connection.cursor()
-            for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"):
-                cur.execute(pragma)
-            cur.close()
-
-        return engine
-    if backend == "postgresql":
-        # insertmanyvalues: executemany becomes multi-row INSERTs, 1000 rows per round trip
-        return create_engine(url, pool_pre_ping=True, insertmanyvalues_page_size=1000)
-    raise CommissionDBError(f"unsupported commission database {backend!r}: use sqlite:///FILE or postgresql+psycopg://...")
+    """An engine for a commission URL (election.engine with `COMMISSION_ENGINE`)."""
+    try:
+        return engines.make_engine(url, COMMISSION_ENGINE)
+    except engines.UnsupportedDatabaseError as exc:
+        raise CommissionDBError(str(exc)) from None
 
 
 @dataclass

@@ -136,7 +136,7 @@ def test_tampering_in_the_database_is_detected(station: StationDB, how: str) -> 
         a, b = events[5], events[6]
         for seq, ev in ((6, b), (7, a)):
             _sql(station, "UPDATE audit_events SET kind=:k, time=:t, payload=:p, prev_hash=:ph, hash=:h WHERE seq=:s",
-                 k=ev.kind, t=ev.time, p=audit.canonical_json(ev.payload), ph=ev.prev_hash, h=ev.hash, s=seq)
+                 k=ev.kind, t=ev.time, p=audit.canonical_text(ev.payload), ph=ev.prev_hash, h=ev.hash, s=seq)
         expected = 6
     elif how == "insert":
         # make room after seq 3 and insert a well-formed forged event there

@@ -164,3 +164,38 @@ def test_the_decorator_hands_one_url() -> None:
     assert CliRunner().invoke(show, [], env={DB_URL_ENV: "sqlite:///b.db"}).output == "url=sqlite:///b.db\n"
     assert "no test database given" in CliRunner().invoke(show, []).output
     assert os.environ.get(DB_URL_ENV) is None
+
+
+# --- the one engine factory (election/engine.py) ------------------------------------------
+
+
+def test_each_use_gets_the_sqlite_settings_it_states(tmp_path) -> None:
+    """The station and the commission share one factory; what differs is stated in
+    their settings, and a connection carries exactly that."""
+    import pytest
+    from sqlalchemy import text
+
+    from sailau.ballot_box.db import STATION_ENGINE
+    from sailau.ballot_box.db import make_engine as station_engine
+    from sailau.commission.db import COMMISSION_ENGINE, CommissionDBError
+    from sailau.commission.db import make_engine as commission_engine
+    from sailau.election.engine import UnsupportedDatabaseError
+
+    for name, make, settings in (("station", station_engine, STATION_ENGINE),
+                                 ("commission", commission_engine, COMMISSION_ENGINE)):
+        engine = make(f"sqlite:///{tmp_path / name}.db")
+        try:
+            with engine.connect() as conn:
+                pragma = {p: conn.execute(text(f"PRAGMA {p}")).scalar() for p in
+                          ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "secure_delete")}
+        finally:
+            engine.dispose()
+        secure = pragma.pop("secure_delete")  # the station asks for it; a SQLite build may default to it
+        assert pragma == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1,
+                          "busy_timeout": settings.sqlite_busy_timeout_ms}, name
+        assert secure == 1 or not settings.sqlite_secure_delete, name
+        assert engine.hide_parameters  # IINs and ballot bytes never reach an error message
+    with pytest.raises(UnsupportedDatabaseError, match="unsupported station database 'mysql'"):
+        station_engine("mysql://h/db")
+    with pytest.raises(CommissionDBError, match="unsupported commission database 'mysql'"):
+        commission_engine("mysql://h/db")

@@ -205,3 +205,40 @@ def test_an_oversized_secret_file_is_refused_unread(tmp_path: Path) -> None:
     big.chmod(0o600)
     with pytest.raises(crypto.KeyFileError, match="too large"):
         crypto.load_signing_key(big)
+
+
+# --- the one card master key reader (cli/options.read_card_master_key) ------------------------
+
+
+def test_the_card_master_key_reader_takes_each_format_and_refuses_in_words(tmp_path: Path) -> None:
+    """`sailau ballot-box`, `sailau station init` and `sailau card` all read the key here:
+    hex text (what `sailau keys card-master` writes) and raw bytes, including a raw
+    16-byte key made only of hex characters, which must not be taken for hex."""
+    import click
+    import pytest
+
+    from sailau.cli.options import read_card_master_key
+    from sailau.smartcard.card_keys import MAX_MASTER_KEY_FILE_BYTES, master_key_file_bytes
+
+    def key_file(name: str, data: bytes, file_mode: int = 0o600) -> Path:
+        path = tmp_path / name
+        path.write_bytes(data)
+        path.chmod(file_mode)
+        return path
+
+    key = bytes(range(32))
+    assert read_card_master_key(key_file("hex.key", master_key_file_bytes(key)), "--k") == key
+    assert read_card_master_key(key_file("raw.key", key), "--k") == key
+    lookalike = b"0123456789abcdef"  # 16 raw bytes, all hex characters: a raw AES-128 key
+    assert read_card_master_key(key_file("look.key", lookalike), "--k") == lookalike
+    refusals = {
+        "exposed": (key_file("open.key", key, 0o644), "chmod 600"),
+        "short": (key_file("short.key", b"0011"), "16, 24 or 32 bytes"),
+        "large": (key_file("large.key", b"0" * (MAX_MASTER_KEY_FILE_BYTES + 1)), "large"),
+        "missing": (tmp_path / "none.key", "cannot read"),
+    }
+    for name, (path, words) in refusals.items():
+        with pytest.raises(click.BadParameter) as refused:
+            read_card_master_key(path, "--k")
+        assert words in str(refused.value), (name, str(refused.value))
+        assert key.hex() not in str(refused.value)
