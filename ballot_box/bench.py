@@ -248,7 +248,7 @@ def bench_cast(
 
 def bench_close(ballots: int = 3000, db_url: str | None = None, out_dir: Path | None = None) -> CloseFigures:
     """Time close of polls (shares -> key -> decrypt + tally -> sign -> JSON, NIST, PDF, receipts)."""
-    from .close import close_polls
+    from .close import close_and_sign
 
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
@@ -260,7 +260,7 @@ def bench_close(ballots: int = 3000, db_url: str | None = None, out_dir: Path | 
                 pollbook.check_in(db, iin)
             rig.seed_ballots(db, ballots)
             t0 = time.perf_counter()
-            result = close_polls(station, rig.shares[:K], out_dir or tmp / "out")
+            result = close_and_sign(station, rig.shares[:K], out_dir or tmp / "out")
             seconds = time.perf_counter() - t0
         return CloseFigures(ballots, round(seconds, 3), round(result.timings.get("decrypt_tally", 0.0), 3),
                             round(result.timings.get("outputs", 0.0), 3), result.files.pdf.stat().st_size)

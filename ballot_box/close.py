@@ -5,7 +5,7 @@ Order and why:
 
 1. The shares are checked and the key rebuilt BEFORE the polls close, so a
    typo in a share does not close a station it cannot count.
-2. The polls close (store.close_polls: open -> closed, then the storage is
+2. The polls close (store.record_polls_closed: open -> closed, then the storage is
    sealed so its physical order says nothing about casting order). From here no
    ballot can be added. Running close again after a crash or a failed sealing
    resumes here: the polls are already closed; if the storage is not marked
@@ -33,7 +33,7 @@ Order and why:
    of ballots than it counts, an inconsistent read: run close again.)
 5. Signed, then written by outputs.py.
 
-The private key lives only inside `close_polls` and is dropped on return (and,
+The private key lives only inside `close_and_sign` and is dropped on return (and,
 for a moment, inside `check_share` when the k-th share is entered: rebuilt to see
 that the shares are the election's, then dropped).
 
@@ -278,7 +278,7 @@ def closing_anchor(station: Station) -> AuditAnchor:
     bytes; anything chained after it is outside the protocol's anchor.
     """
     event = audit.last_of_kind(station.db, AuditKind.POLLS_CLOSED)
-    if event is None:  # pragma: no cover - close_polls always chains it before counting
+    if event is None:  # pragma: no cover - record_polls_closed always chains it before counting
         raise store.StoreError("the polls are closed but the audit chain has no polls_closed event")
     return AuditAnchor(seq=event.seq, hash=event.hash)
 
@@ -311,7 +311,7 @@ def with_discrepancies(protocol: Protocol, violations: Sequence[Violation]) -> P
     return replace(protocol, discrepancies=names) if names else protocol
 
 
-def close_polls(station: Station, shares: Sequence[Share | str], out_dir: str | Path | None = None) -> ClosingResult:
+def close_and_sign(station: Station, shares: Sequence[Share | str], out_dir: str | Path | None = None) -> ClosingResult:
     """Close, count, validate, sign and (if `out_dir`) write the outputs. See the module doc."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -319,7 +319,7 @@ def close_polls(station: Station, shares: Sequence[Share | str], out_dir: str | 
     timings["key"] = time.perf_counter() - t0
     info = store.station_info(station.db)
     if info.state is PollsState.OPEN:
-        store.close_polls(station.db)  # closes, then seals (SealingFailed leaves it closed, unsealed)
+        store.record_polls_closed(station.db)  # closes, then seals (SealingFailed leaves it closed, unsealed)
     elif info.state is not PollsState.CLOSED:
         raise store.WrongPollsState("close the polls", info.state, (PollsState.OPEN, PollsState.CLOSED))
     elif not info.storage_sealed:

@@ -28,7 +28,7 @@ read ordered by their random id. Physical order: on SQLite the WITHOUT ROWID
 B-trees are ordered by the random key; PostgreSQL's heap is in insertion order
 and every row carries its inserting transaction id (``xmin``), which during
 polling hours ties a ballot to its token's UPDATE and its audit event. So
-``close_polls`` seals the storage (``seal_storage``): on PostgreSQL all ballot
+``record_polls_closed`` seals the storage (``seal_storage``): on PostgreSQL all ballot
 and token rows are rewritten in one transaction (one shared xmin) and CLUSTERed
 on their random primary keys; on SQLite the WAL (whose frames are in commit
 order) is checkpointed and truncated and the file VACUUMed. Every voter's card
@@ -267,12 +267,12 @@ def station_info(db: StationDB) -> StationInfo:
                        row.storage_sealed)
 
 
-def open_polls(db: StationDB, audit_event: AuditDraft | None = None) -> AuditEvent:
+def record_polls_opened(db: StationDB, audit_event: AuditDraft | None = None) -> AuditEvent:
     """setup -> open."""
     return _transition(db, "open the polls", PollsState.SETUP, PollsState.OPEN, _draft(audit_event, AuditKind.POLLS_OPENED))
 
 
-def close_polls(db: StationDB, audit_event: AuditDraft | None = None, *, seal: bool = True) -> AuditEvent:
+def record_polls_closed(db: StationDB, audit_event: AuditDraft | None = None, *, seal: bool = True) -> AuditEvent:
     """open -> closed, then seal the storage (see `seal_storage`; `seal=False` only for
     tests). The polls_closed event carries the protocol counters unless the caller
     gives a payload. If sealing fails the polls stay closed with ``storage_sealed``

@@ -36,7 +36,7 @@ def build_chain(count: int) -> list[AuditEvent]:
 def station(station_db_url: str):
     db = open_station_db(station_db_url, clock=lambda: T0)
     store.setup_station(db, bytes(32), 5, b"station1")
-    store.open_polls(db)
+    store.record_polls_opened(db)
     for i in range(4):
         token = token_hash(os.urandom(16))
         store.record_issued(db, token)

@@ -279,7 +279,7 @@ def test_card_pulled_before_clear_counts_once_and_reinsert_clears(rig: Rig, stat
 
 def test_cast_needs_open_polls(rig: Rig, station: Station) -> None:
     card, _ = voted_by_station(rig, station)
-    store.close_polls(station.db, seal=False)
+    store.record_polls_closed(station.db, seal=False)
     with pytest.raises(WrongPollsState):
         station.cast_card(card.client)
     assert card.card.state is CardState.VOTED and station.polls_state is PollsState.CLOSED

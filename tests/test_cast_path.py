@@ -8,6 +8,7 @@ down what made it fast."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 
@@ -27,7 +28,7 @@ FINGERPRINT = bytes(range(32))
 def opened(url: str) -> StationDB:
     db = open_station_db(url)
     store.setup_station(db, FINGERPRINT, 1234, b"station1")
-    store.open_polls(db)
+    store.record_polls_opened(db)
     return db
 
 
@@ -138,6 +139,9 @@ def test_a_dead_idle_postgresql_connection_is_pinged_and_replaced(postgres_url: 
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
+    # ping every pooled connection that sat idle at all (the station's setting is seconds)
+    monkeypatch.setattr(dbmodule, "STATION_ENGINE", dataclasses.replace(dbmodule.STATION_ENGINE,
+                                                                        postgres_ping_after_idle_s=0.0))
     db = opened(postgres_url)
     with db.engine.connect() as connection:
         backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
@@ -145,7 +149,6 @@ def test_a_dead_idle_postgresql_connection_is_pinged_and_replaced(postgres_url: 
     with killer.connect() as other:  # the server drops the pooled connection (a restart, a timeout)
         assert other.exec_driver_sql(f"SELECT pg_terminate_backend({backend})").scalar() is True
     killer.dispose()
-    monkeypatch.setattr(dbmodule, "PING_AFTER_IDLE_SECONDS", 0.0)
     th = token_hash(os.urandom(16))
     store.record_issued(db, th)  # would fail on the dead connection without the ping
     assert store.cast_ballot(db, th, 1, b"sealed") is CastRecorded.ACCEPTED

@@ -227,7 +227,7 @@ def test_bad_shares_close_nothing(rig: Rig, station: Station) -> None:
 
 def test_close_resumes_after_a_crash(rig: Rig, station: Station, tmp_path: Path) -> None:
     run_day(rig, station, voters=4)
-    store.close_polls(station.db)  # the process died right after closing
+    store.record_polls_closed(station.db)  # the process died right after closing
     again = Station.attach(station.db, rig.election, rig.station_key, None)
     result = again.close_polls(rig.shares[:K], tmp_path / "out")
     assert result.protocol.ballots_cast == 4 and (tmp_path / "out" / "protocol.json").exists()

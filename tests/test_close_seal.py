@@ -2,7 +2,7 @@
 polls commits CLOSED before storage is sealed"; build item 6) — on SQLite and on a real
 PostgreSQL (``station_db_url``).
 
-Before: store.close_polls committed CLOSED, then sealed; when sealing failed (a reader
+Before: store.record_polls_closed committed CLOSED, then sealed; when sealing failed (a reader
 holding the SQLite file, any error in the PostgreSQL rewrite/CLUSTER) the resumed close
 saw CLOSED, skipped sealing and signed: the casting order stayed in the SQLite WAL and
 in PostgreSQL's xmin (equal to each ballot's audit event's). Now sealing ends by setting

@@ -54,7 +54,7 @@ def station(station_db_url: str, tmp_path: Path, clock: Clock):
     db = open_station_db(station_db_url, clock=clock)
     store.setup_station(db, bytes(32), 77, b"station1")
     assert pollbook.import_voters(db, write_csv(tmp_path / "list.csv", VOTERS)) == len(VOTERS)
-    store.open_polls(db)
+    store.record_polls_opened(db)
     yield db
     db.close()
 

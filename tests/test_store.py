@@ -34,7 +34,7 @@ STATION_KEY = b"station1"
 def open_station(url: str) -> StationDB:
     db = open_station_db(url)
     store.setup_station(db, FINGERPRINT, 1234, STATION_KEY)
-    store.open_polls(db)
+    store.record_polls_opened(db)
     return db
 
 
@@ -156,13 +156,13 @@ def test_duplicate_token_and_polls_state_are_enforced(station_db_url: str) -> No
             store.setup_station(db, FINGERPRINT, 1, STATION_KEY)
         with pytest.raises(store.WrongPollsState, match="polls are setup, must be open"):
             store.record_issued(db, bytes(32))
-        store.open_polls(db)
+        store.record_polls_opened(db)
         token = issue(db)
         with pytest.raises(store.DuplicateToken):
             store.record_issued(db, token)
         with pytest.raises(store.WrongPollsState):
-            store.open_polls(db)
-        store.close_polls(db)
+            store.record_polls_opened(db)
+        store.record_polls_closed(db)
         with pytest.raises(store.WrongPollsState, match="closed"):
             store.cast_ballot(db, token, 1, b"after close")
         assert store.ballots(db) == [] and store.token_state(db, token) is TokenState.ISSUED
@@ -276,7 +276,7 @@ def test_ballots_read_back_independent_of_cast_order(db: StationDB) -> None:
 def test_close_of_polls_seals_physical_order(db: StationDB, station_db_url: str) -> None:
     for index in range(60):
         store.cast_ballot(db, issue(db), 1, index.to_bytes(4, "big"))
-    store.close_polls(db)
+    store.record_polls_closed(db)
     if db.dialect == "postgresql":
         with db.engine.connect() as connection:
             xmins = connection.exec_driver_sql("SELECT DISTINCT xmin::text FROM ballots").all()
