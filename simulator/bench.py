@@ -270,7 +270,7 @@ def _cast_figures(report: BenchReport, backend: str, name: str, figures) -> None
 
 
 def bench_cast(config: BenchConfig, report: BenchReport) -> None:
-    from sailau.ballot_box import bench as station_bench
+    from sailau.simulator import booth_rig as station_bench
     from sailau.simulator.card_app import VirtualBallotCard
 
     def new_card(master_key: bytes) -> VirtualBallotCard:
@@ -302,7 +302,7 @@ _SEAL_GOAL = Mark(goal=_WRITE_BALLOT_9600 / 10,
 
 def bench_seal(config: BenchConfig, report: BenchReport) -> None:
     """The terminal's own steps of `TerminalSession.cast` before the card write."""
-    from sailau.ballot_box.bench import Rig
+    from sailau.simulator.booth_rig import Rig
     from sailau.election.ballot import encode_ballot
     from sailau.election.record import new_issue_block, seal_ballot
 
@@ -322,7 +322,7 @@ def bench_seal(config: BenchConfig, report: BenchReport) -> None:
 def bench_io(config: BenchConfig, report: BenchReport) -> None:
     """Whole voters through the real station and terminal session over one
     in-process card, counting every APDU and byte each side sends."""
-    from sailau.ballot_box.bench import Rig
+    from sailau.simulator.booth_rig import Rig
     from sailau.ballot_box.db import open_station_db
     from sailau.simulator.card_app import VirtualBallotCard
     from sailau.smartcard.client import BallotCardClient, IoStats
@@ -399,7 +399,7 @@ def bench_io(config: BenchConfig, report: BenchReport) -> None:
 
 
 def bench_close(config: BenchConfig, report: BenchReport) -> None:
-    from sailau.ballot_box import bench as station_bench
+    from sailau.simulator import booth_rig as station_bench
 
     ballots = config.size("close_ballots")
     runs = [station_bench.bench_close(ballots) for _ in range(config.size("runs"))]
@@ -433,7 +433,7 @@ def bench_commission(config: BenchConfig, report: BenchReport) -> None:
 
 
 def bench_peer(config: BenchConfig, report: BenchReport) -> None:
-    from sailau.ballot_box.bench import Rig
+    from sailau.simulator.booth_rig import Rig
     from sailau.simulator import peers
 
     if not peers.electionguard_installed():

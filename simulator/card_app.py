@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
-from sailau.simulator.store import CardImage, CardStore, FileStore, MemoryStore, TornWrite
+from sailau.simulator.eeprom import CardImage, CardStore, FileStore, MemoryStore, TornWrite
 from sailau.smartcard.apdu import (
     AID,
     CLA_ISO,

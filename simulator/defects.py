@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sailau.simulator.card_app import VirtualBallotCard
-from sailau.simulator.store import CardImage
+from sailau.simulator.eeprom import CardImage
 from sailau.smartcard.apdu import CLA_PROPRIETARY, DIGEST_LENGTH, PROOF_LENGTH, CardState, Ins
 from sailau.smartcard.card_keys import verify_proof
 

@@ -37,7 +37,7 @@ from sailau.election.ballot import encode_ballot
 from sailau.election.definition import Election
 from sailau.election.record import new_issue_block, seal_ballot
 from sailau.simulator.card_app import VirtualBallotCard
-from sailau.simulator.store import MemoryStore
+from sailau.simulator.eeprom import MemoryStore
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from sailau.ballot_box import pollbook
 from sailau.ballot_box.app import ClerkApp
-from sailau.ballot_box.bench import EXAMPLE, Rig
+from sailau.simulator.booth_rig import EXAMPLE, Rig
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.iin import Sex, make_iin
 from sailau.ballot_box.station import Station

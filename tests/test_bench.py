@@ -154,7 +154,7 @@ def test_electionguard_peer_counts_the_same_ballots():
     """With the peer installed: the import shim loads ElectionGuard 1.4.0 on this
     Python and both systems tally the same ballots to the intended counts. Without
     it: the comparison refuses with PeerNotInstalled naming the install command."""
-    from sailau.ballot_box.bench import Rig
+    from sailau.simulator.booth_rig import Rig
 
     rig = Rig.create(voters=1)
     ballots = [rig.selections(i) for i in range(3)]

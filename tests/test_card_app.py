@@ -327,7 +327,7 @@ def test_a_card_personalised_with_another_master_key_needs_that_key():
 
 
 def test_an_exhausted_counter_refuses_every_state_change():
-    from sailau.simulator.store import CardImage, MemoryStore
+    from sailau.simulator.eeprom import CardImage, MemoryStore
     from sailau.smartcard.apdu import CardState
 
     store = MemoryStore()

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sailau.ballot_box import audit, store
-from sailau.ballot_box.bench import Rig
+from sailau.simulator.booth_rig import Rig
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.refusal import Refusal
@@ -23,7 +23,7 @@ from sailau.election import crypto
 from sailau.election.record import IssueBlock, SealedBallot, seal_ballot, token_hash
 from sailau.election.ballot import encode_ballot
 from sailau.simulator.card_app import VirtualBallotCard
-from sailau.simulator.store import MemoryStore
+from sailau.simulator.eeprom import MemoryStore
 from sailau.smartcard.apdu import CardState
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport

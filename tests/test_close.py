@@ -11,7 +11,7 @@ import pytest
 import segno
 
 from sailau.ballot_box import audit, pollbook, store
-from sailau.ballot_box.bench import K, Rig
+from sailau.simulator.booth_rig import K, Rig
 from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.outputs import qr_payload

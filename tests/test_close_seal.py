@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from sailau.ballot_box import audit, oplog, store
-from sailau.ballot_box.bench import K, Rig
+from sailau.simulator.booth_rig import K, Rig
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.station import Station

@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from sailau.ballot_box.bench import Rig
+from sailau.simulator.booth_rig import Rig
 from sailau.cli.main import cli
 from sailau.cli.options import DB_URL_ENV, db_url_option, url_has_password
 from sailau.election import crypto

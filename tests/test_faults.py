@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sailau.ballot_box.bench import Rig
+from sailau.simulator.booth_rig import Rig
 from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.refusal import Refusal
 from sailau.ballot_box.station import CastStatus

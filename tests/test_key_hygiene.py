@@ -117,7 +117,7 @@ def test_card_master_command_writes_a_fresh_private_key(tmp_path: Path) -> None:
 
 
 def test_a_card_master_key_from_the_command_runs_a_station(tmp_path: Path) -> None:
-    from sailau.ballot_box.bench import Rig
+    from sailau.simulator.booth_rig import Rig
 
     rig = Rig.create(voters=3)
     write_election(rig.election, tmp_path / "election.json")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sailau.ballot_box.bench import K, Rig
+from sailau.simulator.booth_rig import K, Rig
 from sailau.cli.main import cli
 from sailau.election import crypto, secretfile
 from sailau.election.definition import write_election

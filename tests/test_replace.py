@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from sailau.ballot_box import audit, pollbook, store
-from sailau.ballot_box.bench import K, Rig
+from sailau.simulator.booth_rig import K, Rig
 from sailau.ballot_box.cardlink import CardLinkKey
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import TokenState, VoterCard

@@ -37,7 +37,7 @@ from hypothesis.stateful import (
 from sqlalchemy import text
 
 from sailau.ballot_box import audit, pollbook, store
-from sailau.ballot_box.bench import K, Rig
+from sailau.simulator.booth_rig import K, Rig
 from sailau.ballot_box.cardlink import CardLinkKey
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import TokenState, VoterCard

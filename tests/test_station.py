@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sailau.ballot_box import audit, pollbook, store
-from sailau.ballot_box.bench import Rig
+from sailau.simulator.booth_rig import Rig
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.models import PollsState, TokenState
 from sailau.ballot_box.station import (
@@ -290,7 +290,7 @@ def test_many_voters_interleaved(rig: Rig, station: Station) -> None:
 
 def test_bench_functions_measure_real_runs(tmp_path: Path) -> None:
     """`sailau bench` calls these; here only that they run the real paths (no timing asserts)."""
-    from sailau.ballot_box.bench import bench_cast, bench_close
+    from sailau.simulator.booth_rig import bench_cast, bench_close
 
     cast = bench_cast(lambda master: VirtualBallotCard(master_key=master), casts=5)
     assert (cast.backend, cast.casts) == ("sqlite", 5) and cast.mean_ms > 0

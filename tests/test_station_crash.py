@@ -137,7 +137,7 @@ class Precinct:
 
 @pytest.fixture
 def precinct(tmp_path: Path) -> Precinct:
-    from sailau.ballot_box.bench import Rig
+    from sailau.simulator.booth_rig import Rig
     from sailau.ballot_box.db import open_station_db
     from sailau.election import crypto
     from sailau.election.definition import write_election

@@ -42,8 +42,8 @@ from clerk_support import (
 )
 from sailau.ballot_box import oplog, pollbook, store
 from sailau.ballot_box.app import ClerkApp
-from sailau.ballot_box.bench import K as BENCH_K
-from sailau.ballot_box.bench import Rig
+from sailau.simulator.booth_rig import K as BENCH_K
+from sailau.simulator.booth_rig import Rig
 from sailau.ballot_box.db import StorageProblem, StorageUnavailable, open_station_db
 from sailau.ballot_box.screens import CloseScreen
 from sailau.ballot_box.station import CastStatus, ClearOutcome, StorageFailed

@@ -1,9 +1,12 @@
-"""A ready-made precinct (election with a fresh key, shares, terminal, voters) and the
-station's benchmarks: cast path per card, close of polls. `sailau bench` calls
-`bench_cast` and `bench_close`; the tests and the crash worker use `Rig`.
+"""A ready-made precinct (election with a fresh key, shares, terminal, voters) with a rig
+that plays the booth, and the station's benchmarks: cast path per card, close of polls.
+`sailau bench` calls `bench_cast` and `bench_close`; the tests and the crash worker use
+`Rig`.
 
-The rig plays the booth terminal itself (`Rig.vote`: read the issue block,
-encode, seal, WRITE BALLOT) because the ballot box may not import the terminal.
+The rig plays the booth terminal itself (`Rig.vote`: read the issue block, encode,
+seal, WRITE BALLOT), with the election package's record functions. It lives in the
+simulator, which may import both apps; the ballot box may not import the booth, so a
+rig that plays it does not belong in the station's package.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from sailau.election.shares import Share, split_election_key
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessCard, InProcessTransport
 
-from . import pollbook, store
-from .db import StationDB, open_station_db
-from .iin import Sex, make_iin, validate_iin
-from .station import Station, TerminalKey
+from sailau.ballot_box import pollbook, store
+from sailau.ballot_box.db import StationDB, open_station_db
+from sailau.ballot_box.iin import Sex, make_iin, validate_iin
+from sailau.ballot_box.station import Station, TerminalKey
 
 EXAMPLE = Path(definition.__file__).parent / "examples" / "majilis-2023.json"
 DEFAULT_PRECINCT = 7101
@@ -248,7 +251,7 @@ def bench_cast(
 
 def bench_close(ballots: int = 3000, db_url: str | None = None, out_dir: Path | None = None) -> CloseFigures:
     """Time close of polls (shares -> key -> decrypt + tally -> sign -> JSON, NIST, PDF, receipts)."""
-    from .close import close_and_sign
+    from sailau.ballot_box.close import close_and_sign
 
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)

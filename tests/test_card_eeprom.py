@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sailau.simulator.card_app import TEST_MASTER_KEY, CardPowerLost, VirtualBallotCard
-from sailau.simulator.store import (
+from sailau.simulator.eeprom import (
     COMMITTED,
     DATA_SIZE,
     IMAGE_SIZE,
@@ -414,7 +414,7 @@ def _reference_segments(old: bytes, new: bytes, merge_gap: int = 4) -> list[tupl
 @given(base=st.binary(min_size=DATA_SIZE, max_size=DATA_SIZE),
        changes=st.lists(st.tuples(st.integers(0, DATA_SIZE - 1), st.binary(min_size=1, max_size=40)), max_size=12))
 def test_journal_segments_are_the_changed_ranges_merged_across_small_gaps(base, changes):
-    from sailau.simulator.store import _segments
+    from sailau.simulator.eeprom import _segments
 
     new = bytearray(base)
     for offset, data in changes:
