@@ -28,6 +28,40 @@ from .pollbook import Voter
 from .refusal import Refusal
 from sailau.smartcard.apdu import CardState
 
+__all__ = [
+    "ActionKind",
+    "CAST_MESSAGES",
+    "CLEAR_FAILED",
+    "CancelResult",
+    "CancelStatus",
+    "CardAction",
+    "CardAlreadyIssued",
+    "CardNotBlank",
+    "CastResult",
+    "CastStatus",
+    "ClearOutcome",
+    "IssueFailed",
+    "IssueResult",
+    "MESSAGES",
+    "NoVoterSelected",
+    "OldCardNeeded",
+    "REPLACE_MESSAGES",
+    "Recorded",
+    "ReplaceReason",
+    "ReplaceResult",
+    "ReplacementRefused",
+    "StationError",
+    "StationMismatch",
+    "StationOperation",
+    "StorageFailed",
+    "TerminalKey",
+    "VoterNotWaiting",
+    "ZeroReport",
+    "ZeroReportFailed",
+    "storage_guard",
+]
+
+
 # --- errors ---------------------------------------------------------------------------
 
 

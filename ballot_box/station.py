@@ -48,7 +48,7 @@ from sailau.smartcard.apdu import CardState
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.errors import CardError, CardRemovedError
 
-from . import audit, cancel, cast, issue, oplog, pollbook, replace, store
+from . import audit, cancel, cast, issue, oplog, pollbook, replace, results, store
 from .audit import AuditDraft, AuditKind
 from .cardlink import CardLinkKey
 from .db import StationDB
@@ -57,31 +57,20 @@ from .models import PollsState
 from .pollbook import Voter
 from .refusal import Refusal, for_mismatch
 from .results import (
-    CAST_MESSAGES,
-    CLEAR_FAILED,
-    MESSAGES,
-    REPLACE_MESSAGES,
     ActionKind,
     CancelResult,
-    CancelStatus,
     CardAction,
     CardAlreadyIssued,
-    CardNotBlank,
     CastResult,
     CastStatus,
     ClearOutcome,
     IssueFailed,
     IssueResult,
-    NoVoterSelected,
-    OldCardNeeded,
-    Recorded,
     ReplaceReason,
-    ReplacementRefused,
     ReplaceResult,
     StationError,
     StationMismatch,
     StationOperation,
-    StorageFailed,
     TerminalKey,
     VoterNotWaiting,
     ZeroReport,
@@ -93,42 +82,16 @@ from .store import ProtocolCounters, StationInfo, WrongPollsState
 if TYPE_CHECKING:
     from .close import ClosingResult
 
-__all__ = [
-    "ActionKind",
-    "CancelResult",
-    "CancelStatus",
-    "CardAction",
-    "CastResult",
-    "CastStatus",
-    "CardAlreadyIssued",
-    "ClearOutcome",
-    "IssueResult",
-    "OldCardNeeded",
-    "ReplaceReason",
-    "ReplaceResult",
-    "ReplacementRefused",
-    "Reason",
-    "Refusal",
-    "Recorded",
-    "Station",
-    "StationError",
-    "StationOperation",
-    "StorageFailed",
-    "StationMismatch",
-    "StationStatus",
-    "read_status",
-    "TerminalKey",
-    "ZeroReport",
-    "ZeroReportFailed",
-    "NoVoterSelected",
-    "VoterNotWaiting",
-    "CardNotBlank",
-    "IssueFailed",
-]
+__all__ = ["FaultHook", "Reason", "Refusal", "Station", "StationStatus", "read_status", *results.__all__]
 
-#: the result and error types live in results.py; they are named here too, as the
-#: façade's vocabulary (``from sailau.ballot_box.station import CastStatus`` keeps working)
-__all__ += ["CAST_MESSAGES", "CLEAR_FAILED", "MESSAGES", "REPLACE_MESSAGES", "IssueQueue"]
+
+def __getattr__(name: str) -> object:
+    """The result and error types live in results.py; the façade names them too
+    (``from sailau.ballot_box.station import CastStatus`` keeps working)."""
+    if name in results.__all__:
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Reason = Refusal  # compatibility name for ballot_box/app.py until the clerk's desk (issue 12) is merged
 

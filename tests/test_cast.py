@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 
 from sailau.ballot_box import audit, store
 from sailau.simulator.booth_rig import Rig
-from sailau.ballot_box.db import StationDB, open_station_db
+from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.models import PollsState
 from sailau.ballot_box.refusal import Refusal
 from sailau.ballot_box.station import CastStatus, Station
@@ -29,15 +28,10 @@ from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport
 
 
+
 @pytest.fixture(scope="module")
 def rig() -> Rig:
     return Rig.create(voters=8)
-
-
-@pytest.fixture
-def station(rig: Rig, station_db_url: str, tmp_path: Path):
-    with open_station_db(station_db_url) as db:
-        yield rig.open_station(db, tmp_path)
 
 
 class Slot(InProcessTransport):

@@ -29,15 +29,10 @@ from sailau.smartcard.transport import InProcessTransport
 VOTERS = 9
 
 
+
 @pytest.fixture(scope="module")
 def rig() -> Rig:
     return Rig.create(voters=VOTERS + 2)
-
-
-@pytest.fixture
-def station(rig: Rig, station_db_url: str, tmp_path: Path):
-    with open_station_db(station_db_url) as db:
-        yield rig.open_station(db, tmp_path)
 
 
 def run_day(rig: Rig, station: Station, voters: int = VOTERS) -> list[str]:

@@ -16,6 +16,7 @@ import pytest
 
 from sailau.simulator.bench_card import bench_in_process, bench_pcsc
 from sailau.simulator.card_app import ATR, TEST_MASTER_KEY, VirtualBallotCard
+from sailau.simulator.faults import FaultyCard
 from sailau.simulator.vpcd import VpcdBridge
 from sailau.smartcard.apdu import AID, CardState, Ins
 from sailau.smartcard.client import BallotCardClient, CardStatus
@@ -93,25 +94,17 @@ def test_empty_reader_raises_no_card(vpcd_slot):
         PcscTransport(vpcd_slot.reader).connect()
 
 
-class PullDuring:
-    """A card that, on one instruction, runs it and then has the card pulled
-    from another thread before the response goes back (a voter yanking the
-    card while the host waits)."""
+class PullDuring(FaultyCard):
+    """The simulator's fault-injecting card (`simulator.faults.FaultyCard`) pulled the
+    way only a real reader can be: on one instruction it runs it, then the card is
+    pulled from another thread through the vpcd bridge before the response goes back
+    (a voter yanking the card while the host waits)."""
 
     def __init__(self, card: VirtualBallotCard, ins: int) -> None:
-        self.card = card
+        super().__init__(card, label=f"pulled during INS {ins:#04x}")
         self.ins = ins
         self.bridge: VpcdBridge | None = None
         self.puller: threading.Thread | None = None
-
-    def atr(self) -> bytes:
-        return self.card.atr()
-
-    def power_on(self) -> bytes:
-        return self.card.power_on()
-
-    def power_off(self) -> None:
-        self.card.power_off()
 
     def execute(self, apdu: bytes) -> bytes:
         response = self.card.execute(apdu)

@@ -18,8 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from sailau.ballot_box import audit, pollbook, store
 from sailau.simulator.booth_rig import K, Rig
-from sailau.ballot_box.cardlink import CardLinkKey
-from sailau.ballot_box.db import StationDB, open_station_db
+from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.models import TokenState, VoterCard
 from sailau.ballot_box.station import (
     ActionKind,
@@ -37,15 +36,9 @@ from sailau.ballot_box.store import CastRecorded, ReplaceOutcome
 from sailau.cli.main import cli
 from sailau.election.protocol import SignedProtocol, validate_protocol
 from sailau.election.record import IssueBlock, SealedBallot, token_hash
-from sailau.simulator.card_app import VirtualBallotCard
 from sailau.simulator.faults import FaultyCard, clone_card
 from sailau.smartcard.apdu import CardState
-from sailau.smartcard.client import BallotCardClient
-from sailau.smartcard.transport import InProcessTransport
-
-
-class Crash(Exception):
-    """The station process 'dies' at a fault point."""
+from station_support import Crash, audit_kinds, blank_card, card_links, client_of, restart
 
 
 @pytest.fixture(scope="module")
@@ -53,48 +46,11 @@ def rig() -> Rig:
     return Rig.create(voters=8)
 
 
-@pytest.fixture
-def db(station_db_url: str):
-    with open_station_db(station_db_url) as database:
-        yield database
-
-
-@pytest.fixture
-def station(rig: Rig, db: StationDB, tmp_path: Path) -> Station:
-    return rig.open_station(db, tmp_path)
-
-
-def card_and_client(rig: Rig) -> tuple[VirtualBallotCard, BallotCardClient]:
-    card = VirtualBallotCard(master_key=rig.card_master_key)
-    client = BallotCardClient(InProcessTransport(card))
-    client.connect()
-    return card, client
-
-
-def client_of(card: VirtualBallotCard) -> BallotCardClient:
-    client = BallotCardClient(InProcessTransport(card))
-    client.connect()
-    return client
-
-
-def restart(rig: Rig, station: Station, **kwargs: object) -> Station:
-    """A new Station over the same database: the in-memory queue and pending issue are gone."""
-    return Station.attach(station.db, rig.election, rig.station_key, rig.card_master_key, **kwargs)
-
-
-def links(rig: Rig) -> CardLinkKey:
-    return CardLinkKey.from_master_key(rig.card_master_key)
-
-
-def kinds(db: StationDB) -> list[tuple[str, dict]]:
-    return [(e.kind, e.payload) for e in audit.read_events(db)]
-
-
 # --- one card per voter, across restarts ---------------------------------------------------
 
 
 def test_a_voter_who_got_a_card_cannot_get_another_after_a_restart(rig: Rig, station: Station) -> None:
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[0])
     assert station.on_card(client).kind is ActionKind.ISSUED
     receipt = rig.vote(client, rig.selections(0))
@@ -104,13 +60,13 @@ def test_a_voter_who_got_a_card_cannot_get_another_after_a_restart(rig: Rig, sta
     with pytest.raises(CardAlreadyIssued, match="already got a card"):
         restarted.select_voter(rig.iins[0])
     assert restarted.waiting == []
-    _, client2 = card_and_client(rig)
+    _, client2 = blank_card(rig)
     with pytest.raises(CardAlreadyIssued):
         restarted.issue_card(client2, rig.iins[0])
     assert restarted.on_card(client2).kind is ActionKind.NEED_VOTER  # nobody is waiting: nothing written
     c = restarted.counters()
     assert (c.checked_in, c.issued, c.cast, c.replaced) == (1, 1, 1, 0)
-    refusals = [p for k, p in kinds(station.db) if k == "issue_refused"]
+    refusals = [p for k, p in audit_kinds(station.db) if k == "issue_refused"]
     assert refusals == [{"reason": "card_already_issued"}, {"reason": "card_already_issued"}]
     assert receipt
 
@@ -120,14 +76,14 @@ def test_the_database_refuses_a_second_card_even_when_two_stations_queue_the_vot
     other = restart(rig, station)
     station.check_in(rig.iins[1])
     other.select_voter(rig.iins[1])  # queued there before the first issued
-    first, client = card_and_client(rig)
+    first, client = blank_card(rig)
     station.issue_card(client)
-    second, client2 = card_and_client(rig)
+    second, client2 = blank_card(rig)
     with pytest.raises(CardAlreadyIssued):
         other.issue_card(client2, rig.iins[1])
     assert first.state is CardState.ISSUED and second.state is CardState.BLANK
     assert other.waiting == [] and station.counters().issued == 1
-    assert kinds(station.db)[-1] == ("issue_refused", {"reason": "card_already_issued"})
+    assert audit_kinds(station.db)[-1] == ("issue_refused", {"reason": "card_already_issued"})
 
 
 def test_store_marks_voter_and_token_in_one_transaction(rig: Rig, station: Station) -> None:
@@ -136,11 +92,11 @@ def test_store_marks_voter_and_token_in_one_transaction(rig: Rig, station: Stati
     with pytest.raises(store.DuplicateToken):  # the token insert fails: the voter flag rolls back with it
         existing = bytes(32)
         store.record_issued(station.db, existing)
-        store.issue_to_voter(station.db, rig.iins[2], existing, links=links(rig))
+        store.issue_to_voter(station.db, rig.iins[2], existing, links=card_links(rig))
     assert station.search(rig.iins[2])[0].card is VoterCard.NONE
     assert store.counters(station.db).issued == before + 1  # only the bare record_issued one
     assert store.issue_to_voter(station.db, rig.iins[3], bytes([1]) * 32,
-                                links=links(rig)) is Refusal.NOT_CHECKED_IN
+                                links=card_links(rig)) is Refusal.NOT_CHECKED_IN
 
 
 # --- replacement after a crash between the token record and the card write --------------
@@ -152,7 +108,7 @@ def test_replacement_after_a_crash_before_the_card_was_written(rig: Rig, station
             raise Crash(point)
 
     crashing = restart(rig, station, fault_hook=die)
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     crashing.check_in(rig.iins[0])
     with pytest.raises(Crash):
         crashing.on_card(client)  # token recorded, voter marked, card never written
@@ -183,7 +139,7 @@ def test_replacement_after_a_crash_before_the_card_was_written(rig: Rig, station
     with pytest.raises(ReplacementRefused) as counted:  # the voter's card is in the box: never replaced
         restarted.replace_card(rig.iins[0], ReplaceReason.LOST, card_not_returned=True)
     assert counted.value.reason is Refusal.ALREADY_COUNTED
-    events = kinds(station.db)
+    events = audit_kinds(station.db)
     assert ("card_replaced", {"reason": "issue_interrupted", "card_returned": False}) in events
     assert ("replacement_refused", {"reason": "already_counted", "why": "lost", "card_returned": False}) in events
     assert ("card_rejected", {"reason": "card_not_issued", "during": "replace"}) in events
@@ -199,7 +155,7 @@ def test_replacement_after_a_crash_before_the_card_was_written(rig: Rig, station
 
 
 def test_replacement_with_the_old_card_cancels_its_token(rig: Rig, station: Station, tmp_path: Path) -> None:
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[4])
     station.on_card(client)
     old_token = IssueBlock.parse(card.issue_block).token_hash
@@ -232,7 +188,7 @@ def test_replacement_with_the_old_card_cancels_its_token(rig: Rig, station: Stat
 
 
 def test_replacement_refusals_change_nothing(rig: Rig, station: Station) -> None:
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     with pytest.raises(ReplacementRefused) as not_in:
         station.replace_card(rig.iins[5], ReplaceReason.LOST, card_not_returned=True)
     assert not_in.value.reason is Refusal.NOT_CHECKED_IN
@@ -253,7 +209,7 @@ def test_replacement_refusals_change_nothing(rig: Rig, station: Station) -> None
 
 def test_a_cast_card_handed_back_is_not_replaced(rig: Rig, station: Station) -> None:
     """The old card's token is used (its ballot is counted): the replacement is refused."""
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[6])
     station.on_card(client)
     copy = clone_card(FaultyCard(card))  # ISSUED copy of the card
@@ -268,7 +224,7 @@ def test_a_cast_card_handed_back_is_not_replaced(rig: Rig, station: Station) -> 
 def test_a_failed_issue_still_known_in_memory_is_replaced_with_its_token(rig: Rig, station: Station) -> None:
     """Same process: the ISSUE failed and the card went missing. The station knows the
     token, so the replacement cancels it (no outstanding token, no confirmation needed)."""
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[7])
     original = client.transport.transmit
 
@@ -292,7 +248,7 @@ def test_abandoning_a_failed_issue_for_another_card_keeps_the_protocol_valid(
         rig: Rig, station: Station, tmp_path: Path) -> None:
     """The clerk takes another card after a failed ISSUE: the first token is cancelled as a
     replacement, so cards issued (2) stay within voters checked in (1) + replaced (1)."""
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[0])
     original = client.transport.transmit
 
@@ -306,18 +262,18 @@ def test_abandoning_a_failed_issue_for_another_card_keeps_the_protocol_valid(
     client.transport.transmit = fail_issue  # type: ignore[method-assign]
     with pytest.raises(IssueFailed):
         station.on_card(client)
-    other, client2 = card_and_client(rig)
+    other, client2 = blank_card(rig)
     assert station.on_card(client2).kind is ActionKind.ISSUED
     rig.vote(client2, rig.selections(0))
     assert station.cast_card(client2).counted
     p = station.close_polls(rig.shares[:K], tmp_path / "out").protocol
     assert (p.cards_issued, p.cards_cancelled, p.cards_replaced, p.cards_not_returned) == (2, 1, 1, 0)
     assert validate_protocol(p, rig.election) == []
-    assert ("card_replaced", {"reason": "issue_failed", "card_returned": True}) in kinds(station.db)
+    assert ("card_replaced", {"reason": "issue_failed", "card_returned": True}) in audit_kinds(station.db)
 
 
 def test_replacement_events_and_voter_rows_name_no_card(rig: Rig, station: Station) -> None:
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[1])
     station.on_card(client)
     station.replace_card(rig.iins[1], ReplaceReason.DAMAGED, old_card=client)
@@ -333,7 +289,7 @@ def test_replacement_events_and_voter_rows_name_no_card(rig: Rig, station: Stati
 def test_the_card_link_is_opaque_and_lives_only_while_the_voter_holds_the_card(rig: Rig, station: Station) -> None:
     """The voter row names its card's token only encrypted (a reader without the card
     master key cannot join it to issued_tokens), and only until the card is replaced."""
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[3])
     station.on_card(client)
     token = IssueBlock.parse(card.issue_block).token_hash
@@ -348,9 +304,9 @@ def test_the_card_link_is_opaque_and_lives_only_while_the_voter_holds_the_card(r
     with station.db.engine.connect() as connection:
         hashes = [bytes(r[0]) for r in connection.exec_driver_sql("SELECT token_hash FROM issued_tokens")]
     assert hashes == [token] and all(h not in held for h in hashes)
-    assert links(rig).decrypt(rig.iins[3], held) == token
+    assert card_links(rig).decrypt(rig.iins[3], held) == token
     with pytest.raises(ValueError):  # bound to the voter: copied to another row it does not open
-        links(rig).decrypt(rig.iins[4], held)
+        card_links(rig).decrypt(rig.iins[4], held)
     station.replace_card(rig.iins[3], ReplaceReason.LOST, card_not_returned=True)
     assert link() is None
 
@@ -359,7 +315,7 @@ def test_the_card_link_is_opaque_and_lives_only_while_the_voter_holds_the_card(r
 
 
 def test_on_card_reports_a_card_pulled_before_its_state_is_known(rig: Rig, station: Station) -> None:
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     client.transport.remove()  # type: ignore[attr-defined]
     action = station.on_card(client)
     assert action.kind is ActionKind.REMOVED and action.state is None and action.serial == b""
@@ -371,7 +327,7 @@ def test_on_card_reports_a_card_pulled_before_its_state_is_known(rig: Rig, stati
 
 def test_signed_protocol_anchors_the_audit_log_and_a_cut_log_is_caught(
         rig: Rig, station: Station, tmp_path: Path) -> None:
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     for i in range(2):
         station.check_in(rig.iins[i])
         station.on_card(client)
@@ -430,12 +386,12 @@ def test_a_rewritten_audit_log_does_not_reach_the_anchor(rig: Rig, station: Stat
 def test_cancel_of_a_replaced_card_left_issued_just_clears(rig: Rig, station: Station) -> None:
     """Crash after the replacement's commit, before CLEAR: the old card comes back ISSUED
     with a cancelled token; the cancel dialog clears it, nothing counted twice."""
-    card, client = card_and_client(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[2])
     station.on_card(client)
     token = IssueBlock.parse(card.issue_block).token_hash
     assert store.replace_card(station.db, rig.iins[2], "damaged", old_token_hash=token,
-                              links=links(rig)) is ReplaceOutcome.REPLACED
+                              links=card_links(rig)) is ReplaceOutcome.REPLACED
     assert station.on_card(client).kind is ActionKind.OFFER_CANCEL
     result = station.cancel_card(client)
     assert result.status is CancelStatus.ALREADY_CANCELLED and card.state is CardState.BLANK
@@ -498,7 +454,7 @@ class VoterCardMachine(RuleBasedStateMachine):
         station = rig.station(self.db)
         pollbook.import_voters(self.db, _MACHINE_CSV)
         station.open_polls([rig.terminal])
-        self.links = links(rig)
+        self.links = card_links(rig)
         self.iins = rig.iins
         self.checked_in: set[int] = set()
         self.live: dict[int, bytes] = {}  # voter -> token hash of the card they hold

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -36,10 +36,10 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import text
 
-from sailau.ballot_box import audit, pollbook, store
+from sailau.ballot_box import pollbook, store
 from sailau.simulator.booth_rig import K, Rig
 from sailau.ballot_box.cardlink import CardLinkKey
-from sailau.ballot_box.db import StationDB, open_station_db
+from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.models import TokenState, VoterCard
 from sailau.ballot_box.station import (
     ActionKind,
@@ -57,42 +57,12 @@ from sailau.election.record import IssueBlock, SealedBallot
 from sailau.simulator.card_app import VirtualBallotCard
 from sailau.simulator.faults import FaultyCard, clone_card
 from sailau.smartcard.apdu import CardState
-from sailau.smartcard.client import BallotCardClient
-from sailau.smartcard.transport import InProcessTransport
-
-
-class Crash(Exception):
-    """The station process 'dies' at a fault point."""
+from station_support import Crash, audit_kinds, blank_card, client_of, restart, wait_until_blocked_on_a_lock
 
 
 @pytest.fixture(scope="module")
 def rig() -> Rig:
     return Rig.create(voters=6)
-
-
-@pytest.fixture
-def station(rig: Rig, station_db_url: str, tmp_path: Path) -> Iterator[Station]:
-    with open_station_db(station_db_url) as db:
-        yield rig.open_station(db, tmp_path)
-
-
-def client_of(card: VirtualBallotCard) -> BallotCardClient:
-    client = BallotCardClient(InProcessTransport(card))
-    client.connect()
-    return client
-
-
-def blank(rig: Rig) -> tuple[VirtualBallotCard, BallotCardClient]:
-    card = VirtualBallotCard(master_key=rig.card_master_key)
-    return card, client_of(card)
-
-
-def restart(rig: Rig, station: Station, **kwargs: object) -> Station:
-    return Station.attach(station.db, rig.election, rig.station_key, rig.card_master_key, **kwargs)
-
-
-def events(db: StationDB) -> list[tuple[str, dict]]:
-    return [(e.kind, e.payload) for e in audit.read_events(db)]
 
 
 # --- the cases of the issue -------------------------------------------------------------------
@@ -102,7 +72,7 @@ def test_a_lost_card_the_voter_kept_is_refused_by_name_kept_and_the_close_signs(
         rig: Rig, station: Station, tmp_path: Path) -> None:
     """The issue's double vote: the voter keeps the "lost" card, gets a new one, casts both.
     Before: both accepted; cast 2 > checked in 1; close refused for good, no protocol."""
-    card, client = blank(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[0])
     station.on_card(client)
     kept = clone_card(FaultyCard(card)).card  # the card the voter says is lost
@@ -111,7 +81,7 @@ def test_a_lost_card_the_voter_kept_is_refused_by_name_kept_and_the_close_signs(
     assert not result.card_returned and "revoked" in result.message
     assert store.token_state(station.db, old_token) is TokenState.REVOKED
 
-    new, new_client = blank(rig)
+    new, new_client = blank_card(rig)
     assert station.on_card(new_client).kind is ActionKind.ISSUED
     rig.vote(new_client, rig.selections(0))
     assert station.cast_card(new_client).status is CastStatus.ACCEPTED
@@ -122,7 +92,7 @@ def test_a_lost_card_the_voter_kept_is_refused_by_name_kept_and_the_close_signs(
     assert refused.status is CastStatus.REJECTED and refused.reason is Refusal.CARD_REVOKED
     assert refused.message.startswith("Revoked: this card was replaced") and "keep it for the commission" in refused.message
     assert kept.state is CardState.VOTED and not refused.card_cleared  # kept as evidence, not cleared
-    assert ("card_rejected", {"reason": "card_revoked"}) in events(station.db)
+    assert ("card_rejected", {"reason": "card_revoked"}) in audit_kinds(station.db)
 
     c = station.counters()
     assert (c.checked_in, c.issued, c.cast, c.cancelled, c.outstanding, c.revoked) == (1, 2, 1, 0, 0, 1)
@@ -136,7 +106,7 @@ def test_a_lost_card_the_voter_kept_is_refused_by_name_kept_and_the_close_signs(
 def test_a_revoked_card_is_refused_wherever_it_comes_back(rig: Rig, station: Station) -> None:
     """At the cancel dialog (still ISSUED) and handed back for a replacement: refused by name,
     audited, not cleared."""
-    card, client = blank(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[1])
     station.on_card(client)
     station.replace_card(rig.iins[1], ReplaceReason.LOST, card_not_returned=True)
@@ -145,13 +115,13 @@ def test_a_revoked_card_is_refused_wherever_it_comes_back(rig: Rig, station: Sta
     assert cancel.status is CancelStatus.REJECTED and cancel.reason is Refusal.CARD_REVOKED
     assert card.state is CardState.ISSUED
 
-    new, new_client = blank(rig)
+    new, new_client = blank_card(rig)
     station.on_card(new_client)  # the voter's new card
     with pytest.raises(ReplacementRefused) as handed:
         station.replace_card(rig.iins[1], ReplaceReason.DAMAGED, old_card=client)
     assert handed.value.reason is Refusal.CARD_REVOKED and "Keep it" in str(handed.value)
     assert card.state is CardState.ISSUED
-    log = events(station.db)
+    log = audit_kinds(station.db)
     assert ("card_rejected", {"reason": "card_revoked", "during": "cancel"}) in log
     assert ("replacement_refused", {"reason": "card_revoked", "why": "damaged", "card_returned": True}) in log
     assert station.counters().replaced == 1
@@ -168,7 +138,7 @@ def test_crashes_at_the_same_point_of_issuing_never_lock_the_voter_out(
         if at == point:
             raise Crash(at)
 
-    card, client = blank(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[2])
     for attempt in range(3):
         crashing = restart(rig, station, fault_hook=die)
@@ -199,7 +169,7 @@ def test_crashes_at_the_same_point_of_issuing_never_lock_the_voter_out(
 
 
 def test_a_voter_whose_ballot_is_counted_cannot_get_a_card_by_calling_it_lost(rig: Rig, station: Station) -> None:
-    card, client = blank(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[3])
     station.on_card(client)
     rig.vote(client, rig.selections(3))
@@ -216,8 +186,8 @@ def test_a_voter_whose_ballot_is_counted_cannot_get_a_card_by_calling_it_lost(ri
 def test_another_voters_card_cannot_stand_in_for_the_old_card(rig: Rig, station: Station) -> None:
     """Handing in B's unused card to replace A's would cancel B's card and leave A's live:
     A could then vote twice. Refused: it is not A's card."""
-    a_card, a_client = blank(rig)
-    b_card, b_client = blank(rig)
+    a_card, a_client = blank_card(rig)
+    b_card, b_client = blank_card(rig)
     station.check_in(rig.iins[4])
     station.on_card(a_client)
     station.check_in(rig.iins[5])
@@ -234,7 +204,7 @@ def test_a_replacement_racing_the_cast_of_the_same_card_never_counts_both(rig: R
     """The revocation and the cast move the same token row with one conditional UPDATE each:
     whichever commits first wins, the other sees it (PostgreSQL: waits on the row lock and
     re-checks; SQLite: the write lock serialises them)."""
-    card, client = blank(rig)
+    card, client = blank_card(rig)
     station.check_in(rig.iins[0])
     station.on_card(client)
     token = IssueBlock.parse(card.issue_block).token_hash
@@ -250,27 +220,12 @@ def test_a_replacement_racing_the_cast_of_the_same_card_never_counts_both(rig: R
         racer = threading.Thread(target=lambda: outcome.append(
             store.replace_card(station.db, rig.iins[0], "lost", old_token_hash=None, links=links)))
         racer.start()
-        _wait_until_blocked_on_a_lock(station.db)
+        wait_until_blocked_on_a_lock(station.db, "replacement")
         assert outcome == []
         holder.commit()
         racer.join(timeout=60)
     assert outcome == [Refusal.ALREADY_COUNTED]
     assert store.token_state(station.db, token) is TokenState.USED and station.counters().replaced == 0
-
-
-def _wait_until_blocked_on_a_lock(db: StationDB) -> None:
-    import time
-
-    deadline = time.monotonic() + 30
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
-        while time.monotonic() < deadline:
-            waiting = watcher.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )).scalar()
-            if waiting:
-                return
-            time.sleep(0.01)  # polling a condition under a deadline
-    pytest.fail("the racing replacement never blocked on the held row lock")
 
 
 def test_migration_0003_maps_lost_and_reissued_and_unlinked_cards_need_the_old_card(station_db_url: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from sailau.ballot_box import audit, pollbook, store
 from sailau.simulator.booth_rig import Rig
-from sailau.ballot_box.db import StationDB, open_station_db
+from sailau.ballot_box.db import StationDB
 from sailau.ballot_box.models import PollsState, TokenState
 from sailau.ballot_box.station import (
     ActionKind,
@@ -32,20 +32,10 @@ from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport
 
 
+
 @pytest.fixture(scope="module")
 def rig() -> Rig:
     return Rig.create(voters=12)
-
-
-@pytest.fixture
-def db(station_db_url: str):
-    with open_station_db(station_db_url) as database:
-        yield database
-
-
-@pytest.fixture
-def station(rig: Rig, db: StationDB, tmp_path: Path) -> Station:
-    return rig.open_station(db, tmp_path)
 
 
 def new_card(rig: Rig) -> tuple[VirtualBallotCard, BallotCardClient, InProcessTransport]:

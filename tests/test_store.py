@@ -29,6 +29,7 @@ from sailau.ballot_box.store import CancelOutcome, CastRecorded
 
 FINGERPRINT = bytes(range(32))
 STATION_KEY = b"station1"
+from station_support import wait_until_blocked_on_a_lock
 
 
 def open_station(url: str) -> StationDB:
@@ -216,7 +217,7 @@ def test_postgres_cast_waiting_on_a_concurrent_mark_recounts_nothing(postgres_ur
                 outcome: list[CastRecorded | Refusal] = []
                 racer = threading.Thread(target=lambda: outcome.append(store.cast_ballot(db, token, 1, b"ballot")))
                 racer.start()
-                _wait_until_blocked_on_a_lock(db)
+                wait_until_blocked_on_a_lock(db, "cast")
                 assert outcome == []  # still waiting on A's row lock
                 holder.commit() if commit_first else holder.rollback()
                 racer.join(timeout=60)
@@ -225,19 +226,6 @@ def test_postgres_cast_waiting_on_a_concurrent_mark_recounts_nothing(postgres_ur
             assert len(store.ballots(db)) == before + (0 if commit_first else 1)
     finally:
         db.close()
-
-
-def _wait_until_blocked_on_a_lock(db: StationDB) -> None:
-    deadline = time.monotonic() + 30
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
-        while time.monotonic() < deadline:
-            waiting = watcher.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )).scalar()
-            if waiting:
-                return
-            time.sleep(0.01)  # polling a condition under a deadline
-    pytest.fail("the racing cast never blocked on the held row lock")
 
 
 # --- secrecy of order -------------------------------------------------------------
