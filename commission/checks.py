@@ -158,16 +158,21 @@ def check_protocol_file(raw: bytes, source: str, election: Election, registry: S
     return CheckedProtocol(source, signed, raw, hashlib.sha256(raw).hexdigest())
 
 
-def check_protocol_path(path: Path, election: Election, registry: StationRegistry) -> CheckedProtocol | Refusal:
-    """`check_protocol_file` on the file at `path`, read within its bound: a file that
-    cannot be read is refused as `format`, one too large as `too_large`, unread."""
+def read_or_refuse(path: Path) -> bytes | Refusal:
+    """The bytes of a protocol (or decision) file, read within the protocol bound; a
+    file that cannot be read is refused as `format`, one too large as `too_large`, unread."""
     try:
-        raw = read_protocol_file(path)
+        return read_protocol_file(path)
     except ProtocolFormatError as e:
         return Refusal(str(path), None, Reason(e.reason), str(e))
     except OSError as e:
         return Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})")
-    return check_protocol_file(raw, str(path), election, registry)
+
+
+def check_protocol_path(path: Path, election: Election, registry: StationRegistry) -> CheckedProtocol | Refusal:
+    """`check_protocol_file` on the file at `path`, read by `read_or_refuse`."""
+    raw = read_or_refuse(path)
+    return raw if isinstance(raw, Refusal) else check_protocol_file(raw, str(path), election, registry)
 
 
 # --- receipt lists ------------------------------------------------------------------------

@@ -43,9 +43,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sailau.election import filekind
 from sailau.election.crypto import KeyFormatError, SignatureError, ed25519_public_bytes, key_id, sign, verify_key_from_bytes, verify_signature
 from sailau.election.definition import Election
-from sailau.election.protocol import ProtocolFormatError, canonical_json, parse_strict_json, read_protocol_file
+from sailau.election.protocol import ProtocolFormatError, canonical_json, parse_strict_json
 
-from .checks import Reason, Refusal
+from .checks import Reason, Refusal, read_or_refuse
 
 DECISION_FORMAT = "sailau/conflict-decision"
 DECISION_VERSION = 1
@@ -125,14 +125,9 @@ def _bytes_hex(value: Any, length: int, what: str) -> bytes:
 
 def check_decision_path(path: Path, election: Election) -> ConflictDecision | Refusal:
     """`check_decision_file` on the file at `path`, read within the bound of the
-    protocols it settles: unreadable is `format`, too large `too_large`, unread."""
-    try:
-        raw = read_protocol_file(path)
-    except ProtocolFormatError as e:
-        return Refusal(str(path), None, Reason(e.reason), str(e))
-    except OSError as e:
-        return Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})")
-    return check_decision_file(raw, str(path), election)
+    protocols it settles (`checks.read_or_refuse`)."""
+    raw = read_or_refuse(path)
+    return raw if isinstance(raw, Refusal) else check_decision_file(raw, str(path), election)
 
 
 def check_decision_file(raw: bytes, source: str, election: Election) -> ConflictDecision | Refusal:

@@ -309,13 +309,7 @@ def read_registry_draft(path: str | Path) -> StationRegistry:
     """The entries of a registry file of either version, signed or not, NOT trusted:
     the input of `sailau registry sign --from`, never of a check."""
     path = Path(path)
-    try:
-        raw = jsonfile.read_bounded(path, MAX_REGISTRY_BYTES, "a station key registry")
-    except OSError as e:
-        raise RegistryError(f"{path}: cannot read station key registry ({e.strerror})") from None
-    except jsonfile.InputError as e:
-        raise RegistryError(f"station key registry refused ({e.reason}): {e}") from None
-    return _registry_of(_parse(raw, str(path)), str(path))
+    return _registry_of(_parse(_read_registry_file(path), str(path)), str(path))
 
 
 def build_registry(
@@ -345,13 +339,17 @@ def build_registry(
 def load_registry(path: str | Path, election: Election) -> SignedRegistry:
     """Read and verify (`verify_registry`) the registry file at `path`."""
     path = Path(path)
+    return verify_registry(_read_registry_file(path), election, str(path))
+
+
+def _read_registry_file(path: Path) -> bytes:
+    """A registry file's bytes within `MAX_REGISTRY_BYTES`, or a `RegistryError` in words."""
     try:
-        raw = jsonfile.read_bounded(path, MAX_REGISTRY_BYTES, "a station key registry")
+        return jsonfile.read_bounded(path, MAX_REGISTRY_BYTES, "a station key registry")
     except OSError as e:
         raise RegistryError(f"{path}: cannot read station key registry ({e.strerror})") from None
     except jsonfile.InputError as e:
         raise RegistryError(f"station key registry refused ({e.reason}): {e}") from None
-    return verify_registry(raw, election, str(path))
 
 
 def write_registry(signed: SignedRegistry, path: str | Path) -> None:
