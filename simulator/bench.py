@@ -6,10 +6,10 @@ only orchestrates, summarises and reports:
 | name | what | measured by |
 |---|---|---|
 | card | SELECT round trip, in-process and through pcscd + vpcd | `simulator.bench_card` |
-| cast | ballot-box cast path (read, verify, one durable transaction, CLEAR) on SQLite and PostgreSQL, each beside a bare durable commit on the same database, and their ratio | `ballot_box.bench.bench_cast` |
+| cast | ballot-box cast path (read, verify, one durable transaction, CLEAR) on SQLite and PostgreSQL, each beside a bare durable commit on the same database, and their ratio | `simulator.booth_rig.bench_cast` |
 | seal | terminal seal + sign (encode, HPKE seal, Ed25519 sign), as `TerminalSession.cast` does | here |
 | io | APDUs and bytes per voter (issue + terminal read/write + cast read/clear), wire time at 9,600 and 115,200 bit/s, terminal write time | here, with `IoStats` |
-| close | close of polls (shares, decrypt + tally, sign, JSON/NIST/PDF/receipts) | `ballot_box.bench.bench_close` |
+| close | close of polls (shares, decrypt + tally, sign, JSON/NIST/PDF/receipts) | `simulator.booth_rig.bench_close` |
 | commission | import of N signed precinct protocols | `commission.bench.run_commission_bench` |
 | peer | the same ballots encrypted and tallied by ElectionGuard, as a ratio | `simulator.peers` |
 

@@ -1,0 +1,38 @@
+"""One refusal vocabulary (ballot_box/refusal.py): its values are in audit logs on disk,
+so they are pinned here; no other enum of the station spells a refusal again."""
+
+from __future__ import annotations
+
+from sailau.ballot_box import results, station, store
+from sailau.ballot_box.refusal import CARD_REFUSALS, Refusal
+
+#: every value an audit log on disk may hold in a refusal's ``reason`` (never rename one)
+ON_DISK = {
+    "wrong_election", "wrong_precinct", "malformed_record", "unknown_terminal", "bad_signature",
+    "card_not_voted", "card_not_issued", "card_removed", "unknown_token", "already_counted",
+    "card_cancelled", "card_revoked", "unknown_voter", "not_checked_in", "card_already_issued",
+    "no_card_to_replace", "not_their_card", "card_unlinked",
+}
+
+
+def test_the_values_in_audit_logs_stay() -> None:
+    assert {r.value for r in Refusal} == ON_DISK
+    assert CARD_REFUSALS < set(Refusal)
+
+
+def test_the_store_outcomes_keep_only_their_success_members() -> None:
+    refusals = {r.value for r in Refusal}
+    assert {o.value for o in store.IssueOutcome} == {"issued"}
+    assert {o.value for o in store.ReplaceOutcome} == {"replaced", "replaced_revoked"}
+    assert {o.value for o in store.CancelOutcome} == {"cancelled", "already_cancelled"}
+    # a cast of a counted card is no refusal of the cast (the card is cleared), though
+    # the audit chain records it as card_rejected/already_counted, as it always has
+    assert {o.value for o in store.CastRecorded} & refusals == {"already_counted"}
+    for status in (results.CastStatus, results.CancelStatus):
+        assert {s.value for s in status} & refusals <= {"already_counted"}
+
+
+def test_the_facade_names_every_result_type() -> None:
+    for name in results.__all__:
+        assert getattr(station, name) is getattr(results, name)
+    assert station.Reason is Refusal  # compatibility name, until the clerk's desk is merged
