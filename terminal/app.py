@@ -28,13 +28,12 @@ screen replaces every other. The idle warning is shown and spoken."""
 
 from __future__ import annotations
 
-from textual import events
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 
-from sailau.smartcard.events import CardEvent, CardInserted
+from sailau.smartcard.events import CardEvent, CardEventMessage, CardInserted
 from sailau.terminal.cards import CardSource, ReaderStatus
 from sailau.terminal.i18n import N_, t
 from sailau.terminal.screens import (
@@ -88,14 +87,6 @@ FASTER, SLOWER = N_("Faster."), N_("Slower.")
 LOUDER, QUIETER = N_("Louder."), N_("Quieter.")
 SCREEN_OFF_SAID, SCREEN_ON_SAID = N_("Screen off."), N_("Screen on.")
 DEFAULTS_SAID = N_("Default settings.")
-
-
-class CardEventMessage(Message):
-    """A card went in or out of the reader (posted from any thread)."""
-
-    def __init__(self, event: CardEvent) -> None:
-        super().__init__()
-        self.event = event
 
 
 class KioskApp(App[None]):
@@ -175,20 +166,22 @@ class KioskApp(App[None]):
             if self.session.phase is Phase.WRITING:
                 return
             self._switch(ReadingScreen())
-            self.run_worker(self._read_card, thread=True, group="card")
+            self._read_card()
         else:
             self.session.on_card_removed()
             if self.session.phase is not Phase.WRITING:
                 self.show_phase()
 
+    @work(thread=True, group="card")
     def _read_card(self) -> None:
         self.session.on_card_inserted(self.source.client)
         self.call_from_thread(self.show_phase)
 
     def check_reader(self) -> None:
         """Ask the card source whether the reader can be used (off the UI loop)."""
-        self.run_worker(self._probe_reader, thread=True, group="reader", exclusive=True)
+        self._probe_reader()
 
+    @work(thread=True, group="reader", exclusive=True)
     def _probe_reader(self) -> None:
         status = self.source.status()
         self.call_from_thread(self.reader_status, status)
@@ -204,8 +197,9 @@ class KioskApp(App[None]):
         if self.session.phase is not Phase.REVIEW:
             return
         self._switch(WritingScreen())
-        self.run_worker(self._cast, thread=True, exclusive=True, group="card")
+        self._cast()
 
+    @work(thread=True, exclusive=True, group="card")
     def _cast(self) -> None:
         result = self.session.cast(progress=lambda step: self.call_from_thread(self._progress, step))
         self.call_from_thread(self._cast_done, result)
