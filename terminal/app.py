@@ -34,6 +34,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from sailau.smartcard.events import CardEvent, CardEventMessage, CardInserted
+from sailau.terminal import oplog
 from sailau.terminal.cards import CardSource, ReaderStatus
 from sailau.terminal.i18n import N_, t
 from sailau.terminal.screens import (
@@ -190,6 +191,8 @@ class KioskApp(App[None]):
         before = (self.session.reader_problem, self.session.reader_detail)
         phase = self.session.phase
         self.session.on_reader(status.problem, status.detail)
+        if (self.session.reader_problem, self.session.reader_detail) != before and status.problem is not None:
+            oplog.log.warning("card reader not usable: %s: %s", status.problem.value, status.detail)
         if (self.session.reader_problem, self.session.reader_detail) != before or self.session.phase is not phase:
             self.show_phase()
 
