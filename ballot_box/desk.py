@@ -489,14 +489,16 @@ class ClerkDesk:
         with self._work:
             result, failed = self._card_job(self.station.cancel_card, "cancel card")
             if result is None:
-                self._set(card=failed)
-                self._reload()
-                return DeskStep(failed)
-            note = note_for_cancel(result)
-            self._set(card=note)
-            issued = self._blank_in_reader() if result.card_cleared else None
-            self._reload()
-            return DeskStep(note if issued is None else note_for_issue(issued), cancelled=result, issued=issued)
+                return self._finish(failed)
+            return self._finish(note_for_cancel(result), cleared=result.card_cleared, cancelled=result)
+
+    def _finish(self, note: Note | None, *, cleared: bool = False, **done: Any) -> DeskStep:
+        """Show `note` as the card note; a card the step `cleared` is a blank card in the
+        reader (issued at once to a selected voter); read the figures again."""
+        self._set(card=note)
+        issued = self._blank_in_reader() if cleared else None
+        self._reload()
+        return DeskStep(note if issued is None else note_for_issue(issued), issued=issued, **done)
 
     # -- replace a card ------------------------------------------------------------------------------
 
@@ -519,33 +521,32 @@ class ClerkDesk:
         with self._work:
             try:
                 result: ReplaceResult | None = self.station.replace_card(iin, reason, card_not_returned=True)
-                failed = None
             except Exception as exc:
-                result, failed = None, note_for_error(exc, card=True, what="replace card")
-            return self._replaced(result, failed)
+                return self._replaced(None, note_for_error(exc, card=True, what="replace card"))
+            return self._replaced(result, None)
 
     def _replaced(self, result: ReplaceResult | None, failed: Note | None) -> DeskStep:
         if result is None:
-            self._set(card=failed)
-            self._reload()
-            return DeskStep(failed)
-        note = note_for_replace(result)
-        self._set(card=note)
+            return self._finish(failed)
         with self._state:
             waiting = self._blank_waiting
-        issued = self._blank_in_reader() if result.card_cleared or waiting else None
-        self._reload()
-        return DeskStep(note if issued is None else note_for_issue(issued), replaced=result, issued=issued)
+        return self._finish(note_for_replace(result), cleared=result.card_cleared or waiting, replaced=result)
 
     # -- voters --------------------------------------------------------------------------------------
 
-    def _desk_call(self, call: Callable[[], T], what: str) -> tuple[T | None, Note | None]:
+    @staticmethod
+    def _call(call: Callable[[], T], what: str) -> tuple[T | None, Note | None]:
+        """(value, None), or (None, the note for what `call` raised)."""
         try:
             return call(), None
         except Exception as exc:
-            note = note_for_error(exc, what=what)
-            self._set(desk=note)
-            return None, note
+            return None, note_for_error(exc, what=what)
+
+    def _desk_call(self, call: Callable[[], T], what: str) -> tuple[T | None, Note | None]:
+        value, failed = self._call(call, what)
+        if failed is not None:
+            self._set(desk=failed)
+        return value, failed
 
     def search(self, query: str) -> DeskStep:
         if not query.strip():
@@ -595,15 +596,9 @@ class ClerkDesk:
     def open_polls(self) -> DeskStep:
         """Enrol the terminal keys, check the box is empty (zero report), open the polls."""
         with self._work:
-            try:
-                report = self.station.open_polls(list(self.terminal_keys))
-            except Exception as exc:
-                note = note_for_error(exc, what="open polls")
-            else:
-                self._reload()
-                return DeskStep(Note("polls_open", "ok"), report=report)
+            report, failed = self._call(lambda: self.station.open_polls(list(self.terminal_keys)), "open polls")
             self._reload()
-            return DeskStep(note)
+            return DeskStep(failed or Note("polls_open", "ok"), report=report)
 
     # -- audit ----------------------------------------------------------------------------------------
 
@@ -662,11 +657,6 @@ class ClerkDesk:
         """Close the polls with the entered shares, count, sign and write the protocol."""
         with self._work:
             entries = [s.entry for s in self._shares]
-            try:
-                closing = self.station.close_polls(entries, self.out_dir)
-            except Exception as exc:
-                note = note_for_error(exc, what="close polls")
-                self._reload()
-                return DeskStep(note)
+            closing, failed = self._call(lambda: self.station.close_polls(entries, self.out_dir), "close polls")
             self._reload()
-            return DeskStep(closing=closing)
+            return DeskStep(failed, closing=closing)

@@ -204,16 +204,14 @@ class DeskScreen(ClerkScreen):
             self.query = query
 
     class CheckIn(Message):
-        def __init__(self, iin: str) -> None:
-            super().__init__()
-            self.iin = iin
-
-    class Select(Message):
-        """Give the next blank card to this checked-in voter."""
+        """Check this voter in (`iin`)."""
 
         def __init__(self, iin: str) -> None:
             super().__init__()
             self.iin = iin
+
+    class Select(CheckIn):
+        """Give the next blank card to this checked-in voter (`iin`)."""
 
     class Replace(Message):
         """Replace this voter's card (the app asks how)."""

@@ -82,6 +82,14 @@ class Table:
         self.transport.remove()
         self.desk.card_removed()
 
+    def issue_to(self, iin: str):  # noqa: ANN201
+        """Check `iin` in, issue them a blank card, and the card leaves with the voter."""
+        self.desk.check_in(iin)
+        card = blank_card()
+        assert self.insert(card).issued is not None
+        self.remove()
+        return card
+
 
 # --- the rules, without a screen --------------------------------------------------------------------
 
@@ -103,10 +111,7 @@ def test_a_blank_card_waits_in_the_reader_and_is_issued_at_check_in(tmp_path: Pa
 def test_the_card_cleared_by_a_cast_goes_to_the_voter_waiting(tmp_path: Path) -> None:
     with open_db(tmp_path) as db:
         table = Table(make_station(db, tmp_path))
-        table.desk.check_in(IINS[0])
-        card = blank_card()
-        assert table.insert(card).issued is not None
-        table.remove()
+        card = table.issue_to(IINS[0])
         table.desk.check_in(IINS[1])  # waits: no card in the reader
         assert table.desk.view().selected == IINS[1] and [v.iin for v in table.desk.view().waiting] == [IINS[1]]
         vote(card, 0)
@@ -121,10 +126,7 @@ def test_the_card_cleared_by_a_cast_goes_to_the_voter_waiting(tmp_path: Path) ->
 def test_a_cancel_offer_is_withdrawn_when_the_card_leaves(tmp_path: Path) -> None:
     with open_db(tmp_path) as db:
         table = Table(make_station(db, tmp_path))
-        table.desk.check_in(IINS[4])
-        card = blank_card()
-        table.insert(card)
-        table.remove()
+        card = table.issue_to(IINS[4])
         step = table.insert(card)
         assert step.action.kind is ActionKind.OFFER_CANCEL and table.desk.view().cancel_offered
         table.remove()
@@ -142,10 +144,7 @@ def test_a_cancel_offer_is_withdrawn_when_the_card_leaves(tmp_path: Path) -> Non
 def test_replace_needs_the_old_card_in_the_reader(tmp_path: Path) -> None:
     with open_db(tmp_path) as db:
         table = Table(make_station(db, tmp_path))
-        table.desk.check_in(IINS[2])
-        card = blank_card()
-        table.insert(card)
-        table.remove()
+        card = table.issue_to(IINS[2])
         assert table.desk.replace_in_reader(IINS[2]).note.code == "old_card_needed"
         table.insert(card)  # offered for cancel; the clerk replaces instead
         step = table.desk.replace_in_reader(IINS[2])
