@@ -420,9 +420,7 @@ class ClerkDesk:
         kind = action.kind
         if kind is ActionKind.ISSUED:
             assert action.issue is not None
-            note = note_for_issue(action.issue)
-            self._set(card=note)
-            return DeskStep(note, action, issued=action.issue)
+            return DeskStep(self._issued(action.issue), action, issued=action.issue)
         if kind is ActionKind.REMOVED:
             note = Note("card_pulled", "error")
             self._set(card=note)
@@ -464,8 +462,21 @@ class ClerkDesk:
                 return None
             self._blank_waiting = False
         result, failed = self._card_job(self.station.issue_card, "issue card")
-        self._set(card=failed if result is None else note_for_issue(result))
+        if result is None:
+            self._set(card=failed)
+        else:
+            self._issued(result)
         return result
+
+    def _issued(self, result: IssueResult) -> Note:
+        """A card was issued: say so, and drop a desk note that still asks for a blank
+        card for this voter ("Checked in: ... Insert a blank card.")."""
+        note = note_for_issue(result)
+        with self._state:
+            self._card_note = note
+            if self._desk_note is not None and self._desk_note.code in ("checked_in", "next_card_for"):
+                self._desk_note = None
+        return note
 
     def answer_offer(self) -> bool:
         """The clerk answered the cancel offer: it is closed (no I/O). True when the card is still in."""

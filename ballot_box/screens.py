@@ -238,6 +238,7 @@ class DeskScreen(ClerkScreen):
                 with Horizontal(classes="row"):
                     yield TrButton(N_("Check in"), id="check-in", variant="primary")
                     yield TrButton(N_("Give the next card to this voter"), id="select")
+                with Horizontal(classes="row"):  # its own row: beside the two above it was cut off
                     yield TrButton(N_("Replace card"), id="replace")
                 yield Tr(N_("Waiting for a card"), classes="subtitle")
                 yield DataTable(id="waiting", cursor_type="row")

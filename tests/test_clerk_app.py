@@ -147,6 +147,7 @@ async def test_search_check_in_issue_cast_and_counters(tmp_path: Path) -> None:
             card = blank_card()
             await insert(pilot, desk, card, "issue", lambda: "Card issued to Әлиева Айгүл" in card_note(app))
             assert card.state is CardState.ISSUED and station.waiting == []
+            assert "Insert a blank card" not in desk_note(app)  # before: the footer still asked for one
             c = station.counters()
             assert (c.checked_in, c.issued, c.cast, c.outstanding) == (1, 1, 0, 1)
             await remove(pilot, desk)
@@ -163,6 +164,20 @@ async def test_search_check_in_issue_cast_and_counters(tmp_path: Path) -> None:
             await press(pilot, "#check-in")
             await settle(pilot, lambda: "already checked in" in desk_note(app), "second check-in refused")
             assert station.counters().checked_in == 1
+
+
+async def test_replace_card_is_on_screen_not_cut_off(tmp_path: Path) -> None:
+    """Before: the third button of the row ("Replace card") lay past the desk's edge."""
+    with open_db(tmp_path) as db:
+        desk = make_desk(make_station(db, tmp_path))
+        async with desk.app.run_test(size=(110, 34)) as pilot:
+            await pilot.pause()
+            screen = desk.app.screen
+            left = screen.query_one("#desk-left").region
+            for selector in ("#check-in", "#select", "#replace"):
+                button = screen.query_one(selector, Button)
+                assert left.contains_region(button.region), (selector, button.region, left)
+                assert button.region.width >= len(str(button.label)) + 2
 
 
 async def test_blank_card_waits_for_a_voter_then_is_issued(tmp_path: Path) -> None:

@@ -106,6 +106,7 @@ def test_a_blank_card_waits_in_the_reader_and_is_issued_at_check_in(tmp_path: Pa
         assert step.voter is not None and step.issued is not None and step.issued.voter.iin == IINS[3]
         assert card.state is CardState.ISSUED and table.desk.view().card_note.code == "issued"
         assert table.desk.view().counters.issued == 1 and not table.desk.view().blank_card_waiting
+        assert table.desk.view().desk_note is None  # "Insert a blank card" is done: no longer asked for
 
 
 def test_the_card_cleared_by_a_cast_goes_to_the_voter_waiting(tmp_path: Path) -> None:
