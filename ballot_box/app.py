@@ -29,11 +29,13 @@ from typing import Any
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import Worker, WorkerState
 
 from sailau.smartcard.events import CardEvent, CardEventMessage, CardInserted
 from sailau.smartcard.events import CardEventCallback
 from sailau.smartcard.transport import Transport
 
+from . import oplog
 from .close import ClosingResult
 from .desk import ClerkDesk, DeskStep, DeskView, transport_opener
 from .i18n import LANGUAGES, t
@@ -183,6 +185,15 @@ class ClerkApp(App[None]):
         self.show()
         if then is not None:
             then(step)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A desk operation never raises what a clerk can cause; anything that still ends a
+        worker goes to the operator log with its traceback, and the clerk reads what to do."""
+        error = event.worker.error
+        if event.state is WorkerState.ERROR and error is not None:
+            oplog.failure("clerk app", error)
+            self.desk.note(Note("unexpected", "error"))
+            self.show()
 
     # -- opening ---------------------------------------------------------------------------
 

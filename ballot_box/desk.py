@@ -146,7 +146,7 @@ def _replace_refused(exc: ReplacementRefused) -> Note:
 
 
 #: what a station call raised -> the note; first match wins (subclasses before their bases)
-_RAISED: tuple[tuple[type[BaseException], Callable[[Any], Note]], ...] = (
+_RAISED: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[[Any], Note]], ...] = (
     (StorageFailed, note_for_storage),
     (pollbook.AlreadyCheckedIn, lambda e: Note("already_checked_in", "error")),
     (pollbook.VoterNotFound, lambda e: Note("voter_not_found", "error", detail=str(e))),
@@ -158,7 +158,7 @@ _RAISED: tuple[tuple[type[BaseException], Callable[[Any], Note]], ...] = (
     (NoVoterSelected, lambda e: Note("no_voter_selected", "warn")),
     (CardNotBlank, lambda e: Note("card_not_blank", "warn", detail=str(e))),
     (IssueFailed, lambda e: Note("issue_failed", "error")),
-    ((CardRemovedError, NoCardError), lambda e: Note("card_pulled", "error")),  # type: ignore[dict-item]
+    ((CardRemovedError, NoCardError), lambda e: Note("card_pulled", "error")),
     (WrongPollsState, lambda e: Note("wrong_polls_state", "error", {"state": e.state.value})),
     (ZeroReportFailed, lambda e: Note("zero_report_failed", "error", detail=str(e))),
     (ProtocolRefused, lambda e: Note("protocol_refused", "error", detail=str(e))),

@@ -32,6 +32,7 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from sailau.smartcard.events import CardEvent, CardEventMessage, CardInserted
 from sailau.terminal import oplog
@@ -146,6 +147,11 @@ class KioskApp(App[None]):
     def on_unmount(self) -> None:
         self.source.stop()
         self.speaker.stop()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that died (the app then exits, as before) leaves its traceback in the operator log."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            oplog.failure(f"kiosk worker {event.worker.name or event.worker.group}", event.worker.error)
 
     def _card_event(self, event: CardEvent) -> None:
         self.post_message(CardEventMessage(event))

@@ -632,3 +632,31 @@ async def test_cli_needs_the_precinct_for_a_new_station_database(tmp_path: Path)
     secretfile.write_secret_file(tmp_path / "short.hex", b"0011", "card master key")
     result = CliRunner().invoke(cli, args[:-1] + [str(tmp_path / "short.hex"), "--precinct", "7101"])
     assert result.exit_code == 2 and "16, 24 or 32 bytes" in result.output
+
+
+async def test_a_desk_bug_that_kills_a_worker_is_logged_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The desk turns every station failure into a note; should it raise anyway (a bug),
+    the worker's end is not silent: traceback to the operator log, plain words on screen."""
+    from sailau.ballot_box import oplog
+
+    handler = oplog.open_operator_log(tmp_path / "operator.log")
+    try:
+        with open_db(tmp_path) as db:
+            desk = make_desk(make_station(db, tmp_path))
+            app = desk.app
+
+            def broken(query: str):  # noqa: ARG001
+                raise KeyError(f"desk bug near {IINS[2]}")
+
+            monkeypatch.setattr(app.desk, "search", broken)
+            async with app.run_test(size=SIZE) as pilot:
+                app.search("Абаев")
+                for _ in range(500):  # not settle(): waiting on a failed worker re-raises its error
+                    if app.desk_note is not None and app.desk_note.code == "unexpected":
+                        break
+                    await pilot.pause(0.01)
+                assert app.is_running and "operator log" in desk_note(app)
+    finally:
+        oplog.close_operator_log(handler)
+    logged = (tmp_path / "operator.log").read_text()
+    assert "clerk app failed: KeyError" in logged and "Traceback" in logged and IINS[2] not in logged
