@@ -1,50 +1,46 @@
 """The clerk app (Textual) of the ballot-box station: `ClerkApp`.
 
-A thin face over `Station`. Why it is shaped this way:
+A face over `ClerkDesk` (desk.py), which holds every rule of the clerk's side. The
+app only schedules workers and draws:
 
-* Card I/O blocks (a real card at 9600 bit/s takes a noticeable fraction of a
-  second per operation), so every Station call runs in a Textual worker thread
-  (`run_worker(thread=True)`) and posts its result back as a message. A single
-  lock serialises Station calls (its in-memory waiting queue is not shared
-  between threads otherwise). A card pulled mid-operation surfaces as an
-  exception in the worker and becomes a plain-words note: the UI never waits on
-  the card.
+* Every desk operation blocks (card I/O at 9600 bit/s, database commits), so each
+  runs in a Textual worker thread (`@work(thread=True)`, `_run`) and hands its
+  `DeskStep` back to the app's loop with `call_from_thread`; the terminal app
+  uses the same worker style. The UI never waits on the card or the database.
 * Card events come from any source with the `callback(CardInserted |
   CardRemoved)` shape (`ReaderWatcher` for PC/SC, `InProcessSlot` in tests):
-  `card_event` is thread-safe. The card's own state decides the action
-  (`Station.on_card`); the app only renders the outcome.
-* Every message is a gettext message id kept with its fields (`widgets.Note`),
-  so F2 re-renders the whole screen stack in Kazakh, Russian or English.
-* Every failure says what happened to the ballot (counted, not counted, not
-  confirmed: insert again) and what to do, in plain words; the raw error goes to the
-  operator log (oplog.py), never to the screen. A cast shows "counted" and nothing
-  derived from the ballot: the receipt code is the voter's, shown in the booth only.
+  `card_event` is thread-safe and posts a `CardEventMessage` to the loop.
+* Data goes down, intents come up: after each step the app hands the desk's
+  `DeskView` (notes, counters, the waiting queue, the reader, the shares entered)
+  to the screens, which draw it; a screen posts a message (check in, replace,
+  add a share...) and the app runs the matching desk operation. No screen or
+  widget calls the station, its storage or a file (tests/test_clerk_desk.py scans
+  for it).
+* Every note is a catalogue code with fields (`messages.Note`), so F2 re-renders
+  the whole screen stack in Kazakh, Russian or English.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
-from textual.message import Message
+from textual.worker import Worker, WorkerState
 
-from sailau.election.shares import Share, ShareError
-from sailau.smartcard.client import BallotCardClient
-from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
-from sailau.smartcard.events import CardEvent, CardEventCallback, CardInserted
+from sailau.smartcard.events import CardEvent, CardEventMessage, CardInserted
+from sailau.smartcard.events import CardEventCallback
 from sailau.smartcard.transport import Transport
 
-from . import audit, oplog, pollbook, store
-from .close import ClosingResult, ProtocolRefused
-from .db import StorageProblem
-from .i18n import LANGUAGES, N_, t
-from .iin import InvalidIIN
+from . import oplog
+from .close import ClosingResult
+from .desk import ClerkDesk, DeskStep, DeskView, transport_opener
+from .i18n import LANGUAGES, t
+from .messages import Note
 from .models import PollsState
-from .pollbook import Voter
 from .screens import (
     AuditScreen,
     CancelCardScreen,
@@ -55,272 +51,12 @@ from .screens import (
     ProtocolScreen,
     ReplaceCardScreen,
 )
-from .station import (
-    ActionKind,
-    CancelResult,
-    CancelStatus,
-    CardAction,
-    CardAlreadyIssued,
-    CardNotBlank,
-    CastResult,
-    CastStatus,
-    ClearOutcome,
-    IssueFailed,
-    IssueResult,
-    NoVoterSelected,
-    OldCardNeeded,
-    Reason,
-    Recorded,
-    ReplaceReason,
-    ReplaceResult,
-    ReplacementRefused,
-    Station,
-    StationError,
-    StationOperation,
-    StorageFailed,
-    TerminalKey,
-    VoterNotWaiting,
-    ZeroReport,
-    ZeroReportFailed,
-)
-from .store import ProtocolCounters, ReplaceOutcome, WrongPollsState
-from .widgets import Note
+from .station import ReplaceReason, Station, TerminalKey
 
-__all__ = ["ClerkApp", "REASON_TEXT", "Watch", "note_for_error"]
-
-T = TypeVar("T")
+__all__ = ["ClerkApp", "Watch"]
 
 #: Start delivering card events to the callback; returns a function that stops it.
 Watch = Callable[[CardEventCallback], Callable[[], None]]
-
-REASON_TEXT: dict[Reason, str] = {
-    Reason.WRONG_ELECTION: N_("This card belongs to another election. It was not counted and not changed."),
-    Reason.WRONG_PRECINCT: N_("This card was issued for another polling station. It was not counted and not changed."),
-    Reason.UNKNOWN_TOKEN: N_("This card was not issued at this polling station. It was not counted and not changed."),
-    Reason.CARD_CANCELLED: N_("This card was cancelled here and cannot be cast. It was not counted and not changed."),
-    Reason.CARD_REVOKED: N_("Revoked: this card was replaced, so it cannot be used. It was not counted and not changed: "
-                            "keep it for the commission, do not give it back."),
-    Reason.UNKNOWN_TERMINAL: N_("The ballot was written by a voting terminal not enrolled here. Not counted, card not changed."),
-    Reason.BAD_SIGNATURE: N_("The ballot on this card fails its terminal signature (altered or copied). Not counted, card not changed."),
-    Reason.MALFORMED_RECORD: N_("The data on this card is not a valid ballot. It was not counted and not changed."),
-    Reason.CARD_NOT_VOTED: N_("This card holds no ballot to cast."),
-    Reason.CARD_NOT_ISSUED: N_("Only an issued, unused card can be cancelled."),
-    Reason.CARD_REMOVED: N_("The card was removed while being read. Nothing was recorded: insert it again."),
-    Reason.ALREADY_COUNTED: N_("This card's ballot is already counted; it cannot be cancelled."),
-}
-
-
-#: why a replacement was refused, by `ReplacementRefused.reason`
-REPLACE_REFUSED_TEXT: dict[str, str] = {
-    ReplaceOutcome.NO_CARD.value: N_("Not replaced: this voter holds no issued card (none yet, or already replaced)."),
-    ReplaceOutcome.NOT_CHECKED_IN.value: N_("Not replaced: this voter is not checked in."),
-    ReplaceOutcome.UNKNOWN_VOTER.value: N_("This voter is not on this precinct's list."),
-    ReplaceOutcome.CARD_COUNTED.value: N_("Not replaced: this voter's card is already counted (its ballot is in the box)."),
-    ReplaceOutcome.CARD_REVOKED.value: N_("Not replaced: the card in the reader was replaced before and is revoked. "
-                                          "Keep it for the commission. To replace this voter's card, insert the card "
-                                          "they hold now, or confirm it is not handed back."),
-    ReplaceOutcome.NOT_THEIR_CARD.value: N_("Not replaced: the card in the reader is not the card this voter holds. "
-                                            "Nothing was changed."),
-    ReplaceOutcome.UNLINKED.value: N_("Not replaced: this voter's card was issued before the station was updated, "
-                                      "so it cannot be revoked. Insert the old card to replace it."),
-    ReplaceOutcome.OLD_CARD_UNKNOWN.value: N_("Not replaced: the card in the reader was not issued at this polling station."),
-    Reason.CARD_NOT_ISSUED.value: N_("Not replaced: the card in the reader is not an issued, unused card "
-                                     "(a voted card is cast; a blank card carries nothing to cancel)."),
-    Reason.CARD_REMOVED.value: N_("The card was pulled out during the operation. Nothing was recorded: insert it again."),
-    Reason.WRONG_ELECTION.value: N_("This card belongs to another election. It was not counted and not changed."),
-    Reason.WRONG_PRECINCT.value: N_("This card was issued for another polling station. It was not counted and not changed."),
-    Reason.MALFORMED_RECORD.value: N_("This card cannot be read as a Sailau ballot card."),
-}
-
-
-#: what a storage failure did to the operation, by (operation, what was recorded)
-STORAGE_TEXT: dict[tuple[StationOperation, Recorded], str] = {
-    (StationOperation.CAST, Recorded.NOTHING): N_(
-        "Not counted: the station could not save this ballot. The card is unchanged: keep it, call the "
-        "technician, and insert it again when the station works."),
-    (StationOperation.CAST, Recorded.COUNTED): N_(
-        "Ballot counted, but the station failed before clearing the card: insert it again to clear it."),
-    (StationOperation.CAST, Recorded.UNKNOWN): N_(
-        "Not confirmed: the station cannot tell whether this ballot was saved. Keep the card and insert it "
-        "again when the station works: it is counted once, never twice."),
-    (StationOperation.ISSUE, Recorded.NOTHING): N_(
-        "No card issued: the station could not save. The card is unchanged and the voter still waits: call the "
-        "technician, then insert the card again."),
-    (StationOperation.CANCEL, Recorded.NOTHING): N_(
-        "Not cancelled: the station could not save. The card is unchanged: keep it and insert it again when the "
-        "station works."),
-    (StationOperation.REPLACE, Recorded.NOTHING): N_(
-        "Not replaced: the station could not save, nothing was recorded. Try again when the station works."),
-    (StationOperation.CHECK_IN, Recorded.NOTHING): N_(
-        "Not checked in: the station could not save. Check the voter in again when the station works."),
-    (StationOperation.OPEN, Recorded.NOTHING): N_(
-        "The polls were not opened: the station could not save. Call the technician, then open them again."),
-    (StationOperation.CLOSE, Recorded.NOTHING): N_(
-        "Close of polls did not finish: the station could not use its database. Nothing was signed. Call the "
-        "technician, then close again: it resumes."),
-}
-STORAGE_OTHER = N_("The station cannot use its database right now; nothing was changed. Call the technician.")
-
-#: the cause line under a storage note, by problem
-STORAGE_CAUSE: dict[StorageProblem, str] = {
-    StorageProblem.DISK_FULL: N_("Cause: the station's disk is full. Details are in the operator log."),
-    StorageProblem.READ_ONLY: N_("Cause: the station's database cannot be written (read-only). "
-                                 "Details are in the operator log."),
-    StorageProblem.UNAVAILABLE: N_("Cause: the station's database cannot be reached. Details are in the operator log."),
-    StorageProblem.FAILED: N_("Cause: a database error. Details are in the operator log."),
-}
-
-
-def note_for_storage(exc: StorageFailed) -> Note:
-    """What a storage failure did (to the ballot, when a card was in play), what to do, and why."""
-    msgid = STORAGE_TEXT.get((exc.operation, exc.recorded), STORAGE_OTHER)
-    severity = "warn" if exc.recorded is Recorded.COUNTED else "error"
-    return Note(msgid, severity, cause=STORAGE_CAUSE[exc.problem])
-
-
-def note_for_error(exc: BaseException, *, card: bool = False) -> Note:
-    """A plain-words note for an error a Station call raised. Our own services explain
-    themselves (detail: their text); anything raw (a card's status word, an unexpected
-    exception) goes to the operator log and the clerk reads what to do. `card`: the
-    error came from work with the card in the reader."""
-    detail = str(exc)
-    if isinstance(exc, StorageFailed):
-        return note_for_storage(exc)
-    if isinstance(exc, pollbook.AlreadyCheckedIn):
-        return Note(N_("This voter is already checked in: a voter gets one card."), "error")
-    if isinstance(exc, pollbook.VoterNotFound):
-        return Note(N_("This voter is not on this precinct's list."), "error", detail=detail)
-    if isinstance(exc, InvalidIIN):
-        return Note(N_("This IIN is not valid."), "error", detail=detail)
-    if isinstance(exc, CardAlreadyIssued):
-        return Note(N_("This voter already got a card. A second card only by replacing the first (Replace card)."),
-                    "error")
-    if isinstance(exc, ReplacementRefused):
-        return Note(REPLACE_REFUSED_TEXT.get(exc.reason, N_("The card was not replaced.")), "error",
-                    detail="" if exc.reason in REPLACE_REFUSED_TEXT else detail)
-    if isinstance(exc, OldCardNeeded):
-        return Note(N_("Insert the old card to replace it, or confirm it is not handed back."), "warn")
-    if isinstance(exc, VoterNotWaiting):
-        return Note(N_("This voter cannot get a card now (not checked in, or already got one)."), "error",
-                    detail=detail)
-    if isinstance(exc, NoVoterSelected):
-        return Note(N_("Check a voter in first."), "warn")
-    if isinstance(exc, CardNotBlank):
-        return Note(N_("The card in the reader is not blank: remove it and insert it again."), "warn", detail=detail)
-    if isinstance(exc, IssueFailed):
-        return Note(N_("The card was pulled out before it was issued. Insert the same card again to finish; "
-                       "if you take another card, the first one is cancelled."), "error")
-    if isinstance(exc, (CardRemovedError, NoCardError)):
-        return Note(N_("The card was pulled out during the operation. Nothing was recorded: insert it again."),
-                    "error")
-    if isinstance(exc, CardError):
-        oplog.failure("card", exc)
-        return Note(N_("This card cannot be read as a Sailau ballot card. Nothing was recorded and the card was "
-                       "not changed."), "error")
-    if isinstance(exc, WrongPollsState):
-        return Note(N_("Not possible now: the polls are {state}."), "error", {"state": exc.state.value})
-    if isinstance(exc, ZeroReportFailed):
-        return Note(N_("The zero report failed: the polls were not opened."), "error", detail=detail)
-    if isinstance(exc, ProtocolRefused):
-        return Note(N_("The ballots read do not match the ballots counted: the protocol was NOT signed. Close "
-                       "again: the count is read again."), "error", detail=detail)
-    if isinstance(exc, store.SealingFailed):
-        return Note(N_("The polls are closed, but the storage could not be sealed, so nothing was signed. Close any "
-                       "other program using the database (or free disk space), then close again."), "error",
-                    detail=detail)
-    if isinstance(exc, ShareError):
-        return Note(N_("The shares do not rebuild the election key: the polls stay as they were."), "error",
-                    detail=detail)
-    if isinstance(exc, StationError):
-        return Note(N_("The station refused: {detail}"), "error", {"detail": detail})
-    if isinstance(exc, OSError) and not card:  # the protocol files at close (the database is a StorageFailed)
-        oplog.failure("write files", exc)
-        return Note(N_("A file could not be written ({reason}). Fix the folder or free space, then try again: "
-                       "close of polls resumes where it stopped."), "error", {"reason": exc.strerror or type(exc).__name__})
-    oplog.failure("clerk app", exc)
-    if card:
-        return Note(N_("Something went wrong with this card; details are in the operator log. Insert it again: the "
-                       "station finishes the job, and a ballot is never counted twice."), "error")
-    return Note(N_("Something went wrong; details are in the operator log. Try again; if it repeats, call the "
-                   "technician."), "error")
-
-
-def note_for_issue(result: IssueResult) -> Note:
-    name = " ".join(p for p in (result.voter.surname, result.voter.given_name) if p)
-    return Note(N_("Card issued to {name}. Give the card to the voter."), "ok", {"name": name})
-
-
-#: a cast that counted, by (status, how the CLEAR went): "counted" and nothing derived from the ballot
-CAST_TEXT: dict[tuple[CastStatus, ClearOutcome], str] = {
-    (CastStatus.ACCEPTED, ClearOutcome.CLEARED): N_("Ballot counted. The card is cleared."),
-    (CastStatus.ACCEPTED, ClearOutcome.REMOVED): N_(
-        "Ballot counted. The card was removed before it was cleared: insert it again to clear it."),
-    (CastStatus.ACCEPTED, ClearOutcome.REFUSED): N_(
-        "Ballot counted. The card could not be cleared: insert it again to clear it. If it keeps refusing, set it "
-        "aside: it cannot be counted again."),
-    (CastStatus.ALREADY_COUNTED, ClearOutcome.CLEARED): N_(
-        "Already counted: nothing was added; the card is now cleared."),
-    (CastStatus.ALREADY_COUNTED, ClearOutcome.REMOVED): N_(
-        "Already counted: nothing was added. The card was removed before it was cleared: insert it again to "
-        "clear it."),
-    (CastStatus.ALREADY_COUNTED, ClearOutcome.REFUSED): N_(
-        "Already counted: nothing was added. The card could not be cleared: insert it again to clear it. If it "
-        "keeps refusing, set it aside: it cannot be counted again."),
-}
-
-
-def note_for_cast(result: CastResult) -> Note:
-    if result.status is CastStatus.REJECTED:
-        assert result.reason is not None
-        return Note(REASON_TEXT[result.reason], "error")
-    assert result.clear is not None
-    severity = "ok" if result.status is CastStatus.ACCEPTED and result.card_cleared else "warn"
-    return Note(CAST_TEXT[result.status, result.clear], severity)
-
-
-def note_for_replace(result: ReplaceResult) -> Note:
-    name = " ".join(p for p in (result.voter.surname, result.voter.given_name) if p)
-    if result.card_returned:
-        if result.clear is ClearOutcome.REFUSED:
-            return Note(N_("Card replaced for {name}: the old card is cancelled but could not be cleared; set it "
-                           "aside (it cannot be cast). The next blank card is theirs."), "warn", {"name": name})
-        return Note(N_("Card replaced for {name}: the old card is cancelled. The next blank card is theirs."),
-                    "ok", {"name": name})
-    return Note(N_("Card replaced for {name} without the old card: that card is revoked and is refused if it "
-                   "comes back (counted as not handed back). The next blank card is theirs."), "warn", {"name": name})
-
-
-def note_for_cancel(result: CancelResult) -> Note:
-    if result.status is CancelStatus.REJECTED:
-        assert result.reason is not None
-        return Note(REASON_TEXT[result.reason], "error")
-    if result.status is CancelStatus.CANCELLED:
-        msgid = {ClearOutcome.CLEARED: N_("Card cancelled and cleared: it can be used again."),
-                 ClearOutcome.REMOVED: N_("Card cancelled, but removed before it was cleared: insert it again."),
-                 ClearOutcome.REFUSED: N_("Card cancelled, but it could not be cleared: insert it again to clear "
-                                          "it; if it keeps refusing, set it aside (it cannot be cast).")}
-        assert result.clear is not None
-        return Note(msgid[result.clear], "ok" if result.card_cleared else "warn")
-    if result.clear is ClearOutcome.REFUSED:
-        return Note(N_("This card was already cancelled and could not be cleared: set it aside (it cannot be "
-                       "cast)."), "warn")
-    return Note(N_("This card was already cancelled; it is now cleared."), "warn")
-
-
-class CardEventMessage(Message):
-    """A card event from the reader, delivered on the app's loop."""
-
-    def __init__(self, event: CardEvent) -> None:
-        super().__init__()
-        self.event = event
-
-
-class StationDone(Message):
-    """A worker's result (or exception) to hand to a callback on the app's loop."""
-
-    def __init__(self, callback: Callable[[Any], None], value: Any) -> None:
-        super().__init__()
-        self.handler, self.value = callback, value
 
 
 class ClerkApp(App[None]):
@@ -348,22 +84,44 @@ class ClerkApp(App[None]):
         super().__init__()
         if language not in LANGUAGES:
             raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
-        self.station = station
-        self.transport = transport
-        self.terminal_keys: list[TerminalKey] = list(terminal_keys)
-        self.language = language
+        self.station = station  # for the caller and tests; screens draw `view` only
+        self.election = station.election
+        self.precinct = station.precinct
         self.out_dir = None if out_dir is None else Path(out_dir)
-        ceremony = station.election.key_ceremony
-        self.threshold: int | None = None if ceremony is None else ceremony.threshold
+        self.desk = ClerkDesk(station, transport_opener(transport), terminal_keys=terminal_keys,
+                              out_dir=self.out_dir)
+        self.language = language
         self._watch = watch
         self._stop_watch: Callable[[], None] | None = None
-        self._lock = threading.Lock()
-        self.card_present = False
-        self.card_busy = 0  # card workers running
-        self.blank_card_waiting = False  # a BLANK card sits in the reader, nobody was selected
-        self.card_note: Note | None = None
-        self.desk_note: Note | None = None
+        # the first read happens here, before the UI loop runs (as the command's checks do)
+        self.view: DeskView = self.desk.refresh()
         self.closing: ClosingResult | None = None
+
+    # -- the desk's state, as last drawn ---------------------------------------------------
+
+    @property
+    def terminal_keys(self) -> list[TerminalKey]:
+        return self.desk.terminal_keys
+
+    @property
+    def card_note(self) -> Note | None:
+        return self.view.card_note
+
+    @property
+    def desk_note(self) -> Note | None:
+        return self.view.desk_note
+
+    @property
+    def card_present(self) -> bool:
+        return self.view.card_present
+
+    @property
+    def card_busy(self) -> int:
+        return self.view.card_busy
+
+    @property
+    def blank_card_waiting(self) -> bool:
+        return self.view.blank_card_waiting
 
     # -- language -----------------------------------------------------------------------
 
@@ -386,15 +144,9 @@ class ClerkApp(App[None]):
     # -- lifecycle ------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        try:
-            state = self.station.polls_state
-        except StorageFailed as exc:  # the command checked at start: this is a failure since then
-            state, self.desk_note = None, note_for_storage(exc)
-        if state is PollsState.SETUP:
+        if self.view.polls is PollsState.SETUP:
             self.push_screen(OpenPollsScreen(name="open"))
         else:
-            if state is PollsState.CLOSED:
-                self.desk_note = Note(N_("The polls are closed. F4 counts again with the shares."), "warn")
             self.push_screen(DeskScreen(name="desk"))
         if self._watch is not None:
             self._stop_watch = self._watch(self.card_event)
@@ -404,121 +156,99 @@ class ClerkApp(App[None]):
             self._stop_watch()
             self._stop_watch = None
 
-    def show_desk(self) -> None:
-        self.switch_screen(DeskScreen(name="desk"))
-
-    def _desk(self) -> DeskScreen | None:
+    def show(self, view: DeskView | None = None) -> None:
+        """Take the desk's view and hand it to the screens (data down); keep the cancel
+        dialog in step with the desk's offer."""
+        before = self.view.card_note
+        self.view = view if view is not None else self.desk.view()
         for screen in self.screen_stack:
-            if isinstance(screen, DeskScreen):
-                return screen
-        return None
-
-    def refresh_desk(self) -> None:
-        desk = self._desk()
-        if desk is not None and desk.is_mounted:
-            desk.refresh_state()
-
-    def counters_now(self) -> ProtocolCounters | None:
-        """The live counters for a screen drawing on the UI thread; None (and a desk note
-        saying why) when the database cannot be read. Never raises into the UI."""
-        try:
-            return self.station.counters()
-        except StorageFailed as exc:
-            self.desk_note = note_for_storage(exc)
-            return None
-
-    def set_desk_note(self, note: Note | None) -> None:
-        self.desk_note = note
-        self.refresh_desk()
-
-    def set_card_note(self, note: Note | None) -> None:
-        self.card_note = note
-        self.refresh_desk()
-        if note is not None and not isinstance(self.screen, DeskScreen):
+            if isinstance(screen, (DeskScreen, OpenPollsScreen, CloseScreen)) and screen.is_mounted:
+                screen.show_view(self.view)
+        dialog = self.screen
+        if isinstance(dialog, CancelCardScreen) and not self.view.cancel_offered and not dialog.answered:
+            dialog.answered = True
+            dialog.dismiss(False)
+        note = self.view.card_note
+        if note is not None and note is not before and not isinstance(self.screen, (DeskScreen, CancelCardScreen)):
             self.notify(note.render(self.t), severity="error" if note.severity == "error" else "information")
+        if self.view.cancel_offered and not isinstance(self.screen, CancelCardScreen):
+            self.push_screen(CancelCardScreen(), self._cancel_answer)
 
-    # -- running Station calls off the UI thread ---------------------------------------
+    # -- one worker style: a desk operation off the loop, its step back on it ---------------
 
-    def run_station(
-        self,
-        job: Callable[[], T],
-        done: Callable[[T], None],
-        failed: Callable[[BaseException], None],
-        *,
-        group: str = "station",
-    ) -> None:
-        """Run `job` in a worker thread under the station lock; `done(value)` or
-        `failed(exception)` then runs on the app's loop."""
+    @work(thread=True, group="desk", exit_on_error=False)
+    def _run(self, operation: Callable[[], DeskStep], then: Callable[[DeskStep], None] | None = None) -> None:
+        step = operation()
+        self.call_from_thread(self._done, step, then)
 
-        def work() -> None:
-            with self._lock:
-                try:
-                    value = job()
-                except Exception as exc:  # every failure becomes a note, never a dead app
-                    self.post_message(StationDone(failed, exc))
-                    return
-            self.post_message(StationDone(done, value))
+    def _done(self, step: DeskStep, then: Callable[[DeskStep], None] | None) -> None:
+        self.show()
+        if then is not None:
+            then(step)
 
-        self.run_worker(work, thread=True, group=group, exit_on_error=False)
-
-    def on_station_done(self, message: StationDone) -> None:
-        message.handler(message.value)
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A desk operation never raises what a clerk can cause; anything that still ends a
+        worker goes to the operator log with its traceback, and the clerk reads what to do."""
+        error = event.worker.error
+        if event.state is WorkerState.ERROR and error is not None:
+            oplog.failure("clerk app", error)
+            self.desk.note(Note("unexpected", "error"))
+            self.show()
 
     # -- opening ---------------------------------------------------------------------------
 
-    def open_polls(self) -> None:
-        keys = list(self.terminal_keys)
-        self.run_station(lambda: self.station.open_polls(keys), self._opened, self._open_failed)
+    def on_open_polls_screen_add_terminal_key(self, message: OpenPollsScreen.AddTerminalKey) -> None:
+        self._run(lambda: self.desk.add_terminal_key(message.path), self._open_screen_step)
 
-    def _open_screen(self) -> OpenPollsScreen | None:
-        return self.screen if isinstance(self.screen, OpenPollsScreen) else None
+    def on_open_polls_screen_open(self, _message: OpenPollsScreen.Open) -> None:
+        self._run(self.desk.open_polls, self._open_screen_step)
 
-    def _opened(self, report: ZeroReport) -> None:
-        screen = self._open_screen()
-        if screen is not None:
-            screen.opened(report)
+    def on_open_polls_screen_to_desk(self, _message: OpenPollsScreen.ToDesk) -> None:
+        self.switch_screen(DeskScreen(name="desk"))
 
-    def _open_failed(self, exc: BaseException) -> None:
-        screen = self._open_screen()
-        if screen is not None:
-            screen.failed(note_for_error(exc))
+    def _open_screen_step(self, step: DeskStep) -> None:
+        if isinstance(self.screen, OpenPollsScreen):
+            self.screen.step_done(step)
 
     # -- voters ------------------------------------------------------------------------------
 
     def search(self, query: str) -> None:
-        if not query.strip():
-            self.set_desk_note(Note(N_("Type an IIN or the first letters of a surname."), "warn"))
-            return
-        self.run_station(lambda: self.station.search(query), self._found, self._desk_failed)
-
-    def _found(self, voters: list[Voter]) -> None:
-        desk = self._desk()
-        if desk is not None:
-            desk.show_results(voters)
-        self.set_desk_note(Note(N_("Found: {n}."), "info", {"n": len(voters)}) if voters
-                           else Note(N_("Nobody on the list matches."), "warn"))
+        self._run(lambda: self.desk.search(query), self._found)
 
     def check_in(self, iin: str) -> None:
-        self.run_station(lambda: self.station.check_in(iin), self._checked_in, self._desk_failed)
+        self._run(lambda: self.desk.check_in(iin), self._checked_in)
 
     def select_voter(self, iin: str) -> None:
-        self.run_station(lambda: self.station.select_voter(iin), self._selected, self._desk_failed)
+        self._run(lambda: self.desk.select_voter(iin))
 
-    def _checked_in(self, voter: Voter) -> None:
-        desk = self._desk()
-        if desk is not None:
-            desk.after_check_in(voter)
-        self.set_desk_note(Note(N_("Checked in: {name}. Insert a blank card."), "ok",
-                                {"name": f"{voter.surname} {voter.given_name}"}))
-        self._issue_waiting_blank()
+    def on_desk_screen_search(self, message: DeskScreen.Search) -> None:
+        self.search(message.query)
 
-    def _selected(self, voter: Voter) -> None:
-        self.set_desk_note(Note(N_("The next blank card goes to {name}."), "ok",
-                                {"name": f"{voter.surname} {voter.given_name}"}))
-        self._issue_waiting_blank()
+    def on_desk_screen_check_in(self, message: DeskScreen.CheckIn) -> None:
+        self.check_in(message.iin)
 
-    def _desk_failed(self, exc: BaseException) -> None:
-        self.set_desk_note(note_for_error(exc))
+    def on_desk_screen_select(self, message: DeskScreen.Select) -> None:
+        self.select_voter(message.iin)
+
+    def on_desk_screen_hint(self, message: DeskScreen.Hint) -> None:
+        self.desk.note(message.note)
+        self.show()
+
+    def _desk_screen(self) -> DeskScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DeskScreen) and screen.is_mounted:
+                return screen
+        return None
+
+    def _found(self, step: DeskStep) -> None:
+        desk = self._desk_screen()
+        if desk is not None and step.note is not None and step.note.code in ("found", "nobody_found"):
+            desk.show_results(step.voters)
+
+    def _checked_in(self, step: DeskStep) -> None:
+        desk = self._desk_screen()
+        if desk is not None and step.voter is not None:
+            desk.after_check_in(step.voter)
 
     # -- cards -------------------------------------------------------------------------------
 
@@ -528,154 +258,51 @@ class ClerkApp(App[None]):
 
     def on_card_event_message(self, message: CardEventMessage) -> None:
         if isinstance(message.event, CardInserted):
-            self.card_present = True
-            self.blank_card_waiting = False
-            self._card_job(self._read_card, self._card_read)
+            self.desk.card_inserted()
+            self.show()
+            self._run(self.desk.read_card)
             return
-        self.card_present = False
-        self.blank_card_waiting = False
-        if isinstance(self.screen, CancelCardScreen):
-            self.screen.dismiss(False)
-            self.set_card_note(Note(N_("The card was removed: it was not cancelled."), "warn"))
-        self.refresh_desk()
-
-    def _card_job(self, job: Callable[[BallotCardClient], T], done: Callable[[T], None]) -> None:
-        self.card_busy += 1
-        self.refresh_desk()
-
-        def run() -> T:
-            client = BallotCardClient(self.transport)
-            try:
-                client.connect()
-                return job(client)
-            finally:
-                self.transport.disconnect()
-
-        def finished(value: T) -> None:
-            self.card_busy -= 1
-            done(value)
-
-        def failed(exc: BaseException) -> None:
-            self.card_busy -= 1
-            if isinstance(exc, (CardRemovedError, NoCardError, IssueFailed)):
-                self.blank_card_waiting = False
-            self.set_card_note(note_for_error(exc, card=True))
-
-        self.run_station(run, finished, failed, group="card")
-
-    def _read_card(self, client: BallotCardClient) -> CardAction:
-        return self.station.on_card(client)
-
-    def _card_read(self, action: CardAction) -> None:
-        if action.kind is ActionKind.ISSUED:
-            assert action.issue is not None
-            self.set_card_note(note_for_issue(action.issue))
-        elif action.kind is ActionKind.REMOVED:
-            self.set_card_note(Note(N_("The card was pulled out during the operation. Nothing was recorded: "
-                                       "insert it again."), "error"))
-        elif action.kind is ActionKind.NEED_VOTER:
-            self.blank_card_waiting = self.card_present
-            self.set_card_note(Note(N_("Blank card: check in a voter (or pick one waiting) and it is issued to them."),
-                                    "warn"))
-        elif action.kind is ActionKind.CAST:
-            assert action.cast is not None
-            self.set_card_note(note_for_cast(action.cast))
-            if action.cast.counted and action.cast.card_cleared:
-                self._blank_in_reader()
-        elif action.kind is ActionKind.OFFER_CANCEL:
-            self.set_card_note(Note(N_("This card is issued and holds no ballot."), "warn"))
-            if self.card_present:
-                self.push_screen(CancelCardScreen(), self._cancel_answer)
-
-    def _blank_in_reader(self) -> None:
-        """The card in the reader was just cleared (cast, cancel, replace): it is a blank
-        card now, exactly as if one were inserted. Issue it to the selected voter, or
-        keep it for the next one checked in."""
-        if not self.card_present:
-            return
-        self.blank_card_waiting = True
-        if self.station.selected_voter is not None:
-            self._issue_waiting_blank()
-
-    def _issue_waiting_blank(self) -> None:
-        """A blank card waited in the reader for a voter: issue it now."""
-        if not (self.blank_card_waiting and self.card_present):
-            return
-        self.blank_card_waiting = False
-        self._card_job(lambda client: self.station.issue_card(client), self._issued)
-
-    def _issued(self, result: IssueResult) -> None:
-        self.set_card_note(note_for_issue(result))
+        self.desk.card_removed()
+        self.show()
 
     def _cancel_answer(self, yes: bool | None) -> None:
-        if not yes:
-            if self.card_present:
-                self.set_card_note(Note(N_("The card was kept as it is."), "info"))
-            return
-        self._card_job(lambda client: self.station.cancel_card(client), self._cancelled)
-
-    def _cancelled(self, result: CancelResult) -> None:
-        self.set_card_note(note_for_cancel(result))
-        if result.card_cleared:
-            self._blank_in_reader()
+        if yes and self.desk.answer_offer():
+            self._run(self.desk.cancel_card)
+        else:
+            self.desk.decline_cancel()
+            self.show()
 
     # -- replace a card -------------------------------------------------------------------------
 
-    def ask_replace(self, voter: Voter) -> None:
-        """The clerk wants to replace `voter`'s card: ask how (old card in the reader or not)."""
+    def on_desk_screen_replace(self, message: DeskScreen.Replace) -> None:
+        """The clerk wants to replace the voter's card: ask how (old card in the reader or not)."""
+        voter = message.voter
+
         def answer(choice: str | None) -> None:
             if choice == "in-reader":
-                self.replace_with_card_in_reader(voter.iin)
+                self._run(lambda: self.desk.replace_in_reader(voter.iin))
             elif choice in (ReplaceReason.ISSUE_INTERRUPTED.value, ReplaceReason.LOST.value):
-                self._confirm_not_returned(voter, ReplaceReason(choice))
+                self._confirm_not_returned(voter.iin, f"{voter.surname} {voter.given_name}", ReplaceReason(choice))
 
         self.push_screen(ReplaceCardScreen(voter), answer)
 
-    def replace_with_card_in_reader(self, iin: str) -> None:
-        if not self.card_present:
-            self.set_card_note(Note(N_("Insert the old card to replace it, or confirm it is not handed back."), "warn"))
-            return
-        self.blank_card_waiting = False
-        self._card_job(lambda client: self.station.replace_card(iin, ReplaceReason.DAMAGED, old_card=client),
-                       self._replaced)
-
-    def _confirm_not_returned(self, voter: Voter, reason: ReplaceReason) -> None:
+    def _confirm_not_returned(self, iin: str, name: str, reason: ReplaceReason) -> None:
         def answer(yes: bool | None) -> None:
             if yes:
-                self.replace_not_returned(voter.iin, reason)
+                self._run(lambda: self.desk.replace_not_returned(iin, reason))
 
-        self.push_screen(
-            ConfirmScreen(N_("The old card is not handed back, so it will be revoked: if it comes back it is "
-                             "refused and kept. This is counted in the protocol and logged. "
-                             "Replace the card of {voter}?"),
-                          N_("Replace without the old card"), N_("Do not replace"),
-                          name="replace-not-returned", voter=f"{voter.surname} {voter.given_name}"),
-            answer,
-        )
-
-    def replace_not_returned(self, iin: str, reason: ReplaceReason) -> None:
-        self.run_station(lambda: self.station.replace_card(iin, reason, card_not_returned=True),
-                         self._replaced, self._card_failed)
-
-    def _card_failed(self, exc: BaseException) -> None:
-        self.set_card_note(note_for_error(exc, card=True))
-
-    def _replaced(self, result: ReplaceResult) -> None:
-        self.set_card_note(note_for_replace(result))
-        if result.card_cleared or self.blank_card_waiting:
-            self._blank_in_reader()
+        self.push_screen(ConfirmScreen.replace_not_returned(name), answer)
 
     # -- audit ---------------------------------------------------------------------------------
 
     def action_audit(self) -> None:
         if isinstance(self.screen, (AuditScreen, ConfirmScreen)):
             return
-        db = self.station.db
-        self.run_station(lambda: (audit.read_events(db), audit.verify_db(db)), self._show_audit, self._desk_failed)
+        self._run(self.desk.read_audit, self._show_audit)
 
-    def _show_audit(self, value: tuple[list[audit.AuditEvent], audit.ChainReport]) -> None:
-        if not isinstance(self.screen, AuditScreen):
-            self.push_screen(AuditScreen(*value))
+    def _show_audit(self, step: DeskStep) -> None:
+        if step.audit is not None and not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen(*step.audit))
 
     # -- close of polls ------------------------------------------------------------------------
 
@@ -683,30 +310,35 @@ class ClerkApp(App[None]):
         if isinstance(self.screen, DeskScreen):
             self.push_screen(CloseScreen(name="close"))
 
-    def confirm_close(self, entered: Sequence[Share | str]) -> None:
+    def on_close_screen_add_share(self, message: CloseScreen.AddShare) -> None:
+        self._run(lambda: self.desk.enter_share(path=message.path, words=message.words), self._close_screen_step)
+
+    def on_close_screen_remove_share(self, message: CloseScreen.RemoveShare) -> None:
+        step = self.desk.remove_share(message.row)  # no I/O
+        self.show()
+        self._close_screen_step(step)
+
+    def _close_screen_step(self, step: DeskStep) -> None:
+        if isinstance(self.screen, CloseScreen):
+            self.screen.step_done(step)
+
+    def on_close_screen_close(self, _message: CloseScreen.Close) -> None:
         def answer(yes: bool | None) -> None:
             if yes:
-                self._close(list(entered))
+                self._close()
 
-        self.push_screen(
-            ConfirmScreen(N_("Close the polls now? No ballot can be cast after this."),
-                          N_("Close the polls"), N_("Not yet")),
-            answer,
-        )
+        self.push_screen(ConfirmScreen.close_polls(), answer)
 
-    def _close(self, entered: list[Share | str]) -> None:
-        screen = self.screen
-        if isinstance(screen, CloseScreen):
-            screen.failed(Note(N_("Counting: rebuilding the key, decrypting and signing…"), "info"))
-        self.run_station(lambda: self.station.close_polls(entered, self.out_dir), self._close_done, self._close_failed)
+    def _close(self) -> None:
+        if isinstance(self.screen, CloseScreen):
+            self.screen.step_done(DeskStep(Note("counting", "info")))
+        self._run(self.desk.close_polls, self._close_done)
 
-    def _close_done(self, result: ClosingResult) -> None:
-        self.closing = result
-        self.switch_screen(ProtocolScreen(result, self.out_dir))
-
-    def _close_failed(self, exc: BaseException) -> None:
-        screen = self.screen
-        if isinstance(screen, CloseScreen):
-            screen.failed(note_for_error(exc))
-        else:
-            self.notify(note_for_error(exc).render(self.t), severity="error")
+    def _close_done(self, step: DeskStep) -> None:
+        if step.closing is not None:
+            self.closing = step.closing
+            self.switch_screen(ProtocolScreen(step.closing, self.out_dir))
+        elif isinstance(self.screen, CloseScreen):
+            self.screen.step_done(step)
+        elif step.note is not None:
+            self.notify(step.note.render(self.t), severity="error")

@@ -15,8 +15,6 @@ from sailau.election.i18n import LANGUAGE_NAMES, LANGUAGES, Catalog, MissingCata
 CATALOG = Catalog("sailau_ballot_box", Path(__file__).resolve().parent / "locale")
 DOMAIN = CATALOG.domain
 LOCALE_DIR = CATALOG.locale_dir
-translation = CATALOG.translation
-translator = CATALOG.translator
 t = CATALOG.t
 
-__all__ = ["DOMAIN", "LANGUAGES", "LANGUAGE_NAMES", "LOCALE_DIR", "MissingCatalogError", "N_", "t", "translation", "translator"]
+__all__ = ["CATALOG", "DOMAIN", "LANGUAGES", "LANGUAGE_NAMES", "LOCALE_DIR", "MissingCatalogError", "N_", "t"]

@@ -1,10 +1,13 @@
 """The clerk app's screens: open polls, the registration desk, the audit view,
 close of polls (share entry) and the signed protocol.
 
-Screens only show things and forward the clerk's intent to `ClerkApp`, which
-runs every Station call in a worker thread (card I/O and database writes never
-block the UI). No voting rule lives here: what a card means, whether a voter
-may get one, what a protocol says is decided by the station service.
+Screens draw what they are given and post the clerk's intent up as a message
+(`DeskScreen.CheckIn`, `CloseScreen.AddShare`...); `ClerkApp` runs the matching
+`ClerkDesk` operation in a worker thread and hands the result back down
+(`show_view(DeskView)`, `step_done(DeskStep)`). No screen reads the station, its
+storage or a file, and no voting rule lives here: what a card means, whether a
+voter may get one, whether a share belongs, what a protocol says is decided by
+the desk and the station service (tests/test_clerk_desk.py scans this module).
 """
 
 from __future__ import annotations
@@ -19,19 +22,21 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static, TextArea
 
-from sailau.election import crypto, shares
-from sailau.election.protocol import ContestResult
+from textual.message import Message
 
-from .audit import AuditEvent, ChainReport
-from .close import ShareRefusal, ShareRefused, check_share
 from .i18n import LANGUAGE_NAMES, N_
-from .pollbook import Voter
-from .station import TerminalKey, ZeroReport
-from .widgets import CountersPanel, Note, NoteView, Tr, TrButton
+from .messages import Note
+from .widgets import CountersPanel, NoteView, Tr, TrButton
 
 if TYPE_CHECKING:
+    from sailau.election.protocol import ContestResult
+
     from .app import ClerkApp
+    from .audit import AuditEvent, ChainReport
     from .close import ClosingResult
+    from .desk import DeskStep, DeskView
+    from .pollbook import Voter
+    from .station import ZeroReport
 
 HINTS = N_("F2 language · F3 audit log · F4 close polls · Esc back · Ctrl+Q quit")
 
@@ -54,10 +59,9 @@ class ClerkScreen(Screen[None]):
 
     def _retranslate_header(self) -> None:
         app = self.clerk
-        station = app.station
-        name = station.election.name.get(app.language)
+        name = app.election.name.get(app.language)
         text = app.t(N_("Precinct {precinct} · {language} · {election}"), election=name,
-                     precinct=station.precinct, language=LANGUAGE_NAMES[app.language])
+                     precinct=app.precinct, language=LANGUAGE_NAMES[app.language])
         for header in self.query("#header").results(Static):
             header.update(text)
 
@@ -74,6 +78,19 @@ def _voter_name(voter: Voter) -> str:
 
 class OpenPollsScreen(ClerkScreen):
     """Terminal enrolment and the zero report, before the first voter."""
+
+    class AddTerminalKey(Message):
+        """Read this terminal public key file and enrol it when the polls open."""
+
+        def __init__(self, path: str) -> None:
+            super().__init__()
+            self.path = path
+
+    class Open(Message):
+        """Open the polls (enrol, zero report)."""
+
+    class ToDesk(Message):
+        """Go on to the registration desk."""
 
     def compose(self) -> ComposeResult:
         yield self.header()
@@ -97,13 +114,16 @@ class OpenPollsScreen(ClerkScreen):
         self.query_one("#to-desk").display = False
         self.retranslate()
 
+    def show_view(self, _view: DeskView) -> None:
+        self.retranslate()
+
     def retranslate(self) -> None:
         super().retranslate()
         app = self.clerk
-        counters = app.counters_now()
-        address = app.station.election.precinct(app.station.precinct).address.get(app.language)
+        counters = app.view.counters
+        address = app.election.precinct(app.precinct).address.get(app.language)
         self.query_one("#open-info", Static).update(
-            app.t(N_("Precinct {precinct}: {address}"), precinct=app.station.precinct, address=address)
+            app.t(N_("Precinct {precinct}: {address}"), precinct=app.precinct, address=address)
             + "\n" + app.t(N_("Voters on the list: {count}"), count="–" if counters is None else counters.on_list))
         self.query_one("#terminal-file", Input).placeholder = app.t(N_("Path of a terminal public key file (.pub)"))
         table = self.query_one("#terminals", DataTable)
@@ -139,44 +159,73 @@ class OpenPollsScreen(ClerkScreen):
             self._add_terminal()
         elif event.button.id == "open-polls":
             event.button.disabled = True
-            self.clerk.open_polls()
+            self.post_message(self.Open())
         elif event.button.id == "to-desk":
-            self.clerk.show_desk()
+            self.post_message(self.ToDesk())
 
     def _add_terminal(self) -> None:
-        field = self.query_one("#terminal-file", Input)
-        path = Path(field.value.strip())
-        note = self.query_one("#open-note", NoteView)
-        try:
-            key = crypto.load_verify_key(path)
-        except crypto.KeyFileError as exc:
-            note.show(Note(N_("This terminal key file cannot be used."), "error", detail=str(exc)))
-            return
-        self.clerk.terminal_keys.append(TerminalKey(crypto.ed25519_public_bytes(key), path.stem))
-        field.value = ""
-        note.show(Note(N_("Terminal key added."), "ok"))
-        self.retranslate()
+        self.post_message(self.AddTerminalKey(self.query_one("#terminal-file", Input).value.strip()))
 
-    def opened(self, report: ZeroReport) -> None:
-        self.report = report
-        self._show_report()
-        self.query_one("#open-polls").display = False
-        self.query_one("#to-desk").display = True
-        self.query_one("#open-note", NoteView).show(Note(N_("Polls are open."), "ok"))
-        self.query_one("#to-desk").focus()
-
-    def failed(self, note: Note) -> None:
-        self.query_one("#open-note", NoteView).show(note)
-        self.query_one("#open-polls", TrButton).disabled = False
+    def step_done(self, step: DeskStep) -> None:
+        """A key file read, or the polls opened (the zero report), or why not."""
+        if step.note is not None:
+            self.query_one("#open-note", NoteView).show(step.note)
+        if step.report is not None:
+            self.report = step.report
+            self._show_report()
+            self.query_one("#open-polls").display = False
+            self.query_one("#to-desk").display = True
+            self.query_one("#to-desk").focus()
+        elif step.note is not None and step.note.code == "terminal_key_added":
+            self.query_one("#terminal-file", Input).value = ""
+            self.retranslate()
+        else:
+            self.query_one("#open-polls", TrButton).disabled = False
 
 
 # --- registration desk ----------------------------------------------------------------
+
+#: the reader line, by `desk.Reader` value
+READER_TEXT: dict[str, str] = {
+    "empty": N_("No card in the reader."),
+    "present": N_("A card is in the reader."),
+    "busy": N_("Working with the card: do not remove it."),
+}
 
 
 class DeskScreen(ClerkScreen):
     """Search, check-in, the waiting queue, counters and the card reader."""
 
     BINDINGS = [Binding("escape", "focus_search", show=False)]
+
+    class Search(Message):
+        def __init__(self, query: str) -> None:
+            super().__init__()
+            self.query = query
+
+    class CheckIn(Message):
+        """Check this voter in (`iin`)."""
+
+        def __init__(self, iin: str) -> None:
+            super().__init__()
+            self.iin = iin
+
+    class Select(CheckIn):
+        """Give the next blank card to this checked-in voter (`iin`)."""
+
+    class Replace(Message):
+        """Replace this voter's card (the app asks how)."""
+
+        def __init__(self, voter: Voter) -> None:
+            super().__init__()
+            self.voter = voter
+
+    class Hint(Message):
+        """Show this note at the desk (the clerk pressed a button too early)."""
+
+        def __init__(self, note: Note) -> None:
+            super().__init__()
+            self.note = note
 
     def compose(self) -> ComposeResult:
         yield self.header()
@@ -189,6 +238,7 @@ class DeskScreen(ClerkScreen):
                 with Horizontal(classes="row"):
                     yield TrButton(N_("Check in"), id="check-in", variant="primary")
                     yield TrButton(N_("Give the next card to this voter"), id="select")
+                with Horizontal(classes="row"):  # its own row: beside the two above it was cut off
                     yield TrButton(N_("Replace card"), id="replace")
                 yield Tr(N_("Waiting for a card"), classes="subtitle")
                 yield DataTable(id="waiting", cursor_type="row")
@@ -214,19 +264,15 @@ class DeskScreen(ClerkScreen):
         self.refresh_state()
 
     def refresh_state(self) -> None:
-        """Counters, waiting queue, reader line and the last card note from the app."""
-        app = self.clerk
-        self.query_one("#counters", CountersPanel).show(app.counters_now())
-        self._fill_waiting()
-        reader = self.query_one("#reader-state", Tr)
-        if app.card_busy:
-            reader.set_message(N_("Working with the card: do not remove it."))
-        elif app.card_present:
-            reader.set_message(N_("A card is in the reader."))
-        else:
-            reader.set_message(N_("No card in the reader."))
-        self.query_one("#card-note", NoteView).show(app.card_note)
-        self.query_one("#desk-note", NoteView).show(app.desk_note)
+        self.show_view(self.clerk.view)
+
+    def show_view(self, view: DeskView) -> None:
+        """Counters, waiting queue, reader line and the notes, as the desk last saw them."""
+        self.query_one("#counters", CountersPanel).show(view.counters)
+        self._fill_waiting(view)
+        self.query_one("#reader-state", Tr).set_message(READER_TEXT[view.reader.value])
+        self.query_one("#card-note", NoteView).show(view.card_note)
+        self.query_one("#desk-note", NoteView).show(view.desk_note)
 
     def _fill_results(self) -> None:
         t = self.clerk.t
@@ -237,14 +283,13 @@ class DeskScreen(ClerkScreen):
             status = t(N_("checked in")) if voter.checked_in else ""
             table.add_row(voter.iin, _voter_name(voter), voter.birth_date.isoformat(), status, key=voter.iin)
 
-    def _fill_waiting(self) -> None:
+    def _fill_waiting(self, view: DeskView) -> None:
         app = self.clerk
         table = self.query_one("#waiting", DataTable)
         table.clear(columns=True)
         table.add_columns("", app.t(N_("IIN")), app.t(N_("Name")))
-        selected = app.station.selected_voter
-        for voter in app.station.waiting:
-            mark = "▶" if selected is not None and selected.iin == voter.iin else ""
+        for voter in view.waiting:
+            mark = "▶" if view.selected == voter.iin else ""
             table.add_row(mark, voter.iin, _voter_name(voter), key=voter.iin)
 
     def show_results(self, voters: Sequence[Voter]) -> None:
@@ -262,27 +307,26 @@ class DeskScreen(ClerkScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "search":
-            self.clerk.search(event.value)
+            self.post_message(self.Search(event.value))
 
     def on_button_pressed(self, event: TrButton.Pressed) -> None:
-        app = self.clerk
         if event.button.id == "find":
-            app.search(self.query_one("#search", Input).value)
+            self.post_message(self.Search(self.query_one("#search", Input).value))
             return
         voter = self.highlighted_voter()
         if voter is None:
-            app.set_desk_note(Note(N_("Find the voter first."), "warn"))
+            self.post_message(self.Hint(Note("find_voter_first", "warn")))
             return
         if event.button.id == "check-in":
-            app.check_in(voter.iin)
+            self.post_message(self.CheckIn(voter.iin))
         elif event.button.id == "select":
-            app.select_voter(voter.iin)
+            self.post_message(self.Select(voter.iin))
         elif event.button.id == "replace":
-            app.ask_replace(voter)
+            self.post_message(self.Replace(voter))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "waiting" and event.row_key.value is not None:
-            self.clerk.select_voter(str(event.row_key.value))
+            self.post_message(self.Select(str(event.row_key.value)))
 
     def after_check_in(self, voter: Voter) -> None:
         """Show the voter as checked in and get ready for the next one."""
@@ -307,6 +351,19 @@ class ConfirmScreen(ModalScreen[bool]):
     def __init__(self, question: str, yes: str, no: str, *, name: str | None = None, **fields: Any) -> None:
         super().__init__(name=name)
         self.question, self.yes, self.no, self.fields = question, yes, no, fields
+        self.answered = False
+
+    @classmethod
+    def replace_not_returned(cls, voter: str) -> ConfirmScreen:
+        return cls(N_("The old card is not handed back, so it will be revoked: if it comes back it is "
+                      "refused and kept. This is counted in the protocol and logged. "
+                      "Replace the card of {voter}?"),
+                   N_("Replace without the old card"), N_("Do not replace"),
+                   name="replace-not-returned", voter=voter)
+
+    @classmethod
+    def close_polls(cls) -> ConfirmScreen:
+        return cls(N_("Close the polls now? No ballot can be cast after this."), N_("Close the polls"), N_("Not yet"))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -319,9 +376,11 @@ class ConfirmScreen(ModalScreen[bool]):
         self.query_one("#no").focus()
 
     def on_button_pressed(self, event: TrButton.Pressed) -> None:
+        self.answered = True
         self.dismiss(event.button.id == "yes")
 
     def action_no(self) -> None:
+        self.answered = True
         self.dismiss(False)
 
 
@@ -416,11 +475,9 @@ class AuditScreen(ClerkScreen):
         t = self.clerk.t
         report = self.report
         if report.ok:
-            note = Note(N_("Chain verified: {n} events, head {head}."), "ok",
-                        {"n": report.count, "head": report.head_hash[:16]})
+            note = Note("chain_verified", "ok", {"n": report.count, "head": report.head_hash[:16]})
         else:
-            note = Note(N_("Chain BROKEN at event {seq}: the log was altered."), "error",
-                        {"seq": report.first_bad_seq}, detail=report.problem or "")
+            note = Note("chain_broken", "error", {"seq": report.first_bad_seq}, detail=report.problem or "")
         self.query_one("#chain", NoteView).show(note)
         table = self.query_one("#events", DataTable)
         table.clear(columns=True)
@@ -438,21 +495,6 @@ class AuditScreen(ClerkScreen):
 
 
 # --- close of polls ---------------------------------------------------------------------
-
-
-#: why a share was refused at entry (`close.ShareRefusal`); fields: index, k, need
-SHARE_REFUSED_TEXT: dict[ShareRefusal, str] = {
-    ShareRefusal.WRONG_ELECTION: N_("Share {index} is for another election: it was not added."),
-    ShareRefusal.WRONG_KEY: N_("Share {index} is for another election key: it was not added."),
-    ShareRefusal.OTHER_SPLIT: N_("Share {index} comes from another key ceremony than the shares already entered: "
-                                 "it was not added. Check which election each member's share is for."),
-    ShareRefusal.WRONG_THRESHOLD: N_("Share {index} is from a split that needs {k} shares; this election needs "
-                                     "{need}: it was not added."),
-    ShareRefusal.DUPLICATE: N_("Share {index} is already entered."),
-    ShareRefusal.REBUILDS_OTHER_KEY: N_("With share {index} the shares rebuild the key of another election: it was "
-                                        "not added. Remove the share that does not belong (ask each member which "
-                                        "election their share is for)."),
-}
 
 
 class CloseScreen(ClerkScreen):
@@ -484,13 +526,33 @@ class CloseScreen(ClerkScreen):
                 yield TrButton(N_("Back"), id="back")
         yield self.hints()
 
+    class AddShare(Message):
+        """Enter a share: a share file (`path`) or one member's typed words (`words`)."""
+
+        def __init__(self, *, path: str | None = None, words: str | None = None) -> None:
+            super().__init__()
+            self.path, self.words = path, words
+
+    class RemoveShare(Message):
+        def __init__(self, row: int) -> None:
+            super().__init__()
+            self.row = row
+
+    class Close(Message):
+        """Close the polls with the shares entered (the app asks for a confirmation)."""
+
     def on_mount(self) -> None:
         super().on_mount()
-        # (index, source label, share object or typed words); the words are never shown
-        self.entered: list[tuple[int, str, shares.Share | str]] = []
-        self.threshold = self.clerk.threshold
-        self.retranslate()
+        # (index, source label, share object or typed words), as the desk holds them; the words are never shown
+        self.entered: list[tuple[int, str, Any]] = []
+        self.threshold: int | None = None
+        self.show_view(self.clerk.view)
         self.query_one("#share-file", Input).focus()
+
+    def show_view(self, view: DeskView) -> None:
+        self.entered = [(s.index, s.source, s.entry) for s in view.shares]
+        self.threshold = view.threshold
+        self.retranslate()
 
     def retranslate(self) -> None:
         super().retranslate()
@@ -518,75 +580,26 @@ class CloseScreen(ClerkScreen):
         if button == "add-file":
             self._add_file()
         elif button == "add-words":
-            self._add_words()
+            self.post_message(self.AddShare(words=self.query_one("#mnemonic", TextArea).text))
         elif button == "remove-share":
-            self._remove()
+            self.post_message(self.RemoveShare(self.query_one("#shares", DataTable).cursor_row))
         elif button == "close":
-            self.clerk.confirm_close([entry for _, _, entry in self.entered])
+            self.post_message(self.Close())
         elif button == "back":
             self.app.pop_screen()
 
-    def _note(self, note: Note) -> None:
-        self.query_one("#close-note", NoteView).show(note)
-
     def _add_file(self) -> None:
-        field = self.query_one("#share-file", Input)
-        path = Path(field.value.strip())
-        try:
-            share = shares.read_share_file(path)
-        except (shares.ShareError, OSError) as exc:
-            self._note(Note(N_("This share file cannot be used."), "error", detail=str(exc)))
-            return
-        if self._add(path.name, share):
-            field.value = ""
+        self.post_message(self.AddShare(path=self.query_one("#share-file", Input).value.strip()))
 
-    def _add_words(self) -> None:
-        area = self.query_one("#mnemonic", TextArea)
-        words = " ".join(area.text.split())
-        try:
-            shares.parse_mnemonic(words, "typed share")
-        except shares.ShareError as exc:
-            self._note(Note(N_("These share words are not valid: check each word."), "error", detail=str(exc)))
-            return
-        if self._add("typed", words):
-            area.text = ""
-
-    def _add(self, source: str, entry: shares.Share | str) -> bool:
-        """Check the share against the election and those entered (`close.check_share`), then add it."""
-        election = self.clerk.station.election
-        try:
-            found = check_share(election, [e for _, _, e in self.entered], entry)
-        except ShareRefused as refused:
-            need = self.threshold if self.threshold is not None else "–"
-            severity = "warn" if refused.reason is ShareRefusal.DUPLICATE else "error"
-            self._note(Note(SHARE_REFUSED_TEXT[refused.reason], severity,
-                            {"index": refused.index, "k": refused.k or "–", "need": need}))
-            return False
-        except shares.ShareError as exc:
-            self._note(Note(N_("These share words are not valid: check each word."), "error", detail=str(exc)))
-            return False
-        if self.threshold is None:
-            self.threshold = found.k
-        self.entered.append((found.index, source, entry))
-        self._note(Note(N_("Share {index} added."), "ok", {"index": found.index}))
-        self.retranslate()
-        return True
-
-    def _remove(self) -> None:
-        """Remove the highlighted share (a member gave the wrong paper, a file of another election...)."""
-        table = self.query_one("#shares", DataTable)
-        row = table.cursor_row
-        if not 0 <= row < len(self.entered):
-            self._note(Note(N_("Highlight the share to remove first."), "warn"))
-            return
-        index, _, _ = self.entered.pop(row)
-        if not self.entered:
-            self.threshold = self.clerk.threshold  # a threshold learnt from the first share goes with it
-        self._note(Note(N_("Share {index} removed."), "ok", {"index": index}))
-        self.retranslate()
-
-    def failed(self, note: Note) -> None:
-        self._note(note)
+    def step_done(self, step: DeskStep) -> None:
+        """A share added (its field is cleared), refused, removed, or the close failed: the note says which."""
+        if step.note is not None:
+            self.query_one("#close-note", NoteView).show(step.note)
+        if step.share is not None:
+            if step.share.source == "typed":
+                self.query_one("#mnemonic", TextArea).text = ""
+            else:
+                self.query_one("#share-file", Input).value = ""
         self.retranslate()
 
 
@@ -661,7 +674,7 @@ class ProtocolScreen(ClerkScreen):
 
     def _fill_contest(self, contest: ContestResult) -> None:
         app = self.clerk
-        t, election, lang = app.t, app.station.election, app.language
+        t, election, lang = app.t, app.election, app.language
         title = next(w for w in self.query(".contest-title").results(Static) if w.name == contest.contest_id)
         title.update(f"[b]{election.contest(contest.contest_id).name.get(lang)}[/b]")
         table = next(w for w in self.query(".contest").results(DataTable) if w.name == contest.contest_id)

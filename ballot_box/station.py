@@ -82,7 +82,7 @@ from .store import ProtocolCounters, StationInfo, WrongPollsState
 if TYPE_CHECKING:
     from .close import ClosingResult
 
-__all__ = ["FaultHook", "Reason", "Refusal", "Station", "StationStatus", "read_status", *results.__all__]
+__all__ = ["FaultHook", "Refusal", "Station", "StationStatus", "read_status", *results.__all__]
 
 
 def __getattr__(name: str) -> object:
@@ -93,7 +93,6 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-Reason = Refusal  # compatibility name for ballot_box/app.py until the clerk's desk (issue 12) is merged
 
 FaultHook = Callable[[str], None]
 

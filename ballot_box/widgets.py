@@ -2,50 +2,24 @@
 
 Every widget here keeps the message id (English text) and its fields, never a
 translated string, so switching the language (F2) re-renders it in place
-(`retranslate()`). `Note` is one line the clerk reads: what just happened, in
-plain words, with a severity that picks its colour.
+(`retranslate()`). A `messages.Note` is what the clerk reads: what just
+happened, in plain words, with a severity that picks its colour; `NoteView`
+draws one. Widgets draw what they are given: none reads storage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.widgets import Button, Static
 
 from .i18n import N_
-from .store import ProtocolCounters
+from .messages import SEVERITIES, Note, Translate
 
-Translate = Callable[..., str]  # (msgid, **fields) -> text in the current language
+if TYPE_CHECKING:
+    from .store import ProtocolCounters
 
-SEVERITIES = ("info", "ok", "warn", "error")
-
-
-@dataclass(frozen=True)
-class Note:
-    """A message for the clerk: a message id with fields, a severity, an optional
-    cause (a second message id, its own sentence: "Cause: the disk is full.") and an
-    optional untranslated detail (our own service's explanation, shown last; raw
-    errors never go here, they go to the operator log)."""
-
-    msgid: str
-    severity: str = "info"
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    detail: str = ""
-    cause: str = ""
-
-    def __post_init__(self) -> None:
-        if self.severity not in SEVERITIES:
-            raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
-
-    def render(self, t: Translate) -> str:
-        lines = [t(self.msgid, **self.fields)]
-        if self.cause:
-            lines.append(t(self.cause))
-        if self.detail:
-            lines.append(self.detail)
-        return "\n".join(lines)
+__all__ = ["CountersPanel", "Note", "NoteView", "Tr", "TrButton"]
 
 
 def _translate(widget: Static | Button) -> Translate:

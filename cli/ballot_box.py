@@ -20,6 +20,7 @@ import click
 from sailau.election import crypto
 from sailau.election.definition import DefinitionError, load_election
 
+from .log_options import log_options
 from .options import db_url_option, read_card_master_key
 
 
@@ -39,13 +40,10 @@ from .options import db_url_option, read_card_master_key
               help="Directory for the protocol files at close of polls (default: ./protocol-<precinct>).")
 @click.option("--lang", "language", type=click.Choice(["kk", "ru", "en"]), default="kk", show_default=True,
               help="Starting UI language (F2 switches).")
-@click.option("--operator-log", "operator_log", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("sailau-operator.log"), show_default=True,
-              help="Rotating log of raw errors for technicians (no vote data, IINs masked; created 0600). "
-                   "The clerk's screen shows plain words only.")
+@log_options("sailau-operator.log next to a SQLite station database, else in the working folder")
 def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | None, station_key_path: Path,
                master_key_path: Path, terminal_keys: tuple[Path, ...], out_dir: Path | None, language: str,
-               operator_log: Path) -> None:
+               operator_log: Path | None, log_level: str | None) -> None:
     """Run the clerk app: open polls, check voters in, issue and cast cards, close polls."""
     from sailau.ballot_box import oplog
     from sailau.ballot_box.app import ClerkApp
@@ -56,10 +54,11 @@ def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | No
     from sailau.smartcard.events import CardEventCallback, ReaderWatcher
     from sailau.smartcard.pcsc import PcscTransport, list_readers, resolve_reader
 
+    log = oplog.LogSettings.resolve(operator_log, log_level, oplog.default_path(db_url))
     try:
-        log_handler = oplog.open_operator_log(operator_log)
+        log_handler = oplog.open_operator_log(log)
     except OSError as exc:
-        raise click.BadParameter(f"{operator_log}: cannot be written ({exc.strerror})",
+        raise click.BadParameter(f"{log.path}: cannot be written ({exc.strerror})",
                                  param_hint="--operator-log") from None
     try:
         election = load_election(election_path)

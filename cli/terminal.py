@@ -20,6 +20,8 @@ from pathlib import Path
 
 import click
 
+from .log_options import log_options
+
 
 @click.command("terminal")
 @click.option("--election", "election_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -35,8 +37,10 @@ import click
 @click.option("--serve", is_flag=True, help="Serve the kiosk over HTTP for a kiosk browser (textual-serve).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="With --serve: port to listen on.")
+@log_options("sailau-terminal.log in the working folder")
 def terminal(election_path: Path, key_path: Path, reader: str, precinct: int, idle_timeout: float,
-             idle_warning: float, serve: bool, host: str, port: int) -> None:
+             idle_warning: float, serve: bool, host: str, port: int, operator_log: Path | None,
+             log_level: str | None) -> None:
     """Run the voting-booth kiosk."""
     from sailau.election.crypto import KeyFileError, load_signing_key
     from sailau.election.definition import DefinitionError, ElectionLookupError, load_election
@@ -75,12 +79,27 @@ def terminal(election_path: Path, key_path: Path, reader: str, precinct: int, id
             "--election", str(election_path.resolve()), "--terminal-key", str(key_path.resolve()),
             "--reader", reader, "--precinct", str(precinct),
             "--idle-timeout", str(idle_timeout), "--idle-warning", str(idle_warning),
+            *(["--operator-log", str(operator_log.resolve())] if operator_log else []),
+            *(["--log-level", log_level] if log_level else []),
         ])
         click.echo(f"serving the kiosk on http://{host}:{port}", err=True)
         Server(command, host=host, port=port, title=f"Sailau {election.id} / {precinct}").serve()
         return
 
+    from sailau.election.oplog import LogSettings
+    from sailau.terminal import oplog
     from sailau.terminal.app import KioskApp
     from sailau.terminal.session import TerminalSession
 
-    KioskApp(TerminalSession(config), source).run()
+    log = LogSettings.resolve(operator_log, log_level, oplog.DEFAULT_PATH)
+    try:
+        handler = oplog.open_operator_log(log)
+    except OSError as exc:
+        raise click.BadParameter(f"{log.path}: cannot be written ({exc.strerror})", param_hint="--operator-log") from None
+    try:
+        KioskApp(TerminalSession(config), source).run()
+    except Exception as exc:  # the kiosk died: the technician finds why in the log
+        oplog.failure("kiosk", exc)
+        raise
+    finally:
+        oplog.close_operator_log(handler)

@@ -43,10 +43,16 @@ Accounting (what "correct" means here):
   corrupted cards refused; and the published receipt list is the one the
   protocol's receipt commitment signs.
 
-Crashes are modelled in-process: the Station object is discarded (its database
-handle closed, its in-memory queue lost) and a new one is opened over the same
-SQLite file, as a restarted process would; real SIGKILLs of a station process
-are tested in tests/test_station_crash.py.
+The clerk is the ballot box's own `ClerkDesk` (ballot_box/desk.py), the object
+the clerk app drives: the day checks voters in, inserts and removes cards, answers
+the cancel offer and replaces cards through it, so the desk's rules (a blank card
+waiting in the reader is issued to the voter checked in; a card cleared by a cast
+stays in the reader for the next voter) are the ones the app runs.
+
+Crashes are modelled in-process: the Station and its desk are discarded (the
+database handle closed, the in-memory queue and reader state lost) and new ones
+are opened over the same SQLite file, as a restarted process would; real SIGKILLs
+of a station process are tested in tests/test_station_crash.py.
 """
 
 from __future__ import annotations
@@ -59,12 +65,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sailau.ballot_box import pollbook
 from sailau.ballot_box.db import StationDB, open_station_db
-from sailau.ballot_box.station import ActionKind, CastStatus, IssueFailed, ReplaceReason, Station, TerminalKey
+from sailau.ballot_box.desk import ClerkDesk, DeskStep
+from sailau.ballot_box.station import ActionKind, CastStatus, ReplaceReason, Station, TerminalKey
 from sailau.election import crypto
 from sailau.election.ballot import Choice, Mark
 from sailau.election.protocol import ProtocolSignatureError, validate_protocol, verify_signed_protocol
@@ -87,7 +95,6 @@ from sailau.simulator.faults import (
 from sailau.simulator.pollbook_gen import BallotPlan, SimVoter, generate_voters, write_pollbook_csv
 from sailau.simulator.readers import InProcessSlot, PcscSlot, ReaderSlot
 from sailau.smartcard.apdu import CardState
-from sailau.smartcard.errors import CardRemovedError
 from sailau.terminal.session import CardCheck, CastOutcome, TerminalConfig, TerminalSession
 
 #: The VVSG 2005 / 1.0 accuracy test volume, in ballot positions.
@@ -238,6 +245,8 @@ class PollingDay:
         self._record_len = 121 + self.election.plaintext_length
         self.db: StationDB | None = None
         self.station: Station | None = None
+        self.desk: ClerkDesk | None = None
+        self._in_box: FaultyCard | None = None  # the card in the ballot box's reader
         self.box: ReaderSlot
         self.term: ReaderSlot
 
@@ -250,11 +259,39 @@ class PollingDay:
         self.db = open_station_db(self.db_url)
         self.station = Station.attach(self.db, self.election, self.station_key, self.master_key,
                                       fault_hook=self.crash)
+        self.desk = ClerkDesk(self.station, self._box_card)
         return self.station
+
+    def _box_card(self) -> nullcontext:
+        """The desk's card opener: the ballot box's reader client, connected at insertion."""
+        return nullcontext(self.box.client)
+
+    def _box_insert(self, card: FaultyCard) -> None:
+        """Put `card` into the ballot box's reader (a card already there is taken out) and
+        tell the desk, as the reader's events would; call `desk.read_card()` next."""
+        assert self.desk is not None
+        if self._in_box is not None and self._in_box is not card:
+            self.desk.card_removed()
+        self.box.insert(card)
+        self._in_box = card
+        self.desk.card_inserted()
+
+    def _box_remove(self) -> None:
+        self.box.remove()
+        if self._in_box is not None:
+            self._in_box = None
+            assert self.desk is not None
+            self.desk.card_removed()
+
+    def _box_read(self, card: FaultyCard) -> DeskStep:
+        self._box_insert(card)
+        assert self.desk is not None
+        return self.desk.read_card()
 
     def _restart_station(self) -> Station:
         """The ballot-box process died: its DB handle and in-memory session go; a new one opens."""
         self.box.remove()
+        self._in_box = None
         assert self.db is not None
         self.db.close()
         self.restarts += 1
@@ -268,6 +305,7 @@ class PollingDay:
         pollbook.import_voters(self.db, csv)
         station.open_polls([TerminalKey(crypto.ed25519_public_bytes(self.terminal_key.public_key()), "booth 1")])
         self.station = station
+        self.desk = ClerkDesk(station, self._box_card)
         self.session = TerminalSession(TerminalConfig(self.election, self.precinct, self.terminal_key))
         if self.config.pcsc:
             self.box, self.term = PcscSlot("ballot box", PCSC_PORTS[0]), PcscSlot("terminal", PCSC_PORTS[1])
@@ -355,26 +393,45 @@ class PollingDay:
     # -- issue -------------------------------------------------------------------------
 
     def _issue(self, v: _Voter, card: FaultyCard, plan: FaultPlan) -> bool:
-        """Check the voter in and issue them `card`; False if the voter cannot get a card."""
-        station = self.station
-        assert station is not None
-        station.check_in(v.voter.iin)
+        """Check the voter in and issue them `card` through the desk; False if the voter
+        cannot get a card. A blank card already waiting in the reader (cleared by the
+        last cast) is issued at check-in, by the desk's rule; otherwise the clerk
+        inserts it."""
         crash = plan.crash if plan.crash and plan.crash.startswith("issue") else None
         tear = plan.tear == "box:issue"
+        move = "check_in"  # the clerk's next step: check_in, select (the card waits in the reader), insert
         for _ in range(MAX_ATTEMPTS):
-            self.box.insert(card)
+            desk = self.desk
+            assert desk is not None
+            waiting = move != "insert" and desk.view().blank_card_waiting
+            if not waiting:
+                self._box_insert(card)
             # a fault stays armed until it fires (another fault may have cut the step short)
             if tear or crash == "issue:mid-write":
                 card.arm_tear(tear_point(self.rng_faults, self._issue_len))
             if crash in ("issue:recorded", "issue:written"):
                 self.crash.arm(crash)
             died: str | None = None
+            step = DeskStep()
             try:
-                action = self.station.on_card(self.box.client)  # type: ignore[union-attr]
+                if move == "check_in":
+                    step = desk.check_in(v.voter.iin)
+                    if step.voter is None:
+                        raise SimulationError(f"voter {v.voter.iin}: not checked in: {step.note}")
+                elif move == "select":
+                    step = desk.select_voter(v.voter.iin)
+                if not waiting:
+                    step = desk.read_card()
             except StationCrash as exc:
                 died = exc.point
-            except IssueFailed:  # the card lost power mid-ISSUE (the only tear here)
-                self.box.remove()
+            finally:
+                card.disarm()
+                self.crash.disarm()
+            card_note = desk.view().card_note
+            move = "insert"
+            if died is None and step.issued is None and card_note is not None and card_note.code == "issue_failed":
+                # the card lost power mid-ISSUE (the only tear here)
+                self._box_remove()
                 landed = "landed" if card.card.state is CardState.ISSUED else "lost"
                 if crash == "issue:mid-write":
                     died = crash
@@ -382,32 +439,32 @@ class PollingDay:
                     tear = False
                     self._pending_tear = landed
                     continue  # same process: the same card is retried with the same token
-            finally:
-                card.disarm()
-                self.crash.disarm()
             if died is not None:
-                self._after_issue_crash(v, card, died)
+                issued = self._after_issue_crash(v, card, died)
                 crash, tear = None, False
+                if issued:
+                    self._box_remove()
+                    return True
                 continue
-            if action.kind is ActionKind.ISSUED:
-                assert action.issue is not None
-                self.box.remove()
+            if step.issued is not None:
+                self._box_remove()
                 if self._pending_tear:
-                    ending = "reissued_same_token" if action.issue.reused_token else "reissued"
+                    ending = "reissued_same_token" if step.issued.reused_token else "reissued"
                     self.ledger.record("tear", "box:issue", f"{self._pending_tear}_{ending}")
                     self._pending_tear = ""
                 return True
-            if action.kind is ActionKind.NEED_VOTER:  # nobody selected (the queue is not stored)
-                self.station.select_voter(v.voter.iin)  # type: ignore[union-attr]
-                self.box.remove()
+            kind = step.action.kind if step.action is not None else None
+            if kind is ActionKind.NEED_VOTER:  # nobody selected (the queue is not stored): pick them
+                move = "select"
                 continue
-            if action.kind is ActionKind.REMOVED:
-                self.box.remove()
+            if kind is ActionKind.REMOVED:
+                self._box_remove()
                 continue
-            raise SimulationError(f"voter {v.voter.iin}: a blank card for issue was handled as {action.kind}")
+            raise SimulationError(f"voter {v.voter.iin}: a blank card for issue was handled as {kind} "
+                                  f"({card_note.code if card_note else 'no note'})")
         raise SimulationError(f"voter {v.voter.iin}: no card issued after {MAX_ATTEMPTS} insertions")
 
-    def _after_issue_crash(self, v: _Voter, card: FaultyCard, point: str) -> None:
+    def _after_issue_crash(self, v: _Voter, card: FaultyCard, point: str) -> bool:
         """The ballot-box process died while issuing. Its token was recorded (and the voter
         marked as holding a card) first, so the restarted station refuses this voter a
         card; the clerk replaces it (`Station.replace_card`, reason issue_interrupted):
@@ -420,24 +477,34 @@ class PollingDay:
           revokes the token the voter's card link names (had the write landed after all,
           that card would be refused).
 
-        Either way the voter is selected again and the issue loop gives them the card.
+        Either way the voter is selected again: a card handed back is cleared in the
+        reader and the desk issues it to them at once (True); else the issue loop
+        gives them the card (False).
         """
-        station = self._restart_station()
+        self._restart_station()
+        desk = self.desk
+        assert desk is not None
         self._pending_tear = ""
         if card.card.state is CardState.ISSUED:
-            self.box.insert(card)
-            result = station.replace_card(v.voter.iin, ReplaceReason.ISSUE_INTERRUPTED, old_card=self.box.client)
-            if not (result.card_returned and result.card_cleared):
-                raise SimulationError(f"voter {v.voter.iin}: replacing the issued card left {result}")
-            self.box.remove()
+            offered = self._box_read(card)  # an issued card: the desk offers to cancel it; the clerk replaces instead
+            if offered.action is None or offered.action.kind is not ActionKind.OFFER_CANCEL:
+                raise SimulationError(f"voter {v.voter.iin}: the issued card was read as {offered}")
+            desk.decline_cancel()
+            step = desk.replace_in_reader(v.voter.iin, ReplaceReason.ISSUE_INTERRUPTED)
+            result = step.replaced
+            if result is None or not (result.card_returned and result.card_cleared):
+                raise SimulationError(f"voter {v.voter.iin}: replacing the issued card left {result or step.note}")
             self.cancels += 1
             ending = "restart_card_replaced_returned"
         else:
-            station.replace_card(v.voter.iin, ReplaceReason.ISSUE_INTERRUPTED, card_not_returned=True)
+            step = desk.replace_not_returned(v.voter.iin, ReplaceReason.ISSUE_INTERRUPTED)
+            if step.replaced is None:
+                raise SimulationError(f"voter {v.voter.iin}: replacement refused: {step.note}")
             self.revoked_tokens += 1
             ending = "restart_card_replaced_token_revoked"
         self.replacements += 1
         self.ledger.record("crash", point, ending)
+        return step.issued is not None
 
     # -- the booth -----------------------------------------------------------------------
 
@@ -504,7 +571,7 @@ class PollingDay:
         acked = False
         self._last_reason = ""
         for _ in range(MAX_ATTEMPTS):
-            self.box.insert(card)
+            self._box_insert(card)
             # a fault stays armed until it fires (another fault may have cut the step short)
             if tear or crash == "cast:mid-clear":
                 card.arm_tear(tear_point(self.rng_faults, self._issue_len + self._record_len))
@@ -514,14 +581,11 @@ class PollingDay:
                 self.crash.arm(crash)
             torn = False
             try:
-                action = self.station.on_card(self.box.client)  # type: ignore[union-attr]
+                step = self.desk.read_card()  # type: ignore[union-attr]
             except StationCrash as died:
                 fired.append(("crash", died.point))
                 crash = None
                 self._restart_station()
-                continue
-            except CardRemovedError:  # pulled before the station saw the card's state
-                self.box.remove()
                 continue
             finally:
                 if card.pulled and pull:
@@ -530,8 +594,14 @@ class PollingDay:
                 torn = card.card.tear_after_bytes is None and (tear or crash == "cast:mid-clear")
                 card.disarm()
                 self.crash.disarm()
+            action = step.action
+            if action is None and step.note is not None and step.note.code == "card_pulled":
+                self._box_remove()  # pulled before the station saw the card's state
+                continue
+            if action is None:
+                raise SimulationError(f"voter {v.voter.iin}: the desk could not read the voted card: {step.note}")
             if action.kind is ActionKind.REMOVED:  # pulled before the station saw the card's state
-                self.box.remove()
+                self._box_remove()
                 continue
             if torn and crash == "cast:mid-clear":
                 # the process died while the card was being cleared: nobody saw this answer
@@ -555,15 +625,15 @@ class PollingDay:
                 v.outcome = Outcome.ACKNOWLEDGED
                 if result.card_cleared:
                     break  # the blank card stays in the ballot box's reader for the next voter
-                self.box.remove()
+                self._box_remove()
                 continue  # the card is still VOTED (or its CLEAR landed unseen): insert it again
             if result.reason is not None and result.reason.value == "card_removed":
-                self.box.remove()
+                self._box_remove()
                 continue
             if plan.corrupt:
                 self._last_reason = result.reason.value if result.reason else "rejected"
                 v.outcome = Outcome.REJECTED_CORRUPT
-                self.box.remove()
+                self._box_remove()
                 break
             raise SimulationError(f"voter {v.voter.iin}: ballot refused: {result.reason} {result.message}")
         else:
@@ -576,12 +646,11 @@ class PollingDay:
 
     def _replay(self, clone: FaultyCard) -> None:
         """A clone of a card already counted: must be "already counted" (same token), never accepted."""
-        self.box.insert(clone)
-        action = self.station.on_card(self.box.client)  # type: ignore[union-attr]
-        self.box.remove()
-        result = action.cast
+        step = self._box_read(clone)
+        self._box_remove()
+        result = step.action.cast if step.action is not None else None
         if result is None:
-            raise SimulationError(f"clone of a voted card handled as {action.kind}")
+            raise SimulationError(f"clone of a voted card handled as {step.action or step.note}")
         if result.status is CastStatus.ACCEPTED:
             self.fraud_accepted += 1
             self.ledger.record("replay", "box", "ACCEPTED")
@@ -603,15 +672,15 @@ class PollingDay:
             else:
                 self.ledger.record("foreign", f"terminal:{fc.origin}", f"refused_{check.value}")
             return
-        self.box.insert(fc.card)
-        action = self.station.on_card(self.box.client)  # type: ignore[union-attr]
-        self.box.remove()
-        result = action.cast
+        step = self._box_read(fc.card)  # type: ignore[arg-type]
+        self._box_remove()
+        result = step.action.cast if step.action is not None else None
         if result is not None and result.counted:
             self.fraud_accepted += 1
             self.ledger.record("foreign", f"box:{fc.origin}", "ACCEPTED")
         else:
-            reason = result.reason.value if result is not None and result.reason else action.kind.value
+            reason = (result.reason.value if result is not None and result.reason else
+                      step.action.kind.value if step.action is not None else step.note.code if step.note else "none")
             self.ledger.record("foreign", f"box:{fc.origin}", f"rejected_{reason}")
 
     # -- close and compare -----------------------------------------------------------------

@@ -7,7 +7,9 @@ shape, `callback(event)` with `event` a CardInserted or CardRemoved:
 - `ReaderWatcher` watches one PC/SC reader (SCardGetStatusChange in a thread of
   its own). The callback runs on that thread, so a Textual app hands events to
   its own loop. Textual's `post_message` is thread-safe and does not block:
-  `ReaderWatcher(name, lambda e: app.post_message(CardEventMessage(e)))`.
+  `ReaderWatcher(name, lambda e: app.post_message(CardEventMessage(e)))`, with
+  `CardEventMessage` defined here once for both apps (the clerk's and the booth's;
+  each may import smartcard, neither the other).
   (`app.call_from_thread(app.post_message, ...)` works too, but blocks the
   watcher thread until the app runs it: then never call `stop()` from the app's
   loop while a callback may be pending, or the two wait for each other.)
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smartcard import scard  # pyscard
+from textual.message import Message
 
 from sailau.smartcard.pcsc import establish_context, reader_names, resolve_reader
 from sailau.smartcard.transport import InProcessCard, InProcessTransport
@@ -41,6 +44,14 @@ class CardRemoved:
 
 CardEvent = CardInserted | CardRemoved
 CardEventCallback = Callable[[CardEvent], None]
+
+
+class CardEventMessage(Message):
+    """A card went in or out of the reader, posted to a Textual app's loop from any thread."""
+
+    def __init__(self, event: CardEvent) -> None:
+        super().__init__()
+        self.event = event
 
 
 class ReaderWatcher:

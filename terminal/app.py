@@ -28,13 +28,14 @@ screen replaces every other. The idle warning is shown and spoken."""
 
 from __future__ import annotations
 
-from textual import events
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
-from sailau.smartcard.events import CardEvent, CardInserted
+from sailau.smartcard.events import CardEvent, CardEventMessage, CardInserted
+from sailau.terminal import oplog
 from sailau.terminal.cards import CardSource, ReaderStatus
 from sailau.terminal.i18n import N_, t
 from sailau.terminal.screens import (
@@ -88,14 +89,6 @@ FASTER, SLOWER = N_("Faster."), N_("Slower.")
 LOUDER, QUIETER = N_("Louder."), N_("Quieter.")
 SCREEN_OFF_SAID, SCREEN_ON_SAID = N_("Screen off."), N_("Screen on.")
 DEFAULTS_SAID = N_("Default settings.")
-
-
-class CardEventMessage(Message):
-    """A card went in or out of the reader (posted from any thread)."""
-
-    def __init__(self, event: CardEvent) -> None:
-        super().__init__()
-        self.event = event
 
 
 class KioskApp(App[None]):
@@ -155,6 +148,11 @@ class KioskApp(App[None]):
         self.source.stop()
         self.speaker.stop()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that died (the app then exits, as before) leaves its traceback in the operator log."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            oplog.failure(f"kiosk worker {event.worker.name or event.worker.group}", event.worker.error)
+
     def _card_event(self, event: CardEvent) -> None:
         self.post_message(CardEventMessage(event))
 
@@ -175,20 +173,22 @@ class KioskApp(App[None]):
             if self.session.phase is Phase.WRITING:
                 return
             self._switch(ReadingScreen())
-            self.run_worker(self._read_card, thread=True, group="card")
+            self._read_card()
         else:
             self.session.on_card_removed()
             if self.session.phase is not Phase.WRITING:
                 self.show_phase()
 
+    @work(thread=True, group="card")
     def _read_card(self) -> None:
         self.session.on_card_inserted(self.source.client)
         self.call_from_thread(self.show_phase)
 
     def check_reader(self) -> None:
         """Ask the card source whether the reader can be used (off the UI loop)."""
-        self.run_worker(self._probe_reader, thread=True, group="reader", exclusive=True)
+        self._probe_reader()
 
+    @work(thread=True, group="reader", exclusive=True)
     def _probe_reader(self) -> None:
         status = self.source.status()
         self.call_from_thread(self.reader_status, status)
@@ -197,6 +197,8 @@ class KioskApp(App[None]):
         before = (self.session.reader_problem, self.session.reader_detail)
         phase = self.session.phase
         self.session.on_reader(status.problem, status.detail)
+        if (self.session.reader_problem, self.session.reader_detail) != before and status.problem is not None:
+            oplog.log.warning("card reader not usable: %s: %s", status.problem.value, status.detail)
         if (self.session.reader_problem, self.session.reader_detail) != before or self.session.phase is not phase:
             self.show_phase()
 
@@ -204,8 +206,9 @@ class KioskApp(App[None]):
         if self.session.phase is not Phase.REVIEW:
             return
         self._switch(WritingScreen())
-        self.run_worker(self._cast, thread=True, exclusive=True, group="card")
+        self._cast()
 
+    @work(thread=True, exclusive=True, group="card")
     def _cast(self) -> None:
         result = self.session.cast(progress=lambda step: self.call_from_thread(self._progress, step))
         self.call_from_thread(self._cast_done, result)

@@ -25,6 +25,7 @@ from clerk_support import (
     vote,
 )
 from sailau.ballot_box import audit
+from sailau.ballot_box.desk import EnteredShare
 from sailau.ballot_box.screens import AuditScreen, CancelCardScreen, CloseScreen, ProtocolScreen
 
 SIZE = (110, 34)
@@ -38,6 +39,8 @@ def station_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def _press(pilot, selector: str) -> None:
     pilot.app.screen.query_one(selector, Button).press()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()  # the desk operation the button starts
     await pilot.pause()
 
 
@@ -166,8 +169,8 @@ def test_protocol_kk(snap_compare, station_dir: Path) -> None:
                 await _remove(pilot, desk)
             await pilot.press("f4")
             await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
-            app.screen.entered = [(s.index, "file", s) for s in rig().shares[:2]]
-            app.screen.retranslate()
+            app.desk.set_shares([EnteredShare(s.index, "file", s) for s in rig().shares[:2]])
+            app.show()
             await _press(pilot, "#close")
             await _press(pilot, "#yes")
             await settle(pilot, lambda: isinstance(app.screen, ProtocolScreen), "protocol", timeout=60)

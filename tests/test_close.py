@@ -186,7 +186,7 @@ def test_an_inconsistent_read_is_refused_not_declared(
     or a receipt commitment that does not count them (a receipt relation is never declared
     as a discrepancy: format 3 is signed only with a commitment that counts the ballots)."""
     from sailau.ballot_box import close
-    from sailau.ballot_box.app import note_for_error
+    from sailau.ballot_box.desk import note_for_error
     from sailau.election.receipts import ReceiptCommitment
 
     run_day(rig, station, voters=2)

@@ -35,4 +35,4 @@ def test_the_store_outcomes_keep_only_their_success_members() -> None:
 def test_the_facade_names_every_result_type() -> None:
     for name in results.__all__:
         assert getattr(station, name) is getattr(results, name)
-    assert station.Reason is Refusal  # compatibility name, until the clerk's desk is merged
+    assert not hasattr(station, "Reason")  # one name: the compatibility alias is gone

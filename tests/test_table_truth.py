@@ -86,6 +86,8 @@ async def remove(pilot, desk) -> None:
 async def press(pilot, selector: str) -> None:
     pilot.app.screen.query_one(selector, Button).press()
     await pilot.pause()
+    await pilot.app.workers.wait_for_complete()  # the desk operation the button starts
+    await pilot.pause()
 
 
 @pytest.fixture

@@ -1,0 +1,673 @@
+"""The clerk's desk at the registration table, as a headless object (no UI).
+
+The ballot box's counterpart of `terminal/session.py::TerminalSession`: every rule
+of the clerk's side lives here once, and the Textual app (app.py), the election-day
+simulator and the tests all drive this one object:
+
+- the reader: whether a card is in (`card_inserted` / `card_removed`, from the
+  reader's events), whether the desk is working with it (do not remove it), and
+  whether a BLANK card sits in it waiting for a voter;
+- what each card means once read (`Station.on_card`'s `ActionKind`): ISSUED, a
+  blank card nobody is waiting for (NEED_VOTER: it waits in the reader), a voted
+  card cast, an issued card whose cancel is offered to the clerk, a card pulled
+  before it was known;
+- the auto-issue rule: a blank card waiting in the reader and a voter selected
+  (checked in, picked from the queue, or just given the right to a replacement)
+  means the card is issued at once; a card cleared by a cast, cancel or
+  replacement is a blank card in the reader like any other;
+- the cancel and replace flows' decisions (cancel only while the offered card is
+  still in; replace with the old card only when one is in the reader);
+- share entry at close of polls (each share checked as it is entered);
+- what the clerk should read, as data: a `messages.Note` (a catalogue code, its
+  fields and a severity), never a rendered string. `note_for_error` is the one
+  mapping from what a station call raised to a note; the raw error of anything
+  unexpected goes to the operator log (oplog.py) with its traceback.
+
+Threads. Every method that talks to the station or the card blocks (card I/O at
+9600 bit/s, database commits): the app runs them in worker threads, the simulator
+calls them directly. `_work` (re-entrant) serialises them: the station's in-memory
+queue of waiting voters is not shared between threads otherwise. The reader
+events and `view()` never wait for it: they take only `_state`, a short lock over
+the flags, so the UI thread never blocks behind a card. Storage figures
+(counters, the waiting queue, the polls state) are read after each operation,
+under `_work`, and kept: `view()` returns them without touching storage.
+
+Expected card outcomes are results at this boundary: every method returns a
+`DeskStep` and raises nothing a clerk can cause. Only a `BaseException` that is
+not an `Exception` (the simulator's `StationCrash`, a KeyboardInterrupt) passes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sailau.election import crypto, shares
+from sailau.election.shares import Share, ShareError
+from sailau.smartcard.client import BallotCardClient
+from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
+from sailau.smartcard.transport import Transport
+
+from . import audit, oplog, pollbook, store
+from .close import ClosingResult, ProtocolRefused, ShareRefusal, ShareRefused, check_share
+from .iin import InvalidIIN
+from .messages import TEXTS, Note
+from .models import PollsState
+from .pollbook import Voter
+from .station import (
+    ActionKind,
+    CancelResult,
+    CancelStatus,
+    CardAction,
+    CardAlreadyIssued,
+    CardNotBlank,
+    CastResult,
+    CastStatus,
+    ClearOutcome,
+    IssueFailed,
+    IssueResult,
+    NoVoterSelected,
+    OldCardNeeded,
+    Recorded,
+    ReplaceReason,
+    ReplaceResult,
+    ReplacementRefused,
+    Station,
+    StationError,
+    StorageFailed,
+    TerminalKey,
+    VoterNotWaiting,
+    ZeroReport,
+    ZeroReportFailed,
+)
+from .store import ProtocolCounters, WrongPollsState
+
+__all__ = [
+    "CardOpener",
+    "ClerkDesk",
+    "DeskStep",
+    "DeskView",
+    "EnteredShare",
+    "Reader",
+    "note_for_cancel",
+    "note_for_cast",
+    "note_for_error",
+    "note_for_issue",
+    "note_for_replace",
+    "note_for_storage",
+    "transport_opener",
+]
+
+T = TypeVar("T")
+
+#: Opens the card in the reader: a context manager giving a connected client.
+CardOpener = Callable[[], AbstractContextManager[BallotCardClient]]
+
+
+def transport_opener(transport: Transport) -> CardOpener:
+    """Connect `transport` for one job and disconnect after it (the clerk app's reader)."""
+
+    @contextmanager
+    def open_card() -> Iterator[BallotCardClient]:
+        client = BallotCardClient(transport)
+        try:
+            client.connect()
+            yield client
+        finally:
+            transport.disconnect()
+
+    return open_card
+
+
+# --- what the clerk reads: one mapping from outcomes to notes -------------------------------
+
+
+def _name(voter: Voter) -> str:
+    return " ".join(p for p in (voter.surname, voter.given_name) if p)
+
+
+def note_for_storage(exc: StorageFailed) -> Note:
+    """What a storage failure did (to the ballot, when a card was in play), what to do, and why."""
+    code = f"storage.{exc.operation.value}.{exc.recorded.value}"
+    severity = "warn" if exc.recorded is Recorded.COUNTED else "error"
+    return Note(code if code in TEXTS else "storage.other", severity, cause=f"cause.{exc.problem.value}")
+
+
+def _replace_refused(exc: ReplacementRefused) -> Note:
+    code = f"replace.{getattr(exc.reason, 'value', exc.reason)}"
+    if code in TEXTS:
+        return Note(code, "error")
+    return Note("replace.refused", "error", detail=str(exc))
+
+
+#: what a station call raised -> the note; first match wins (subclasses before their bases)
+_RAISED: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[[Any], Note]], ...] = (
+    (StorageFailed, note_for_storage),
+    (pollbook.AlreadyCheckedIn, lambda e: Note("already_checked_in", "error")),
+    (pollbook.VoterNotFound, lambda e: Note("voter_not_found", "error", detail=str(e))),
+    (InvalidIIN, lambda e: Note("invalid_iin", "error", detail=str(e))),
+    (CardAlreadyIssued, lambda e: Note("card_already_issued", "error")),
+    (ReplacementRefused, _replace_refused),
+    (OldCardNeeded, lambda e: Note("old_card_needed", "warn")),
+    (VoterNotWaiting, lambda e: Note("voter_not_waiting", "error", detail=str(e))),
+    (NoVoterSelected, lambda e: Note("no_voter_selected", "warn")),
+    (CardNotBlank, lambda e: Note("card_not_blank", "warn", detail=str(e))),
+    (IssueFailed, lambda e: Note("issue_failed", "error")),
+    ((CardRemovedError, NoCardError), lambda e: Note("card_pulled", "error")),
+    (WrongPollsState, lambda e: Note("wrong_polls_state", "error", {"state": e.state.value})),
+    (ZeroReportFailed, lambda e: Note("zero_report_failed", "error", detail=str(e))),
+    (ProtocolRefused, lambda e: Note("protocol_refused", "error", detail=str(e))),
+    (store.SealingFailed, lambda e: Note("sealing_failed", "error", detail=str(e))),
+    (ShareError, lambda e: Note("shares_do_not_rebuild", "error", detail=str(e))),
+    (StationError, lambda e: Note("station_refused", "error", {"detail": str(e)})),
+)
+
+
+def note_for_error(exc: BaseException, *, card: bool = False, what: str = "clerk desk") -> Note:
+    """A plain-words note for an error a station call raised. Our own services explain
+    themselves (detail: their text); anything raw (a card's status word, an unexpected
+    exception) goes to the operator log with its traceback and the clerk reads what
+    happened and what to do. `card`: the error came from work with the card in the
+    reader; `what`: the operation, for the log (never data)."""
+    for kinds, note in _RAISED:
+        if isinstance(exc, kinds):
+            return note(exc)
+    if isinstance(exc, CardError):
+        oplog.failure(f"{what} (card)", exc)
+        return Note("card_unreadable", "error")
+    if isinstance(exc, OSError) and not card:  # the protocol files at close (the database is a StorageFailed)
+        oplog.failure(what, exc)
+        return Note("file_not_written", "error", {"reason": exc.strerror or type(exc).__name__})
+    oplog.failure(what, exc)
+    return Note("unexpected.card" if card else "unexpected", "error")
+
+
+def note_for_issue(result: IssueResult) -> Note:
+    return Note("issued", "ok", {"name": _name(result.voter)})
+
+
+def note_for_cast(result: CastResult) -> Note:
+    """"Counted" (now or before) and how the CLEAR went, or why the card was refused."""
+    if result.status is CastStatus.REJECTED:
+        assert result.reason is not None
+        return Note(f"card.{result.reason.value}", "error")
+    assert result.clear is not None
+    severity = "ok" if result.status is CastStatus.ACCEPTED and result.card_cleared else "warn"
+    return Note(f"cast.{result.status.value}.{result.clear.value}", severity)
+
+
+def note_for_cancel(result: CancelResult) -> Note:
+    if result.status is CancelStatus.REJECTED:
+        assert result.reason is not None
+        return Note(f"card.{result.reason.value}", "error")
+    assert result.clear is not None
+    if result.status is CancelStatus.CANCELLED:
+        return Note(f"cancel.cancelled.{result.clear.value}", "ok" if result.card_cleared else "warn")
+    refused = result.clear is ClearOutcome.REFUSED
+    return Note("cancel.already_cancelled.refused" if refused else "cancel.already_cancelled.cleared", "warn")
+
+
+def note_for_replace(result: ReplaceResult) -> Note:
+    fields = {"name": _name(result.voter)}
+    if not result.card_returned:
+        return Note("replaced.not_returned", "warn", fields)
+    if result.clear is ClearOutcome.REFUSED:
+        return Note("replaced.returned_not_cleared", "warn", fields)
+    return Note("replaced.returned", "ok", fields)
+
+
+#: the share refusal -> its severity (a duplicate is a slip, the rest a wrong paper)
+def _share_refused(refused: ShareRefused, threshold: int | None) -> Note:
+    severity = "warn" if refused.reason is ShareRefusal.DUPLICATE else "error"
+    return Note(f"share.{refused.reason.value}", severity,
+                {"index": refused.index, "k": refused.k or "–", "need": threshold if threshold is not None else "–"})
+
+
+# --- what the desk hands the UI -------------------------------------------------------------
+
+
+class Reader(str, Enum):
+    """The reader line the clerk sees."""
+
+    EMPTY = "empty"
+    PRESENT = "present"
+    BUSY = "busy"  # the desk is working with the card: do not remove it
+
+
+@dataclass(frozen=True)
+class EnteredShare:
+    """One share entered at close: the member's number, where it came from (a file
+    name, or "typed"), and the share (a share file's `Share` or the typed words,
+    which are never shown)."""
+
+    index: int
+    source: str
+    entry: Share | str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DeskView:
+    """Everything the desk screen draws, as of the last operation (no storage read)."""
+
+    reader: Reader
+    card_present: bool
+    card_busy: int
+    blank_card_waiting: bool
+    cancel_offered: bool  # an ISSUED card is in: the clerk is asked whether to cancel it
+    card_note: Note | None
+    desk_note: Note | None
+    counters: ProtocolCounters | None  # None: the database cannot be read now
+    waiting: tuple[Voter, ...]
+    selected: str | None  # IIN of the voter the next blank card goes to
+    polls: PollsState | None  # None: unknown (the database failed)
+    shares: tuple[EnteredShare, ...]
+    threshold: int | None  # shares needed (None: learnt from the first share)
+
+
+@dataclass(frozen=True)
+class DeskStep:
+    """What one desk operation did. `note` is what the clerk reads about it (also kept
+    as the desk's card or desk note where it belongs); the other fields are set by
+    the operations that produce them."""
+
+    note: Note | None = None
+    action: CardAction | None = None  # read_card: what the station made of the card (None: it raised, see note)
+    voter: Voter | None = None  # check_in, select_voter
+    voters: tuple[Voter, ...] = ()  # search
+    issued: IssueResult | None = None  # a card issued by this step (read, or the auto-issue after it)
+    cancelled: CancelResult | None = None
+    replaced: ReplaceResult | None = None
+    report: ZeroReport | None = None  # open_polls
+    closing: ClosingResult | None = None  # close_polls
+    audit: tuple[list[audit.AuditEvent], audit.ChainReport] | None = None  # read_audit
+    share: EnteredShare | None = None  # enter_share: the share added
+
+
+class ClerkDesk:
+    """The registration table over one `Station` and one reader slot (see the module doc)."""
+
+    def __init__(self, station: Station, open_card: CardOpener, *, terminal_keys: Iterable[TerminalKey] = (),
+                 out_dir: str | Path | None = None) -> None:
+        self.station = station
+        self.election = station.election
+        self.precinct = station.precinct
+        self.terminal_keys: list[TerminalKey] = list(terminal_keys)
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self._open_card = open_card
+        self._work = threading.RLock()
+        self._state = threading.Lock()
+        # reader flags and notes (under _state)
+        self._present = False
+        self._busy = 0
+        self._blank_waiting = False
+        self._cancel_offered = False
+        self._card_note: Note | None = None
+        self._desk_note: Note | None = None
+        # storage figures as of the last operation (written under _work, read under _state)
+        self._counters: ProtocolCounters | None = None
+        self._waiting: tuple[Voter, ...] = ()
+        self._selected: str | None = None
+        self._polls: PollsState | None = None
+        # share entry at close
+        ceremony = station.election.key_ceremony
+        self._need: int | None = None if ceremony is None else ceremony.threshold
+        self._threshold = self._need
+        self._shares: list[EnteredShare] = []
+
+    # -- what the UI draws ------------------------------------------------------------------
+
+    def view(self) -> DeskView:
+        """A snapshot of the desk (cheap: no storage, no card; safe from any thread)."""
+        with self._state:
+            reader = Reader.BUSY if self._busy else Reader.PRESENT if self._present else Reader.EMPTY
+            return DeskView(reader, self._present, self._busy, self._blank_waiting, self._cancel_offered,
+                            self._card_note, self._desk_note, self._counters, self._waiting, self._selected,
+                            self._polls, tuple(self._shares), self._threshold)
+
+    def refresh(self) -> DeskView:
+        """Read the storage figures again (blocking) and return the view. At start (the
+        app's first refresh) closed polls are said: F4 counts again."""
+        with self._work:
+            self._reload()
+            with self._state:
+                if self._polls is PollsState.CLOSED and self._desk_note is None:
+                    self._desk_note = Note("polls_closed", "warn")
+        return self.view()
+
+    def note(self, note: Note | None) -> None:
+        """Set the desk note (a hint the screen asked for: "find the voter first")."""
+        with self._state:
+            self._desk_note = note
+
+    def _set(self, *, card: Note | None = None, desk: Note | None = None) -> None:
+        with self._state:
+            if card is not None:
+                self._card_note = card
+            if desk is not None:
+                self._desk_note = desk
+
+    def _reload(self) -> None:
+        """Counters, queue, selection and polls state, read under `_work` after each operation."""
+        station = self.station
+        try:
+            counters: ProtocolCounters | None = station.counters()
+            polls: PollsState | None = station.polls_state
+        except StorageFailed as exc:
+            counters, polls = None, None
+            self._set(desk=note_for_storage(exc))
+        waiting, selected = tuple(station.waiting), station.selected_voter
+        with self._state:
+            self._counters, self._polls = counters, polls
+            self._waiting, self._selected = waiting, None if selected is None else selected.iin
+
+    # -- the reader's events (any thread; no I/O) ----------------------------------------------
+
+    def card_inserted(self) -> None:
+        """A card went in. Call `read_card()` next (it ends the busy state this starts)."""
+        with self._state:
+            self._present = True
+            self._blank_waiting = False
+            self._busy += 1
+
+    def card_removed(self) -> None:
+        """The card left. A cancel offered for it is withdrawn: nothing was cancelled."""
+        with self._state:
+            self._present = False
+            self._blank_waiting = False
+            if self._cancel_offered:
+                self._cancel_offered = False
+                self._card_note = Note("cancel_withdrawn", "warn")
+
+    # -- cards (blocking) ---------------------------------------------------------------------
+
+    def _card_job(self, job: Callable[[BallotCardClient], T], what: str) -> tuple[T | None, Note | None]:
+        """Run `job` on the card in the reader: (its value, None) or (None, the note for
+        what it raised). A card pulled or lost mid-job is no longer a blank waiting."""
+        with self._state:
+            self._busy += 1
+        try:
+            with self._open_card() as client:
+                return job(client), None
+        except Exception as exc:  # every failure becomes a note, never a dead desk
+            if isinstance(exc, (CardRemovedError, NoCardError, IssueFailed)):
+                with self._state:
+                    self._blank_waiting = False
+            return None, note_for_error(exc, card=True, what=what)
+        finally:
+            with self._state:
+                self._busy -= 1
+
+    def read_card(self) -> DeskStep:
+        """The card just inserted: its state decides what happens (`Station.on_card`)."""
+        try:
+            with self._work:
+                action, failed = self._card_job(self.station.on_card, "read card")
+                step = self._after_read(action) if action is not None else DeskStep(failed)
+                if failed is not None:
+                    self._set(card=failed)
+                self._reload()
+                return step
+        finally:
+            with self._state:
+                self._busy -= 1
+
+    def _after_read(self, action: CardAction) -> DeskStep:
+        kind = action.kind
+        if kind is ActionKind.ISSUED:
+            assert action.issue is not None
+            return DeskStep(self._issued(action.issue), action, issued=action.issue)
+        if kind is ActionKind.REMOVED:
+            note = Note("card_pulled", "error")
+            self._set(card=note)
+            return DeskStep(note, action)
+        if kind is ActionKind.NEED_VOTER:
+            note = Note("need_voter", "warn")
+            with self._state:
+                self._blank_waiting = self._present
+                self._card_note = note
+            return DeskStep(note, action)
+        if kind is ActionKind.CAST:
+            assert action.cast is not None
+            note = note_for_cast(action.cast)
+            self._set(card=note)
+            issued = self._blank_in_reader() if action.cast.counted and action.cast.card_cleared else None
+            return DeskStep(note if issued is None else note_for_issue(issued), action, issued=issued)
+        note = Note("offer_cancel", "warn")
+        with self._state:
+            self._card_note = note
+            self._cancel_offered = self._present
+        return DeskStep(note, action)
+
+    def _blank_in_reader(self) -> IssueResult | None:
+        """The card in the reader was just cleared (cast, cancel, replace): it is a blank
+        card now, exactly as if one were inserted. Issue it to the selected voter, or
+        keep it for the next one checked in."""
+        with self._state:
+            if not self._present:
+                return None
+            self._blank_waiting = True
+        if self.station.selected_voter is None:
+            return None
+        return self._issue_waiting_blank()
+
+    def _issue_waiting_blank(self) -> IssueResult | None:
+        """The auto-issue rule: a blank card waits in the reader and a voter is selected."""
+        with self._state:
+            if not (self._blank_waiting and self._present):
+                return None
+            self._blank_waiting = False
+        result, failed = self._card_job(self.station.issue_card, "issue card")
+        if result is None:
+            self._set(card=failed)
+        else:
+            self._issued(result)
+        return result
+
+    def _issued(self, result: IssueResult) -> Note:
+        """A card was issued: say so, and drop a desk note that still asks for a blank
+        card for this voter ("Checked in: ... Insert a blank card.")."""
+        note = note_for_issue(result)
+        with self._state:
+            self._card_note = note
+            if self._desk_note is not None and self._desk_note.code in ("checked_in", "next_card_for"):
+                self._desk_note = None
+        return note
+
+    def answer_offer(self) -> bool:
+        """The clerk answered the cancel offer: it is closed (no I/O). True when the card is still in."""
+        with self._state:
+            self._cancel_offered = False
+            return self._present
+
+    def decline_cancel(self) -> DeskStep:
+        """The clerk keeps the offered ISSUED card as it is (no I/O)."""
+        with self._state:
+            self._cancel_offered = False
+            if not self._present:
+                return DeskStep()
+            self._card_note = Note("card_kept", "info")
+            return DeskStep(self._card_note)
+
+    def cancel_card(self) -> DeskStep:
+        """The clerk confirmed: cancel the ISSUED card in the reader (token cancelled, card cleared)."""
+        with self._state:
+            self._cancel_offered = False
+        with self._work:
+            result, failed = self._card_job(self.station.cancel_card, "cancel card")
+            if result is None:
+                return self._finish(failed)
+            return self._finish(note_for_cancel(result), cleared=result.card_cleared, cancelled=result)
+
+    def _finish(self, note: Note | None, *, cleared: bool = False, **done: Any) -> DeskStep:
+        """Show `note` as the card note; a card the step `cleared` is a blank card in the
+        reader (issued at once to a selected voter); read the figures again."""
+        self._set(card=note)
+        issued = self._blank_in_reader() if cleared else None
+        self._reload()
+        return DeskStep(note if issued is None else note_for_issue(issued), issued=issued, **done)
+
+    # -- replace a card ------------------------------------------------------------------------------
+
+    def replace_in_reader(self, iin: str, reason: ReplaceReason = ReplaceReason.DAMAGED) -> DeskStep:
+        """Replace `iin`'s card with the old card in the reader (its token is cancelled, the
+        card cleared and, being blank in the reader, issued to the same voter)."""
+        with self._state:
+            if not self._present:
+                self._card_note = Note("old_card_needed", "warn")
+                return DeskStep(self._card_note)
+            self._blank_waiting = False
+        with self._work:
+            result, failed = self._card_job(
+                lambda client: self.station.replace_card(iin, reason, old_card=client), "replace card")
+            return self._replaced(result, failed)
+
+    def replace_not_returned(self, iin: str, reason: ReplaceReason) -> DeskStep:
+        """Replace `iin`'s card that is not handed back (its token is revoked); the clerk
+        has confirmed it. A blank card waiting in the reader is then theirs."""
+        with self._work:
+            try:
+                result: ReplaceResult | None = self.station.replace_card(iin, reason, card_not_returned=True)
+            except Exception as exc:
+                return self._replaced(None, note_for_error(exc, card=True, what="replace card"))
+            return self._replaced(result, None)
+
+    def _replaced(self, result: ReplaceResult | None, failed: Note | None) -> DeskStep:
+        if result is None:
+            return self._finish(failed)
+        with self._state:
+            waiting = self._blank_waiting
+        return self._finish(note_for_replace(result), cleared=result.card_cleared or waiting, replaced=result)
+
+    # -- voters --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _call(call: Callable[[], T], what: str) -> tuple[T | None, Note | None]:
+        """(value, None), or (None, the note for what `call` raised)."""
+        try:
+            return call(), None
+        except Exception as exc:
+            return None, note_for_error(exc, what=what)
+
+    def _desk_call(self, call: Callable[[], T], what: str) -> tuple[T | None, Note | None]:
+        value, failed = self._call(call, what)
+        if failed is not None:
+            self._set(desk=failed)
+        return value, failed
+
+    def search(self, query: str) -> DeskStep:
+        if not query.strip():
+            note = Note("search_empty", "warn")
+            self._set(desk=note)
+            return DeskStep(note)
+        with self._work:
+            voters, failed = self._desk_call(lambda: self.station.search(query), "search")
+            if voters is None:
+                return DeskStep(failed)
+            note = Note("found", "info", {"n": len(voters)}) if voters else Note("nobody_found", "warn")
+            self._set(desk=note)
+            return DeskStep(note, voters=tuple(voters))
+
+    def check_in(self, iin: str) -> DeskStep:
+        """Check a voter in; they are selected, so a blank card waiting is issued to them."""
+        return self._choose(lambda: self.station.check_in(iin), "checked_in", "check in")
+
+    def select_voter(self, iin: str) -> DeskStep:
+        """Make a checked-in voter the one the next blank card goes to (one waiting: issued now)."""
+        return self._choose(lambda: self.station.select_voter(iin), "next_card_for", "select voter")
+
+    def _choose(self, call: Callable[[], Voter], code: str, what: str) -> DeskStep:
+        with self._work:
+            voter, failed = self._desk_call(call, what)
+            if voter is None:
+                self._reload()
+                return DeskStep(failed)
+            note = Note(code, "ok", {"name": f"{voter.surname} {voter.given_name}"})
+            self._set(desk=note)
+            issued = self._issue_waiting_blank()
+            self._reload()
+            return DeskStep(note, voter=voter, issued=issued)
+
+    # -- opening ---------------------------------------------------------------------------------------
+
+    def add_terminal_key(self, path: str | Path) -> DeskStep:
+        """Read a booth terminal's public key file to enrol when the polls open."""
+        path = Path(path)
+        try:
+            key = crypto.load_verify_key(path)
+        except crypto.KeyFileError as exc:
+            return DeskStep(Note("terminal_key_unusable", "error", detail=str(exc)))
+        self.terminal_keys.append(TerminalKey(crypto.ed25519_public_bytes(key), path.stem))
+        return DeskStep(Note("terminal_key_added", "ok"))
+
+    def open_polls(self) -> DeskStep:
+        """Enrol the terminal keys, check the box is empty (zero report), open the polls."""
+        with self._work:
+            report, failed = self._call(lambda: self.station.open_polls(list(self.terminal_keys)), "open polls")
+            self._reload()
+            return DeskStep(failed or Note("polls_open", "ok"), report=report)
+
+    # -- audit ----------------------------------------------------------------------------------------
+
+    def read_audit(self) -> DeskStep:
+        """The audit chain's events and whether the whole chain verifies."""
+        db = self.station.db
+        with self._work:
+            value, failed = self._desk_call(lambda: (audit.read_events(db), audit.verify_db(db)), "read audit log")
+            return DeskStep(failed, audit=value)
+
+    # -- close of polls ---------------------------------------------------------------------------------
+
+    def enter_share(self, *, path: str | Path | None = None, words: str | None = None) -> DeskStep:
+        """Enter one share (a share file, or one member's typed words), checked against the
+        election and the shares already entered (`close.check_share`): refused by name,
+        or added."""
+        try:
+            if path is not None:
+                source, entry = Path(path).name, shares.read_share_file(path)
+            else:
+                source, entry = "typed", " ".join((words or "").split())
+                shares.parse_mnemonic(entry, "typed share")
+        except (ShareError, OSError) as exc:
+            code = "share_file_unusable" if path is not None else "share_words_invalid"
+            return DeskStep(Note(code, "error", detail=str(exc)))
+        with self._work:
+            try:
+                found = check_share(self.election, [s.entry for s in self._shares], entry)
+            except ShareRefused as refused:
+                return DeskStep(_share_refused(refused, self._threshold))
+            except ShareError as exc:
+                return DeskStep(Note("share_words_invalid", "error", detail=str(exc)))
+            added = EnteredShare(found.index, source, entry)
+            with self._state:
+                if self._threshold is None:
+                    self._threshold = found.k
+                self._shares.append(added)
+            return DeskStep(Note("share_added", "ok", {"index": found.index}), share=added)
+
+    def remove_share(self, row: int) -> DeskStep:
+        """Remove the entered share at `row` (a member gave the wrong paper...)."""
+        with self._state:
+            if not 0 <= row < len(self._shares):
+                return DeskStep(Note("share_highlight_first", "warn"))
+            removed = self._shares.pop(row)
+            if not self._shares:
+                self._threshold = self._need  # a threshold learnt from the first share goes with it
+        return DeskStep(Note("share_removed", "ok", {"index": removed.index}))
+
+    def set_shares(self, entered: Sequence[EnteredShare]) -> None:
+        """Replace the entered shares (already checked: a restored session, a test's set-up)."""
+        with self._state:
+            self._shares = list(entered)
+
+    def close_polls(self) -> DeskStep:
+        """Close the polls with the entered shares, count, sign and write the protocol."""
+        with self._work:
+            entries = [s.entry for s in self._shares]
+            closing, failed = self._call(lambda: self.station.close_polls(entries, self.out_dir), "close polls")
+            self._reload()
+            return DeskStep(failed, closing=closing)
