@@ -367,3 +367,131 @@ def results(file: Path, as_json: bool) -> None:
     """
     out, text = compute_results(file)
     click.echo(json.dumps(out, ensure_ascii=False) if as_json else text)
+
+
+# -- sailau election second-round ------------------------------------------------------
+
+
+def second_round_definition(first: Any, result: dict[str, Any], date: str, public_key: bytes | None = None) -> Any:
+    """The second-round definition of presidential election `first` (an `Election`)
+    from a first-round result (`sailau results --json` output, or its counts input,
+    recomputed): the same election with the two candidates the result names, in the
+    first round's ballot order, `round` 2, a new id and date, so a new fingerprint.
+    Refuses (ResultsInputError) anything but a `second_round` outcome of this race."""
+    from sailau.election.definition import PRESIDENTIAL_LAWS as DEF_PRESIDENTIAL_LAWS
+    from sailau.election.definition import election_from_data
+
+    if first.law not in DEF_PRESIDENTIAL_LAWS:
+        raise ResultsInputError(f"election {first.id} is not a presidential election (law {first.law})")
+    contest = first.presidential_contest
+    if contest.round != 1:
+        raise ResultsInputError(f"election {first.id} is already a second round")
+    if "kind" not in result and result.get("law") in PRESIDENTIAL_LAWS:
+        result, _ = _presidential(result)  # counts: recompute the outcome here
+    if result.get("kind") != "presidential" or result.get("round") != 1:
+        raise ResultsInputError("the result is not the result of a presidential first round")
+    if result.get("law") != first.law:
+        raise ResultsInputError(f"the result is under law {result.get('law')!r}, the election under {first.law!r}")
+    ids = [c.id for c in contest.candidates]
+    named = [c.get("id") for c in result.get("candidates", []) if isinstance(c, dict)]
+    if sorted(named) != sorted(ids):
+        raise ResultsInputError(f"the result's candidates {named} are not this election's {ids}")
+    outcome = result.get("outcome")
+    if outcome != "second_round":
+        why = {
+            "elected": f"the first round elected {result.get('winner')!r}: there is no second round",
+            "tie_for_second": f"the second place is tied ({', '.join(result.get('tied', []))}): "
+            "the law does not say who goes to the second round, so none is generated",
+            "tie_for_first": f"three or more tie for first ({', '.join(result.get('tied', []))}): not settled by law",
+            "repeat_election": "the first round calls for repeat elections, not a second round",
+        }.get(str(outcome), f"the result's outcome is {outcome!r}, not second_round")
+        raise ResultsInputError(why)
+    pair = result.get("second_round")
+    if not isinstance(pair, list) or len(pair) != 2 or not set(pair) <= set(ids) or pair[0] == pair[1]:
+        raise ResultsInputError(f"the result's second_round {pair!r} does not name two of this election's candidates")
+    data = first.model_dump(mode="json", exclude_none=True)
+    data["id"] = f"{first.id}-round-2"[:64]
+    data["date"] = date
+    for key, suffix in (("kk", " (қайта дауыс беру)"), ("ru", " (повторное голосование)"), ("en", " (second round)")):
+        data["name"][key] = (data["name"][key] + suffix)[:500]
+    for c in data["contests"]:
+        if c["kind"] == "presidential":
+            c["round"] = 2
+            c["candidates"] = [cand for cand in c["candidates"] if cand["id"] in pair]
+    if public_key is not None:
+        data["public_key"] = public_key.hex()
+    return election_from_data(data)
+
+
+@click.group("election")
+def election() -> None:
+    """Election definitions derived from results (the presidential second round)."""
+
+
+@election.command("second-round")
+@click.argument("first", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("result", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the second-round definition (never overwritten).")
+@click.option("--date", "date", required=True, help="Polling day of the second round, YYYY-MM-DD.")
+@click.option("--public-key", "public_key_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Election public key for the second round (PEM or raw 32 bytes); default: the first round's.")
+def second_round(first: Path, result: Path, out: Path, date: str, public_key_file: Path | None) -> None:
+    """Write the second-round definition of the presidential election FIRST from
+    its first-round RESULT (`sailau results --json` output, or the counts file).
+
+    Refused when the result elected someone, or left a tie the law does not settle.
+    """
+    from sailau.election.crypto import KeyFileError, load_election_public_key
+    from sailau.election.definition import DefinitionError, load_election
+
+    try:
+        first_election = load_election(first)
+    except DefinitionError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"{first}: cannot read ({e.strerror})") from None
+    data = read_results_input(result) if _looks_like_counts(result) else _read_output(result)
+    key = None
+    if public_key_file is not None:
+        try:
+            key = load_election_public_key(public_key_file).public_bytes_raw()
+        except KeyFileError as e:
+            raise click.ClickException(str(e)) from None
+    if out.exists():
+        raise click.ClickException(f"{out} exists; not overwritten")
+    try:
+        second = second_round_definition(first_election, data, date, key)
+    except (ResultsInputError, LawError) as e:
+        raise click.ClickException(f"{result}: {e}") from None
+    except DefinitionError as e:
+        raise click.ClickException(str(e)) from None
+    from sailau.election.definition import write_election
+
+    write_election(second, out)
+    pair = " and ".join(c.id for c in second.presidential_contest.candidates)
+    click.echo(f"{out}: second round {second.id} on {second.date} between {pair}; fingerprint {second.fingerprint_hex}")
+
+
+def _read_raw_json(path: Path) -> Any:
+    try:
+        raw = jsonfile.read_bounded(path, MAX_RESULTS_INPUT_BYTES, "a results file", subject="")
+        return jsonfile.parse_json(raw)
+    except FileNotFoundError:
+        raise click.ClickException(f"{path}: file not found") from None
+    except OSError as e:
+        raise click.ClickException(f"{path}: cannot read ({e.strerror})") from None
+    except jsonfile.InputError as e:
+        raise click.ClickException(f"{path}: refused ({e.reason}): {e}") from None
+
+
+def _looks_like_counts(path: Path) -> bool:
+    data = _read_raw_json(path)
+    return isinstance(data, dict) and "kind" not in data
+
+
+def _read_output(path: Path) -> dict[str, Any]:
+    data = _read_raw_json(path)
+    if not isinstance(data, dict):
+        raise click.ClickException(f"{path}: expected the JSON object `sailau results --json` prints")
+    return data
