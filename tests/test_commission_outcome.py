@@ -92,3 +92,20 @@ def test_synth_refuses_a_table_that_does_not_fit_the_law(tmp_path):
         _set(tmp_path, "region,A,B\nR1,1,2\n", "kz-referendum")
     with pytest.raises(SynthError, match="no 'against all'"):
         _set(tmp_path, "region,A,AGAINST_ALL\nR1,1,2\n", "kz-president-1995")
+
+
+def test_html_report_is_refused_by_name_for_an_outcome_report(tmp_path):
+    published = _set(tmp_path, "region,yes,no\nR1,6,3\n", "kz-referendum")
+    _report(tmp_path, published)
+    r = CliRunner().invoke(cli, ["commission", "report", "--db", f"sqlite:///{tmp_path / 'c.db'}",
+                                 "--html", str(tmp_path / "r.html")])
+    assert r.exit_code == 1 and "--html draws Mäjilis seats" in r.output and not (tmp_path / "r.html").exists()
+
+
+def test_synth_cli_names_the_set_after_the_law(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("region,A,B,AGAINST_ALL\nR1,50,30,5\n")
+    r = CliRunner().invoke(cli, ["commission", "synth", "--table", str(table), "--precincts", "2", "--seed", "1",
+                                 "--out", str(tmp_path / "s"), "--law", "kz-president-2022"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "s" / "election.json").read_text())["id"] == "kz-president-2022-synth"
