@@ -219,7 +219,8 @@ def synth_election(
     constitutional: bool = True,
 ) -> Election:
     if law not in SYNTH_LAWS + SYNTH_OTHER_LAWS:
-        raise SynthError(f"synth makes elections under {', '.join(SYNTH_LAWS + SYNTH_OTHER_LAWS)}, not {law!r}")
+        raise SynthError(f"synth makes party-list elections only ({', '.join(SYNTH_LAWS)}), or one presidential race "
+                         f"or referendum question ({', '.join(SYNTH_OTHER_LAWS)}), not {law!r}")
     public = x25519_public_bytes(x25519.X25519PrivateKey.from_private_bytes(_derived(seed, "election-key")).public_key())
     precincts = []
     number = 0
