@@ -25,8 +25,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sailau.election.definition import Election, PresidentialContest, ReferendumQuestion
-from sailau.election.law import CandidateVotes, LawError
+from sailau.election.definition import (
+    Election,
+    PartyListContest,
+    PresidentialContest,
+    ReferendumQuestion,
+    SingleMemberContest,
+)
+from sailau.election.law import CandidateVotes, DistrictVotes, LawError, PartyVotes
+from sailau.election.maslikhat import MaslikhatVotes, maslikhat_results
 from sailau.election.president import presidential_result
 from sailau.election.protocol import PRECINCT_COUNTS, ContestResult, ProtocolTotals
 from sailau.election.referendum import RegionVotes, referendum_result
@@ -153,8 +160,11 @@ def outcome_report(
         outcome = presidential_outcome(election, national)
     elif any(isinstance(c, ReferendumQuestion) for c in election.contests):
         outcome = referendum_outcome(election, national, regions)
-    else:
-        outcome = {"kind": "none", "lines": [f"law {election.law}: no outcome computed here (maslikhats: sailau results)"]}
+    else:  # maslikhats alone (kz-maslikhat-2023)
+        masl = maslikhat_report(election, national)
+        outcome = {"kind": "maslikhat", "maslikhats": masl, "lines": [
+            f"{m['contest'] or m['region']}: " + (m.get("error") or ", ".join(f"{p} {n}" for p, n in m["seats"].items())
+                                                   or m["list_outcome"]) for m in masl]}
     unit_rows = []
     for code, name in unit_names(election, level).items():
         mine = sorted(n for n, k in keys.items() if k == code)
@@ -191,4 +201,68 @@ def outcome_report(
         "outcome": outcome,
         "contests": contests,
         "units": unit_rows,
+    }
+
+
+def has_maslikhats(election: Election) -> bool:
+    return any(c.level == "maslikhat" for c in election.contests)
+
+
+def maslikhat_report(election: Election, national: ProtocolTotals | None) -> list[dict[str, Any]]:
+    """Each maslikhat list's seats (the `seats` its contest gives) and the winners of
+    the maslikhat single-member races of its region, by `election/maslikhat.py`.
+    Single-member maslikhat races of a region with no list are reported on their own."""
+    law = "kz-maslikhat-2023"
+    rank = {p.id: i for i, p in enumerate(election.parties)}
+    lists = [c for c in election.contests if isinstance(c, PartyListContest) and c.level == "maslikhat"]
+    races = [c for c in election.contests if isinstance(c, SingleMemberContest) and c.level == "maslikhat"]
+    out: list[dict[str, Any]] = []
+
+    def districts_of(region: str | None) -> list[DistrictVotes]:
+        found = []
+        for c in races:
+            if c.region == region:
+                r = _contest(national, c.id)
+                found.append(DistrictVotes(c.district, [CandidateVotes(k.id, r.votes.get(k.id, 0) if r else 0)
+                                                        for k in c.candidates], r.against_all if r else 0))
+        return found
+
+    regions_with_list = set()
+    for c in lists:
+        regions_with_list.add(c.region)
+        r = _contest(national, c.id)
+        parties = [PartyVotes(pid, r.votes.get(pid, 0) if r else 0) for pid in sorted(c.options, key=rank.__getitem__)]
+        entry: dict[str, Any] = {"contest": c.id, "region": c.region}
+        if c.seats is None:
+            entry["error"] = "the definition gives this list no seats"
+            out.append(entry)
+            continue
+        try:
+            (res,) = maslikhat_results(law, [MaslikhatVotes(
+                c.id, c.seats, parties, _ballots(national, c.id), r.against_all if r else 0, districts_of(c.region))])
+        except LawError as e:
+            entry["error"] = str(e)
+            out.append(entry)
+            continue
+        entry.update(_maslikhat_json(res))
+        out.append(entry)
+    for region in sorted({c.region for c in races} - regions_with_list, key=str):
+        try:
+            (res,) = maslikhat_results(law, [MaslikhatVotes(f"maslikhat-{region}", 0, (), None, 0, districts_of(region))])
+        except LawError as e:
+            out.append({"contest": None, "region": region, "error": str(e)})
+            continue
+        out.append({"contest": None, "region": region, **_maslikhat_json(res)})
+    return out
+
+
+def _maslikhat_json(res) -> dict[str, Any]:
+    return {
+        "list_outcome": res.list_outcome,
+        "seats": res.seats,
+        "qualified": list(res.qualified),
+        "quota": None if res.quota is None else str(res.quota),
+        "participated": res.participated,
+        "districts": [{"district": d.district, "outcome": d.outcome.value, "winner": d.winner, "tied": list(d.tied)}
+                      for d in res.districts],
     }

@@ -32,6 +32,8 @@ from sailau.election.law import (
 from sailau.election.protocol import PRECINCT_COUNTS, ProtocolTotals, party_list_votes
 
 from . import models
+from .outcome import has_maslikhats as _has_maslikhats
+from .outcome import maslikhat_report as _maslikhats
 from .aggregate import NATIONAL, check_level, db_unit_totals, unit_key_of, unit_names
 from .db import CommissionDB
 
@@ -201,6 +203,7 @@ def build_report(
         "majilis_seats": majilis,
         "contests": _contests(national),
         "units": unit_rows,
+        **({"maslikhats": _maslikhats(election, national)} if _has_maslikhats(election) else {}),
     }
 
 

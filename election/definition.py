@@ -196,6 +196,10 @@ class PartyListContest(_ContestBase):
     #: QHP, Nur Otan, Auyl, Ak Zhol, Adal), so it is not the registration order that
     #: `Party.registration_number` records for seat-allocation ties.
     options: tuple[Identifier, ...]
+    #: Seats the list fills: a maslikhat's list seats (its size is set for each
+    #: maslikhat, so it comes from the definition). The Mäjilis list's seats come from
+    #: the law and are not given here.
+    seats: int | None = Field(default=None, ge=1, le=1000)
 
 
 class SingleMemberContest(_ContestBase):
@@ -541,6 +545,8 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
             count = len(c.options)
             if c.level == "national":
                 national_lists += 1
+                if c.seats is not None:
+                    add(f"{path}.seats", f"the Mäjilis list's seats come from law {e.law}, not the definition ({c.id!r})")
             for j, pid in enumerate(c.options):
                 if pid not in party_rank:
                     add(f"{path}.options[{j}]", f"contest {c.id!r} names unknown party {pid!r}")

@@ -109,3 +109,54 @@ def test_synth_cli_names_the_set_after_the_law(tmp_path):
                                  "--out", str(tmp_path / "s"), "--law", "kz-president-2022"])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "s" / "election.json").read_text())["id"] == "kz-president-2022-synth"
+
+
+# -- maslikhats --------------------------------------------------------------------
+
+from sailau.commission.report import build_report  # noqa: E402
+from sailau.election.definition import DefinitionError, load_election  # noqa: E402
+from sailau.election.protocol import ContestResult, Protocol, sum_protocols  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "election" / "examples"
+
+
+def _majilis_2023_with_seats(astana_seats: int = 10):
+    e = load_election(EXAMPLES / "majilis-2023.json")
+    data = e.model_dump(mode="json", exclude_none=True)
+    for c in data["contests"]:
+        if c["id"] == "maslikhat-astana-list":
+            c["seats"] = astana_seats
+    return e.model_copy(update={"contests": data["contests"]})
+
+
+def test_maslikhat_list_seats_in_the_majilis_report():
+    e = _majilis_2023_with_seats(10)
+    lst = e.contest("majilis-list").options
+    astana = e.contest("maslikhat-astana-list").options  # ballot order
+    votes = {pid: 0 for pid in astana}
+    votes["AMANAT"], votes["AUYL"], votes["QHP"] = 600, 300, 40  # QHP under 5 % of 1000
+    masl = ContestResult("maslikhat-astana-list", votes, against_all=60)
+    maj = ContestResult("majilis-list", {pid: (1000 if pid == "AMANAT" else 0) for pid in lst})
+    smd_id = e.contests_for_style(e.precinct(7101).style)[1].id
+    smd = ContestResult(smd_id, {c.id: (1000 if i == 0 else 0) for i, c in enumerate(e.contest(smd_id).candidates)})
+    p = Protocol(election_id=e.id, election_fingerprint=e.fingerprint_hex, precinct=7101, region="KZ-71",
+                 district=e.precinct(7101).district, voters_on_list=2000, voters_checked_in=1000, cards_issued=1000,
+                 ballots_cast=1000, cards_cancelled=0, contests=(maj, smd, masl))
+    national = sum_protocols([p])
+    report = build_report(e, "national", {"national": national}, national)
+    by_contest = {m["contest"]: m for m in report["maslikhats"]}
+    astana_result = by_contest["maslikhat-astana-list"]
+    assert astana_result["seats"]["AMANAT"] == 7 and astana_result["seats"]["AUYL"] == 3
+    registration_order = [p.id for p in e.parties if p.id in ("AMANAT", "AUYL")]
+    assert astana_result["seats"]["QHP"] == 0 and astana_result["qualified"] == registration_order
+    assert by_contest["maslikhat-almaty-list"]["error"] == "the definition gives this list no seats"
+    assert report["seats"]["AMANAT"] == 69  # the Mäjilis list is untouched
+
+
+def test_the_majilis_list_takes_no_seats_from_the_definition():
+    e = load_election(EXAMPLES / "majilis-2023.json")
+    data = e.model_dump(mode="json", exclude_none=True)
+    data["contests"][0]["seats"] = 69
+    with pytest.raises(DefinitionError) as err:
+        e.model_copy(update={"contests": data["contests"]})
+    assert any(p == "contests[0].seats" for p, _ in err.value.problems)
