@@ -253,9 +253,9 @@ def _maslikhat(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
         m = _obj(item, w, {"id", "list_seats"}, {"name", "parties", "participated", "against_all", "districts"})
         mid = _str(m, "id", w)
         w = f"{w} ({mid})"
-        parties, _ = _named_counts(m["parties"], f"{w}.parties") if m.get("parties") else ([], {})
+        parties, _ = _named_counts(_list(m, "parties", w), f"{w}.parties") if "parties" in m else ([], {})
         districts: list[DistrictVotes] = []
-        for j, d in enumerate(m.get("districts") or []):
+        for j, d in enumerate(_list(m, "districts", w) if "districts" in m else []):
             dw = f"{w}.districts[{j}]"
             dd = _obj(d, dw, {"id", "candidates"}, {"against_all", "name"})
             did = _str(dd, "id", dw)
