@@ -20,8 +20,8 @@ The rules (election/README.md, "Presidential elections", cites the articles):
   `tie`, after which the law calls repeat elections (art. 64).
 - A first round that elects nobody and leaves fewer than two candidates with
   votes for a second round is `repeat_election` (art. 64).
-- "Against all" is on the ballot under `kz-president-2022` only (on Kazakh
-  ballots since the 2022 amendments); under `kz-president-1995` such votes are
+- "Against all" is on the ballot under `kz-president-2022` only (first on a
+  presidential ballot on 20 Nov 2022); under `kz-president-1995` such votes are
   refused. It is a vote cast, so it is in `participated`; it is never a
   candidate and never enters a second round.
 
