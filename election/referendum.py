@@ -8,8 +8,8 @@ The rules (election/README.md, "Republican referendums", cites the articles):
   outcome is `invalid_turnout` and no question is adopted.
 - **A question amending the Constitution** (`constitutional=True`) is adopted when
   more than half of those who took part voted yes in **at least two thirds of the
-  regions** (oblasts, cities of republican significance and the capital;
-  Constitution art. 91(2)): a region says yes when `2 * yes > participated` in it,
+  regions** (oblasts, cities of republican significance and the capital; the
+  referendum law as the CEC cited it, article not confirmed): a region says yes when `2 * yes > participated` in it,
   and the question is adopted when `3 * regions_yes >= 2 * regions`. The regions
   are the ones the input (or the definition's territory) lists: 17 in June 2022,
   20 since the three new oblasts of 8 June 2022; never a constant here.
