@@ -130,6 +130,9 @@ def report_cmd(db_url: str, level: str, json_out: Path | None, html_out: Path | 
             sys.stdout.buffer.write(report_json_bytes(report))
         else:
             json_out.write_bytes(report_json_bytes(report))
+    if html_out is not None and "outcome" in report:
+        raise click.ClickException(f"--html draws Mäjilis seats; the report of {report['election']['id']} "
+                                   f"(law {report['election']['law']}) is in --json and the summary")
     if html_out is not None:
         from sailau.commission.html import write_html
 
@@ -147,6 +150,8 @@ def _print_summary(report: dict) -> None:
                + (f", turnout {report['turnout_percent']:.2f} %" if report["turnout_percent"] is not None else ""))
     for party, votes in report["totals"].items():
         click.echo(f"  {party:<12} {votes:>12,}  {report['seats'].get(party, 0):>3} seats")
+    for line in report.get("outcome", {}).get("lines", []):  # presidential and referendum (commission/outcome.py)
+        click.echo(f"  {line}")
     if "error" in report["allocation"]:
         click.echo(f"  no seat allocation: {report['allocation']['error']}")
 
@@ -158,16 +163,23 @@ def _print_summary(report: dict) -> None:
 @click.option("--seed", required=True, type=int, help="Random seed: the same seed and table give the same set, byte for byte.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Empty directory for the published set (election.json, stations.json, protocols/, receipts/) and, apart, private/.")
-@click.option("--election-id", default="kz-majilis-synth", show_default=True, help="Id of the synthetic election.")
-@click.option("--law", type=click.Choice(["kz-majilis-2007", "kz-majilis-2009"]), default="kz-majilis-2009", show_default=True,
-              help="Electoral law the seats are allocated by.")
-def synth_cmd(table_path: Path, precincts: int, seed: int, out: Path, election_id: str, law: str) -> None:
+@click.option("--election-id", default=None, help="Id of the synthetic election [default: kz-majilis-synth, or <law>-synth].")
+@click.option("--law", type=click.Choice(["kz-majilis-2007", "kz-majilis-2009", "kz-president-1995", "kz-president-2022",
+                                          "kz-referendum"]), default="kz-majilis-2009", show_default=True,
+              help="Electoral law: Mäjilis list seats, a presidential election (columns: candidate ids, and AGAINST_ALL "
+                   "under 2022) or a referendum question (columns: yes,no).")
+@click.option("--constitutional/--not-constitutional", default=True, show_default=True,
+              help="Referendum: whether the question amends the Constitution (two thirds of the regions).")
+def synth_cmd(table_path: Path, precincts: int, seed: int, out: Path, election_id: str | None, law: str,
+              constitutional: bool) -> None:
     """Write a synthetic published set whose per-region totals equal the table."""
     from sailau.commission.synth import SynthError, TableError, read_table, synthesize
 
+    if election_id is None:
+        election_id = "kz-majilis-synth" if law.startswith("kz-majilis") else f"{law}-synth"
     try:
         table = read_table(table_path)
-        result = synthesize(table, precincts, seed, out, election_id=election_id, law=law)
+        result = synthesize(table, precincts, seed, out, election_id=election_id, law=law, constitutional=constitutional)
     except (TableError, SynthError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"wrote {len(result.protocol_paths)} signed protocols and their receipt lists, {result.election_path.name}, "

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "station": ("sailau.cli.station", "station", "Headless ballot-box station: init, open polls, status, close polls."),
     "ballot-box": ("sailau.cli.ballot_box", "ballot_box", "Clerk app of the ballot-box station (Textual): check-in, cards, audit, close of polls."),
     "protocol": ("sailau.cli.protocol", "protocol", "Verify a signed precinct results protocol (signature, control relations)."),
+    "election": ("sailau.cli.results", "election", "Election definitions derived from results: the presidential second round."),
+    "results": ("sailau.cli.results", "results", "Outcome of any Kazakh election or referendum (president, referendum, maslikhats, Mäjilis) from a JSON file of counts."),
     "seats": ("sailau.cli.seats", "seats", "Allocate Mäjilis party-list seats by Kazakh law from a JSON file of votes."),
     "terminal": ("sailau.cli.terminal", "terminal", "Voting-booth kiosk: read the card, take the vote, write the sealed ballot."),
     "commission": ("sailau.cli.commission", "commission", "Commissions: import signed protocols, report totals and seats, synthesize a national election."),

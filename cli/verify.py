@@ -49,6 +49,8 @@ def verify(directory: Path, official: Path | None, level: str | None, json_out: 
         f"{result.election.id}: {result.protocols_counted} protocols counted of {r['precincts']['expected']}; "
         + ", ".join(f"{p} {v:,} ({r['seats'].get(p, 0)} seats)" for p, v in r["totals"].items())
     )
+    for line in r.get("outcome", {}).get("lines", []):  # presidential and referendum: recomputed here
+        click.echo(f"  {line}")
     if result.ok:
         click.echo("OK: every check passed" + (" and the official report matches" if official else ""))
     else:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from sailau.election.definition import Election, SingleMemberContest
+from sailau.election.definition import MAJILIS_LAWS, Election, SingleMemberContest
 from sailau.election.law import (
     CandidateVotes,
     DistrictVotes,
@@ -32,6 +32,8 @@ from sailau.election.law import (
 from sailau.election.protocol import PRECINCT_COUNTS, ProtocolTotals, party_list_votes
 
 from . import models
+from .outcome import has_maslikhats as _has_maslikhats
+from .outcome import maslikhat_report as _maslikhats
 from .aggregate import NATIONAL, check_level, db_unit_totals, unit_key_of, unit_names
 from .db import CommissionDB
 
@@ -135,9 +137,16 @@ def build_report(
     units: Mapping[str, ProtocolTotals],
     national: ProtocolTotals | None,
     conflicts: Iterable[int] = (),
+    regions: Mapping[str, ProtocolTotals] | None = None,
 ) -> dict[str, Any]:
     """The report data for `level`, from per-unit and national totals and the
-    precincts left in conflict."""
+    precincts left in conflict. A presidential election or a referendum has no
+    seats: its report is `outcome.outcome_report` (which needs the totals per
+    region, `regions`, for a referendum's two-thirds rule)."""
+    if election.law not in MAJILIS_LAWS:
+        from .outcome import outcome_report
+
+        return outcome_report(election, level, units, national, regions or {}, conflicts)
     check_level(election, level)
     keys = unit_key_of(election, level)
     expected = sorted(p.number for p in election.precincts)
@@ -194,6 +203,7 @@ def build_report(
         "majilis_seats": majilis,
         "contests": _contests(national),
         "units": unit_rows,
+        **({"maslikhats": _maslikhats(election, national)} if _has_maslikhats(election) else {}),
     }
 
 
@@ -203,7 +213,8 @@ def commission_report(db: CommissionDB, level: str = "national") -> dict[str, An
     check_level(election, level)
     national = db_unit_totals(db, election, "national").get(NATIONAL)
     units = {NATIONAL: national} if level == "national" and national else db_unit_totals(db, election, level)
-    return build_report(election, level, units, national, db_conflicts(db))
+    regions = db_unit_totals(db, election, "region") if election.law not in MAJILIS_LAWS else None
+    return build_report(election, level, units, national, db_conflicts(db), regions)
 
 
 def db_conflicts(db: CommissionDB) -> list[int]:

@@ -59,6 +59,10 @@ from .registry import build_registry, sign_registry, write_registry
 
 CONTEST_ID = "majilis"
 SYNTH_LAWS = ("kz-majilis-2007", "kz-majilis-2009")  # party lists only: no districts to invent
+#: Elections of one national contest the table's columns fill: candidates (and an
+#: AGAINST_ALL column under the 2022 law) or the answers yes,no of one question.
+SYNTH_OTHER_LAWS = ("kz-president-1995", "kz-president-2022", "kz-referendum")
+AGAINST_ALL_COLUMN = "AGAINST_ALL"
 MAX_PRIVATE_KEYS_BYTES = 64 * 1024 * 1024  # about 90 bytes a precinct
 
 
@@ -194,11 +198,29 @@ def _text(s: str) -> dict[str, str]:
     return {"kk": s, "ru": s, "en": s}
 
 
+def _other_contest(table: VoteTable, law: str, constitutional: bool) -> dict:
+    """The one contest of a synthetic presidential election or referendum."""
+    if law == "kz-referendum":
+        if table.parties != ("yes", "no"):
+            raise SynthError(f"a referendum table has the columns region,yes,no; got {', '.join(table.parties)}")
+        return {"id": "question", "name": _text("Synthetic referendum question"), "level": "national",
+                "against_all": False, "kind": "referendum", "text": _text("Do you support the synthetic proposal?"),
+                "constitutional": constitutional}
+    against = law == "kz-president-2022"
+    if AGAINST_ALL_COLUMN in table.parties and not against:
+        raise SynthError(f"law {law} has no 'against all': drop the {AGAINST_ALL_COLUMN} column")
+    candidates = [c for c in table.parties if c != AGAINST_ALL_COLUMN]
+    return {"id": "president", "name": _text("President"), "level": "national", "against_all": against,
+            "kind": "presidential", "candidates": [{"id": c, "name": _text(c)} for c in candidates]}
+
+
 def synth_election(
-    table: VoteTable, per_region: dict[str, int], *, seed: int, election_id: str, law: str, date: str
+    table: VoteTable, per_region: dict[str, int], *, seed: int, election_id: str, law: str, date: str,
+    constitutional: bool = True,
 ) -> Election:
-    if law not in SYNTH_LAWS:
-        raise SynthError(f"synth makes party-list elections only ({', '.join(SYNTH_LAWS)}), not {law!r}")
+    if law not in SYNTH_LAWS + SYNTH_OTHER_LAWS:
+        raise SynthError(f"synth makes party-list elections only ({', '.join(SYNTH_LAWS)}), or one presidential race "
+                         f"or referendum question ({', '.join(SYNTH_OTHER_LAWS)}), not {law!r}")
     public = x25519_public_bytes(x25519.X25519PrivateKey.from_private_bytes(_derived(seed, "election-key")).public_key())
     precincts = []
     number = 0
@@ -206,21 +228,24 @@ def synth_election(
         for _ in range(per_region[region]):
             number += 1
             precincts.append({"number": number, "region": region, "address": _text(f"Synthetic precinct {number}, {region}"), "style": 1})
+    other = law in SYNTH_OTHER_LAWS
+    contest = _other_contest(table, law, constitutional) if other else {
+        "id": CONTEST_ID, "name": _text("Mäjilis party list"), "level": "national", "against_all": False,
+        "kind": "party_list", "options": list(table.parties)}
     return election_from_data(
         {
             "format": "sailau/election",
             "version": 1,
             "id": election_id,
             "date": date,
-            "name": _text(f"Synthetic Mäjilis election {election_id} (seed {seed})"),
+            "name": _text(f"Synthetic {'election' if other else 'Mäjilis election'} {election_id} (seed {seed})"),
             "law": law,
-            "parties": [{"id": p, "registration_number": i + 1, "name": _text(p)} for i, p in enumerate(table.parties)],
-            "contests": [
-                {"id": CONTEST_ID, "name": _text("Mäjilis party list"), "level": "national", "against_all": False, "kind": "party_list", "options": list(table.parties)}
-            ],
+            "parties": [] if other else [
+                {"id": p, "registration_number": i + 1, "name": _text(p)} for i, p in enumerate(table.parties)],
+            "contests": [contest],
             "territory": {"regions": [{"code": r, "name": _text(r)} for r in table.regions]},
             "precincts": precincts,
-            "ballot_styles": [{"code": 1, "contests": [CONTEST_ID]}],
+            "ballot_styles": [{"code": 1, "contests": [contest["id"]]}],
             "public_key": public.hex(),
             "registry_root_key": ed25519_public_bytes(registry_root_key(seed).public_key()).hex(),
         }
@@ -231,6 +256,7 @@ def _precinct_protocol(
     election: Election, number: int, region: str, votes: dict[str, int], rng: random.Random, receipts: random.Random
 ) -> tuple[Protocol, list[str]]:
     valid = sum(votes.values())
+    against_all = votes.pop(AGAINST_ALL_COLUMN, 0)
     invalid = round(valid * rng.uniform(0.0, 0.012))
     cast = valid + invalid
     cancelled = rng.randint(0, 3) if cast else 0
@@ -251,7 +277,7 @@ def _precinct_protocol(
         cards_issued=issued,
         ballots_cast=cast,
         cards_cancelled=cancelled,
-        contests=(ContestResult(CONTEST_ID, votes, invalid=invalid),),
+        contests=(ContestResult(election.contests[0].id, votes, against_all=against_all, invalid=invalid),),
         receipts=commit_receipts(codes),
     )
     return protocol, codes
@@ -279,13 +305,15 @@ def synthesize(
     law: str = "kz-majilis-2009",
     date: str = "2021-01-10",
     progress: Callable[[int], None] | None = None,
+    constitutional: bool = True,
 ) -> SynthResult:
     """Write the published set (and the private keys apart) into `out`; see the module docstring."""
     out = Path(out)
     if (out / "election.json").exists() or (out / "protocols").exists():
         raise SynthError(f"{out} already holds a published set: choose an empty directory")
     per_region = _spread_precincts(table, precincts)
-    election = synth_election(table, per_region, seed=seed, election_id=election_id, law=law, date=date)
+    election = synth_election(table, per_region, seed=seed, election_id=election_id, law=law, date=date,
+                              constitutional=constitutional)
     rng = random.Random(seed)
     receipts_rng = random.Random(_derived(seed, "receipts"))  # apart, so the counts do not depend on it
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sailau.election import filekind, jsonfile
-from sailau.election.definition import DefinitionError, Election, load_election
+from sailau.election.definition import MAJILIS_LAWS, DefinitionError, Election, load_election
 from sailau.election.protocol import sum_protocols
 
 from .aggregate import NATIONAL, python_unit_totals
@@ -223,7 +223,8 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
     national = sum_protocols(protocols.values()) if protocols else None
     units = {NATIONAL: national} if level == "national" and national else python_unit_totals(protocols.values(), election, level)
     result.conflicts = sorted(disputed)
-    result.report = build_report(election, level, units, national, result.conflicts)
+    regions = python_unit_totals(protocols.values(), election, "region") if election.law not in MAJILIS_LAWS else None
+    result.report = build_report(election, level, units, national, result.conflicts, regions)
     result.protocols_counted = len(protocols)
 
     if official_data is not None:

@@ -54,8 +54,19 @@ from . import filekind, jsonfile
 FORMAT = "sailau/election"
 FORMAT_VERSION = 1
 
-LawId = Literal["kz-majilis-2007", "kz-majilis-2009", "kz-majilis-2023"]
-LAW_IDS: tuple[str, ...] = ("kz-majilis-2007", "kz-majilis-2009", "kz-majilis-2023")
+LawId = Literal[
+    "kz-majilis-2007", "kz-majilis-2009", "kz-majilis-2023",
+    "kz-maslikhat-2023", "kz-president-1995", "kz-president-2022", "kz-referendum",
+]
+LAW_IDS: tuple[str, ...] = (
+    "kz-majilis-2007", "kz-majilis-2009", "kz-majilis-2023",
+    "kz-maslikhat-2023", "kz-president-1995", "kz-president-2022", "kz-referendum",
+)
+#: What each law elects or decides (the kind of election a definition is).
+MAJILIS_LAWS: tuple[str, ...] = ("kz-majilis-2007", "kz-majilis-2009", "kz-majilis-2023")
+PRESIDENTIAL_LAWS: tuple[str, ...] = ("kz-president-1995", "kz-president-2022")
+#: "Against all" is on the presidential ballot since the 2022 amendments.
+PRESIDENTIAL_AGAINST_ALL: frozenset[str] = frozenset({"kz-president-2022"})
 Language = Literal["kk", "ru", "en"]
 LANGUAGES: tuple[str, ...] = ("kk", "ru", "en")
 Level = Literal["national", "maslikhat"]
@@ -185,6 +196,10 @@ class PartyListContest(_ContestBase):
     #: QHP, Nur Otan, Auyl, Ak Zhol, Adal), so it is not the registration order that
     #: `Party.registration_number` records for seat-allocation ties.
     options: tuple[Identifier, ...]
+    #: Seats the list fills: a maslikhat's list seats (its size is set for each
+    #: maslikhat, so it comes from the definition). The Mäjilis list's seats come from
+    #: the law and are not given here.
+    seats: int | None = Field(default=None, ge=1, le=1000)
 
 
 class SingleMemberContest(_ContestBase):
@@ -194,7 +209,38 @@ class SingleMemberContest(_ContestBase):
     candidates: tuple[Candidate, ...]
 
 
-Contest = Annotated[Union[PartyListContest, SingleMemberContest], Field(discriminator="kind")]
+class PresidentialContest(_ContestBase):
+    """The presidential race: candidates in ballot order; `round` 2 is a second
+    round between the two candidates the first round left (election/president.py)."""
+
+    kind: Literal["presidential"]
+    candidates: tuple[Candidate, ...]
+    round: Literal[1, 2] = 1
+
+
+class ReferendumQuestion(_ContestBase):
+    """One yes/no question of a republican referendum. `name` is its short title,
+    `text` the question as printed; the options are always yes (index 0) and no
+    (index 1). `constitutional`: it amends the Constitution, so it needs a yes
+    majority in two thirds of the regions (election/referendum.py)."""
+
+    kind: Literal["referendum"]
+    text: LocalizedText
+    constitutional: bool
+
+
+#: The two answers of every referendum question, in ballot order (index 0, 1).
+REFERENDUM_ANSWERS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("yes", {"kk": "Иә", "ru": "Да", "en": "Yes"}),
+    ("no", {"kk": "Жоқ", "ru": "Нет", "en": "No"}),
+)
+
+
+Contest = Annotated[
+    Union[PartyListContest, SingleMemberContest, PresidentialContest, ReferendumQuestion],
+    Field(discriminator="kind"),
+]
+AnyContest = Union[PartyListContest, SingleMemberContest, PresidentialContest, ReferendumQuestion]
 
 
 class Region(_Model):
@@ -325,7 +371,7 @@ class Election(_Model):
         return {s.code: s for s in self.ballot_styles}
 
     @cached_property
-    def _contests(self) -> dict[str, PartyListContest | SingleMemberContest]:
+    def _contests(self) -> dict[str, AnyContest]:
         return {c.id: c for c in self.contests}
 
     @cached_property
@@ -348,7 +394,7 @@ class Election(_Model):
         except KeyError:
             raise ElectionLookupError(f"ballot style {code} is not in election {self.id}") from None
 
-    def contest(self, contest_id: str) -> PartyListContest | SingleMemberContest:
+    def contest(self, contest_id: str) -> AnyContest:
         try:
             return self._contests[contest_id]
         except KeyError:
@@ -360,7 +406,7 @@ class Election(_Model):
         except KeyError:
             raise ElectionLookupError(f"party {party_id!r} is not in election {self.id}") from None
 
-    def contests_for_style(self, code: int) -> tuple[PartyListContest | SingleMemberContest, ...]:
+    def contests_for_style(self, code: int) -> tuple[AnyContest, ...]:
         """The contests printed on a ballot style, in ballot order."""
         return tuple(self._contests[c] for c in self.style(code).contests)
 
@@ -383,6 +429,18 @@ class Election(_Model):
         return self.option(contest_id, option_id).name.get(language)
 
     @property
+    def presidential_contest(self) -> PresidentialContest:
+        """The presidential race of a presidential election."""
+        for contest in self.contests:
+            if isinstance(contest, PresidentialContest):
+                return contest
+        raise ElectionLookupError(f"election {self.id} has no presidential contest")
+
+    @property
+    def referendum_questions(self) -> tuple[ReferendumQuestion, ...]:
+        return tuple(c for c in self.contests if isinstance(c, ReferendumQuestion))
+
+    @property
     def party_list_contest(self) -> PartyListContest:
         """The national (Mäjilis) party-list contest, the one seats are allocated in."""
         for contest in self.contests:
@@ -397,11 +455,15 @@ class Election(_Model):
 
 
 def _options_of(
-    contest: PartyListContest | SingleMemberContest, parties: Mapping[str, Party]
+    contest: AnyContest, parties: Mapping[str, Party]
 ) -> tuple[BallotOption, ...]:
     if isinstance(contest, PartyListContest):
         return tuple(
             BallotOption(i, pid, parties[pid].name, pid) for i, pid in enumerate(contest.options)
+        )
+    if isinstance(contest, ReferendumQuestion):
+        return tuple(
+            BallotOption(i, oid, LocalizedText(**names), None) for i, (oid, names) in enumerate(REFERENDUM_ANSWERS)
         )
     return tuple(
         BallotOption(i, c.id, c.name, c.party) for i, c in enumerate(contest.candidates)
@@ -447,6 +509,7 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
     for cid in _duplicates(c.id for c in e.contests):
         add("contests", f"duplicate contest id {cid!r}")
     national_lists = 0
+    kinds = Counter(c.kind for c in e.contests)
     for i, c in enumerate(e.contests):
         path = f"contests[{i}]"
         if c.level == "maslikhat":
@@ -456,10 +519,34 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
                 add(f"{path}.region", f"contest {c.id!r} names unknown region {c.region!r}")
         elif c.region is not None:
             add(f"{path}.region", f"national contest {c.id!r} must not name a region")
-        if isinstance(c, PartyListContest):
+        if isinstance(c, (PresidentialContest, ReferendumQuestion)):
+            if c.level != "national":
+                add(f"{path}.level", f"{c.kind} contest {c.id!r} is national, not {c.level}")
+            if isinstance(c, ReferendumQuestion):
+                count = len(REFERENDUM_ANSWERS)
+                if c.against_all:
+                    add(f"{path}.against_all", f"a referendum question has no 'against all' ({c.id!r})")
+            else:
+                count = len(c.candidates)
+                for cand in _duplicates(x.id for x in c.candidates):
+                    add(f"{path}.candidates", f"contest {c.id!r} has duplicate candidate id {cand!r}")
+                for j, cand in enumerate(c.candidates):
+                    if cand.party is not None and cand.party not in party_rank:
+                        add(f"{path}.candidates[{j}].party", f"candidate {cand.id!r} names unknown party {cand.party!r}")
+                if c.round == 2 and len(c.candidates) != 2:
+                    add(f"{path}.candidates", f"a second round has exactly two candidates, found {len(c.candidates)}")
+                if e.law in PRESIDENTIAL_LAWS and c.against_all != (e.law in PRESIDENTIAL_AGAINST_ALL):
+                    add(
+                        f"{path}.against_all",
+                        f"law {e.law} {'requires' if e.law in PRESIDENTIAL_AGAINST_ALL else 'has no'} "
+                        f"'against all' on the presidential ballot ({c.id!r})",
+                    )
+        elif isinstance(c, PartyListContest):
             count = len(c.options)
             if c.level == "national":
                 national_lists += 1
+                if c.seats is not None:
+                    add(f"{path}.seats", f"the Mäjilis list's seats come from law {e.law}, not the definition ({c.id!r})")
             for j, pid in enumerate(c.options):
                 if pid not in party_rank:
                     add(f"{path}.options[{j}]", f"contest {c.id!r} names unknown party {pid!r}")
@@ -485,7 +572,11 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
         elif count > MAX_OPTIONS:
             add(path, f"contest {c.id!r} has {count} options; the ballot encoding allows at most {MAX_OPTIONS}")
         # the law
-        if e.law == "kz-majilis-2023":
+        if e.law not in MAJILIS_LAWS:
+            pass  # presidential, referendum and maslikhat laws: checked per election below
+        elif isinstance(c, (PresidentialContest, ReferendumQuestion)):
+            add(path, f"law {e.law} elects the Mäjilis; a {c.kind} contest ({c.id!r}) needs its own election")
+        elif e.law == "kz-majilis-2023":
             if not c.against_all:
                 add(f"{path}.against_all", f"law {e.law} requires 'against all' on every contest ({c.id!r})")
         elif c.level == "national":
@@ -493,8 +584,22 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
                 add(f"{path}.against_all", f"law {e.law} has no 'against all' on Mäjilis ballots ({c.id!r})")
             if isinstance(c, SingleMemberContest):
                 add(path, f"law {e.law} elects the Mäjilis by party lists only; no single-member contest ({c.id!r})")
-    if national_lists != 1:
-        add("contests", f"a Mäjilis election needs exactly one national party_list contest, found {national_lists}")
+    if e.law in MAJILIS_LAWS:
+        if national_lists != 1:
+            add("contests", f"a Mäjilis election needs exactly one national party_list contest, found {national_lists}")
+    elif e.law in PRESIDENTIAL_LAWS:
+        if kinds["presidential"] != 1 or len(e.contests) != 1:
+            add("contests", f"a presidential election (law {e.law}) holds exactly one presidential contest and nothing else")
+    elif e.law == "kz-referendum":
+        others = len(e.contests) - kinds["referendum"]
+        if not kinds["referendum"] or others:
+            add("contests", "a republican referendum holds one or more referendum questions and nothing else")
+    elif e.law == "kz-maslikhat-2023":
+        for i, c in enumerate(e.contests):
+            if c.level != "maslikhat" or c.kind not in ("party_list", "single_member"):
+                add(f"contests[{i}]", f"a maslikhat election holds maslikhat party lists and seats only ({c.id!r})")
+            elif not c.against_all:
+                add(f"contests[{i}].against_all", f"law {e.law} requires 'against all' on every contest ({c.id!r})")
 
     # ballot styles
     contests = {c.id: c for c in e.contests}
@@ -585,7 +690,7 @@ def _path_of(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("party_list", "single_member"):
+        elif part in ("party_list", "single_member", "presidential", "referendum"):
             continue  # discriminated-union tag, not a field
         else:
             out += f".{part}" if out else str(part)

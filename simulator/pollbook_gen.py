@@ -99,6 +99,20 @@ def parse_party_shares(text: str) -> dict[str, float]:
     return shares
 
 
+def _weighted_contest(election: Election):
+    """The contest `--party-shares` weighs: the national party list, or else the
+    presidential race, or else the first referendum question (shares then name
+    candidate ids, or yes/no)."""
+    for contest in election.contests:
+        if contest.kind == "party_list" and contest.level == "national":
+            return contest
+    for kind in ("presidential", "referendum"):
+        for contest in election.contests:
+            if contest.kind == kind:
+                return contest
+    return election.party_list_contest  # raises ElectionLookupError, naming the election
+
+
 @dataclass(frozen=True)
 class BallotPlan:
     """How intended ballots are drawn for one ballot style (choices and weights per contest)."""
@@ -116,7 +130,7 @@ class BallotPlan:
         party of this election's list are refused: they were meant for another
         election (pass shares for this one).
         """
-        national = election.party_list_contest
+        national = _weighted_contest(election)
         if party_shares is None:
             # the 2021 result where its parties are on the list; another election's list uniformly
             listed = {o.id for o in election.options(national.id)}

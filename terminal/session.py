@@ -630,7 +630,8 @@ class TerminalSession:
             id=contest.id,
             index=i,
             count=len(self.contests),
-            title=contest.name.get(lang),
+            # a referendum question is shown as printed (its full text), other contests by name
+            title=(contest.text if contest.kind == "referendum" else contest.name).get(lang),
             kind=contest.kind,
             options=tuple(options),
             selected=self._choices.get(contest.id),
