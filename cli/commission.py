@@ -199,6 +199,33 @@ def turnout_cmd(db_url: str, json_out: Path | None) -> None:
     _print_turnout(report, by_region=True)
 
 
+@commission.command("export")
+@db_url_option("commission database")
+@click.option("--nist", "nist_out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the NIST SP 1500-100 v2 results report (JSON) of every counted protocol here ('-' for stdout).")
+@click.option("--issuer", default="Central Election Commission of the Republic of Kazakhstan", show_default=True,
+              help="The commission issuing the report (the report's Issuer).")
+@click.option("--issuer-abbreviation", default="CEC", show_default=True, help="Its abbreviation (IssuerAbbreviation).")
+def export_cmd(db_url: str, nist_out: Path, issuer: str, issuer_abbreviation: str) -> None:
+    """Export the counted protocols as a precinct-level NIST SP 1500-100 v2 results report."""
+    import json
+
+    from sailau.commission.db import CommissionDBError, open_commission_db
+    from sailau.commission.export import commission_nist_report
+
+    try:
+        with open_commission_db(db_url) as db:
+            report = commission_nist_report(db, issuer, issuer_abbreviation)
+    except CommissionDBError as e:
+        raise click.ClickException(str(e)) from None
+    data = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    if str(nist_out) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    nist_out.write_bytes(data)
+    click.echo(f"wrote {nist_out}: {report['Status']}, {sum(u['Type'] == 'precinct' for u in report['GpUnit'])} precincts")
+
+
 @commission.command("serve")
 @db_url_option("commission database")
 @click.option("--setup", "setup_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),

@@ -6,7 +6,6 @@ import dataclasses
 import datetime
 import json
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from sailau.election.crypto import ed25519_public_bytes, generate_signing_key, key_id
 from sailau.election.definition import election_from_data
 from sailau.election.law import allocate_list_seats
+from nist_schema import nist_schema_errors
 from sailau.election.nist import nist_results_report
 from sailau.election.protocol import (
     ContestResult,
@@ -551,18 +551,6 @@ def test_totals_feed_the_law(election):
 
 
 # --- NIST SP 1500-100 -------------------------------------------------------------------------------
-
-NIST_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "standards" / "NIST_V2_election_results_reporting.json"
-
-
-def nist_schema_errors(report: dict) -> list[str]:
-    """Every error of `report` against the official NIST v2 schema (its own $schema draft)."""
-    import jsonschema
-
-    schema = json.loads(NIST_SCHEMA.read_text(encoding="utf-8"))
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    return [f"{list(e.absolute_path)}: {e.message[:200]}" for e in validator.iter_errors(report)]
-
 
 def test_nist_export_structure(election):
     parts = [make_protocol(election, 101), make_protocol(election, 201, cast=70)]
