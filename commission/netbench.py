@@ -19,8 +19,10 @@ reports each, concurrently, over loopback, to one commission server.
 
 Figures: protocols/s (protocols over the time until the last protocol was
 answered), files/s overall, seconds until the API's national result was
-complete and equal. The server and the clients share the machine's cores, as
-they would not in the field; it returns figures and asserts nothing about speed.
+complete and equal, and the server's own CPU seconds per file (/proc): the
+server and the load generator share the machine's cores, as they would not in
+the field, so files / server CPU second is what the server alone needs. It
+returns figures and asserts nothing about speed.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class NetworkBench:
     protocols_s: float  # from the first request until the last protocol was answered
     all_files_s: float  # until every file (protocols and turnout) was answered
     complete_result_s: float  # from the first request until the API's national result (complete, equal) arrived
+    server_cpu_s: float  # CPU seconds the server processes spent while the files were sent
     seats: dict[str, int]
 
     @property
@@ -92,8 +95,13 @@ class NetworkBench:
     def files_per_s(self) -> float:
         return (self.precincts + self.turnout_reports) / self.all_files_s
 
+    @property
+    def server_cpu_ms_per_file(self) -> float:
+        return 1000 * self.server_cpu_s / (self.precincts + self.turnout_reports)
+
     def as_dict(self) -> dict:
-        return {**asdict(self), "protocols_per_s": round(self.protocols_per_s, 1), "files_per_s": round(self.files_per_s, 1)}
+        return {**asdict(self), "protocols_per_s": round(self.protocols_per_s, 1), "files_per_s": round(self.files_per_s, 1),
+                "server_cpu_ms_per_file": round(self.server_cpu_ms_per_file, 3)}
 
 
 def free_port() -> int:
@@ -126,6 +134,23 @@ def start_server(db_url: str, setup: Path, port: int, workers: int = 1, upstream
     raise BenchError("the commission server did not answer within 60 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` and its live descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -153,8 +178,8 @@ async def _send(base: str, protocols: list[bytes], turnout: list[bytes], concurr
     async with aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as session:
         start = time.perf_counter()
 
-        async def national() -> None:
-            async with session.get("/api/results/national") as r:
+        async def national() -> None:  # on a connection of its own, as an observer's browser would be
+            async with aiohttp.ClientSession(base) as observer, observer.get("/api/results/national") as r:
                 marks["result"] = await r.json()
             marks["result_s"] = time.perf_counter() - start
 
@@ -212,7 +237,9 @@ def run_network_bench(db_url: str, precincts: int = NATIONAL_PRECINCTS, *, seed:
         server = start_server(db_url, published, port, workers=workers, log=out / "server.log")
         try:
             base = f"http://127.0.0.1:{port}"
+            cpu0 = cpu_seconds(server.pid)
             protocols_s, all_s, complete_s, national = asyncio.run(_send(base, protocols, turnout, concurrency))
+            server_cpu = cpu_seconds(server.pid) - cpu0
             if national != expected or not national.get("complete"):
                 raise BenchError("the server's national result is not the import's: "
                                  + ", ".join(k for k in expected if national.get(k) != expected[k]))
@@ -221,4 +248,4 @@ def run_network_bench(db_url: str, precincts: int = NATIONAL_PRECINCTS, *, seed:
         with open_commission_db(db_url) as db:
             backend = db.dialect
     return NetworkBench(precincts, len(turnout), backend, workers, concurrency, synth_s, protocols_s, all_s, complete_s,
-                        dict(expected["seats"]))
+                        server_cpu, dict(expected["seats"]))
