@@ -92,7 +92,6 @@ class Ingest:
         self.on_stored = on_stored
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task | None = None
-        self.generation = 0  # bumped after each batch that stored something (report caches key on it)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._writer())
@@ -171,8 +170,6 @@ class Ingest:
                 else:
                     status, msg = Status.CONFLICT, f"precinct {t.precinct} at {t.hour}: stored, not counted: {t.why}"
                 answers[id(c)] = Answer(status, msg, t.precinct, None, c.digest)
-        if any(a.status is not Status.UNCHANGED for a in answers.values()):
-            self.generation += 1
-            if self.on_stored is not None:
-                self.on_stored()
+        if self.on_stored is not None and any(a.status is not Status.UNCHANGED for a in answers.values()):
+            self.on_stored()
         return [answers[id(c)] for c in checked]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.util
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -98,9 +97,13 @@ def load_setup(setup_dir: Path) -> tuple[Election, SignedRegistry]:
 def _site_routes(ctx: ServerContext) -> list[BaseRoute]:
     """The results site's routes when `sailau.commission.site` is installed, else none.
     A site that is there but fails to import is an error, not silently absent."""
-    if importlib.util.find_spec(SITE_MODULE) is None:
+    try:
+        site = importlib.import_module(SITE_MODULE)
+    except ModuleNotFoundError as e:
+        if e.name != SITE_MODULE:
+            raise
         return []
-    return list(importlib.import_module(SITE_MODULE).site_routes(ctx))
+    return list(site.site_routes(ctx))
 
 
 def _answer(a: Answer) -> JSONResponse:

@@ -274,3 +274,53 @@ def test_turnout_file_round_trip_and_kind(published: Path) -> None:
     assert filekind.recognise_bytes(raw) is filekind.SIGNED_TURNOUT
     assert not hasattr(check_turnout_file(raw + b"\n", "x", election, registry), "signed")
     assert check_turnout_file(raw, "x", election, registry).signed == signed
+
+
+@pytest.mark.postgres
+def test_network_bench_300_precincts_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """The bounded network run (CI): 300 precincts and 1,800 turnout reports over 64
+    connections to one server process; every file accepted and the API's national
+    result equal to `commission report` over the same files (else BenchError)."""
+    from sailau.commission.netbench import run_network_bench
+
+    run = run_network_bench(postgres_url, 300, workdir=tmp_path / "work")
+    assert (run.precincts, run.turnout_reports, run.backend) == (300, 1800, "postgresql")
+    assert run.seats == {"NO": 76, "AUYL": 0, "QHP": 10, "ADAL": 0, "AZ": 12}  # the 2021 result, from the network
+    assert 0 < run.protocols_s <= run.all_files_s and run.server_cpu_s > 0
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_network_bench_all_10060_precincts(postgres_url: str, tmp_path: Path) -> None:
+    from sailau.commission.netbench import run_network_bench
+
+    run = run_network_bench(postgres_url, 10_060, workdir=tmp_path / "work")
+    assert run.turnout_reports == 60_360 and run.seats == {"NO": 76, "AUYL": 0, "QHP": 10, "ADAL": 0, "AZ": 12}
+
+
+def test_the_results_site_is_mounted_with_the_server_context(published: Path, tmp_path: Path, monkeypatch) -> None:
+    """The hook the results site plugs into: `sailau.commission.site.site_routes(ctx)`."""
+    import sys
+    import types
+
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from sailau.commission.server import ServerContext, create_app
+
+    seen: list[ServerContext] = []
+
+    def site_routes(ctx: ServerContext) -> list:
+        seen.append(ctx)
+        return [Route("/", lambda request: PlainTextResponse(f"{ctx.definition.id} {len(ctx.registry.registry.stations)}"))]
+
+    fake = types.ModuleType("sailau.commission.site")
+    fake.site_routes = site_routes
+    monkeypatch.setitem(sys.modules, "sailau.commission.site", fake)
+    app = create_app(f"sqlite:///{tmp_path / 'c.db'}", published)
+    with TestClient(app) as client:
+        assert client.get("/").text == "kz-majilis-synth 12"
+        assert client.get("/healthz").json()["election"] == "kz-majilis-synth"
+    (ctx,) = seen
+    assert ctx.setup_dir == published and ctx.engine.url.database.endswith("c.db")
