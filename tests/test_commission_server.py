@@ -303,9 +303,10 @@ def test_the_results_site_is_mounted_with_the_server_context(published: Path, tm
     import sys
     import types
 
+    import asyncio
+
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
-    from starlette.testclient import TestClient
 
     from sailau.commission.server import ServerContext, create_app
 
@@ -319,8 +320,15 @@ def test_the_results_site_is_mounted_with_the_server_context(published: Path, tm
     fake.site_routes = site_routes
     monkeypatch.setitem(sys.modules, "sailau.commission.site", fake)
     app = create_app(f"sqlite:///{tmp_path / 'c.db'}", published)
-    with TestClient(app) as client:
-        assert client.get("/").text == "kz-majilis-synth 12"
-        assert client.get("/healthz").json()["election"] == "kz-majilis-synth"
+
+    async def ask() -> tuple[str, dict]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sailau") as client:
+            return (await client.get("/")).text, (await client.get("/healthz")).json()
+
+    try:
+        page, health = asyncio.run(ask())
+    finally:
+        app.state.ctx.db.close()
+    assert page == "kz-majilis-synth 12" and health["election"] == "kz-majilis-synth"
     (ctx,) = seen
     assert ctx.setup_dir == published and ctx.engine.url.database.endswith("c.db")
