@@ -39,7 +39,8 @@ import segno
 from fpdf import FPDF
 
 from sailau.election.definition import Election
-from sailau.election.protocol import SignedProtocol, nist_results_report
+from sailau.election.nist import nist_results_report
+from sailau.election.protocol import SignedProtocol
 from sailau.election.receipts import ReceiptList
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"

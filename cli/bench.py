@@ -32,9 +32,12 @@ def _only(value: str | None) -> frozenset[str]:
 @click.option("--runs", type=int, help="Repeats of whole-run benchmarks (close, commission, peer); default 3, quick 2.")
 @click.option("--close-ballots", type=int, help="Ballots at close of polls (default 3,000).")
 @click.option("--commission-precincts", type=int, help="Precinct protocols to import (default 200; commission/bench.py measures 10,060).")
+@click.option("--network-precincts", type=int,
+              help="Precincts submitting over loopback to the commission server (default 10,060; quick 30).")
 @click.option("--peer-ballots", type=int, help="Ballots per run for the ElectionGuard comparison (default 10).")
 def bench(quick: bool, only: str | None, json_out: Path | None, pcsc: bool, postgres: bool, pg_url: str | None,
-          runs: int | None, close_ballots: int | None, commission_precincts: int | None, peer_ballots: int | None) -> None:
+          runs: int | None, close_ballots: int | None, commission_precincts: int | None, network_precincts: int | None,
+          peer_ballots: int | None) -> None:
     """Measure card round trips, the cast path, seal + sign, bytes per voter, close of
     polls, commission import and ElectionGuard side by side (median and p95)."""
     from rich.console import Console
@@ -45,7 +48,7 @@ def bench(quick: bool, only: str | None, json_out: Path | None, pcsc: bool, post
     try:
         config = BenchConfig(quick=quick, only=_only(only), pcsc=pcsc, postgres=postgres, pg_url=pg_url, runs=runs,
                              close_ballots=close_ballots, commission_precincts=commission_precincts,
-                             peer_ballots=peer_ballots)
+                             network_precincts=network_precincts, peer_ballots=peer_ballots)
     except BenchConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     selected = [name for name in BENCHMARKS if name in config.only]

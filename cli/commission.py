@@ -86,6 +86,11 @@ def import_cmd(protocols: tuple[Path, ...], db_url: str, election_path: Path | N
     except CommissionDBError as e:
         raise click.ClickException(str(e)) from None
     _print_import(summary)
+    if summary.turnout:
+        from sailau.commission.turnout import turnout_report
+
+        with open_commission_db(db_url) as db:
+            _print_turnout(turnout_report(db, db.bound_election()[0]), by_region=True)
     if not summary.ok:
         sys.exit(1)
 
@@ -102,9 +107,13 @@ def _print_import(summary) -> None:  # noqa: ANN001 - ImportSummary, imported la
         click.echo(f"precinct {outcome.precinct}: resolved: {outcome.why}")
     for finding in summary.receipts:
         click.echo(str(finding), err=True)
+    for t in summary.turnout_conflicts:
+        click.echo(f"precinct {t.precinct}: turnout at {t.hour}: conflict: {t.why}", err=True)
     line = f"imported {len(summary.imported)}, unchanged {len(summary.unchanged)}, refused {len(summary.refused)}"
     extra = [(len(summary.conflicts), "in conflict"), (len(summary.resolved), "resolved by decision"),
-             (len(summary.decisions), "decisions stored"), (len(summary.receipts), "receipt-list problems")]
+             (len(summary.decisions), "decisions stored"), (len(summary.receipts), "receipt-list problems"),
+             (sum(not t.unchanged for t in summary.turnout), "turnout reports stored"),
+             (sum(t.unchanged for t in summary.turnout), "turnout reports unchanged")]
     click.echo(line + "".join(f", {label} {n}" for n, label in extra if n))
 
 
@@ -154,6 +163,111 @@ def _print_summary(report: dict) -> None:
         click.echo(f"  {line}")
     if "error" in report["allocation"]:
         click.echo(f"  no seat allocation: {report['allocation']['error']}")
+
+
+def _print_turnout(report: dict, by_region: bool) -> None:
+    """Turnout by the CEC's hours: national, then (by_region) one line per region."""
+    click.echo(f"turnout by hour ({report['expected_precincts']} precincts expected):")
+    for hour, e in report["national"].items():
+        pct = f"{e['percent']:.2f} %" if e["percent"] is not None else "-"
+        click.echo(f"  {hour}  {pct:>8}  {e['received_ballot']:>12,} of {e['voters_on_list']:>12,}  ({e['precincts']} precincts)")
+    if by_region:
+        for region, hours in report["regions"].items():
+            cells = "  ".join(f"{h[11:16]} {e['percent']:.2f} %" if e["percent"] is not None else f"{h[11:16]} -"
+                              for h, e in hours.items())
+            click.echo(f"  {region:<16} {cells}")
+    for c in report["conflicts"]:
+        click.echo(f"  precinct {c['precinct']} at {c['hour']}: two different signed reports, neither counts", err=True)
+
+
+@commission.command("turnout")
+@db_url_option("commission database")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write turnout by hour and region as JSON here ('-' for stdout).")
+def turnout_cmd(db_url: str, json_out: Path | None) -> None:
+    """Turnout at the CEC's hours, nationally and by region, from the signed turnout reports imported."""
+    import json
+
+    from sailau.commission.db import CommissionDBError, open_commission_db
+    from sailau.commission.turnout import turnout_report
+
+    try:
+        with open_commission_db(db_url) as db:
+            report = turnout_report(db, db.bound_election()[0])
+    except CommissionDBError as e:
+        raise click.ClickException(str(e)) from None
+    data = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    if json_out is not None and str(json_out) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    if json_out is not None:
+        json_out.write_bytes(data)
+    _print_turnout(report, by_region=True)
+
+
+@commission.command("export")
+@db_url_option("commission database")
+@click.option("--nist", "nist_out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the NIST SP 1500-100 v2 results report (JSON) of every counted protocol here ('-' for stdout).")
+@click.option("--issuer", default="Central Election Commission of the Republic of Kazakhstan", show_default=True,
+              help="The commission issuing the report (the report's Issuer).")
+@click.option("--issuer-abbreviation", default="CEC", show_default=True, help="Its abbreviation (IssuerAbbreviation).")
+def export_cmd(db_url: str, nist_out: Path, issuer: str, issuer_abbreviation: str) -> None:
+    """Export the counted protocols as a precinct-level NIST SP 1500-100 v2 results report."""
+    import json
+
+    from sailau.commission.db import CommissionDBError, open_commission_db
+    from sailau.commission.export import commission_nist_report
+
+    try:
+        with open_commission_db(db_url) as db:
+            report = commission_nist_report(db, issuer, issuer_abbreviation)
+    except CommissionDBError as e:
+        raise click.ClickException(str(e)) from None
+    data = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    if str(nist_out) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    nist_out.write_bytes(data)
+    click.echo(f"wrote {nist_out}: {report['Status']}, {sum(u['Type'] == 'precinct' for u in report['GpUnit'])} precincts")
+
+
+@commission.command("serve")
+@db_url_option("commission database")
+@click.option("--setup", "setup_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory holding election.json and stations.json (as commission synth and the publication write them).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep loopback behind a TLS reverse proxy).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port to listen on.")
+@click.option("--upstream", metavar="URL", help="Base URL of the next commission up: every file stored here is forwarded to it unchanged.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (each checks signatures on its own core; they share the database).")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
+              help="Proxies whose X-Forwarded-For/-Proto headers are believed (the reverse proxy's address).")
+def serve_cmd(db_url: str, setup_dir: Path, host: str, port: int, upstream: str | None, workers: int,
+              forwarded_allow_ips: str) -> None:
+    """Serve the commission: stations POST signed protocols and turnout reports, anyone GETs results.
+
+    Plain HTTP on HOST:PORT; put it behind a TLS reverse proxy (commission/README.md).
+    """
+    import os
+
+    import uvicorn
+
+    from sailau.commission.db import CommissionDBError
+    from sailau.commission.server import SetupError, create_app
+
+    common = {"host": host, "port": port, "proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips,
+              "log_level": "info", "access_log": False}
+    try:
+        if workers == 1:
+            app = create_app(db_url, setup_dir, upstream=upstream)
+            click.echo(f"commission server for {app.state.ctx.definition.id} on http://{host}:{port}", err=True)
+            uvicorn.run(app, **common)
+            return
+        create_app(db_url, setup_dir, upstream=upstream).state.ctx.db.close()  # refuse a bad set-up before forking
+    except (SetupError, CommissionDBError) as e:
+        raise click.ClickException(str(e)) from None
+    os.environ.update({"SAILAU_DB_URL": db_url, "SAILAU_SETUP_DIR": str(setup_dir), "SAILAU_UPSTREAM": upstream or ""})
+    uvicorn.run("sailau.commission.server:app_from_environment", factory=True, workers=workers, **common)
 
 
 @commission.command("synth")

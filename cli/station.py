@@ -56,7 +56,7 @@ def _station(db_url: str, election_path: Path, station_key_path: Path, precinct:
 
 @click.group()
 def station() -> None:
-    """Headless ballot-box station: init, open, status, close."""
+    """Headless ballot-box station: init, open, status, close, hourly turnout, submit to the commission."""
 
 
 @station.command()
@@ -173,3 +173,67 @@ def close(db_url: str, election_path: Path, station_key_path: Path, share_paths:
                    + "; the signed protocol names them for the commission")
     assert result.files is not None
     click.echo(f"signed by station key {result.signed.station_key_id.hex()}; wrote {result.files.protocol.parent}/")
+
+
+@station.command()
+@_DB
+@_ELECTION
+@_STATION_KEY
+@click.option("--hour", required=True, type=click.Choice(["10", "12", "14", "16", "18", "20"]),
+              help="the CEC hour the report is for (local time of the precinct)")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="where to write the signed report (default turnout-HH.json in the current folder)")
+def turnout(db_url: str, election_path: Path, station_key_path: Path, hour: str, out_path: Path | None) -> None:
+    """Sign the hourly turnout report: voters who received a ballot before HOUR, of those on the list."""
+    from sailau.ballot_box.turnout import station_turnout
+    from sailau.election.turnout import TurnoutError
+
+    try:
+        election = load_election(election_path)
+        key = crypto.load_signing_key(station_key_path)
+    except (DefinitionError, crypto.KeyFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    out = out_path or Path(f"turnout-{hour}.json")
+    if out.exists():
+        raise click.ClickException(f"refusing to overwrite {out}")
+    with open_station_db(db_url) as db:
+        try:
+            signed = station_turnout(db, election, int(hour), key)
+        except store.StationNotSetUp:
+            raise click.ClickException(_NOT_SET_UP) from None
+        except TurnoutError as exc:
+            raise click.ClickException(str(exc)) from None
+    out.write_bytes(signed.to_canonical_json())
+    r = signed.report
+    click.echo(f"precinct {r.precinct} at {r.hour}: {r.received_ballot} of {r.voters_on_list} voters received a ballot; "
+               f"signed by station key {signed.station_key_id.hex()}; wrote {out}")
+
+
+@station.command()
+@click.option("--url", required=True, help="base URL of the commission server, e.g. https://tec.example.kz")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--attempts", default=5, show_default=True, type=click.IntRange(1, 20),
+              help="tries per file when no answer comes (waits 0.5 s, doubling up to 8 s)")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, 600), help="seconds to wait for each answer")
+def submit(url: str, files: tuple[Path, ...], attempts: int, timeout: float) -> None:
+    """Send signed protocols and turnout reports (FILE...) to the commission server.
+
+    The files stay as they are: submit again at any time (the server answers
+    "already had it"). Exit 0 when every file was accepted or already there,
+    1 when one was refused or in conflict, 3 when the server could not be reached
+    for one (nothing is lost: submit again later).
+    """
+    import sys
+
+    import httpx
+
+    from sailau.ballot_box.submit import Outcome, submit_file
+
+    worst = 0
+    with httpx.Client(timeout=timeout) as client:
+        for path in files:
+            result = submit_file(client, url, path, attempts=attempts)
+            click.echo(result.line(), err=result.outcome not in (Outcome.ACCEPTED, Outcome.UNCHANGED))
+            code = {Outcome.REFUSED: 1, Outcome.CONFLICT: 1, Outcome.UNREACHABLE: 3}.get(result.outcome, 0)
+            worst = max(worst, code)
+    sys.exit(worst)

@@ -55,6 +55,7 @@ from .checks import CheckedProtocol, ReceiptFinding, Refusal, check_protocol_pat
 from .conflicts import ConflictDecision, PrecinctOutcome, PrecinctStatus, check_decision_file, check_decision_path, decide_precinct
 from .db import CommissionDB, CommissionDBError
 from .registry import SignedRegistry, StationRegistry
+from .turnout import TurnoutOutcome, import_turnout
 
 DEFAULT_CHUNK = 500
 
@@ -70,10 +71,16 @@ class ImportSummary:
     decisions: list[int] = field(default_factory=list)  # precincts of the decisions newly stored
     receipts: list[ReceiptFinding] = field(default_factory=list)  # problems of the receipt lists given
     sources: dict[str, str] = field(default_factory=dict)  # protocol digest -> a file it came from in this import
+    new_versions: list[str] = field(default_factory=list)  # digests of the protocol files this import stored first
+    turnout: list[TurnoutOutcome] = field(default_factory=list)  # one per valid turnout report file given
 
     @property
     def ok(self) -> bool:
-        return not self.refused and not self.conflicts and not self.receipts
+        return not self.refused and not self.conflicts and not self.receipts and not self.turnout_conflicts
+
+    @property
+    def turnout_conflicts(self) -> list[TurnoutOutcome]:
+        return [t for t in self.turnout if t.status is PrecinctStatus.CONFLICT]
 
 
 @dataclass(frozen=True)
@@ -81,25 +88,51 @@ class PublishedFiles:
     protocols: tuple[Path, ...]
     decisions: tuple[Path, ...]
     receipts: tuple[Path, ...]
+    turnout: tuple[Path, ...] = ()
+
+
+#: How every canonical signed turnout report begins (keys sorted, "format" first).
+_TURNOUT_START = b'{"format":"sailau/signed-turnout"'
+
+
+def _is_turnout(path: Path) -> bool:
+    """A file given by name is a turnout report when it begins like one; anything
+    else goes to the protocol checks, which name what it is."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_TURNOUT_START)) == _TURNOUT_START
+    except OSError:
+        return False
 
 
 def published_files(paths: Iterable[str | Path]) -> PublishedFiles:
     """Files as given (protocols); a directory stands for its `protocols/*.json`,
-    `decisions/*.json` and `receipts/*.json` (a published set), or, without a
-    protocols/ folder, for its own `*.json` files as protocols. Sorted by name only
-    so progress reads naturally: no outcome depends on the order."""
+    `decisions/*.json`, `receipts/*.json` and `turnout/*.json` (a published set), or,
+    without a protocols/ folder, for its own `*.json` files (turnout reports among
+    them told apart by their first bytes). Sorted by name only so progress reads
+    naturally: no outcome depends on the order."""
     protocols: list[Path] = []
     decisions: list[Path] = []
     receipts: list[Path] = []
+    turnout: list[Path] = []
+
+    def given(p: Path) -> None:
+        (turnout if p.is_file() and _is_turnout(p) else protocols).append(p)
+
     for p in map(Path, paths):
         if p.is_dir():
             sub = p / "protocols"
-            protocols.extend(sorted((sub if sub.is_dir() else p).glob("*.json")))
+            if sub.is_dir():
+                protocols.extend(sorted(sub.glob("*.json")))
+            else:
+                for f in sorted(p.glob("*.json")):
+                    given(f)
             decisions.extend(sorted((p / "decisions").glob("*.json")))
             receipts.extend(sorted((p / "receipts").glob("*.json")))
+            turnout.extend(sorted((p / "turnout").glob("*.json")))
         else:
-            protocols.append(p)
-    return PublishedFiles(tuple(protocols), tuple(decisions), tuple(receipts))
+            given(p)
+    return PublishedFiles(tuple(protocols), tuple(decisions), tuple(receipts), tuple(turnout))
 
 
 def protocol_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -245,6 +278,7 @@ class _Importer:
                 settled[n] = _Settled(counted.get(n), outcomes[n])
         # committed: only now does the summary learn what happened
         self.summary.unchanged.extend(unchanged)
+        self.summary.new_versions.extend(by_digest)
         self.summary.decisions.extend(new_decisions)
         for n, s in settled.items():
             self.first_counted.setdefault(n, s.before)
@@ -342,4 +376,8 @@ def import_protocols(
     lists = [*found.receipts, *map(Path, receipts)]
     if lists:
         importer.check_receipts(lists)
+    if found.turnout:
+        outcomes, refused = import_turnout(db, found.turnout, election, signed_registry.registry)
+        importer.summary.turnout.extend(outcomes)
+        importer.summary.refused.extend(refused)
     return importer.summary

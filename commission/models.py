@@ -26,9 +26,10 @@ from sqlalchemy import (
     Table,
 )
 
-SCHEMA_VERSION = 3  # 2: cards_replaced, cards_not_returned (protocol format 2)
+SCHEMA_VERSION = 4  # 2: cards_replaced, cards_not_returned (protocol format 2)
 #                    3: every valid protocol version kept, conflict decisions, receipt commitments,
 #                       the registry signed under the election's root (protocol format 3)
+#                    4: signed hourly turnout reports, the upstream forwarding ledger (commission server)
 
 metadata = MetaData()
 
@@ -112,4 +113,33 @@ option_votes = Table(
     Column("contest_id", String(64), primary_key=True),
     Column("option_id", String(64), primary_key=True),
     Column("votes", BigInteger, nullable=False),
+)
+
+#: Every validly signed hourly turnout report (election/turnout.py), by precinct, local
+#: hour and SHA-256 of its bytes. One version of a (precinct, hour) counts; two different
+#: ones are a conflict and neither counts (the rule of conflicts.decide_precinct).
+turnout_versions = Table(
+    "turnout_versions",
+    metadata,
+    Column("precinct", BigInteger, primary_key=True, autoincrement=False),
+    Column("hour", String(32), primary_key=True),  # local ISO hour with offset, "2024-03-19T10:00+05:00"
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the signed file bytes
+    Column("region", String(64), nullable=False),
+    Column("station_key_id", String(16), nullable=False),
+    Column("received_ballot", BigInteger, nullable=False),
+    Column("voters_on_list", BigInteger, nullable=False),
+    Column("signed", LargeBinary, nullable=False),
+)
+
+#: The upstream ledger of a commission server with `--upstream`: a signed file (a
+#: protocol_versions or turnout_versions row, by digest) is in the outbox until a row
+#: here records the upstream's definite answer. The versions tables are the outbox
+#: itself, so a file accepted here is never lost by a crash before it is forwarded.
+upstream_forwarded = Table(
+    "upstream_forwarded",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "protocol" | "turnout"
+    Column("answer", String(32), nullable=False),  # the upstream's status: accepted, unchanged, conflict, refused
+    Column("message", String(2000), nullable=False),
 )

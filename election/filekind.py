@@ -14,7 +14,7 @@ the keys no other kind has. It never validates: an unrecognised file returns
 None and the reader's own strict checks name its problems.
 
 The format strings here are the ones the writers use (definition.FORMAT,
-protocol.*_FORMAT, receipts.RECEIPTS_FORMAT and PROOF_FORMAT, shares.SHARE_FORMAT and the
+protocol.*_FORMAT, turnout.SIGNED_TURNOUT_FORMAT, receipts.RECEIPTS_FORMAT and PROOF_FORMAT, shares.SHARE_FORMAT and the
 commission's registry, decision and report formats); tests/test_filekind.py keeps them
 equal. Bytes are parsed by the one bounded reader (`jsonfile.py`, which imports
 nothing of ours), so recognising a file can never exhaust the stack; this module
@@ -33,6 +33,7 @@ __all__ = [
     "FileKind",
     "ELECTION",
     "SIGNED_PROTOCOL",
+    "SIGNED_TURNOUT",
     "PROTOCOL",
     "PROTOCOL_TOTALS",
     "STATION_KEYS",
@@ -77,6 +78,12 @@ SIGNED_PROTOCOL = FileKind(
     'a signed protocol has "format": "sailau/signed-protocol", the precinct\'s protocol, and the station_key_id, '
     "public_key and signature; the ballot box writes it as protocol.json at the close of polls",
     "sailau/signed-protocol",
+)
+SIGNED_TURNOUT = FileKind(
+    "signed-turnout", "a signed hourly turnout report",
+    'a signed turnout report has "format": "sailau/signed-turnout", one precinct\'s voters who received a ballot '
+    "by a CEC hour, of those on the list, and the station's signature (sailau station turnout writes it)",
+    "sailau/signed-turnout",
 )
 PROTOCOL = FileKind(
     "protocol", "an unsigned precinct protocol",
@@ -141,7 +148,7 @@ SEATS_INPUT = FileKind(
 
 #: Every kind, the ones with a `format` member first.
 KINDS: tuple[FileKind, ...] = (
-    ELECTION, SIGNED_PROTOCOL, PROTOCOL, PROTOCOL_TOTALS, STATION_KEYS, RECEIPT_CODES, RECEIPT_PROOF,
+    ELECTION, SIGNED_PROTOCOL, SIGNED_TURNOUT, PROTOCOL, PROTOCOL_TOTALS, STATION_KEYS, RECEIPT_CODES, RECEIPT_PROOF,
     CONFLICT_DECISION, KEY_SHARE,
     COMMISSION_REPORT, SYNTH_PRIVATE_KEYS, NIST_RESULTS, SEATS_INPUT,
 )
@@ -152,6 +159,7 @@ _NIST_TYPE = "ElectionResults.ElectionReport"
 # recognised when at least `need` of its marks are present; first match wins (a
 # sum of protocols also has "contests" and "precincts", so protocols come first).
 _MARKS: tuple[tuple[FileKind, frozenset[str], int], ...] = (
+    (SIGNED_TURNOUT, frozenset({"report"}), 1),  # before the protocol: both carry signature and station_key_id
     (SIGNED_PROTOCOL, frozenset({"protocol", "signature", "station_key_id"}), 2),
     (PROTOCOL, frozenset({"voters_on_list", "voters_checked_in", "cards_issued", "ballots_cast", "cards_cancelled"}), 3),
     (ELECTION, frozenset({"contests", "precincts", "ballot_styles", "territory", "key_ceremony"}), 2),

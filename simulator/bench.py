@@ -11,6 +11,7 @@ only orchestrates, summarises and reports:
 | io | APDUs and bytes per voter (issue + terminal read/write + cast read/clear), wire time at 9,600 and 115,200 bit/s, terminal write time | here, with `IoStats` |
 | close | close of polls (shares, decrypt + tally, sign, JSON/NIST/PDF/receipts) | `simulator.booth_rig.bench_close` |
 | commission | import of N signed precinct protocols | `commission.bench.run_commission_bench` |
+| network | N precincts submit protocols + 6 turnout reports each to the commission server | `commission.netbench.run_network_bench` |
 | peer | the same ballots encrypted and tallied by ElectionGuard, as a ratio | `simulator.peers` |
 
 Every figure is a median and a p95: over operations for per-operation figures
@@ -45,7 +46,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-BENCHMARKS = ("card", "cast", "seal", "io", "close", "commission", "peer")
+BENCHMARKS = ("card", "cast", "seal", "io", "close", "commission", "network", "peer")
 
 #: T=1 framing per APDU: NAD, PCB, LEN, LRC per block each way (IFSC/IFSD 254: one block)
 T1_BLOCK_OVERHEAD = 4
@@ -96,13 +97,15 @@ class BenchConfig:
     voters: int | None = None
     close_ballots: int | None = None
     commission_precincts: int | None = None
+    network_precincts: int | None = None
     peer_ballots: int | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.only) - set(BENCHMARKS)
         if unknown:
             raise BenchConfigError(f"unknown benchmark(s) {sorted(unknown)}; choose from {', '.join(BENCHMARKS)}")
-        for name in ("runs", "apdus", "casts", "seals", "voters", "close_ballots", "commission_precincts", "peer_ballots"):
+        for name in ("runs", "apdus", "casts", "seals", "voters", "close_ballots", "commission_precincts", "network_precincts",
+                     "peer_ballots"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise BenchConfigError(f"{name.replace('_', '-')} must be at least 1, got {value}")
@@ -122,9 +125,9 @@ class BenchConfig:
 
 
 _FULL = {"runs": 3, "apdus": 1000, "casts": 300, "seals": 1000, "voters": 50,
-         "close_ballots": 3000, "commission_precincts": 200, "peer_ballots": 10}
+         "close_ballots": 3000, "commission_precincts": 200, "network_precincts": 10_060, "peer_ballots": 10}
 _QUICK = {"runs": 2, "apdus": 100, "casts": 10, "seals": 30, "voters": 3,
-          "close_ballots": 20, "commission_precincts": 20, "peer_ballots": 2}
+          "close_ballots": 20, "commission_precincts": 20, "network_precincts": 30, "peer_ballots": 2}
 
 
 @dataclass(frozen=True)
@@ -432,6 +435,50 @@ def bench_commission(config: BenchConfig, report: BenchReport) -> None:
     report.details["commission_seats"] = runs[-1].seats
 
 
+#: issue 15: every precinct's protocol in ten seconds, at the 2021 election's 10,060 precincts
+NETWORK_GOAL_PROTOCOLS_PER_S = 1000.0
+
+
+def bench_network(config: BenchConfig, report: BenchReport) -> None:
+    """N precincts submit their protocols and six turnout reports each, concurrently,
+    over loopback, to one commission server process (commission/netbench.py), on
+    PostgreSQL (SQLite with --no-postgres); the API's national result must equal
+    `commission report` over the same files."""
+    from sailau.commission.netbench import run_network_bench
+
+    n = config.size("network_precincts")
+    backend = "SQLite"
+    with tempfile.TemporaryDirectory(prefix="sailau-bench-network-") as tmp:
+        if config.postgres:
+            from sqlalchemy.exc import OperationalError
+
+            from sailau.simulator.local_postgres import PostgresUnavailable, fresh_database, local_server_url
+
+            try:
+                server = config.pg_url or local_server_url()
+                with fresh_database(server) as url:
+                    run = run_network_bench(url, n, workdir=Path(tmp) / "work")
+                backend = "PostgreSQL"
+            except (PostgresUnavailable, OperationalError) as exc:
+                report.unavailable["network"] = f"not measured: no PostgreSQL server could be had ({exc})"
+                return
+        else:
+            run = run_network_bench(f"sqlite:///{Path(tmp) / 'commission.db'}", n, workdir=Path(tmp) / "work")
+    files = n + run.turnout_reports
+    report.add("network.protocols_per_s", f"network ingest, {n:,} protocols over loopback ({backend})", "protocols/s",
+               [run.protocols_per_s], "runs",
+               Mark(goal=NETWORK_GOAL_PROTOCOLS_PER_S, basis="issue 15: 1,000 protocols/s on a 2-core machine",
+                    higher_is_better=True))
+    report.add("network.files_per_s", f"  all {files:,} files (protocols + 6 turnout reports each)", "files/s",
+               [run.files_per_s], "runs", Mark(basis="server and load generator share the cores"))
+    report.add("network.complete_result", "  first request to the complete national result", "s",
+               [run.complete_result_s], "runs", Mark(goal=n / NETWORK_GOAL_PROTOCOLS_PER_S + 1,
+                                                     basis="the protocols at the goal rate, plus a second"))
+    report.add("network.server_cpu_per_file", "  server CPU per file", "ms", [run.server_cpu_ms_per_file], "runs",
+               Mark(basis="what the server alone spends: 1,000 / this = files/s on one free core"))
+    report.details["network"] = run.as_dict()
+
+
 def bench_peer(config: BenchConfig, report: BenchReport) -> None:
     from sailau.simulator.booth_rig import Rig
     from sailau.simulator import peers
@@ -467,12 +514,13 @@ def bench_peer(config: BenchConfig, report: BenchReport) -> None:
 
 RUNNERS: dict[str, Callable[[BenchConfig, BenchReport], None]] = {
     "card": bench_card, "cast": bench_cast, "seal": bench_seal, "io": bench_io,
-    "close": bench_close, "commission": bench_commission, "peer": bench_peer,
+    "close": bench_close, "commission": bench_commission, "network": bench_network, "peer": bench_peer,
 }
 
 LABELS = {
     "card": "APDU round trips", "cast": "cast path", "seal": "terminal seal + sign", "io": "voters over a card",
-    "close": "close of polls", "commission": "commission import", "peer": "ElectionGuard peer",
+    "close": "close of polls", "commission": "commission import", "network": "commission server over loopback",
+    "peer": "ElectionGuard peer",
 }
 
 

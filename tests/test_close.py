@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import segno
 
+from nist_schema import nist_schema_errors
 from sailau.ballot_box import audit, pollbook, store
 from sailau.simulator.booth_rig import K, Rig
 from sailau.ballot_box.db import open_station_db
@@ -88,8 +89,10 @@ def test_close_counts_every_ballot_and_signs(rig: Rig, station: Station, tmp_pat
     assert signed == result.signed
     nist = json.loads(files.nist.read_text(encoding="utf-8"))
     assert nist["@type"] == "ElectionResults.ElectionReport"
+    assert nist_schema_errors(nist) == []  # the official NIST v2 schema
     precinct_unit = next(u for u in nist["GpUnit"] if u.get("Type") == "precinct")
-    assert precinct_unit["VotersParticipated"] == VOTERS
+    # voters who received a ballot (checked in), not ballots cast: one voter here took a card and did not cast
+    assert precinct_unit["VotersParticipated"] == p.voters_checked_in == VOTERS + 1
     pdf = files.pdf.read_bytes()
     assert pdf.startswith(b"%PDF-") and b"/Image" in pdf
     listed = read_receipt_list(files.receipts).codes

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from sailau.election.crypto import ed25519_public_bytes, generate_signing_key, key_id
 from sailau.election.definition import election_from_data
 from sailau.election.law import allocate_list_seats
+from nist_schema import nist_schema_errors
+from sailau.election.nist import nist_results_report
 from sailau.election.protocol import (
     ContestResult,
     Protocol,
@@ -25,7 +27,6 @@ from sailau.election.protocol import (
     UNDECLARABLE_RELATIONS,
     SignedProtocol,
     check_protocol,
-    nist_results_report,
     party_list_votes,
     sign_protocol,
     sum_protocols,
@@ -551,37 +552,54 @@ def test_totals_feed_the_law(election):
 
 # --- NIST SP 1500-100 -------------------------------------------------------------------------------
 
-
 def test_nist_export_structure(election):
     parts = [make_protocol(election, 101), make_protocol(election, 201, cast=70)]
     when = datetime.datetime(2023, 3, 20, 8, 0, tzinfo=datetime.timezone.utc)
     report = nist_results_report(parts, election, issuer="Test TEC", issuer_abbreviation="TEC", generated=when)
+    assert nist_schema_errors(report) == []
     assert report["@type"] == "ElectionResults.ElectionReport"
-    for key in ("Format", "GeneratedDate", "Issuer", "IssuerAbbreviation", "SequenceEnd", "SequenceStart", "Status", "VendorApplicationId"):
-        assert key in report
     assert report["Format"] == "precinct-level"
     assert report["GeneratedDate"] == "2023-03-20T08:00:00+00:00"
     units = {u["@id"]: u for u in report["GpUnit"]}
     assert all(u["@type"] == "ElectionResults.ReportingUnit" for u in units.values())
-    assert units["gpu-precinct-101"]["Type"] == "precinct"
-    assert units["gpu-precinct-101"]["VotersRegistered"] == 200
-    assert units["gpu-precinct-101"]["VotersParticipated"] == 100
+    p101 = units["gpu-precinct-101"]
+    assert p101["Type"] == "precinct" and p101["VotersRegistered"] == 200
+    # voters who received a ballot (checked in), not ballots cast
+    assert p101["VotersParticipated"] == parts[0].voters_checked_in == 105
+    assert {t["Language"]: t["Content"] for t in p101["Name"]["Text"]}["en"] == "Precinct 101"
     assert units["gpu-kz"]["Type"] == "country"
-    assert units["gpu-region-R1"]["ComposingGpUnitIds"] == ["gpu-precinct-101", "gpu-precinct-201"]
+    assert units["gpu-region-R1"]["ComposingGpUnitIds"][:2] == ["gpu-precinct-101", "gpu-precinct-201"]
     assert units["gpu-district-D2"]["ComposingGpUnitIds"] == ["gpu-precinct-201"]
     parties = {p["@id"]: p for p in report["Party"]}
     assert set(parties) == {"party-A", "party-B", "party-C"}
     assert {t["Language"] for t in parties["party-A"]["Name"]["Text"]} == {"kk", "ru", "en"}
 
+    # every unit is reachable from the election scope
     (el,) = report["Election"]
+    reached, todo = set(), [el["ElectionScopeId"]]
+    while todo:
+        u = todo.pop()
+        if u not in reached:
+            reached.add(u)
+            todo.extend(units[u].get("ComposingGpUnitIds", []))
+    assert reached == set(units)
+
     assert el["@type"] == "ElectionResults.Election"
     assert el["ElectionScopeId"] == "gpu-kz" and el["StartDate"] == "2023-03-19" and el["Type"] == "general"
     assert {"Value": election.fingerprint_hex} .items() <= el["ExternalIdentifier"][1].items()
+    counts = {b["GpUnitId"]: b for b in el["BallotCounts"]}
+    # the contests disagree on invalid ballots (1 and 0): no one BallotsRejected to give
+    assert counts["gpu-precinct-101"] == {"@type": "ElectionResults.BallotCounts", "Type": "total", "GpUnitId": "gpu-precinct-101",
+                                          "BallotsCast": 100, "BallotsOutstanding": 0}
+    same = make_protocol(election, 101)
+    same = dataclasses.replace(same, contests=(same.contests[0], dataclasses.replace(same.contests[1], invalid=1, blank=1)))
+    whole = nist_results_report([same], election, issuer="x", issuer_abbreviation="x")
+    assert whole["Election"][0]["BallotCounts"][0]["BallotsRejected"] == 1 and nist_schema_errors(whole) == []
     contests = {c["@id"]: c for c in el["Contest"]}
     assert set(contests) == {"contest-list", "contest-smd-1", "contest-smd-2"}
     lst = contests["contest-list"]
-    assert lst["@type"] == "ElectionResults.PartyContest" and lst["ElectoralDistrictId"] == "gpu-kz"
-    sels = {s["@id"]: s for s in lst["BallotSelection"]}
+    assert lst["@type"] == "ElectionResults.PartyContest" and lst["ElectionDistrictId"] == "gpu-kz"
+    sels = {s["@id"]: s for s in lst["ContestSelection"]}
     assert sels["sel-list-A"]["@type"] == "ElectionResults.PartySelection"
     assert sels["sel-list-A"]["PartyIds"] == ["party-A"]
     assert [(v["GpUnitId"], v["Count"], v["Type"]) for v in sels["sel-list-A"]["VoteCounts"]] == [
@@ -591,30 +609,25 @@ def test_nist_export_structure(election):
     against = sels["sel-list-against-all"]
     assert against["@type"] == "ElectionResults.BallotMeasureSelection"
     assert sum(v["Count"] for v in against["VoteCounts"]) == 12
-    summary = {s["GpUnitId"]: s for s in lst["SummaryCounts"]}
-    assert summary["gpu-precinct-101"] == {
-        "@type": "ElectionResults.SummaryCounts",
-        "Type": "total",
-        "GpUnitId": "gpu-precinct-101",
-        "BallotsCast": 100,
-        "Undervotes": 3,
-        "BallotsRejected": 1,
-    }
+    other = {s["GpUnitId"]: s for s in lst["OtherCounts"]}
+    assert other["gpu-precinct-101"] == {"@type": "ElectionResults.OtherCounts", "GpUnitId": "gpu-precinct-101", "Undervotes": 3}
     smd = contests["contest-smd-1"]
     assert smd["@type"] == "ElectionResults.CandidateContest"
-    assert smd["VotesAllowed"] == 1 and smd["ElectoralDistrictId"] == "gpu-district-D1"
-    assert [s["CandidateIds"] for s in smd["BallotSelection"][:2]] == [["cand-smd-1-ivanov"], ["cand-smd-1-serikov"]]
-    assert [v["GpUnitId"] for v in smd["BallotSelection"][0]["VoteCounts"]] == ["gpu-precinct-101"]
+    assert smd["VotesAllowed"] == 1 and smd["ElectionDistrictId"] == "gpu-district-D1"
+    assert [s["CandidateIds"] for s in smd["ContestSelection"][:2]] == [["cand-smd-1-ivanov"], ["cand-smd-1-serikov"]]
+    assert [v["GpUnitId"] for v in smd["ContestSelection"][0]["VoteCounts"]] == ["gpu-precinct-101"]
     cands = {c["@id"]: c for c in el["Candidate"]}
     assert cands["cand-smd-1-ivanov"]["PartyId"] == "party-A"
     assert "PartyId" not in cands["cand-smd-1-serikov"]
 
     # every count in the protocols appears once: option votes + against all + blank + invalid == cast
     for c in el["Contest"]:
-        for s in c["SummaryCounts"]:
+        for s in c["OtherCounts"]:
             unit = s["GpUnitId"]
-            votes = sum(v["Count"] for sel in c["BallotSelection"] for v in sel["VoteCounts"] if v["GpUnitId"] == unit)
-            assert votes + s["Undervotes"] + s["BallotsRejected"] == s["BallotsCast"]
+            votes = sum(v["Count"] for sel in c["ContestSelection"] for v in sel["VoteCounts"] if v["GpUnitId"] == unit)
+            p = next(p for p in parts if f"gpu-precinct-{p.precinct}" == unit)
+            invalid = p.contest(c["@id"].removeprefix("contest-")).invalid
+            assert votes + s["Undervotes"] + invalid == counts[unit]["BallotsCast"]
 
     # every reference resolves, every object is typed
     ids = set(units) | set(parties) | set(cands)
@@ -623,7 +636,7 @@ def test_nist_export_structure(election):
             if "@id" in node or "Name" in node and isinstance(node.get("Name"), dict):
                 assert node["@type"].startswith("ElectionResults.")
             for k, v in node.items():
-                if k in ("GpUnitId", "ElectoralDistrictId", "ElectionScopeId", "PartyId"):
+                if k in ("GpUnitId", "ElectionDistrictId", "ElectionScopeId", "PartyId"):
                     assert v in ids, (k, v)
                 if k in ("ComposingGpUnitIds", "PartyIds", "CandidateIds", "EndorsementPartyIds"):
                     assert set(v) <= ids, (k, v)
@@ -633,6 +646,26 @@ def test_nist_export_structure(election):
                 walk(v)
     walk(report)
     json.dumps(report)  # plain JSON
+
+
+def test_nist_single_station_file_does_not_shrink_its_region(election):
+    """One station's file validates, and says its region has more precincts than it reports."""
+    report = nist_results_report([make_protocol(election, 101)], election, issuer="PEC 101", issuer_abbreviation="PEC")
+    assert nist_schema_errors(report) == []
+    units = {u["@id"]: u for u in report["GpUnit"]}
+    region = units["gpu-region-R1"]
+    total = sum(p.region == "R1" for p in election.precincts)
+    assert total > 1
+    assert (region["TotalSubUnits"], region["SubUnitsReported"]) == (total, 1)
+    assert (units["gpu-kz"]["TotalSubUnits"], units["gpu-kz"]["SubUnitsReported"]) == (len(election.precincts), 1)
+
+
+def test_nist_schema_catches_a_v1_name(election):
+    """The validation is real: the v1 name the export once used is an error."""
+    report = nist_results_report([make_protocol(election, 101)], election, issuer="x", issuer_abbreviation="x")
+    contest = report["Election"][0]["Contest"][0]
+    contest["BallotSelection"] = contest.pop("ContestSelection")
+    assert nist_schema_errors(report) != []
 
 
 def test_nist_export_refuses_invalid_protocols(election):
