@@ -25,16 +25,17 @@ def grouped(n: int) -> str:
     return f"{n:,}"
 
 
-def decimal_text(value: Fraction | int | str, places: int = 2) -> str:
+def decimal_text(value: Fraction | int | str, places: int = 2, grouping: bool = True) -> str:
     """`value` rounded to `places` decimals (half away from zero), with thousands
-    separators; trailing zeros kept (a sum of money or votes reads the same width)."""
+    separators unless `grouping` is False (then a plain decimal a program reads,
+    for pages that group digits by their own language); trailing zeros kept."""
     f = Fraction(value)
     scale = 10**places
     sign = "-" if f < 0 else ""
     whole, rest = divmod(abs(f) * scale, 1)
     units = int(whole) + (1 if rest >= Fraction(1, 2) else 0)
     head, tail = divmod(units, scale)
-    return f"{sign}{head:,}" + (f".{tail:0{places}d}" if places else "")
+    return (f"{sign}{head:,}" if grouping else f"{sign}{head}") + (f".{tail:0{places}d}" if places else "")
 
 
 def percent_text(value: Fraction) -> str:
