@@ -416,3 +416,80 @@ def test_turnout_by_hour_through_the_interface(site, browser) -> None:
              for r in browser.find_elements(By.CSS_SELECTOR, "#turnout-table tbody tr")}
     expected = {h: round(100 * sum(r["voted"] for r in rows if r["hour"] == h) / (200 * 10), 2) for h in CEC_HOURS[:3]}
     assert shown == expected
+
+
+# -- without a browser: single-member districts, refusals of bad paths, words, tiles ----------------
+
+from test_commission_report import set_2023  # noqa: E402,F401 - the 2023 published set fixture
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        assert r.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        return json.loads(r.read())
+
+
+def test_single_member_districts_with_candidate_names(set_2023: Path, tmp_path: Path) -> None:
+    """The 2023 law: AST-1 elected, AST-2 a tie, ALA-1 against all (test_commission_report's set)."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    election = load_election(set_2023 / "election.json")
+    with open_commission_db(url) as db:
+        assert import_protocols(db, [set_2023], election=election, registry=load_registry(set_2023 / "stations.json", election)).ok
+    engine = make_engine(url)
+    ctx = SimpleNamespace(engine=engine, setup_dir=set_2023, definition=election, registry=None)
+    try:
+        with Server(Starlette(routes=site_routes(ctx))) as server:
+            data = _get_json(server.url + "site-api/national")
+            by = {d["district"]: d for d in data["single_member"]}
+            assert {k: v["outcome"] for k, v in by.items()} == {"AST-1": "elected", "AST-2": "tie", "ALA-1": "against_all"}
+            contest = next(c for c in election.contests if getattr(c, "district", None) == "AST-1")
+            winner = next(k for k in contest.candidates if k.id == "akhmetov" or k.name.en.lower().startswith("akhmetov"))
+            assert by["AST-1"]["winner"] == {"kk": winner.name.kk, "ru": winner.name.ru, "en": winner.name.en}
+            assert by["AST-1"]["top_votes"] == 400 and len(by["AST-2"]["tied"]) == 2
+            seats = {p["id"]: p["majilis_seats"] for p in data["parties"]}
+            assert sum(seats.values()) + sum(1 for d in by.values() if d["outcome"] == "elected" and d["party"] is None) == \
+                sum(data["hemicycle"]["seats"][i]["party"] is not None for i in range(data["hemicycle"]["total"]))
+            assert {r["code"] for r in data["regions"]} == {"KZ-71", "KZ-75"}
+            assert data["regions"][0]["tile"] != data["regions"][1]["tile"]
+            # the registry comes from the database when the context has none
+            with urllib.request.urlopen(server.url + "files/keys/station-007101.pem", timeout=10) as r:
+                assert r.read().startswith(b"-----BEGIN PUBLIC KEY-----")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["region/nowhere", "precinct/999999", "site-api/region/nowhere", "site-api/precinct/999999",
+                                  "files/protocols/precinct-000099.json", "files/protocols/../../etc/passwd", "files/keys/station-x.pem",
+                                  "files/secret.key", "files/private/station-keys.json", "site-static/../routes.py"])
+def test_unknown_paths_are_404_and_never_leak_files(site, path: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(site.url + path, timeout=10)
+    assert e.value.code == 404
+
+
+def test_every_label_in_three_languages_with_the_same_fields() -> None:
+    from sailau.commission.site.i18n import LANGS, TEXTS
+
+    for key, by_lang in TEXTS.items():
+        assert set(by_lang) == set(LANGS), key
+        assert all(by_lang[k].strip() for k in LANGS), key
+        fields = {k: sorted(re.findall(r"\{(\w+)\}", by_lang[k])) for k in LANGS}
+        assert fields["kk"] == fields["ru"] == fields["en"], key
+
+
+def test_tiles_place_every_region_once() -> None:
+    from sailau.commission.site.tiles import tile_layout
+
+    election = load_election(published_2021 := Path(__file__).parents[1] / "election" / "examples" / "majilis-2021.json")
+    assert published_2021.is_file()
+    table = read_table(TABLE)
+    names = [(r, table.named(r).en) for r in table.regions]
+    layout = tile_layout(names)
+    spots = [(t["col"], t["row"]) for t in layout.values()]
+    assert len(set(spots)) == len(names) == 17 and max(r for _, r in spots) <= 4  # all on the map, none below it
+    assert layout["Almaty"] != layout["almaty-region"] and layout["akmola-region"] == {"col": 3, "row": 1}
+    new = names + [("abai", "Abai Region"), ("jetisu", "Jetisu Region"), ("ulytau", "Ulytau Region"), ("R1", "R1"), ("R2", "R2")]
+    layout = tile_layout(new)
+    assert len({(t["col"], t["row"]) for t in layout.values()}) == len(new)
+    assert layout["R1"]["row"] == layout["R2"]["row"] == 5  # unknown regions go below the map
+    assert tile_layout([(p.region, p.region) for p in election.precincts[:1]])  # a definition with codes only still lays out

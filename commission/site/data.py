@@ -11,7 +11,10 @@ cannot appear on any page.
 rows of `protocols`, `protocol_versions` and `conflict_decisions` (every import
 that changes what counts changes one of them: a new precinct, a new version that
 withdraws one, a decision), so polling pages cost three COUNTs until something
-arrives.
+arrives. While results pour in (the state changes between every two polls) the
+report is recomputed at most once every `MIN_REFRESH_SECONDS`: a national report
+over 10,000 precincts takes about a second, and every open page asks every few
+seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +42,7 @@ from .tiles import tile_layout
 from .turnout import turnout_payload
 
 LANGS = ("kk", "ru", "en")
+MIN_REFRESH_SECONDS = 2.0
 
 
 def _names(text: Any) -> dict[str, str]:
@@ -52,6 +57,7 @@ class Snapshot:
         self._lock = threading.Lock()
         self._state: tuple[int, int, int] | None = None
         self._report: dict[str, Any] | None = None
+        self._at = 0.0
 
     def state(self) -> tuple[int, int, int]:
         with self.db.begin() as conn:
@@ -62,12 +68,16 @@ class Snapshot:
 
     def report(self) -> tuple[str, dict[str, Any]]:
         """(stamp, region-level report); the stamp changes whenever the report may."""
-        state = self.state()
         with self._lock:
-            if state != self._state or self._report is None:
-                self._report = commission_report(self.db, "region")
-                self._state = state
-            return "-".join(map(str, state)), self._report
+            fresh = self._report is not None and time.monotonic() - self._at < MIN_REFRESH_SECONDS
+            if not fresh:
+                state = self.state()  # before the report: the report is never older than its stamp
+                if state != self._state or self._report is None:
+                    self._report = commission_report(self.db, "region")
+                    self._state = state
+                self._at = time.monotonic()
+            assert self._state is not None and self._report is not None
+            return "-".join(map(str, self._state)), self._report
 
 
 def _parties(election: Election, report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -114,6 +124,23 @@ def _allocation(report: Mapping[str, Any]) -> dict[str, Any]:
     return a
 
 
+def _single_member(election: Election, report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Single-member districts (2023 law): the report's outcomes with names in three languages."""
+    districts = {d.code: d for d in election.territory.districts}
+    contests = {c.id: c for c in election.contests}
+    out = []
+    for d in report["single_member"]:
+        candidates = {k.id: k for k in getattr(contests[d["contest"]], "candidates", ())}
+        winner = candidates.get(d["winner"]) if d["winner"] else None
+        out.append({
+            "district": d["district"], "names": _names(districts[d["district"]].name) if d["district"] in districts else {k: d["district"] for k in LANGS},
+            "outcome": d["outcome"], "winner": _names(winner.name) if winner else None, "party": d["winner_party"],
+            "tied": [_names(candidates[t].name) for t in d["tied"] if t in candidates],
+            "top_votes": d["top_votes"], "against_all": d["against_all"],
+        })
+    return out
+
+
 def _status(report: Mapping[str, Any]) -> dict[str, Any]:
     pr = report["precincts"]
     return {"expected": pr["expected"], "reported": pr["reported"], "missing_count": len(pr["missing"]),
@@ -146,6 +173,7 @@ def national_payload(election: Election, stamp: str, report: Mapping[str, Any], 
         "allocation": _allocation(report),
         "hemicycle": _hemicycle(election, report, colours),
         "regions": units,
+        "single_member": _single_member(election, report),
         "missing": report["precincts"]["missing"],
         "turnout_by_hour": turnout,
     }

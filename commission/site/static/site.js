@@ -200,6 +200,16 @@
       el("th", { scope: "row" }, link(`${base}region/${encodeURIComponent(r.code)}`, name(r.names))),
       el("td", { class: "num", text: `${int(r.reported)} / ${int(r.expected)}` }), el("td", { class: "num", text: pct(r.turnout_percent) }),
       el("td", {}, r.leading ? swatch(names[r.leading].colour) : null, r.leading ? name(names[r.leading].names) : "–"))));
+    q("smd").hidden = !d.single_member.length;
+    fillRows(q("smd-table").tBodies[0], d.single_member.map((m) => {
+      const who = m.winner ? name(m.winner) : m.tied.map(name).join(", ");
+      const outcome = m.outcome === "elected" ? fill(T.outcome_elected, { w: who }) : m.outcome === "tie" ? fill(T.outcome_tie, { w: who })
+        : m.outcome === "against_all" ? T.outcome_against_all : T.outcome_no_votes;
+      const party = m.outcome !== "elected" ? "–" : m.party && names[m.party] ? name(names[m.party].names) : T.independent;
+      return el("tr", { "data-district": m.district, "data-outcome": m.outcome }, el("th", { scope: "row", text: name(m.names) }),
+        el("td", { text: outcome }), el("td", {}, m.party && names[m.party] && m.outcome === "elected" ? swatch(names[m.party].colour) : null, party),
+        el("td", { class: "num", "data-value": m.top_votes, text: int(m.top_votes) }));
+    }));
     missingList(d.missing, d.status.conflicts);
   }
 
