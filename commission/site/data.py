@@ -55,8 +55,7 @@ class Snapshot:
     def __init__(self, db: CommissionDB) -> None:
         self.db = db
         self._lock = threading.Lock()
-        self._state: tuple[int, int, int] | None = None
-        self._report: dict[str, Any] | None = None
+        self._cached: tuple[tuple[int, int, int], dict[str, Any]] | None = None  # (state, report), replaced whole
         self._at = 0.0
 
     def state(self) -> tuple[int, int, int]:
@@ -67,17 +66,22 @@ class Snapshot:
             )
 
     def report(self) -> tuple[str, dict[str, Any]]:
-        """(stamp, region-level report); the stamp changes whenever the report may."""
-        with self._lock:
-            fresh = self._report is not None and time.monotonic() - self._at < MIN_REFRESH_SECONDS
-            if not fresh:
+        """(stamp, region-level report); the stamp changes whenever the report may.
+        While one request recomputes, the others get the previous report at once."""
+        cached = self._cached
+        if not self._lock.acquire(blocking=cached is None):
+            assert cached is not None
+            return "-".join(map(str, cached[0])), cached[1]
+        try:
+            if self._cached is None or time.monotonic() - self._at >= MIN_REFRESH_SECONDS:
                 state = self.state()  # before the report: the report is never older than its stamp
-                if state != self._state or self._report is None:
-                    self._report = commission_report(self.db, "region")
-                    self._state = state
+                if self._cached is None or state != self._cached[0]:
+                    self._cached = (state, commission_report(self.db, "region"))
                 self._at = time.monotonic()
-            assert self._state is not None and self._report is not None
-            return "-".join(map(str, self._state)), self._report
+            state, report = self._cached
+            return "-".join(map(str, state)), report
+        finally:
+            self._lock.release()
 
 
 def _parties(election: Election, report: Mapping[str, Any]) -> list[dict[str, Any]]:
