@@ -196,7 +196,12 @@ def test_national_page_loads_and_seats_change_as_protocols_arrive(site, publishe
     assert "Nur Otan" in results and "People's Party of Kazakhstan" in results and "QHP" not in results
     assert "Akmola Region" in browser.find_element(By.ID, "regions-table").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#map svg a")) == 17
-    assert browser.find_element(By.CSS_SELECTOR, "#shares line")  # the threshold line
+    line = browser.find_element(By.ID, "threshold-line")  # the threshold line, at 7 % on the bars' scale
+    assert line.get_attribute("stroke-dasharray")
+    first_bar = browser.find_element(By.CSS_SELECTOR, "#shares rect")  # Nur Otan's, drawn from x=4
+    share = float(browser.find_element(By.CSS_SELECTOR, "#results-table tbody tr td:nth-of-type(2)").text)
+    x_line, width = float(line.get_attribute("x1")), float(first_bar.get_attribute("width"))
+    assert abs((x_line - 4) / width - 7 / share) < 0.01  # the line sits at 7 % on the bars' own scale
     alloc = expected_first["allocation"]
     participated = f"{alloc['participated']:,}"
     assert f"Threshold: 7 % of {participated} who took part" in browser.find_element(By.ID, "allocation").text

@@ -86,20 +86,20 @@
     const height = parties.length * rowH + 30;
     const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
       "aria-label": `${T.results_heading}: ` + parties.map((p) => `${name(p.names)} ${pct(p.share_percent)} %`).join(", ") });
-    parties.forEach((p, i) => {
-      const y = 4 + i * rowH;
-      root.append(svg("text", { x: left, y: y + 14, "font-size": 14, fill: "#1a1a1a", stroke: "#ffffff", "stroke-width": 4, "paint-order": "stroke",
-        text: name(p.names) }));
-      root.append(svg("rect", { x: left, y: y + 20, width: Math.max(1, scale(p.share_percent || 0) - left).toFixed(1), height: 18, fill: p.colour }));
-      root.append(svg("text", { x: scale(p.share_percent || 0) + 5, y: y + 34, "font-size": 14, "font-weight": 600, fill: "#1a1a1a",
-        text: `${pct(p.share_percent)} %` }));
-    });
-    if (threshold) {
+    const ys = parties.map((_, i) => 4 + i * rowH);
+    parties.forEach((p, i) => root.append(svg("rect", { x: left, y: ys[i] + 20, width: Math.max(1, scale(p.share_percent || 0) - left).toFixed(1), height: 18,
+      fill: p.colour })));
+    if (threshold) {  // over the bars, under the labels (which have a white halo)
       const x = scale(threshold).toFixed(1);
-      root.append(svg("line", { x1: x, x2: x, y1: 2, y2: height - 22, stroke: "#1a1a1a", "stroke-width": 2, "stroke-dasharray": "5 4" }));
+      root.append(svg("line", { x1: x, x2: x, y1: 2, y2: height - 22, stroke: "#1a1a1a", "stroke-width": 2, "stroke-dasharray": "5 4", id: "threshold-line" }));
       root.append(svg("text", { x: x, y: height - 6, "text-anchor": x < width / 3 ? "start" : "middle", "font-size": 13, fill: "#1a1a1a",
         text: `${T.threshold} ${int(threshold)} %` }));
     }
+    const halo = { stroke: "#ffffff", "stroke-width": 4, "paint-order": "stroke", fill: "#1a1a1a", "font-size": 14 };
+    parties.forEach((p, i) => {
+      root.append(svg("text", { ...halo, x: left, y: ys[i] + 14, text: name(p.names) }));
+      root.append(svg("text", { ...halo, x: scale(p.share_percent || 0) + 5, y: ys[i] + 34, "font-weight": 600, text: `${pct(p.share_percent)} %` }));
+    });
     return root;
   }
 
