@@ -27,7 +27,9 @@ import socket
 import tarfile
 import threading
 import time
+import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -119,10 +121,9 @@ class Server:
         self.thread.join(timeout=10)
 
 
-@pytest.fixture
-def site(published: Path, tmp_path: Path):
-    """A commission database holding the first 20 protocols, the site served from it, and an importer for more."""
-    url = f"sqlite:///{tmp_path / 'commission.db'}"
+@contextmanager
+def serving(published: Path, url: str):
+    """A commission database at `url` holding the first 20 protocols, the site served from it, and an importer for more."""
     election = load_election(published / "election.json")
     registry = load_registry(published / "stations.json", election)
     with open_commission_db(url) as db:
@@ -136,9 +137,17 @@ def site(published: Path, tmp_path: Path):
         with open_commission_db(url) as db:
             return import_protocols(db, paths)
 
-    with Server(Starlette(routes=site_routes(ctx))) as server:
-        yield SimpleNamespace(url=server.url, importer=importer, election=election, ctx=ctx, db_url=url)
-    engine.dispose()
+    try:
+        with Server(Starlette(routes=site_routes(ctx))) as server:
+            yield SimpleNamespace(url=server.url, importer=importer, election=election, ctx=ctx, db_url=url)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def site(published: Path, tmp_path: Path):
+    with serving(published, f"sqlite:///{tmp_path / 'commission.db'}") as s:
+        yield s
 
 
 @pytest.fixture
@@ -174,6 +183,16 @@ def _nonzero(seats: dict[str, int]) -> dict[str, int]:
 
 
 def test_national_page_loads_and_seats_change_as_protocols_arrive(site, published: Path, browser, tmp_path: Path) -> None:
+    _seats_change_as_protocols_arrive(site, published, browser, tmp_path, "site-national")
+
+
+@pytest.mark.postgres
+def test_the_same_on_postgresql(published: Path, browser, tmp_path: Path, postgres_url: str) -> None:
+    with serving(published, postgres_url) as site:
+        _seats_change_as_protocols_arrive(site, published, browser, tmp_path, "site-national-postgresql")
+
+
+def _seats_change_as_protocols_arrive(site, published: Path, browser, tmp_path: Path, shot: str) -> None:
     from selenium.webdriver.common.by import By
 
     expected_first = verify_published(_subset(published, tmp_path / "first", set(range(1, FIRST + 1)))).report
@@ -209,7 +228,7 @@ def test_national_page_loads_and_seats_change_as_protocols_arrive(site, publishe
     nav_start = browser.execute_script("return performance.timeOrigin")
 
     BUILD.mkdir(exist_ok=True)
-    browser.save_screenshot(str(BUILD / "site-national-partial.png"))
+    browser.save_screenshot(str(BUILD / f"{shot}-partial.png"))
 
     # the rest arrives while the page is open
     summary = site.importer([published / "protocols" / f"precinct-{n:06d}.json" for n in range(FIRST + 1, PRECINCTS + 1)])
@@ -221,7 +240,7 @@ def test_national_page_loads_and_seats_change_as_protocols_arrive(site, publishe
     assert browser.find_element(By.ID, "status").text == "All precincts have reported"
     assert not browser.find_element(By.ID, "provisional").is_displayed()
     assert browser.find_element(By.ID, "missing").text == "None"
-    browser.save_screenshot(str(BUILD / "site-national.png"))
+    browser.save_screenshot(str(BUILD / f"{shot}.png"))
 
 
 def _tampered(published: Path, number: int, dest: Path) -> Path:
