@@ -440,6 +440,18 @@ def test_turnout_by_hour_through_the_interface(site, browser) -> None:
              for r in browser.find_elements(By.CSS_SELECTOR, "#turnout-table tbody tr")}
     expected = {h: round(100 * sum(r["voted"] for r in rows if r["hour"] == h) / (200 * 10), 2) for h in CEC_HOURS[:3]}
     assert shown == expected
+    # by region and hour: the regions of precincts 1-10 have figures at 10, 12, 14; the hours not yet reported are blank
+    table = {row.get_attribute("data-region"): [td.get_attribute("data-value") for td in row.find_elements(By.TAG_NAME, "td")]
+             for row in browser.find_elements(By.CSS_SELECTOR, "#turnout-regions-table tbody tr")}
+    assert len(table) == 17 and all(len(v) == len(CEC_HOURS) for v in table.values())
+    for code, values in table.items():
+        mine = [r for r in rows if r["region"] == code]
+        for hour, value in zip(CEC_HOURS, values):
+            at = [r for r in mine if r["hour"] == hour]
+            got = None if value is None else float(value)
+            assert got == (round(100 * sum(r["voted"] for r in at) / (200 * len(at)), 2) if at else None), (code, hour)
+    browser.get(site.url + f"region/{region_of[1]}?lang=en")
+    _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#turnout-table tbody tr"), "the region's turnout table")
 
 
 # -- without a browser: single-member districts, refusals of bad paths, words, tiles ----------------
@@ -517,3 +529,42 @@ def test_tiles_place_every_region_once() -> None:
     assert len({(t["col"], t["row"]) for t in layout.values()}) == len(new)
     assert layout["R1"]["row"] == layout["R2"]["row"] == 5  # unknown regions go below the map
     assert tile_layout([(p.region, p.region) for p in election.precincts[:1]])  # a definition with codes only still lays out
+
+
+def test_a_precinct_in_conflict_is_shown_as_such_and_counts_for_nobody(site, published: Path, browser, tmp_path: Path) -> None:
+    """Two different protocols validly signed by precinct 5's own station key: the
+    conflict rule (conflicts.py) withdraws the precinct, and the site says so."""
+    import dataclasses
+
+    from selenium.webdriver.common.by import By
+
+    from sailau.commission.synth import load_private_keys
+
+    browser.get(site.url + "?lang=en")
+    _wait(lambda: _reported(browser) == FIRST, "the page to load")
+    original = SignedProtocol.from_canonical_json((published / "protocols" / "precinct-000005.json").read_bytes()).protocol
+    contest = original.contests[0]
+    a, b = list(contest.votes)[:2]
+    votes = dict(contest.votes) | {a: contest.votes[a] - 1, b: contest.votes[b] + 1}  # every relation still holds
+    other = dataclasses.replace(original, contests=(dataclasses.replace(contest, votes=votes),))
+    key = load_private_keys(published / "private" / "station-keys.json")[5]
+    path = tmp_path / "precinct-000005-recount.json"
+    path.write_bytes(sign_protocol(other, key, site.election).to_canonical_json())
+    summary = site.importer([path])
+    assert [o.precinct for o in summary.conflicts] == [5] and summary.withdrawn == [5]
+
+    _wait(lambda: _reported(browser) == FIRST - 1, "the withdrawn precinct to leave the count")
+    item = browser.find_element(By.CSS_SELECTOR, "#missing li[data-precinct='5']")
+    assert "in conflict" in item.text
+    data = _get_json(site.url + "site-api/national")
+    assert data["status"]["conflicts"] == [5] and 5 in data["missing"]
+    assert _get_json(site.url + "site-api/precinct/5")["status"] == "conflict"
+    # the published set holds both versions, and the observer's verify finds the same conflict
+    with urllib.request.urlopen(site.url + "files/published.tar", timeout=30) as r:
+        with tarfile.open(fileobj=io.BytesIO(r.read())) as tar:
+            tar.extractall(tmp_path / "set", filter="data")
+    found = verify_published(tmp_path / "set", tmp_path / "set" / "report.json")
+    versions = sorted(p.name for p in (tmp_path / "set" / "protocols").glob("precinct-000005*.json"))
+    assert len(versions) == 2
+    assert sorted(Path(f.subject).name for f in found.findings if f.kind == "conflict") == versions
+    assert {f.kind for f in found.findings} == {"conflict", "missing"}

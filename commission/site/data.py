@@ -151,7 +151,8 @@ def _status(report: Mapping[str, Any]) -> dict[str, Any]:
             "conflicts": pr["conflicts"], "complete": report["complete"]}
 
 
-def national_payload(election: Election, stamp: str, report: Mapping[str, Any], turnout: Any) -> dict[str, Any]:
+def national_payload(election: Election, stamp: str, report: Mapping[str, Any], turnout: Any,
+                     region_turnout: Mapping[str, Any] | None = None) -> dict[str, Any]:
     colours = party_colours(election)
     regions = {r.code: r for r in election.territory.regions}
     tiles = tile_layout([(r.code, r.name.en) for r in election.territory.regions])
@@ -164,6 +165,7 @@ def national_payload(election: Election, stamp: str, report: Mapping[str, Any], 
             "missing": u["missing"], "turnout_percent": u["turnout_percent"],
             "leading": leading[0] if leading[1] > 0 else None,
             "tile": tiles[u["code"]],
+            "turnout_by_hour": (region_turnout or {}).get(u["code"]),
         })
     return {
         "kind": "national",
@@ -274,7 +276,8 @@ class Site:
     def national(self) -> dict[str, Any]:
         stamp, report = self.snapshot.report()
         turnout = turnout_payload(self.turnout_source, "national", None)
-        return national_payload(self.election, _with(stamp, turnout), report, turnout)
+        regions = {r.code: turnout_payload(self.turnout_source, "region", r.code) for r in self.election.territory.regions} if turnout else {}
+        return national_payload(self.election, _with(stamp, [turnout, regions]), report, turnout, regions)
 
     def region(self, code: str) -> dict[str, Any] | None:
         stamp, report = self.snapshot.report()

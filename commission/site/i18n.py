@@ -42,6 +42,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "turnout": {"kk": "Сайлаушылардың келуі", "ru": "Явка", "en": "Turnout"},
     "turnout_hours": {"kk": "Сағат бойынша келу", "ru": "Явка по часам", "en": "Turnout by hour"},
     "no_turnout": {"kk": "Келу туралы есептер әлі жоқ", "ru": "Сведений о явке пока нет", "en": "No turnout reports yet"},
+    "turnout_regions": {"kk": "Облыстар бойынша сағаттағы келу, %", "ru": "Явка по областям и часам, %", "en": "Turnout by region and hour, %"},
     "hour": {"kk": "Сағат", "ru": "Час", "en": "Hour"},
     "map_heading": {"kk": "Облыстар картасы", "ru": "Карта областей", "en": "Map of the regions"},
     "map_note": {"kk": "Түс: алда келе жатқан партия", "ru": "Цвет: лидирующая партия", "en": "Colour: the leading party"},

@@ -132,6 +132,21 @@
     box.replaceChildren(root, table);
   }
 
+  function turnoutByRegion(regions, national) {
+    const box = q("turnout-regions");
+    if (!national) { box.replaceChildren(); return; }
+    const hours = national.cec_hours;
+    const cell = (r, hour) => {
+      const h = r.turnout_by_hour && r.turnout_by_hour.hours.find((x) => x.hour === hour);
+      return el("td", { class: "num", "data-value": h ? h.percent : null, text: h ? pct(h.percent) : "–" });
+    };
+    box.replaceChildren(el("table", { class: "data", id: "turnout-regions-table" },
+      el("caption", { text: T.turnout_regions }),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: T.region }), ...hours.map((h) => el("th", { scope: "col", class: "num", text: `${h}:00` })))),
+      el("tbody", {}, ...regions.map((r) => el("tr", { "data-region": r.code }, el("th", { scope: "row", text: name(r.names) }),
+        ...hours.map((h) => cell(r, h)))))));
+  }
+
   function cartogram(regions, parties) {
     const colours = Object.fromEntries(parties.map((p) => [p.id, p.colour]));
     const names = Object.fromEntries(parties.map((p) => [p.id, name(p.names)]));
@@ -194,6 +209,7 @@
       el("td", { class: "num", "data-value": p.majilis_seats, text: int(p.majilis_seats) }))));
     q("turnout-total").textContent = `${T.turnout}: ${pct(d.turnout_percent)} %`;
     turnoutChart(d.turnout_by_hour);
+    turnoutByRegion(d.regions, d.turnout_by_hour);
     q("map").replaceChildren(cartogram(d.regions, d.parties));
     const names = Object.fromEntries(d.parties.map((p) => [p.id, p]));
     fillRows(q("regions-table").tBodies[0], d.regions.map((r) => el("tr", { "data-region": r.code },
