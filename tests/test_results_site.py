@@ -568,3 +568,18 @@ def test_a_precinct_in_conflict_is_shown_as_such_and_counts_for_nobody(site, pub
     assert len(versions) == 2
     assert sorted(Path(f.subject).name for f in found.findings if f.kind == "conflict") == versions
     assert {f.kind for f in found.findings} == {"conflict", "missing"}
+
+
+def test_region_and_precinct_json_match_the_observers_sums(site, published: Path, tmp_path: Path) -> None:
+    expected = verify_published(_subset(published, tmp_path / "first", set(range(1, FIRST + 1))), level="region").report
+    for unit in expected["units"]:
+        data = _get_json(site.url + f"site-api/region/{unit['code']}")
+        assert {p["id"]: p["votes"] for p in data["parties"]} == unit["totals"]
+        assert (data["status"]["reported"], data["status"]["expected"]) == (unit["precincts_reported"], unit["precincts_expected"])
+        assert data["missing"] == unit["missing"] and data["turnout_percent"] == unit["turnout_percent"]
+        assert [p["number"] for p in data["precincts"] if p["reported"]] == sorted(set(range(1, FIRST + 1)) - set(unit["missing"]) & {
+            p.number for p in site.election.precincts if p.region == unit["code"]})
+    signed = SignedProtocol.from_canonical_json((published / "protocols" / "precinct-000007.json").read_bytes()).protocol
+    data = _get_json(site.url + "site-api/precinct/7")
+    assert data["status"] == "counted" and data["counts"]["ballots_cast"] == signed.ballots_cast
+    assert {p["id"]: p["votes"] for p in data["parties"]} == dict(signed.contests[0].votes)

@@ -197,7 +197,7 @@ def region_payload(election: Election, stamp: str, report: Mapping[str, Any], co
             select(P.c.precinct, P.c.voters_on_list, P.c.ballots_cast).where(P.c.region == code))}
     colours = party_colours(election)
     parties = [{"id": pid, "names": _names(election.party(pid).name), "colour": colours[pid], "votes": v,
-                "share_percent": percent(v, sum(unit["totals"].values()))} for pid, v in unit["totals"].items()]
+                "share_percent": percent(v, unit["ballots_cast"])} for pid, v in unit["totals"].items()]  # of those who took part
     return {
         "kind": "region",
         "stamp": stamp,

@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from ..db import CommissionDB
-from .data import Site, Snapshot
+from .data import Site, Snapshot, counted_protocol
 from .files import key_name, protocol_name, protocol_recipe, published_tar, read_published, set_recipe, setup_file, station_key_pem
 from .i18n import LANG_NAMES, LANGS, texts
 
@@ -112,8 +112,6 @@ def site_routes(ctx: Any) -> list[BaseRoute]:
         m = re.fullmatch(r"precinct-(\d{1,10})\.json", request.path_params["name"])
         if not m:
             return not_found()
-        from .data import counted_protocol
-
         counted = await run_in_threadpool(counted_protocol, db, int(m.group(1)))
         if counted is None:
             return not_found()
