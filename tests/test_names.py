@@ -157,3 +157,22 @@ def test_derived_palette_keeps_contrast_on_white() -> None:
     colours = party_colours(election)
     ordered = sorted(election.parties, key=lambda p: p.registration_number)
     assert [colours[p.id] for p in ordered] == [p.colour or PALETTE[i] for i, p in enumerate(ordered)]
+
+
+def test_party_colour_is_optional_and_absent_keeps_the_bytes(tmp_path: Path) -> None:
+    """The definition's `colour` is additive: a definition without it writes no key,
+    so every existing definition keeps its fingerprint; a bad colour is refused."""
+    from sailau.election.definition import DefinitionError, election_from_data, write_election
+
+    example = Path(__file__).parents[1] / "election" / "examples" / "majilis-2021.json"
+    election = load_election(example)
+    assert all(p.colour is None for p in election.parties)
+    assert b'"colour"' not in write_election(election)
+    data = json.loads(write_election(election))
+    data["parties"][0]["colour"] = "#1565c0"
+    coloured = election_from_data(data)
+    assert coloured.parties[0].colour == "#1565c0" and coloured.fingerprint_hex != election.fingerprint_hex
+    for bad in ("blue", "#1565C0", "#12345", "#1565c0 "):
+        data["parties"][0]["colour"] = bad
+        with pytest.raises(DefinitionError, match="colour"):
+            election_from_data(data)
