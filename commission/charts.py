@@ -32,7 +32,7 @@ FORMATS = ("png", "svg")
 _OTHER = "#bbbbbb"
 
 
-def party_colors(report: Mapping[str, Any]) -> dict[str, str]:
+def _party_colours(report: Mapping[str, Any]) -> dict[str, str]:
     """The report's party colours (the definition's, else report.PALETTE), plus independents."""
     parties = list(report["totals"])
     given = report.get("party_colours", {})
@@ -62,7 +62,7 @@ def hemicycle(report: Mapping[str, Any]) -> Figure:
     seats: dict[str, int] = {p: n for p, n in report["majilis_seats"].items() if n}
     law = get_law(report["election"]["law"])
     filled = sum(seats.values())
-    colors = party_colors(report)
+    colors = _party_colours(report)
     order = [p for p in report["totals"] if p in seats] + [p for p in seats if p not in report["totals"]]
     fills = [colors.get(p, _OTHER) for p in order for _ in range(seats[p])]
     fills += [_OTHER] * (law.total_seats - filled)
@@ -86,7 +86,7 @@ def vote_share(report: Mapping[str, Any]) -> Figure:
     parties = list(report["totals"])
     names = report.get("parties", {})
     shares = [report["shares_percent"].get(p) or 0.0 for p in parties]
-    colors = party_colors(report)
+    colors = _party_colours(report)
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(parties) + 1.5))
     y = range(len(parties))
     ax.barh(list(y), shares, color=[colors[p] for p in parties])
