@@ -157,12 +157,18 @@ def _print_summary(report: dict) -> None:
     click.echo(f"{report['election']['id']}: {pr['reported']} of {pr['expected']} precincts reported"
                + ("" if report["complete"] else f" ({len(pr['missing'])} missing{conflicts})")
                + (f", turnout {report['turnout_percent']:.2f} %" if report["turnout_percent"] is not None else ""))
+    from sailau.commission.wording import allocation_text
+
+    names = report.get("parties", {})
+    width = max((len(names.get(p, p)) for p in report["totals"]), default=12)
     for party, votes in report["totals"].items():
-        click.echo(f"  {party:<12} {votes:>12,}  {report['seats'].get(party, 0):>3} seats")
+        click.echo(f"  {names.get(party, party):<{width}} {votes:>12,}  {report['seats'].get(party, 0):>3} seats")
     for line in report.get("outcome", {}).get("lines", []):  # presidential and referendum (commission/outcome.py)
         click.echo(f"  {line}")
     if "error" in report["allocation"]:
         click.echo(f"  no seat allocation: {report['allocation']['error']}")
+    elif "outcome" not in report:  # a party-list report: the law's lines in words
+        click.echo(f"  {allocation_text(report['allocation'], names)}")
 
 
 def _print_turnout(report: dict, by_region: bool) -> None:
@@ -271,7 +277,8 @@ def serve_cmd(db_url: str, setup_dir: Path, host: str, port: int, upstream: str 
 
 
 @commission.command("synth")
-@click.option("--table", "table_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CSV: region,<party id>... in registration order.")
+@click.option("--table", "table_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CSV: region,<party>... in registration order; regions and parties by name "
+                   "('Akmola Region', 'Ақмола облысы / Акмолинская область / Akmola Region', 'NO = Nur Otan #1565c0'), ids made from names.")
 @click.option("--precincts", required=True, type=click.IntRange(min=1),
               help="Number of precincts to make (at least one per region of the table).")
 @click.option("--seed", required=True, type=int, help="Random seed: the same seed and table give the same set, byte for byte.")

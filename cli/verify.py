@@ -47,7 +47,7 @@ def verify(directory: Path, official: Path | None, level: str | None, json_out: 
     r = result.report
     click.echo(
         f"{result.election.id}: {result.protocols_counted} protocols counted of {r['precincts']['expected']}; "
-        + ", ".join(f"{p} {v:,} ({r['seats'].get(p, 0)} seats)" for p, v in r["totals"].items())
+        + ", ".join(f"{r['parties'].get(p, p)} {v:,} ({r['seats'].get(p, 0)} seats)" for p, v in r["totals"].items())
     )
     for line in r.get("outcome", {}).get("lines", []):  # presidential and referendum: recomputed here
         click.echo(f"  {line}")

@@ -25,14 +25,19 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from sailau.election.law import get_law  # noqa: E402
 
+from .report import INDEPENDENT_COLOUR, PALETTE  # noqa: E402
+from .wording import TURNOUT_TITLES, decimal_text  # noqa: E402
+
 FORMATS = ("png", "svg")
 _OTHER = "#bbbbbb"
 
 
-def party_colors(parties: list[str]) -> dict[str, str]:
-    cmap = plt.get_cmap("tab10")
-    colors = {p: matplotlib.colors.to_hex(cmap(i % 10)) for i, p in enumerate(parties)}
-    colors["independent"] = "#555555"
+def _party_colours(report: Mapping[str, Any]) -> dict[str, str]:
+    """The report's party colours (the definition's, else report.PALETTE), plus independents."""
+    parties = list(report["totals"])
+    given = report.get("party_colours", {})
+    colors = {p: given.get(p) or PALETTE[i % len(PALETTE)] for i, p in enumerate(parties)}
+    colors["independent"] = INDEPENDENT_COLOUR
     return colors
 
 
@@ -57,7 +62,7 @@ def hemicycle(report: Mapping[str, Any]) -> Figure:
     seats: dict[str, int] = {p: n for p, n in report["majilis_seats"].items() if n}
     law = get_law(report["election"]["law"])
     filled = sum(seats.values())
-    colors = party_colors(list(report["totals"]))
+    colors = _party_colours(report)
     order = [p for p in report["totals"] if p in seats] + [p for p in seats if p not in report["totals"]]
     fills = [colors.get(p, _OTHER) for p in order for _ in range(seats[p])]
     fills += [_OTHER] * (law.total_seats - filled)
@@ -81,7 +86,7 @@ def vote_share(report: Mapping[str, Any]) -> Figure:
     parties = list(report["totals"])
     names = report.get("parties", {})
     shares = [report["shares_percent"].get(p) or 0.0 for p in parties]
-    colors = party_colors(parties)
+    colors = _party_colours(report)
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(parties) + 1.5))
     y = range(len(parties))
     ax.barh(list(y), shares, color=[colors[p] for p in parties])
@@ -91,7 +96,9 @@ def vote_share(report: Mapping[str, Any]) -> Figure:
     for i, (p, s) in enumerate(zip(parties, shares)):
         ax.text(max(s, threshold) + 0.7, i, f"{s:.2f} %  ({report['totals'][p]:,} votes, {report['seats'].get(p, 0)} seats)", va="center", fontsize=8)
     ax.axvline(threshold, color="black", linestyle="--", linewidth=1)
-    ax.text(threshold, -0.7, f"threshold {threshold:g} %", fontsize=8)
+    alloc = report["allocation"]
+    label = f"threshold {threshold:g} %" + (f" = {decimal_text(alloc['threshold_votes'])} votes" if "threshold_votes" in alloc else "")
+    ax.text(threshold, -0.7, label, fontsize=8)
     ax.set_xlim(0, max(shares + [threshold]) * 1.45 + 1)
     ax.set_xlabel("share of party-list ballots, %")
     ax.set_title("Vote share by party", fontsize=10)
@@ -112,7 +119,7 @@ def turnout(report: Mapping[str, Any]) -> Figure:
         ax.legend(loc="lower right", fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel("turnout, % of voters on the list")
-    ax.set_title(f"Turnout by {report['level']}", fontsize=10)
+    ax.set_title(TURNOUT_TITLES.get(report["level"], "Turnout"), fontsize=10)
     fig.tight_layout()
     return fig
 

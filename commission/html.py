@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .charts import render_charts, svg_text
+from .wording import LEVEL_HEADINGS, allocation_text
+
+LEVEL_UNIT = {"national": "country", "region": "region", "district": "district"}
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222}
@@ -51,7 +54,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     )
     counts = _table(["", "count"], [[k.replace("_", " "), v] for k, v in report["counts"].items()] + [["turnout %", report["turnout_percent"]]])
     units = _table(
-        [report["level"], "precincts", "reported", "voters on list", "ballots cast", "turnout %", *[names.get(p, p) for p in report["totals"]]],
+        [LEVEL_UNIT.get(report["level"], report["level"]), "precincts", "reported", "voters on list", "ballots cast", "turnout %", *[names.get(p, p) for p in report["totals"]]],
         [[u["name"], u["precincts_expected"], u["precincts_reported"], u["voters_on_list"], u["ballots_cast"], u["turnout_percent"], *u["totals"].values()] for u in report["units"]],
     )
     single = ""
@@ -60,19 +63,14 @@ def render_html(report: Mapping[str, Any]) -> str:
             ["district", "outcome", "winner", "party", "votes", "against all", "tied"],
             [[d["district"], d["outcome"], d["winner"], d["winner_party"], d["top_votes"], d["against_all"], ", ".join(d["tied"])] for d in report["single_member"]],
         )
-    alloc = report["allocation"]
-    alloc_text = escape(alloc["error"]) if "error" in alloc else (
-        f"Law {escape(alloc['law'])}: {alloc['list_seats']} list seats, threshold {escape(alloc['threshold_votes'])} votes of "
-        f"{alloc['participated']:,} who took part, Hare quota {escape(alloc['quota'])}; qualified: {escape(', '.join(alloc['qualified']))}"
-        + (f"; runner-up admitted: {escape(alloc['runner_up'])}" if alloc.get("runner_up") else "")
-    )
+    alloc_text = escape(allocation_text(report["allocation"], names))
     charts = "".join(f"<figure>{svg_text(report, n)}</figure>" for n in ("hemicycle", "vote-share", "turnout"))
     return (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(e['name'])}</title><style>{_CSS}</style></head><body>"
         f"<h1>{escape(e['name'])}</h1><p>Election <code>{escape(e['id'])}</code>, definition SHA-256 <code>{escape(e['fingerprint'])}</code>, "
         f"law <code>{escape(e['law'])}</code>.</p>{status}"
         f"<h2>Results</h2>{parties}<p>{alloc_text}</p>{single}<h2>Counts</h2>{counts}"
-        f"<h2>By {escape(report['level'])}</h2>{units}<div class='charts'>{charts}</div></body></html>\n"
+        f"<h2>{escape(LEVEL_HEADINGS.get(report['level'], report['level']))}</h2>{units}<div class='charts'>{charts}</div></body></html>\n"
     )
 
 

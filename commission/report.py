@@ -38,9 +38,22 @@ from .aggregate import NATIONAL, check_level, db_unit_totals, unit_key_of, unit_
 from .db import CommissionDB
 
 REPORT_FORMAT = "sailau/commission-report"
-REPORT_VERSION = 2  # 2: precincts.conflicts
+REPORT_VERSION = 3  # 2: precincts.conflicts; 3: party_colours
 #: A district-level report of a national election is a few MB.
 MAX_REPORT_BYTES = 64 * 1024 * 1024
+
+
+#: Colours for parties whose definition gives none, by registration order; each
+#: has at least 3:1 contrast on white (WCAG 1.4.11, graphics) and white text on it
+#: at least 3:1 too.
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#c2185b", "#616161", "#b35900", "#00838f", "#5d4037")
+INDEPENDENT_COLOUR = "#555555"
+
+
+def party_colours(election: Election) -> dict[str, str]:
+    """party id -> "#rrggbb": the definition's `colour`, else PALETTE by registration order."""
+    ordered = sorted(election.parties, key=lambda p: p.registration_number)
+    return {p.id: p.colour or PALETTE[i % len(PALETTE)] for i, p in enumerate(ordered)}
 
 
 def percent(part: int, whole: int) -> float | None:
@@ -189,6 +202,7 @@ def build_report(
         "version": REPORT_VERSION,
         "election": {"id": election.id, "fingerprint": election.fingerprint_hex, "law": election.law, "name": election.name.en},
         "parties": {pid: election.party(pid).name.en for pid in totals},
+        "party_colours": {pid: c for pid, c in party_colours(election).items() if pid in totals},
         "level": level,
         "complete": not missing,
         "precincts": {"expected": len(expected), "reported": len(reported), "missing": missing, "conflicts": sorted(set(conflicts))},

@@ -42,7 +42,7 @@ import json
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +55,7 @@ from sailau.election.protocol import ContestResult, Protocol, sign_protocol
 from sailau.election.receipts import ReceiptList, commit_receipts
 from sailau.election.record import RECEIPT_CODE_ALPHABET
 
+from .names import CellError, NamedCell, make_ids, parse_cell
 from .registry import build_registry, sign_registry, write_registry
 
 CONTEST_ID = "majilis"
@@ -76,9 +77,14 @@ class SynthError(ValueError):
 
 @dataclass(frozen=True)
 class VoteTable:
-    parties: tuple[str, ...]  # registration order
-    regions: tuple[str, ...]
-    votes: dict[str, dict[str, int]]  # region -> party -> votes
+    parties: tuple[str, ...]  # ids, registration order
+    regions: tuple[str, ...]  # ids
+    votes: dict[str, dict[str, int]]  # region id -> party id -> votes
+    #: id -> the name as written (names.py); an id missing here is named by itself
+    names: dict[str, NamedCell] = field(default_factory=dict)
+
+    def named(self, id_: str) -> NamedCell:
+        return self.names.get(id_) or NamedCell(id_, id_, id_, id_)
 
     def party_totals(self) -> dict[str, int]:
         return {p: sum(self.votes[r][p] for r in self.regions) for p in self.parties}
@@ -90,10 +96,27 @@ class VoteTable:
         """Every cell times numerator/denominator, rounded down: the same parties and
         regions with fewer ballots (a sample of precincts of a realistic size)."""
         return VoteTable(self.parties, self.regions,
-                         {r: {p: n * numerator // denominator for p, n in v.items()} for r, v in self.votes.items()})
+                         {r: {p: n * numerator // denominator for p, n in v.items()} for r, v in self.votes.items()}, self.names)
+
+
+def _cells(cells: list[str], where: str, source: str, colours: bool) -> list[NamedCell]:
+    out = []
+    for i, cell in enumerate(cells):
+        try:
+            named = parse_cell(cell)
+        except CellError as e:
+            raise TableError(f"{source}: {where(i)}: {e}") from None
+        if named.colour is not None and not colours:
+            raise TableError(f"{source}: {where(i)}: a colour is for party columns only")
+        out.append(named)
+    return out
 
 
 def parse_table(text: str, source: str = "table") -> VoteTable:
+    """Read the CSV: a header `region,<party>...` (parties in registration order),
+    then one row per region. Region and party cells are names by the grammar of
+    names.py (`[ID =] NAME` or `kk / ru / en`; parties may end in `#rrggbb`); ids
+    are made from names where not given."""
     rows = list(csv.reader(io.StringIO(text)))
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
@@ -101,19 +124,23 @@ def parse_table(text: str, source: str = "table") -> VoteTable:
     header = [c.strip() for c in rows[0]]
     if not header or header[0] != "region":
         raise TableError(f"{source}: line 1: the header must start with 'region', got {header[:1]}")
-    parties = tuple(header[1:])
-    if not parties:
+    if len(header) == 1:
         raise TableError(f"{source}: line 1: no party columns")
+    party_cells = _cells(header[1:], lambda i: f"line 1, column {i + 2}", source, colours=True)
+    written = [c.id if c.id is not None else c.en for c in party_cells]
+    if len(set(written)) != len(written):
+        raise TableError(f"{source}: line 1: a party column appears twice")
+    parties = tuple(make_ids(party_cells))
     if len(set(parties)) != len(parties):
         raise TableError(f"{source}: line 1: a party column appears twice")
-    regions: list[str] = []
-    votes: dict[str, dict[str, int]] = {}
+    region_cells: list[NamedCell] = []
+    lines: list[int] = []
+    counts_by_row: list[dict[str, int]] = []
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise TableError(f"{source}: line {i}: {len(row)} cells, the header has {len(header)}")
-        region = row[0].strip()
-        if region in votes:
-            raise TableError(f"{source}: line {i}: region {region!r} appears twice")
+        region_cells += _cells(row[:1], lambda _: f"line {i}, column region", source, colours=False)
+        lines.append(i)
         counts = {}
         for party, cell in zip(parties, row[1:]):
             try:
@@ -123,11 +150,21 @@ def parse_table(text: str, source: str = "table") -> VoteTable:
             if n < 0:
                 raise TableError(f"{source}: line {i}, column {party}: negative votes {n}")
             counts[party] = n
-        regions.append(region)
-        votes[region] = counts
-    if not regions:
+        counts_by_row.append(counts)
+    if not region_cells:
         raise TableError(f"{source}: no region rows")
-    return VoteTable(parties, tuple(regions), votes)
+    seen: dict[str, int] = {}
+    for cell, line in zip(region_cells, lines):  # the same region written twice, by id or by name
+        key = cell.id if cell.id is not None else cell.en
+        if key in seen:
+            raise TableError(f"{source}: line {line}: region {key!r} appears twice")
+        seen[key] = line
+    regions = tuple(make_ids(region_cells))
+    if len(set(regions)) != len(regions):
+        dup = next(r for r in regions if regions.count(r) > 1)
+        raise TableError(f"{source}: line {lines[regions.index(dup, regions.index(dup) + 1)]}: region {dup!r} appears twice")
+    names = dict(zip(parties, party_cells)) | dict(zip(regions, region_cells))
+    return VoteTable(parties, regions, dict(zip(regions, counts_by_row)), names)
 
 
 def read_table(path: str | Path) -> VoteTable:
@@ -211,7 +248,18 @@ def _other_contest(table: VoteTable, law: str, constitutional: bool) -> dict:
         raise SynthError(f"law {law} has no 'against all': drop the {AGAINST_ALL_COLUMN} column")
     candidates = [c for c in table.parties if c != AGAINST_ALL_COLUMN]
     return {"id": "president", "name": _text("President"), "level": "national", "against_all": against,
-            "kind": "presidential", "candidates": [{"id": c, "name": _text(c)} for c in candidates]}
+            "kind": "presidential", "candidates": [{"id": c, "name": table.named(c).names()} for c in candidates]}
+
+
+def _party(table: VoteTable, i: int, p: str) -> dict[str, object]:
+    named = table.named(p)
+    out: dict[str, object] = {"id": p, "registration_number": i + 1, "name": named.names()}
+    if named.colour is not None:
+        out["colour"] = named.colour
+    return out
+
+
+_PRECINCT_WORD = ("Синтетикалық учаске", "Синтетический участок", "Synthetic precinct")  # kk, ru, en
 
 
 def synth_election(
@@ -227,7 +275,7 @@ def synth_election(
     for region in table.regions:
         for _ in range(per_region[region]):
             number += 1
-            precincts.append({"number": number, "region": region, "address": _text(f"Synthetic precinct {number}, {region}"), "style": 1})
+            precincts.append({"number": number, "region": region, "address": {k: f"{word} {number}, {name}" for (k, name), word in zip(table.named(region).names().items(), _PRECINCT_WORD)}, "style": 1})
     other = law in SYNTH_OTHER_LAWS
     contest = _other_contest(table, law, constitutional) if other else {
         "id": CONTEST_ID, "name": _text("Mäjilis party list"), "level": "national", "against_all": False,
@@ -240,10 +288,9 @@ def synth_election(
             "date": date,
             "name": _text(f"Synthetic {'election' if other else 'Mäjilis election'} {election_id} (seed {seed})"),
             "law": law,
-            "parties": [] if other else [
-                {"id": p, "registration_number": i + 1, "name": _text(p)} for i, p in enumerate(table.parties)],
+            "parties": [] if other else [_party(table, i, p) for i, p in enumerate(table.parties)],
             "contests": [contest],
-            "territory": {"regions": [{"code": r, "name": _text(r)} for r in table.regions]},
+            "territory": {"regions": [{"code": r, "name": table.named(r).names()} for r in table.regions]},
             "precincts": precincts,
             "ballot_styles": [{"code": 1, "contests": [contest["id"]]}],
             "public_key": public.hex(),

@@ -171,6 +171,10 @@ class Party(_Model):
     id: Identifier
     registration_number: int = Field(ge=1)
     name: LocalizedText
+    #: The party's own colour for charts and the results site, "#rrggbb"; optional
+    #: (absent: the site derives one from registration order). Left out of the
+    #: definition bytes when absent, so older definitions keep their fingerprint.
+    colour: Annotated[str, StringConstraints(pattern=r"^#[0-9a-f]{6}$")] | None = None
 
 
 class Candidate(_Model):
