@@ -59,7 +59,7 @@ from sailau.election.crypto import (
     verify_signature,
 )
 from sailau.election.definition import Election
-from sailau.election.members import Member, MembersError, Role, check_name, parse_role
+from sailau.election.members import Member, MemberIndex, MembersError, Role, check_name, parse_role
 from sailau.election.protocol import canonical_json
 
 REGISTRY_FORMAT = "sailau/station-keys"
@@ -177,6 +177,11 @@ class StationRegistry:
     @cached_property
     def by_precinct(self) -> Mapping[int, StationKey]:
         return {s.precinct: s for s in self.stations}
+
+    @cached_property
+    def member_index(self) -> MemberIndex:
+        """`members()` indexed by key id and precinct (built once per registry)."""
+        return MemberIndex(self.members())
 
     def members(self) -> tuple[Member, ...]:
         """Every enrolled commission member with a role and name, of every precinct

@@ -56,7 +56,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from . import jsonfile
 from .crypto import KeyFormatError, SignatureError, ed25519_public_bytes, key_id, sign, verify_key_from_bytes, verify_signature
-from .members import Member, MembersError, Role, parse_role
+from .members import Member, MemberIndex, MembersError, Role, parse_role
 from .protocol import SignedProtocol, canonical_json
 
 COSIGN_FORMAT = "sailau/protocol-cosignature"
@@ -297,15 +297,16 @@ def is_majority(signed: int, enrolled: int) -> bool:
 
 
 def check_cosignatures(signed: SignedProtocol, cosignatures: Sequence[tuple[str, Cosignature]],
-                       members: Iterable[Member]) -> CosignCheck:
+                       members: MemberIndex | Iterable[Member]) -> CosignCheck:
     """Check every co-signature (source, parsed) of `signed` against `members` (all
     members the trusted registry enrols, of every precinct) and apply the majority
     rule for the protocol's precinct. Every problem is a finding, named; see the
     module docstring for the order of the per-file checks."""
     p = signed.protocol
     digest = protocol_digest(signed.to_canonical_json())
-    everyone = {m.key_id: m for m in members}
-    enrolled = tuple(m for m in everyone.values() if m.precinct == p.precinct)
+    index = members if isinstance(members, MemberIndex) else MemberIndex(members)
+    everyone = index.by_key
+    enrolled = index.of(p.precinct)
     findings: list[CosignFinding] = []
     valid: dict[bytes, tuple[Member, Cosignature]] = {}
     if len(cosignatures) > MAX_COSIGNATURES:

@@ -151,6 +151,23 @@ class CommissionMembers:
         return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
+class MemberIndex:
+    """Members of every precinct, looked up by key id and by precinct (built once,
+    then each protocol's check is proportional to its own commission)."""
+
+    def __init__(self, members: Iterable[Member]):
+        self.by_key: dict[bytes, Member] = {}
+        self.by_precinct: dict[int, tuple[Member, ...]] = {}
+        grouped: dict[int, list[Member]] = {}
+        for m in members:
+            self.by_key[m.key_id] = m
+            grouped.setdefault(m.precinct, []).append(m)
+        self.by_precinct = {n: tuple(ms) for n, ms in grouped.items()}
+
+    def of(self, precinct: int) -> tuple[Member, ...]:
+        return self.by_precinct.get(precinct, ())
+
+
 def _hex(value: Any, length: int, what: str) -> bytes:
     if not isinstance(value, str) or len(value) != 2 * length:
         raise MembersError(f"{what} must be {length} bytes as hex, got {value!r}")
