@@ -66,7 +66,7 @@ def make_protocol(election, precinct: int, cast: int = 40, shift: int = 0) -> Pr
                                       blank=1, invalid=1 if election.contest(cid).against_all else 2))
     definition = election.precinct(precinct)
     return Protocol(election.id, election.fingerprint_hex, precinct, definition.region, definition.district,
-                    voters_on_list=120, voters_checked_in=cast + 2, cards_issued=cast + 2, ballots_cast=cast,
+                    voters_on_list=max(120, cast + 300), voters_checked_in=cast + 2, cards_issued=cast + 2, ballots_cast=cast,
                     cards_cancelled=2, contests=tuple(contests), receipts=commit_receipts(codes(cast)))
 
 
