@@ -303,10 +303,12 @@ def check_cosignatures(signed: SignedProtocol, cosignatures: Sequence[tuple[str,
     rule for the protocol's precinct. Every problem is a finding, named; see the
     module docstring for the order of the per-file checks."""
     p = signed.protocol
-    digest = protocol_digest(signed.to_canonical_json())
     index = members if isinstance(members, MemberIndex) else MemberIndex(members)
     everyone = index.by_key
     enrolled = index.of(p.precinct)
+    if not enrolled and not cosignatures:  # nothing to check (most precincts of an import without members)
+        return CosignCheck((), (), ())
+    digest = protocol_digest(signed.to_canonical_json())
     findings: list[CosignFinding] = []
     valid: dict[bytes, tuple[Member, Cosignature]] = {}
     if len(cosignatures) > MAX_COSIGNATURES:
