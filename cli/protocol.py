@@ -191,7 +191,7 @@ def _cosignatures(path: Path, given: tuple[Path, ...]) -> tuple[list, list[str]]
     line (cosign:format) for each that cannot be read."""
     from sailau.election.cosign import CosignError, read_cosignature_file
 
-    files = list(dict.fromkeys([*_found_cosignatures(path), *given]))
+    files = list({f.resolve(): f for f in [*_found_cosignatures(path), *given]}.values())  # a file found and given counts once
     out, problems = [], []
     for f in files:
         try:

@@ -45,7 +45,7 @@ def cosignature_files(paths: Iterable[str | Path]) -> list[Path]:
         else:
             stem = p.name[:-5] if p.name.endswith(".json") else p.name
             out.extend(sorted(p.parent.glob(f"{stem}.*{COSIGN_SUFFIX}")))
-    return list(dict.fromkeys(out))
+    return list({f.resolve(): f for f in out}.values())
 
 
 def gather(files: Iterable[Path]) -> GatheredCosignatures:

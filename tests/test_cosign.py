@@ -317,6 +317,10 @@ def test_cosign_and_verify_from_the_command_line(rig: Rig, tmp_path: Path) -> No
     assert out.exit_code == 0, out.output
     assert "co-signed by 3 of 5 members" in out.output and "урна была опечатана с опозданием" in out.output
     assert "dissenting opinion of secretary Ирина Викторовна Ким" in out.output
+    link = tmp_path / "linked-name.cosig"  # the same file found beside the protocol and given again counts once
+    link.symlink_to(next(tmp_path.glob("protocol.*.cosig")))
+    out = verify(rig, path, "--cosig", link)
+    assert out.exit_code == 0 and "cosign:duplicate_member" not in out.output, out.output
 
     foreign = tmp_path / "foreign.cosig"
     assert run("protocol", "cosign", path, "--key-file", rig.dir / "foreign.key", "--role", "chair", "--out", foreign).exit_code == 0
