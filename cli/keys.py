@@ -214,3 +214,42 @@ def registry_root_cmd(out: Path) -> None:
     """
     public = _new_signing_key(out, "registry root")
     click.echo(f'in the election definition: "registry_root_key": "{public.hex()}"')
+
+
+# --- commission members ----------------------------------------------------------------------
+
+
+@keys.command("member")
+@click.option("--precinct", type=click.IntRange(min=1), required=True, help="The precinct whose commission the member sits on.")
+@click.option("--role", type=click.Choice(["chair", "deputy_chair", "secretary", "member"]), required=True,
+              help="The member's role on the commission.")
+@click.option("--name", required=True, help="The member's full name, as printed on the protocol's wall copy.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The member's own directory (created 0700; e.g. their removable medium): member.key (0600), "
+                   "member.pub and member.json (their entry for the members file) go there. Never overwritten.")
+def member_cmd(precinct: int, role: str, name: str, out_dir: Path) -> None:
+    """Make a commission member's Ed25519 key at the key ceremony.
+
+    Writes OUT/member.key (the private key, PKCS#8 PEM, mode 0600: the member
+    keeps it and co-signs protocols with it, sailau protocol cosign), OUT/member.pub
+    and OUT/member.json, the member's entry (precinct, role, name, public key) that
+    sailau registry members joins into the precinct's members file."""
+    from sailau.election.members import CommissionMembers, Member, MembersError, write_members_file
+
+    entry = out_dir / "member.json"
+    if entry.exists():
+        raise click.ClickException(f"refusing to overwrite: {entry}")
+    try:
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.ClickException(f"cannot create {out_dir}: {e.strerror}") from None
+    try:
+        Member(precinct, role, name, bytes(32))  # the name and role are checked before a key is made
+    except MembersError as e:
+        raise click.UsageError(str(e)) from None
+    public = _new_signing_key(out_dir / "member.key", f"{role} of precinct {precinct}")
+    try:
+        write_members_file(CommissionMembers(precinct, (Member(precinct, role, name, public),)), entry)
+    except MembersError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"wrote {entry}")

@@ -50,13 +50,17 @@ def registry() -> None:
               help="Enrol a booth terminal's public key for PRECINCT; repeatable.")
 @click.option("--member", "members", multiple=True, metavar="PRECINCT=FILE",
               help="Enrol a commission member's public key for PRECINCT; repeatable.")
+@click.option("--members", "members_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Enrol a precinct's commission members, with roles and names, from its members file "
+                   "(sailau registry members); replaces the members taken --from for that precinct; repeatable.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the signed registry (stations.json of the published set). Never overwritten.")
 def sign_cmd(election_path: Path, root_key_path: Path, draft_path: Path | None, stations: tuple[str, ...],
-             terminals: tuple[str, ...], members: tuple[str, ...], out: Path) -> None:
+             terminals: tuple[str, ...], members: tuple[str, ...], members_files: tuple[Path, ...], out: Path) -> None:
     """Sign the registry of the election's precincts under its registry root."""
     from sailau.commission.registry import RegistryError, build_registry, read_registry_draft, sign_registry, write_registry
     from sailau.election.definition import DefinitionError, load_election
+    from sailau.election.members import MembersError, read_members_file
 
     try:
         election = load_election(election_path)
@@ -75,7 +79,7 @@ def sign_cmd(election_path: Path, root_key_path: Path, draft_path: Path | None, 
         raise click.ClickException(f"{root_key_path} is not the registry root {election_path} names (key id "
                                    f"{crypto.key_id(election.registry_root_key).hex()}, this is {crypto.key_id(root_public).hex()})")
     station: dict[int, bytes] = {}
-    more: dict[str, dict[int, list[bytes]]] = {"terminals": {}, "members": {}}
+    more: dict[str, dict[int, list]] = {"terminals": {}, "members": {}}
     try:
         if draft_path is not None:
             draft = read_registry_draft(draft_path)
@@ -84,7 +88,14 @@ def sign_cmd(election_path: Path, root_key_path: Path, draft_path: Path | None, 
             for s in draft.stations:
                 station[s.precinct] = s.public_key
                 more["terminals"][s.precinct] = [t.public_key for t in s.terminals]
-                more["members"][s.precinct] = [m.public_key for m in s.members]
+                named = {m.key_id: m for m in draft.members()}
+                more["members"][s.precinct] = [named[m.key_id] if m.role is not None else m.public_key for m in s.members]
+        for f in members_files:
+            try:
+                commission = read_members_file(f)
+            except MembersError as e:
+                raise click.ClickException(str(e)) from None
+            more["members"][commission.precinct] = list(commission.members)
         for n, p in _pairs(stations, "--station"):
             station[n] = _public(p)
         for given, option, role in ((terminals, "--terminal", "terminals"), (members, "--member", "members")):
@@ -131,3 +142,22 @@ def check_cmd(path: Path, election_path: Path) -> None:
     click.echo(f"{path}: OK, election {election.id}, {len(r.stations)} station(s), "
                f"{sum(len(s.terminals) for s in r.stations)} terminal(s), {sum(len(s.members) for s in r.stations)} member key(s), "
                f"signed by registry root {signed.root_key_id.hex()}")
+
+
+@registry.command("members")
+@click.argument("entries", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the precinct's members file (members.json of the station's set-up). Never overwritten.")
+def members_cmd(entries: tuple[Path, ...], out: Path) -> None:
+    """Join the members files ENTRIES (each member's member.json from sailau keys member)
+    into one precinct's members file, for the station's set-up and for sailau registry sign --members."""
+    from sailau.election.members import MembersError, join_members, read_members_file, write_members_file
+
+    try:
+        joined = join_members(read_members_file(e) for e in entries)
+        write_members_file(joined, out)
+    except MembersError as e:
+        raise click.ClickException(str(e)) from None
+    for m in joined.members:
+        click.echo(f"{m.role.value:12} {m.name}  key {m.key_id.hex()}")
+    click.echo(f"wrote {out}: precinct {joined.precinct}, {len(joined.members)} member(s)")

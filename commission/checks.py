@@ -13,7 +13,11 @@ relations hold, with the definition (precinct known, region, district, contests
 of its ballot style, every option listed, the receipt commitment counting the
 ballots cast), except those the protocol declares in `discrepancies` (a declared
 relation that holds, or a receipt relation, is itself a violation:
-`protocol.undeclared_violations`) -> the protocol declares no discrepancy. The
+`protocol.undeclared_violations`) -> the protocol declares no discrepancy -> where
+the registry enrols commission members for the precinct, a majority of them
+co-signed these very bytes and every co-signature given holds
+(`election.cosign.check_cosignatures`, as `sailau protocol verify --registry`;
+refused as `cosign`, each problem named `cosign:<name>`). The
 first failing step names the refusal. Which of several valid protocols of one
 precinct counts is not decided here but by conflicts.py.
 
@@ -35,12 +39,14 @@ list. Problems are `receipts:<ReceiptProblem>`.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sailau.election.cosign import Cosignature, check_cosignatures
 from sailau.election.definition import Election
 from sailau.election.protocol import (
     Protocol,
@@ -72,6 +78,7 @@ class Reason(str, enum.Enum):
     RELATIONS = "relations"  # control relations violated and not declared, or declared falsely (names in the message)
     DISCREPANCY = "discrepancy"  # the station declares failing control relations (names in the message): not summed
     NOT_ROOT = "not_root"  # a conflict decision signed by a key other than the registry root
+    COSIGN = "cosign"  # the members' co-signatures do not hold or make no majority (cosign:<name> in the message)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class Refusal:
     precinct: int | None  # when the bytes parsed far enough to say
     reason: Reason
     message: str
+    digest: str | None = None  # hex SHA-256 of the file's bytes, when they were read (check_protocol_path)
 
     def __str__(self) -> str:
         where = f"precinct {self.precinct}" if self.precinct is not None else "precinct ?"
@@ -114,8 +122,10 @@ def declared_discrepancies(protocol: Protocol, election: Election) -> list[str]:
     return [f"{v.name}: {v.message}" for v in validate_protocol(protocol, election) if v.name in declared]
 
 
-def check_protocol_file(raw: bytes, source: str, election: Election, registry: StationRegistry) -> CheckedProtocol | Refusal:
-    """Every check on one file's bytes; a `CheckedProtocol` or the first `Refusal`."""
+def check_protocol_file(raw: bytes, source: str, election: Election, registry: StationRegistry,
+                        cosignatures: Sequence[tuple[str, Cosignature]] = ()) -> CheckedProtocol | Refusal:
+    """Every check on one file's bytes; a `CheckedProtocol` or the first `Refusal`.
+    `cosignatures`: the members' co-signatures (source, parsed) that name this file."""
     try:
         signed = SignedProtocol.from_canonical_json(raw)
     except ProtocolFormatError as e:
@@ -155,6 +165,9 @@ def check_protocol_file(raw: bytes, source: str, election: Election, registry: S
             "the station signed a count that breaks the control relations it declares, so it is not summed: "
             + "; ".join(declared_discrepancies(p, election)),
         )
+    cosigned = check_cosignatures(signed, cosignatures, registry.member_index)
+    if cosigned.findings:
+        return Refusal(source, p.precinct, Reason.COSIGN, "; ".join(f"{f.name}: {f.source}: {f.message}" for f in cosigned.findings))
     return CheckedProtocol(source, signed, raw, hashlib.sha256(raw).hexdigest())
 
 
@@ -169,10 +182,16 @@ def read_or_refuse(path: Path) -> bytes | Refusal:
         return Refusal(str(path), None, Reason.FORMAT, f"cannot read file ({e.strerror})")
 
 
-def check_protocol_path(path: Path, election: Election, registry: StationRegistry) -> CheckedProtocol | Refusal:
-    """`check_protocol_file` on the file at `path`, read by `read_or_refuse`."""
+def check_protocol_path(path: Path, election: Election, registry: StationRegistry,
+                        cosignatures: Mapping[str, Sequence[tuple[str, Cosignature]]] | None = None) -> CheckedProtocol | Refusal:
+    """`check_protocol_file` on the file at `path`, read by `read_or_refuse`.
+    `cosignatures`: protocol file SHA-256 -> the co-signatures naming it."""
     raw = read_or_refuse(path)
-    return raw if isinstance(raw, Refusal) else check_protocol_file(raw, str(path), election, registry)
+    if isinstance(raw, Refusal):
+        return raw
+    digest = hashlib.sha256(raw).hexdigest()
+    result = check_protocol_file(raw, str(path), election, registry, (cosignatures or {}).get(digest, ()))
+    return dataclasses.replace(result, digest=digest) if isinstance(result, Refusal) else result
 
 
 # --- receipt lists ------------------------------------------------------------------------

@@ -22,6 +22,16 @@ a published set:
 Nothing depends on file names, their order or chunk boundaries: the outcome is a
 function of the stored sets, recomputed for every precinct a chunk touches.
 
+Commission members' co-signatures (`*.cosig` beside the protocols or in a
+published set's cosignatures/; cosignatures.py) are read first and handed to
+each protocol's check by the SHA-256 they name: where the registry enrols
+members for a precinct, a protocol without a majority of them is **refused**
+(`cosign`), not held. A refused file is no version and stores nothing, so once
+the missing members co-sign, importing the same set again takes it (re-import is
+idempotent); a held state would be a second kind of "counted later" that the
+conflict rule and the report would have to know about. A co-signature that is
+unreadable, or names no protocol accepted in the import, is refused by itself.
+
 Receipt lists given with the protocols (a published directory's `receipts/`) are
 checked against the counted protocols' commitments by `checks.check_receipt_lists`,
 as the observer's verifier does; lists are not stored.
@@ -53,6 +63,7 @@ from sailau.election.receipts import ReceiptCommitment
 from . import models
 from .checks import CheckedProtocol, ReceiptFinding, Refusal, check_protocol_path, check_receipt_lists
 from .conflicts import ConflictDecision, PrecinctOutcome, PrecinctStatus, check_decision_file, check_decision_path, decide_precinct
+from .cosignatures import GatheredCosignatures, cosignature_files, gather, left_over
 from .db import CommissionDB, CommissionDBError
 from .registry import SignedRegistry, StationRegistry
 from .turnout import TurnoutOutcome, import_turnout
@@ -178,7 +189,9 @@ class _Settled:
 
 
 class _Importer:
-    def __init__(self, db: CommissionDB, election: Election, registry: StationRegistry):
+    def __init__(self, db: CommissionDB, election: Election, registry: StationRegistry,
+                 cosignatures: GatheredCosignatures | None = None):
+        self.cosignatures = cosignatures
         self.db = db
         self.election = election
         self.registry = registry
@@ -189,7 +202,8 @@ class _Importer:
     # -- checking ---------------------------------------------------------------------------
 
     def check(self, path: Path) -> CheckedProtocol | None:
-        result = check_protocol_path(path, self.election, self.registry)
+        result = check_protocol_path(path, self.election, self.registry,
+                                     None if self.cosignatures is None else self.cosignatures.by_digest)
         if isinstance(result, Refusal):
             self.summary.refused.append(result)
             return None
@@ -351,8 +365,10 @@ def import_protocols(
     protocol files handled after each chunk.
     """
     election, signed_registry = db.bind_election(election, registry)
+    paths = list(paths)
     found = published_files(paths)
-    importer = _Importer(db, election, signed_registry.registry)
+    cosigs = gather(cosignature_files(paths))
+    importer = _Importer(db, election, signed_registry.registry, cosigs)
 
     checked_decisions = [d for d in map(importer.check_decision, [*found.decisions, *map(Path, decisions)]) if d is not None]
     importer.write((), checked_decisions)
@@ -372,6 +388,8 @@ def import_protocols(
     importer.write(chunk)
     if progress:
         progress(handled)
+    read = [*importer.summary.sources, *(r.digest for r in importer.summary.refused if r.digest)]
+    importer.summary.refused.extend([*cosigs.refused, *left_over(cosigs, read)])
     importer.finish()
     lists = [*found.receipts, *map(Path, receipts)]
     if lists:

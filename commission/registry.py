@@ -20,12 +20,15 @@ File format (UTF-8 JSON, `stations.json` in a published set; written with
      "root_key_id": "<16 hex>",
      "stations": [{"precinct": 1, "key_id": "<16 hex>", "public_key": "<64 hex>",
                    "terminals": [{"key_id": ..., "public_key": ...}, ...],
-                   "members": [...]}, ...],
+                   "members": [{"key_id": ..., "public_key": ...,
+                                "role": "chair", "name": "..."}, ...]}, ...],
      "signature": "<128 hex>"}
 
 The signature is Ed25519 by the root over the canonical JSON (sorted keys, no
 whitespace, UTF-8) of the file without its `signature` member; the file itself
-may be pretty-printed. Version 1 (no root, no signature) is read only as a draft
+may be pretty-printed. A member entry's `role` and `name` (election/members.py)
+are optional, both or neither, so registries signed before they existed still
+verify. Version 1 (no root, no signature) is read only as a draft
 for `sailau registry sign --from`, never trusted.
 
 Invariants of a `StationRegistry`: one station key per precinct; no key (station,
@@ -56,6 +59,7 @@ from sailau.election.crypto import (
     verify_signature,
 )
 from sailau.election.definition import Election
+from sailau.election.members import Member, MemberIndex, MembersError, Role, check_name, parse_role
 from sailau.election.protocol import canonical_json
 
 REGISTRY_FORMAT = "sailau/station-keys"
@@ -91,17 +95,30 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class EnrolledKey:
-    """An Ed25519 public key and its id (first 8 bytes of its SHA-256)."""
+    """An Ed25519 public key and its id (first 8 bytes of its SHA-256). A commission
+    member's entry may also carry the member's `role` and full `name`
+    (election/members.py), both or neither; they are signed with the registry."""
 
     key_id: bytes
     public_key: bytes
+    role: Role | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.role is None) != (self.name is None):
+            raise RegistryError(f"key {self.key_id.hex()}: a member's role and name go together")
 
     @classmethod
     def of(cls, public_key: bytes) -> EnrolledKey:
         return cls(key_id(public_key), bytes(public_key))
 
+    @classmethod
+    def of_member(cls, member: Member) -> EnrolledKey:
+        return cls(member.key_id, member.public_key, member.role, member.name)
+
     def to_data(self) -> dict[str, str]:
-        return {"key_id": self.key_id.hex(), "public_key": self.public_key.hex()}
+        named = {} if self.role is None or self.name is None else {"role": self.role.value, "name": self.name}
+        return {"key_id": self.key_id.hex(), "public_key": self.public_key.hex()} | named
 
 
 @dataclass(frozen=True)
@@ -161,6 +178,21 @@ class StationRegistry:
     def by_precinct(self) -> Mapping[int, StationKey]:
         return {s.precinct: s for s in self.stations}
 
+    @cached_property
+    def member_index(self) -> MemberIndex:
+        """`members()` indexed by key id and precinct (built once per registry)."""
+        return MemberIndex(self.members())
+
+    def members(self) -> tuple[Member, ...]:
+        """Every enrolled commission member with a role and name, of every precinct
+        (what `cosign.check_cosignatures` checks co-signatures against). A member key
+        enrolled without them (a registry made before names were enrolled) still
+        counts towards its precinct's majority, as an ordinary member named by key id."""
+        return tuple(
+            Member(s.precinct, m.role or Role.MEMBER, m.name or f"member {m.key_id.hex()}", m.public_key)
+            for s in self.stations for m in s.members
+        )
+
     def trusted_keys(self) -> dict[bytes, bytes]:
         """station key id -> raw public key, as `verify_signed_protocol` takes it."""
         return {s.key_id: s.public_key for s in self.stations}
@@ -203,7 +235,20 @@ def _hex(value: Any, length: int) -> bytes:
 def _enrolled(items: Any, what: str) -> tuple[EnrolledKey, ...]:
     if not isinstance(items, list):
         raise ValueError(f"{what} must be a list")
-    return tuple(EnrolledKey(_hex(t["key_id"], 8), _hex(t["public_key"], 32)) for t in items)
+    out = []
+    for t in items:
+        if not isinstance(t, dict):
+            raise ValueError(f"each of {what} must be an object")
+        named = what == "members" and ("role" in t or "name" in t)
+        unknown = sorted(set(t) - {"key_id", "public_key"} - ({"role", "name"} if what == "members" else set()))
+        if unknown:
+            raise ValueError(f"{what}: unknown key(s) {', '.join(unknown)}")
+        try:
+            role, name = (parse_role(t.get("role")), check_name(t.get("name"))) if named else (None, None)
+        except MembersError as e:
+            raise ValueError(f"{what}: {e}") from None
+        out.append(EnrolledKey(_hex(t["key_id"], 8), _hex(t["public_key"], 32), role, name))
+    return tuple(out)
 
 
 def _parse(raw: bytes, subject: str) -> dict[str, Any]:
@@ -317,10 +362,10 @@ def build_registry(
     fingerprint: str,
     keys: Iterable[tuple[int, bytes]],
     terminals: Mapping[int, Iterable[bytes]] | None = None,
-    members: Mapping[int, Iterable[bytes]] | None = None,
+    members: Mapping[int, Iterable[bytes | Member]] | None = None,
 ) -> StationRegistry:
     """A registry from (precinct, raw station public key) pairs and, per precinct,
-    raw terminal and member public keys."""
+    raw terminal and member public keys (a member as a `Member`: with role and name)."""
     terminals, members = terminals or {}, members or {}
     return StationRegistry(
         election_id,
@@ -329,7 +374,7 @@ def build_registry(
             StationKey(
                 p, key_id(pk), pk,
                 tuple(EnrolledKey.of(t) for t in terminals.get(p, ())),
-                tuple(EnrolledKey.of(m) for m in members.get(p, ())),
+                tuple(EnrolledKey.of_member(m) if isinstance(m, Member) else EnrolledKey.of(m) for m in members.get(p, ())),
             )
             for p, pk in keys
         ),

@@ -46,6 +46,7 @@ from sailau.election.protocol import sum_protocols
 
 from .aggregate import NATIONAL, python_unit_totals
 from .checks import CheckedProtocol, Refusal, check_protocol_path, check_receipt_lists
+from .cosignatures import cosignature_files, gather, left_over
 from .conflicts import ConflictDecision, PrecinctStatus, check_decision_path, decide_precinct
 from .registry import RegistryError, StationRegistry, load_registry
 from .report import MAX_REPORT_BYTES, build_report
@@ -186,12 +187,18 @@ def verify_published(directory: str | Path, official: str | Path | Mapping[str, 
         result.findings.append(Finding(f"refused:{r.reason.value}", r.source, r.message))
 
     by_precinct: dict[int, list[CheckedProtocol]] = {}
+    read: set[str] = set()
+    cosigs = gather(cosignature_files([d]))
     for path in sorted((d / "protocols").glob("*.json")):
-        checked = check_protocol_path(path, election, registry)
+        checked = check_protocol_path(path, election, registry, cosigs.by_digest)
+        if checked.digest:
+            read.add(checked.digest)
         if isinstance(checked, Refusal):
             result.findings.append(Finding(f"refused:{checked.reason.value}", str(path), checked.message))
             continue
         by_precinct.setdefault(checked.protocol.precinct, []).append(checked)
+    for r in [*cosigs.refused, *left_over(cosigs, read)]:
+        result.findings.append(Finding(f"refused:{r.reason.value}", r.source, r.message))
 
     disputed: set[int] = set()
     for n in sorted(set(by_precinct) | {dec.precinct for dec in decisions}):

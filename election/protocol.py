@@ -474,6 +474,13 @@ def read_protocol_file(path: str | Path) -> bytes:
         raise ProtocolFormatError(str(e), reason=e.reason) from None
 
 
+def without_scanner_newline(raw: bytes) -> bytes:
+    """The signed protocol's bytes as a QR scanner or a text editor gives them: one
+    trailing newline (LF or CRLF), which a scanner types as Enter, is not part of the
+    canonical bytes and is dropped; anything else is left for the strict parser."""
+    return raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+
+
 def _parse_as(raw: bytes, expected: filekind.FileKind) -> Any:
     """`parse_strict_json`; when that fails on another kind of file (a report with
     percentages, say), the file's kind is the reason given."""

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     python3 python3-venv python3-dev build-essential
     pcscd vsmartcard-vpcd pcsc-tools libpcsclite-dev swig
-    postgresql espeak-ng chromium chromium-driver tmux
+    postgresql espeak-ng chromium chromium-driver tmux poppler-utils
 )
 PY="${PYTHON:-python3}"
 LOG=build/setup.log
