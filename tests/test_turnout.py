@@ -68,7 +68,7 @@ def test_station_report_counts_the_hours_before_it(tmp_path: Path) -> None:
     with open_station_db(f"sqlite:///{tmp_path / 's.db'}", clock=clock) as db:
         store.setup_station(db, election.fingerprint, precinct, crypto.key_id(crypto.ed25519_public_bytes(key.public_key())))
         pollbook.import_voters(db, voters_csv(tmp_path / "v.csv", 6))
-        store.open_polls(db)
+        store.record_polls_opened(db)
         rows = (tmp_path / "v.csv").read_text().splitlines()[1:]
         for row, (h, m) in zip(rows, [(8, 5), (9, 30), (9, 59), (10, 0), (11, 59)]):
             clock.now = clock.now.replace(hour=h, minute=m)
