@@ -37,7 +37,7 @@ from .log_options import log_options
 @click.option("--serve", is_flag=True, help="Serve the kiosk over HTTP for a kiosk browser (textual-serve).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="With --serve: port to listen on.")
-@log_options("sailau-terminal.log in the working folder")
+@log_options("sailau-terminal.log next to the terminal key file")
 def terminal(election_path: Path, key_path: Path, reader: str, precinct: int, idle_timeout: float,
              idle_warning: float, serve: bool, host: str, port: int, operator_log: Path | None,
              log_level: str | None) -> None:
@@ -91,7 +91,7 @@ def terminal(election_path: Path, key_path: Path, reader: str, precinct: int, id
     from sailau.terminal.app import KioskApp
     from sailau.terminal.session import TerminalSession
 
-    log = LogSettings.resolve(operator_log, log_level, oplog.DEFAULT_PATH)
+    log = LogSettings.resolve(operator_log, log_level, key_path.parent / oplog.FILE_NAME)
     try:
         handler = oplog.open_operator_log(log)
     except OSError as exc:

@@ -11,15 +11,13 @@ session itself logs no choice, ever (session.py).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-
 from sailau.election import oplog as _shared
 from sailau.election.oplog import LogSettings
 
-__all__ = ["DEFAULT_PATH", "LOGGER_NAME", "close_operator_log", "failure", "log", "open_operator_log"]
+__all__ = ["FILE_NAME", "LOGGER_NAME", "close_operator_log", "failure", "log", "open_operator_log"]
 
 LOGGER_NAME = "sailau.terminal"
-DEFAULT_PATH = Path("sailau-terminal.log")
+FILE_NAME = "sailau-terminal.log"  # by default next to the terminal's key file (its data folder)
 
 log = logging.getLogger(LOGGER_NAME)
 log.addHandler(logging.NullHandler())

@@ -82,11 +82,16 @@ def test_each_app_logs_at_its_level_masked_and_0600(module, tmp_path: Path) -> N
 
 
 def test_terminal_command_refuses_an_unwritable_log_before_the_kiosk(tmp_path: Path) -> None:
+    from clerk_support import PRECINCT, rig
     from sailau.cli.main import cli
+    from sailau.election import crypto
+    from sailau.election.definition import write_election
 
+    write_election(rig().election, tmp_path / "election.json")
+    crypto.save_signing_key(tmp_path / "booth.key", rig().terminal_key)
     blocked = tmp_path / "file"
     blocked.write_text("")
-    result = CliRunner().invoke(cli, ["terminal", "--election", "x.json", "--terminal-key", "k", "--reader", "r",
-                                      "--precinct", "1", "--operator-log", str(blocked / "op.log")])
-    # the definition is checked first; an unreadable one still names the problem, never a traceback
-    assert result.exit_code != 0 and "Traceback" not in result.output
+    result = CliRunner().invoke(cli, ["terminal", "--election", str(tmp_path / "election.json"),
+                                      "--terminal-key", str(tmp_path / "booth.key"), "--reader", "No Such Reader",
+                                      "--precinct", str(PRECINCT), "--operator-log", str(blocked / "op.log")])
+    assert result.exit_code == 2 and "cannot be written" in result.output and "--operator-log" in result.output
