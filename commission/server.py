@@ -32,6 +32,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +56,7 @@ from .db import CommissionDB, open_commission_db
 from .ingest import Answer, Ingest, Status
 from .registry import RegistryError, SignedRegistry, load_registry
 from .report import commission_report, report_json_bytes
-from .turnout import turnout_report
+from .turnout import HourTotals, turnout_by_hour, turnout_report
 from .upstream import Forwarder
 
 SITE_MODULE = "sailau.commission.site"
@@ -77,6 +79,25 @@ class ServerContext:
     definition: Election
     registry: SignedRegistry
     db: CommissionDB = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    _turnout: list[Any] = field(default_factory=lambda: [0.0, None], repr=False, compare=False)  # [read at, report]
+    _turnout_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def turnout_by_hour(self, engine: Engine, level: str, unit: str | None) -> list[HourTotals]:
+        """The results site's turnout source (`commission/site/turnout.py`): the
+        signed turnout reports that count, by CEC hour, for the nation or a region.
+        One page asks for the nation and every region at once, so the report is
+        read once and reused for `TURNOUT_FRESH_S` (as the site's own results cache)."""
+        with self._turnout_lock:
+            read_at, report = self._turnout
+            if report is None or time.monotonic() - read_at > TURNOUT_FRESH_S:
+                report = turnout_report(self.db, self.definition)
+                self._turnout[:] = [time.monotonic(), report]
+        return turnout_by_hour(report, level, unit)
+
+
+#: how long the site's turnout figures are reused before the database is read again (seconds)
+TURNOUT_FRESH_S = 2.0
 
 
 def load_setup(setup_dir: Path) -> tuple[Election, SignedRegistry]:

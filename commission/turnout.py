@@ -193,3 +193,28 @@ def turnout_report(db: CommissionDB, election: Election) -> dict[str, Any]:
         "regions": {code: dict(sorted(hours.items())) for code, hours in sorted(regions.items())},
         "conflicts": sorted(in_conflict, key=lambda c: (c["precinct"], c["hour"])),
     }
+
+
+@dataclass(frozen=True)
+class HourTotals:
+    """One CEC hour's turnout over the precincts whose report for it counts (the
+    shape the results site reads, `commission/site/turnout.py`)."""
+
+    hour: int  # local wall-clock hour, one of election.turnout.CEC_HOURS
+    voted: int  # received a ballot before that hour
+    voters_on_list: int
+    precincts_reported: int
+
+
+def turnout_by_hour(report: dict[str, Any], level: str, unit: str | None) -> list[HourTotals]:
+    """One unit of a `turnout_report` ("national", or "region" with its code) by
+    local hour: reports of one local hour under different UTC offsets (two time
+    zones, or a change of zone) are the same CEC hour and are added up."""
+    hours = report["national"] if level == "national" else report["regions"].get(unit or "", {})
+    acc: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for hour, e in hours.items():
+        row = acc[int(hour[11:13])]
+        row[0] += e["received_ballot"]
+        row[1] += e["voters_on_list"]
+        row[2] += e["precincts"]
+    return [HourTotals(h, *acc[h]) for h in sorted(acc)]

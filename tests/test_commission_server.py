@@ -332,3 +332,40 @@ def test_the_results_site_is_mounted_with_the_server_context(published: Path, tm
     assert page == "kz-majilis-synth 12" and health["election"] == "kz-majilis-synth"
     (ctx,) = seen
     assert ctx.setup_dir == published and ctx.engine.url.database.endswith("c.db")
+
+
+def test_the_results_site_shows_what_the_server_took(server, published: Path, expected_national: dict, tmp_path: Path) -> None:
+    """The real site on the real server: protocols and turnout reports posted to the
+    API appear on the site's JSON (turnout by CEC hour from the signed reports, the
+    same counts as `commission report`), and a refused protocol changes nothing."""
+    base, _ = server
+    first = httpx.get(f"{base}/site-api/national", timeout=30).json()
+    assert first["status"]["reported"] == 0 and first["turnout_by_hour"] is None  # "no turnout reports yet"
+    for path in protocols(published):
+        assert post(base, "protocols", path.read_bytes()).json()["status"] == "accepted"
+    for path in sorted((published / "turnout").glob("*.json")):
+        assert post(base, "turnout", path.read_bytes()).json()["status"] == "accepted"
+    tampered = bytearray(protocols(published)[1].read_bytes())
+    i = bytes(tampered).index(b'"signature":"') + 14
+    tampered[i] = ord("0") if tampered[i] != ord("0") else ord("1")
+    assert post(base, "protocols", bytes(tampered)).json()["reason"] == "signature"
+
+    deadline = time.monotonic() + 30  # the site recomputes at most every 2 s
+    while True:
+        page = httpx.get(f"{base}/site-api/national", timeout=30).json()
+        if page["turnout_by_hour"] is not None and page["status"]["reported"] == 12 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    national = expected_national["national"]
+    assert page["status"] == {"expected": 12, "reported": 12, "missing_count": 0, "conflicts": [], "complete": True}
+    assert {p["id"]: p["votes"] for p in page["parties"]} == national["totals"]
+    hours: dict[int, list[int]] = {}
+    for hour, e in expected_national["turnout"]["national"].items():
+        row = hours.setdefault(int(hour[11:13]), [0, 0])
+        row[0] += e["received_ballot"]
+        row[1] += e["voters_on_list"]
+    shown = {h["hour"]: [h["voted"], h["voters_on_list"]] for h in page["turnout_by_hour"]["hours"]}
+    assert shown == hours and sorted(shown) == [10, 12, 14, 16, 18, 20]
+    by_region = {u["code"]: u["turnout_by_hour"] for u in page["regions"]}
+    assert set(by_region) == {"R1", "R2"} and all(t is not None for t in by_region.values())
+    assert sum(h["voted"] for t in by_region.values() for h in t["hours"] if h["hour"] == 20) == hours[20][0]

@@ -28,10 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..report import percent
+from sailau.election.turnout import CEC_HOURS  # the hours at which the CEC publishes turnout
 
-#: The hours at which Kazakhstan's CEC publishes turnout on polling day.
-CEC_HOURS = (10, 12, 14, 16, 18, 20)
+from ..report import percent
 
 
 @dataclass(frozen=True)
