@@ -2,10 +2,9 @@
 
 - ``protocol.json``: the signed protocol, canonical JSON (`SignedProtocol.to_canonical_json`),
   exactly the bytes `sailau protocol verify` and the commissions read;
-- ``protocol.nist.json``: NIST SP 1500-100 v2 precinct-level results report (not yet
-  for presidential and referendum contests: the export knows party lists and
-  single-member races only, so for such an election this file is not written and
-  `OutputFiles.nist` is None; the signed protocol, PDF and receipts carry them);
+- ``protocol.nist.json``: NIST SP 1500-100 v2 precinct-level results report of every
+  contest kind (party lists, single-member seats, the presidential race, referendum
+  questions; mapping in ``sailau.election.nist``);
 - ``protocol.pdf``: the printable protocol (kk/ru/en labels, DejaVu Sans for
   Cyrillic and Kazakh letters) with a QR code carrying the whole signed protocol
   in canonical JSON, so an observer who photographs the posted sheet can check
@@ -49,10 +48,6 @@ FONT_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
 QR_ERROR = "m"
 
 
-#: Contest kinds `nist_results_report` can express (presidential and referendum: not yet).
-NIST_CONTEST_KINDS = frozenset({"party_list", "single_member"})
-
-
 class OutputError(Exception):
     """An output could not be produced (the message names which and why)."""
 
@@ -60,7 +55,7 @@ class OutputError(Exception):
 @dataclass(frozen=True)
 class OutputFiles:
     protocol: Path
-    nist: Path | None  # None: the NIST export cannot express this election's contests yet
+    nist: Path
     pdf: Path
     receipts: Path
 
@@ -193,12 +188,9 @@ def write_outputs(
     files = OutputFiles(out_dir / "protocol.json", out_dir / "protocol.nist.json", out_dir / "protocol.pdf",
                         out_dir / "receipts.json")
     _atomic_write(files.protocol, signed.to_canonical_json())
-    if all(c.kind in NIST_CONTEST_KINDS for c in election.contests):
-        report = nist_results_report([p], election, issuer=issuer or f"Precinct election commission {p.precinct}",
-                                     issuer_abbreviation=f"PEC-{p.precinct}")
-        _atomic_write(files.nist, (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
-    else:
-        files = OutputFiles(files.protocol, None, files.pdf, files.receipts)
+    report = nist_results_report([p], election, issuer=issuer or f"Precinct election commission {p.precinct}",
+                                 issuer_abbreviation=f"PEC-{p.precinct}")
+    _atomic_write(files.nist, (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
     _atomic_write(files.pdf, protocol_pdf(signed, election, invalid))
     receipts = ReceiptList(election.id, election.fingerprint_hex, p.precinct, tuple(shuffled_receipts(receipt_codes)))
     _atomic_write(files.receipts, receipts.to_json_bytes())

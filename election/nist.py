@@ -25,9 +25,17 @@ Mapping (`nist_results_report`):
 - Contests: party lists are `PartyContest`s (VoteVariation proportional) of
   `PartySelection`s, single-member contests `CandidateContest`s (plurality, one
   seat); `ElectionDistrictId` is the country, the region (maslikhat list) or the
-  district. "Against all" has no CDF class: it is a `BallotMeasureSelection`
-  with that text. Blank ballots are the contest's `OtherCounts` Undervotes per
-  precinct.
+  district. The presidential race is a `CandidateContest` on the country
+  (VoteVariation majority, one seat, one vote) with its round (1 or 2) as an
+  ExternalIdentifier (Type other, OtherType round). Candidates of both kinds are
+  the election's top-level `Candidate` list (BallotName kk/ru/en), chosen by
+  `CandidateSelection`s. A referendum question is a `BallotMeasureContest` on the
+  country, Type referendum, BallotTitle its name and FullText its printed text
+  (kk/ru/en), of two `BallotMeasureSelection`s (yes, no), with its constitutional
+  flag as an ExternalIdentifier (Type other, OtherType constitutional, Value
+  "true" or "false"). "Against all" has no CDF class: it is a
+  `BallotMeasureSelection` with that text. Blank ballots are the contest's
+  `OtherCounts` Undervotes per precinct.
 - Left out (no CDF field): cards issued, cancelled, replaced and not handed back,
   the audit head, the receipt commitment, and the station signature (the CDF's
   signature slot is XML-DSig); the signed protocol.json is the record.
@@ -67,6 +75,11 @@ def international(name: Any) -> dict[str, Any]:
         "@type": _T + "InternationalizedText",
         "Text": [{"@type": _T + "LanguageString", "Language": lang, "Content": text} for lang, text in items],
     }
+
+
+def _other_id(kind: str, value: str) -> dict[str, str]:
+    """An ExternalIdentifier of Type other named by `kind` (its OtherType)."""
+    return {"@type": _T + "ExternalIdentifier", "Type": "other", "OtherType": kind, "Value": value}
 
 
 def _vendor() -> str:
@@ -221,6 +234,10 @@ def nist_results_report(
             if contest.kind == "party_list":
                 selections.append({"@type": _T + "PartySelection", "@id": sel_id, "PartyIds": [f"party-{option.id}"],
                                    "SequenceOrder": option.index + 1, "VoteCounts": vote_counts(option.id)})
+            elif contest.kind == "referendum":
+                selections.append({"@type": _T + "BallotMeasureSelection", "@id": sel_id,
+                                   "Selection": international(option.name), "SequenceOrder": option.index + 1,
+                                   "VoteCounts": vote_counts(option.id)})
             else:
                 cand_id = f"cand-{cid}-{option.id}"
                 cand: dict[str, Any] = {"@type": _T + "Candidate", "@id": cand_id, "BallotName": international(option.name)}
@@ -240,9 +257,19 @@ def nist_results_report(
         if contest.kind == "party_list":
             district = COUNTRY_ID if contest.region is None else f"gpu-region-{contest.region}"
             entry: dict[str, Any] = {"@type": _T + "PartyContest", "VoteVariation": "proportional"}
-        else:
+        elif contest.kind == "presidential":
+            district = COUNTRY_ID
+            entry = {"@type": _T + "CandidateContest", "VoteVariation": "majority", "VotesAllowed": 1, "NumberElected": 1,
+                     "ExternalIdentifier": [_other_id("round", str(contest.round))]}
+        elif contest.kind == "referendum":
+            district = COUNTRY_ID
+            entry = {"@type": _T + "BallotMeasureContest", "Type": "referendum", "FullText": international(contest.text),
+                     "ExternalIdentifier": [_other_id("constitutional", "true" if contest.constitutional else "false")]}
+        elif contest.kind == "single_member":
             district = f"gpu-district-{contest.district}"
             entry = {"@type": _T + "CandidateContest", "VoteVariation": "plurality", "VotesAllowed": 1, "NumberElected": 1}
+        else:  # pragma: no cover - a new contest kind must be mapped here, not exported half-described
+            raise ProtocolFormatError(f"the NIST export has no mapping for a {contest.kind} contest ({cid!r})")
         entry.update({
             "@id": f"contest-{cid}",
             "Name": contest.name.en,
@@ -262,8 +289,8 @@ def nist_results_report(
         "EndDate": election.date.isoformat(),
         "Type": "general",
         "ExternalIdentifier": [
-            {"@type": _T + "ExternalIdentifier", "Type": "other", "OtherType": "sailau-election-id", "Value": election.id},
-            {"@type": _T + "ExternalIdentifier", "Type": "other", "OtherType": "sailau-fingerprint-sha256", "Value": election.fingerprint_hex},
+            _other_id("sailau-election-id", election.id),
+            _other_id("sailau-fingerprint-sha256", election.fingerprint_hex),
         ],
         "BallotCounts": ballot_counts,
         "Contest": contests,
