@@ -25,7 +25,8 @@ from sailau.election import crypto
 from . import oplog
 from .db import StorageProblem, StorageUnavailable, storage_problem
 from .pollbook import Voter
-from .refusal import Refusal
+from .messages import text_of
+from .refusal import CARD_REFUSALS, Refusal
 from sailau.smartcard.apdu import CardState
 
 __all__ = [
@@ -176,36 +177,16 @@ def storage_guard(operation: StationOperation) -> Callable[[F], F]:
 # --- results --------------------------------------------------------------------------
 
 
-MESSAGES: dict[Refusal, str] = {
-    Refusal.WRONG_ELECTION: "This card belongs to another election. It was not counted and not changed.",
-    Refusal.WRONG_PRECINCT: "This card was issued for another polling station. It was not counted and not changed.",
-    Refusal.UNKNOWN_TOKEN: "This card was not issued at this polling station. It was not counted and not changed.",
-    Refusal.CARD_CANCELLED: "This card was cancelled here and cannot be cast. It was not counted and not changed.",
-    Refusal.CARD_REVOKED: "Revoked: this card was replaced, so it cannot be used. It was not counted and not changed: "
-                         "keep it for the commission, do not give it back.",
-    Refusal.UNKNOWN_TERMINAL: "The ballot was written by a voting terminal that is not enrolled here. Not counted, card not changed.",
-    Refusal.BAD_SIGNATURE: "The ballot on this card fails its terminal signature (altered or copied). Not counted, card not changed.",
-    Refusal.MALFORMED_RECORD: "The data on this card is not a valid ballot. It was not counted and not changed.",
-    Refusal.CARD_NOT_VOTED: "This card holds no ballot to cast.",
-    Refusal.CARD_NOT_ISSUED: "Only an issued, unused card can be cancelled.",
-    Refusal.CARD_REMOVED: "The card was removed while being read. Nothing was recorded: insert it again.",
-    Refusal.ALREADY_COUNTED: "This card's ballot is already counted; it cannot be cancelled.",
-}
+#: The station's plain-English texts for logs and the command line, taken from the one
+#: message catalogue (`messages.TEXTS`, whose message ids are the English texts) so
+#: that the clerk's screen, the log and the CLI never word one outcome two ways.
+MESSAGES: dict[Refusal, str] = {r: text_of(f"card.{r.value}") for r in CARD_REFUSALS}
 
-
-#: why a replacement was refused, where the replacement needs other words than MESSAGES
+#: why a replacement was refused (the catalogue's ``replace.<refusal>`` texts)
 REPLACE_MESSAGES: dict[Refusal, str] = {
-    Refusal.NO_CARD_TO_REPLACE: "This voter holds no issued card to replace (none issued yet, or already replaced).",
-    Refusal.NOT_CHECKED_IN: "This voter is not checked in.",
-    Refusal.UNKNOWN_VOTER: "This voter is not on this precinct's list.",
-    Refusal.ALREADY_COUNTED: "This voter's card is already counted (its ballot is in the box): no replacement.",
-    Refusal.CARD_REVOKED: "Revoked: the card in the reader was replaced before. Keep it for the commission; "
-                          "to replace this voter's current card, insert that card or confirm it is not "
-                          "handed back.",
-    Refusal.UNKNOWN_TOKEN: "The handed-back card was not issued at this polling station.",
-    Refusal.NOT_THEIR_CARD: "The card in the reader is not the card this voter holds: nothing was changed.",
-    Refusal.CARD_UNLINKED: "This voter's card was issued before this station was updated, so its token cannot be "
-                           "revoked: the old card is needed to replace it.",
+    r: text_of(f"replace.{r.value}")
+    for r in (Refusal.NO_CARD_TO_REPLACE, Refusal.NOT_CHECKED_IN, Refusal.UNKNOWN_VOTER, Refusal.ALREADY_COUNTED,
+              Refusal.CARD_REVOKED, Refusal.UNKNOWN_TOKEN, Refusal.NOT_THEIR_CARD, Refusal.CARD_UNLINKED)
 }
 
 
@@ -253,10 +234,8 @@ CLEAR_FAILED: dict[ClearOutcome, str] = {
 }
 
 CAST_MESSAGES: dict[tuple[CastStatus, ClearOutcome], str] = {
-    (status, clear): head + ("" if clear is ClearOutcome.CLEARED else CLEAR_FAILED[clear])
-    for status, head in ((CastStatus.ACCEPTED, "Ballot counted."),
-                         (CastStatus.ALREADY_COUNTED, "This ballot was already counted: nothing was added."))
-    for clear in ClearOutcome
+    (status, clear): text_of(f"cast.{status.value}.{clear.value}")
+    for status in (CastStatus.ACCEPTED, CastStatus.ALREADY_COUNTED) for clear in ClearOutcome
 }
 
 class CancelStatus(str, Enum):
