@@ -3,7 +3,8 @@ against a real commission server (`sailau commission serve` in its own uvicorn
 process on a free loopback port, SQLite): accepted, then unchanged on a second
 send; unreachable while the server is down (the signed files stay on disk byte
 for byte, the clerk reads "send again later") and accepted once it is back;
-refused by name when the server's registry does not enrol this station's key;
+refused by name when the server's registry does not enrol this station's key
+or the server holds another election;
 no address; nothing to send before the close."""
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Setups:
     rig: Rig  # the clerk-app precinct, in an election whose registry root the commission trusts
     enrolled: Path  # a commission set-up enrolling this station's key
     foreign: Path  # one whose registry enrols another key for this precinct
+    other_election: Path  # a set-up of another election (another definition fingerprint)
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +75,20 @@ def setups(tmp_path_factory) -> Setups:
         registry = build_registry(election.id, election.fingerprint_hex, [(PRECINCT, _pub(station_key))],
                                   {PRECINCT: [_pub(TERMINAL_KEY)]})
         write_registry(sign_registry(registry, ROOT_KEY), d / "stations.json")
+    # another election: the same definition under another registry root, so another fingerprint
+    other = base / "other_election"
+    other.mkdir()
+    other_root = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x55" * 32)
+    write_election(rig().election.model_copy(update={"registry_root_key": _pub(other_root).hex()}),
+                   other / "election.json")
+    other_election = load_election(other / "election.json")
+    assert other_election.fingerprint != election.fingerprint
+    registry = build_registry(other_election.id, other_election.fingerprint_hex, [(PRECINCT, _pub(STATION_KEY))],
+                              {PRECINCT: [_pub(TERMINAL_KEY)]})
+    write_registry(sign_registry(registry, other_root), other / "stations.json")
     station_rig = Rig(election, ELECTION_KEY, rig().shares, TERMINAL_KEY, STATION_KEY, CARD_MASTER_KEY, PRECINCT,
                       list(IINS))
-    return Setups(station_rig, base / "enrolled", base / "foreign")
+    return Setups(station_rig, base / "enrolled", base / "foreign", other)
 
 
 @pytest.fixture
@@ -178,17 +191,22 @@ def test_unreachable_keeps_the_files_and_says_send_later_then_the_same_files_go(
     assert digests(out) == before
 
 
-def test_a_commission_that_does_not_enrol_this_station_refuses_by_name(server, setups: Setups, closed) -> None:
+@pytest.mark.parametrize(("setup", "reason"), [("foreign", "unknown_station"), ("other_election", "election")])
+def test_a_commission_that_cannot_take_this_station_refuses_by_name(server, setups: Setups, closed, setup: str,
+                                                                    reason: str) -> None:
+    """A registry that does not enrol this station's key, or a set-up of another election:
+    refused by the name `commission import` uses, the file kept as it is."""
     station, out = closed
-    url, _ = server(setups.foreign)
+    url, _ = server(getattr(setups, setup))
+    before = digests(out)
     step = desk_for(station, out, commission_url=url).send()
     protocol = step.sent[0]
     assert protocol.outcome is Outcome.REFUSED
     assert protocol.note.code == "send.refused" and protocol.note.severity == "error"
-    reason = protocol.note.fields["reason"]
-    assert reason and reason != "refused"  # the commission's own refusal name
+    assert protocol.note.fields["reason"] == reason
     assert f"refused by the commission ({reason})" in render(protocol.note)
     assert step.note is not None and step.note.severity == "error"
+    assert digests(out) == before
 
 
 def test_no_address_and_nothing_to_send_are_said_plainly(setups: Setups, tmp_path: Path, monkeypatch) -> None:
