@@ -80,6 +80,7 @@ class ClerkApp(App[None]):
         language: str = "kk",
         out_dir: str | Path | None = None,
         watch: Watch | None = None,
+        commission_url: str | None = None,
     ) -> None:
         super().__init__()
         if language not in LANGUAGES:
@@ -89,7 +90,7 @@ class ClerkApp(App[None]):
         self.precinct = station.precinct
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.desk = ClerkDesk(station, transport_opener(transport), terminal_keys=terminal_keys,
-                              out_dir=self.out_dir)
+                              out_dir=self.out_dir, commission_url=commission_url)
         self.language = language
         self._watch = watch
         self._stop_watch: Callable[[], None] | None = None
@@ -342,3 +343,14 @@ class ClerkApp(App[None]):
             self.screen.step_done(step)
         elif step.note is not None:
             self.notify(step.note.render(self.t), severity="error")
+
+    # -- sending to the commission ---------------------------------------------------------------
+
+    def on_protocol_screen_send(self, _message: ProtocolScreen.Send) -> None:
+        if isinstance(self.screen, ProtocolScreen):
+            self.screen.step_done(DeskStep(Note("send.sending", "info")))
+        self._run(self.desk.send, self._sent)
+
+    def _sent(self, step: DeskStep) -> None:
+        if isinstance(self.screen, ProtocolScreen):
+            self.screen.step_done(step)

@@ -18,6 +18,8 @@ simulator and the tests all drive this one object:
 - the cancel and replace flows' decisions (cancel only while the offered card is
   still in; replace with the old card only when one is in the reader);
 - share entry at close of polls (each share checked as it is entered);
+- sending the signed files to the commission (`send`, over `submit.py`): the file
+  on disk stays the record, so a send that found nobody is simply done again later;
 - what the clerk should read, as data: a `messages.Note` (a catalogue code, its
   fields and a severity), never a rendered string. `note_for_error` is the one
   mapping from what a station call raised to a note; the raw error of anything
@@ -39,6 +41,7 @@ not an `Exception` (the simulator's `StationCrash`, a KeyboardInterrupt) passes.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -53,7 +56,9 @@ from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
 from sailau.smartcard.transport import Transport
 
-from . import audit, oplog, pollbook, store
+import httpx
+
+from . import audit, oplog, pollbook, store, submit
 from .close import ClosingResult, ProtocolRefused, ShareRefusal, ShareRefused, check_share
 from .iin import InvalidIIN
 from .messages import TEXTS, Note
@@ -93,6 +98,7 @@ __all__ = [
     "DeskStep",
     "DeskView",
     "EnteredShare",
+    "SentFile",
     "Reader",
     "note_for_cancel",
     "note_for_cast",
@@ -100,6 +106,7 @@ __all__ = [
     "note_for_issue",
     "note_for_replace",
     "note_for_storage",
+    "note_for_submit",
     "transport_opener",
 ]
 
@@ -221,6 +228,23 @@ def note_for_replace(result: ReplaceResult) -> Note:
     return Note("replaced.returned", "ok", fields)
 
 
+#: submit.Outcome -> the severity of its note (the code is `send.<outcome>`)
+_SENT_SEVERITY = {submit.Outcome.ACCEPTED: "ok", submit.Outcome.UNCHANGED: "ok", submit.Outcome.CONFLICT: "warn",
+                  submit.Outcome.REFUSED: "error", submit.Outcome.UNREACHABLE: "warn"}
+
+
+def note_for_submit(result: submit.SubmitResult) -> Note:
+    """One file sent to the commission: its status by `submit.Outcome`, the refusal's name
+    (the one `commission import` uses) as a field. The commission's own explanation of a
+    refusal is shown as detail; why nobody answered (a raw connection error) is not: it
+    goes to the operator log."""
+    fields: dict[str, Any] = {"file": result.path.name}
+    if result.outcome is submit.Outcome.REFUSED:
+        fields["reason"] = result.reason or "refused"
+        return Note("send.refused", "error", fields, detail=result.message)
+    return Note(f"send.{result.outcome.value}", _SENT_SEVERITY[result.outcome], fields)
+
+
 #: the share refusal -> its severity (a duplicate is a slip, the rest a wrong paper)
 def _share_refused(refused: ShareRefused, threshold: int | None) -> Note:
     severity = "warn" if refused.reason is ShareRefusal.DUPLICATE else "error"
@@ -286,14 +310,28 @@ class DeskStep:
     closing: ClosingResult | None = None  # close_polls
     audit: tuple[list[audit.AuditEvent], audit.ChainReport] | None = None  # read_audit
     share: EnteredShare | None = None  # enter_share: the share added
+    sent: tuple[SentFile, ...] = ()  # send: one status per signed file, in the order sent
+
+
+@dataclass(frozen=True)
+class SentFile:
+    """One signed file `send` offered the commission: its outcome and what the clerk reads."""
+
+    path: Path
+    outcome: submit.Outcome
+    note: Note
 
 
 class ClerkDesk:
     """The registration table over one `Station` and one reader slot (see the module doc)."""
 
     def __init__(self, station: Station, open_card: CardOpener, *, terminal_keys: Iterable[TerminalKey] = (),
-                 out_dir: str | Path | None = None) -> None:
+                 out_dir: str | Path | None = None, commission_url: str | None = None,
+                 send_attempts: int = 5) -> None:
         self.station = station
+        #: where `send` submits (None: not set; the clerk is told so)
+        self.commission_url = commission_url or None
+        self._send_attempts = send_attempts
         self.election = station.election
         self.precinct = station.precinct
         self.terminal_keys: list[TerminalKey] = list(terminal_keys)
@@ -671,3 +709,46 @@ class ClerkDesk:
             closing, failed = self._call(lambda: self.station.close_polls(entries, self.out_dir), "close polls")
             self._reload()
             return DeskStep(failed, closing=closing)
+
+    # -- sending to the commission ----------------------------------------------------------------------
+
+    #: the environment variable the commission's address is read from when none is given
+    URL_ENV = "SAILAU_COMMISSION_URL"
+
+    def signed_files(self) -> list[Path]:
+        """The signed files this station has to send, from its protocol folder: the
+        protocol (`protocol.json`, written at close) and any signed turnout reports put
+        there as `turnout-HH.json` (`sailau station turnout --out`; the app itself writes
+        none). Only what exists; the kind of each is checked again by `submit`."""
+        if self.out_dir is None:
+            return []
+        protocol = self.out_dir / "protocol.json"
+        turnout = sorted(p for p in self.out_dir.glob("turnout-*.json") if p.is_file())
+        return ([protocol] if protocol.is_file() else []) + turnout
+
+    def send(self, url: str | None = None) -> DeskStep:
+        """Submit the signed files to the commission at `url` (else the desk's
+        `commission_url`, else `$SAILAU_COMMISSION_URL`) with `submit.submit_file`'s
+        retries: one `SentFile` per file, the step's note the worst of them. The files
+        are only read, never changed, so sending again is always safe (the commission
+        answers "unchanged"). Blocks up to the retries' waits; holds no desk lock, so
+        the reader and the screens go on meanwhile."""
+        url = url or self.commission_url or os.environ.get(self.URL_ENV) or None
+        if url is None:
+            return DeskStep(Note("send.no_address", "warn"))
+        files = self.signed_files()
+        if not any(p.name == "protocol.json" for p in files):
+            return DeskStep(Note("send.nothing", "warn"))
+        sent: list[SentFile] = []
+        try:
+            with httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0)) as client:
+                for path in files:
+                    result = submit.submit_file(client, url, path, attempts=self._send_attempts)
+                    if result.outcome is submit.Outcome.UNREACHABLE:
+                        oplog.log.warning("send %s to the commission: no answer (%s)", path.name, result.message)
+                    sent.append(SentFile(path, result.outcome, note_for_submit(result)))
+        except Exception as exc:  # a bad address (no scheme...), anything unexpected: logged, named plainly
+            return DeskStep(note_for_error(exc, what="send to commission"), sent=tuple(sent))
+        rank = ("ok", "info", "warn", "error")
+        worst = max((s.note for s in sent), key=lambda n: rank.index(n.severity))
+        return DeskStep(worst, sent=tuple(sent))

@@ -18,6 +18,8 @@ the context in front, so the same refusal reads right where it happens:
 - ``storage.<operation>.<recorded>`` and ``cause.<problem>``: what a storage failure
   did (`StationOperation`, `Recorded`, `StorageProblem` values);
 - ``share.<refusal>``: a share refused at entry (`close.ShareRefusal` values);
+- ``send.<outcome>``: a signed file sent to the commission (`submit.Outcome`
+  values: ``send.accepted``, ``send.refused`` with the refusal name as ``reason``...);
 - plain names for the rest (``checked_in``, ``need_voter``, ``unexpected.card``...).
 
 This module is the one source of the clerk's texts: the station's English
@@ -194,6 +196,18 @@ TEXTS: dict[str, str] = {
                           "log."),
     "cause.unavailable": N_("Cause: the station's database cannot be reached. Details are in the operator log."),
     "cause.failed": N_("Cause: a database error. Details are in the operator log."),
+    # -- sending the signed files to the commission, by submit.Outcome (per file) -------------------------------
+    "send.accepted": N_("{file}: accepted by the commission."),
+    "send.unchanged": N_("{file}: the commission already had this file. Nothing more to do."),
+    "send.conflict": N_("{file}: received, but the commission holds another signed file for this precinct; neither "
+                        "counts until the commission decides. Call the commission."),
+    "send.refused": N_("{file}: refused by the commission ({reason}). The file is kept as it is; call the commission."),
+    "send.unreachable": N_("{file}: the commission did not answer. The signed file is kept on this station unchanged: "
+                           "send again later."),
+    "send.sending": N_("Sending to the commission..."),
+    "send.no_address": N_("No commission address is set, so nothing can be sent. Start the app with "
+                          "--commission-url (or set SAILAU_COMMISSION_URL); the signed files stay on this station."),
+    "send.nothing": N_("There is no signed protocol to send yet: close the polls first."),
     # -- the unexpected: the raw error is in the operator log ------------------------------------------------------
     "unexpected.card": N_("Something went wrong with this card; details are in the operator log. Insert it again: "
                           "the station finishes the job, and a ballot is never counted twice."),

@@ -607,7 +607,12 @@ class CloseScreen(ClerkScreen):
 
 
 class ProtocolScreen(ClerkScreen):
-    """The signed precinct protocol: counts, totals per contest, signature, files."""
+    """The signed precinct protocol: counts, totals per contest, signature, files, and
+    "Send to commission" (the desk's `send`, in a worker): one status line per file
+    sent. Sending again is always safe: the files on disk are never changed."""
+
+    class Send(Message):
+        """Send the signed files to the commission (the desk knows the address)."""
 
     def __init__(self, result: ClosingResult, out_dir: Path | None) -> None:
         super().__init__(name="protocol")
@@ -620,6 +625,9 @@ class ProtocolScreen(ClerkScreen):
             yield Static("", id="protocol-counts")
             yield Vertical(id="contests")
             yield Static("", id="protocol-signature")
+            yield TrButton(N_("Send to commission"), id="send")
+            yield NoteView(id="send-note")
+            yield Vertical(id="sent")
         yield self.hints()
 
     def on_mount(self) -> None:
@@ -667,6 +675,17 @@ class ProtocolScreen(ClerkScreen):
                     continue
                 sig.append(f"  {t(label)}: {self._shown_path(path)}")
         self.query_one("#protocol-signature", Static).update("\n".join(sig))
+
+    def on_button_pressed(self, event: TrButton.Pressed) -> None:
+        if event.button.id == "send":
+            self.post_message(self.Send())
+
+    def step_done(self, step: DeskStep) -> None:
+        """Sending: the step's note (working, no address, nothing to send), then one line per file."""
+        self.query_one("#send-note", NoteView).show(None if step.sent else step.note)
+        box = self.query_one("#sent", Vertical)
+        box.remove_children()
+        box.mount_all([NoteView(sent.note) for sent in step.sent])
 
     def _shown_path(self, path: Path) -> str:
         try:

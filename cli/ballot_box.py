@@ -40,10 +40,14 @@ from .options import db_url_option, read_card_master_key
               help="Directory for the protocol files at close of polls (default: ./protocol-<precinct>).")
 @click.option("--lang", "language", type=click.Choice(["kk", "ru", "en"]), default="kk", show_default=True,
               help="Starting UI language (F2 switches).")
+@click.option("--commission-url", "commission_url", envvar="SAILAU_COMMISSION_URL", default=None, metavar="URL",
+              help="The commission server the protocol screen's \"Send to commission\" submits to "
+                   "(e.g. https://tik-7.example.kz); also $SAILAU_COMMISSION_URL. Optional: without it "
+                   "the files stay in --out for `sailau station submit`.")
 @log_options("sailau-operator.log next to a SQLite station database, else in the working folder")
 def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | None, station_key_path: Path,
                master_key_path: Path, terminal_keys: tuple[Path, ...], out_dir: Path | None, language: str,
-               operator_log: Path | None, log_level: str | None) -> None:
+               commission_url: str | None, operator_log: Path | None, log_level: str | None) -> None:
     """Run the clerk app: open polls, check voters in, issue and cast cards, close polls."""
     from sailau.ballot_box import oplog
     from sailau.ballot_box.app import ClerkApp
@@ -99,7 +103,7 @@ def ballot_box(election_path: Path, db_url: str, reader: str, precinct: int | No
         db.close()
         raise click.ClickException(str(exc)) from None
     app = ClerkApp(station, PcscTransport(resolved), terminal_keys=terminals, language=language,
-                   out_dir=out_dir, watch=watch)
+                   out_dir=out_dir, watch=watch, commission_url=commission_url)
     try:
         app.run()
     finally:

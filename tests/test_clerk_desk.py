@@ -57,6 +57,7 @@ from sailau.ballot_box.station import (
 )
 from sailau.ballot_box.refusal import CARD_REFUSALS, Refusal
 from sailau.ballot_box.store import WrongPollsState
+from sailau.ballot_box.submit import Outcome, SubmitResult
 from sailau.election.shares import ShareError
 from sailau.smartcard.apdu import CardState
 from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
@@ -305,6 +306,8 @@ def _every_note() -> list[Note]:
     finally:
         logging.getLogger(oplog.LOGGER_NAME).disabled = False
     notes += [desk_module._share_refused(ShareRefused(r, 1, "x", k=3), 2) for r in ShareRefusal]
+    notes += [desk_module.note_for_submit(SubmitResult(Path("protocol.json"), outcome, "x", reason))
+              for outcome in Outcome for reason in (None, "signature")]
     return notes
 
 
@@ -343,11 +346,12 @@ def test_the_catalogue_has_no_unused_code() -> None:
 # --- the UI boundary ------------------------------------------------------------------------------
 
 #: modules a screen or widget must not use at run time (annotations only, under TYPE_CHECKING)
-STORAGE_MODULES = {"station", "store", "db", "audit", "pollbook", "close", "desk", "outputs", "models",
+STORAGE_MODULES = {"station", "store", "db", "audit", "pollbook", "close", "desk", "outputs", "models", "submit", "httpx",
                    "sailau.election.shares", "sailau.election.crypto", "sailau.ballot_box.station"}
 #: names a screen or widget must not touch: the station, its storage, the desk's operations, file readers
 FORBIDDEN = {"station", "db", "desk", "counters_now", "selected_voter", "read_share_file", "load_verify_key",
-             "check_share", "parse_mnemonic", "read_events", "verify_db", "open", "read_text", "read_bytes"}
+             "check_share", "parse_mnemonic", "read_events", "verify_db", "open", "read_text", "read_bytes",
+             "submit_file", "signed_files"}
 
 
 def _runtime_nodes(tree: ast.Module) -> list[ast.AST]:
