@@ -671,8 +671,6 @@ class ProtocolScreen(ClerkScreen):
             sig.append(t(N_("Files written:")))
             for label, path in ((N_("protocol (JSON)"), files.protocol), (N_("NIST SP 1500-100 (JSON)"), files.nist),
                                 (N_("printable PDF with QR code"), files.pdf), (N_("receipt codes"), files.receipts)):
-                if path is None:  # no NIST export for presidential and referendum contests yet
-                    continue
                 sig.append(f"  {t(label)}: {self._shown_path(path)}")
         self.query_one("#protocol-signature", Static).update("\n".join(sig))
 
