@@ -89,7 +89,6 @@ tools).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +97,9 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from . import canonical as _canonical
 from . import filekind, jsonfile
+from .canonical import CanonicalJSONError
 from .crypto import (
     KEY_ID_LEN,
     SIGNATURE_LEN,
@@ -431,20 +432,13 @@ class ProtocolTotals:
 
 
 def canonical_json(data: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8; refuses floats (counts are integers)."""
-    _no_floats(data)
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-
-
-def _no_floats(value: Any) -> None:
-    if isinstance(value, float):
-        raise ProtocolFormatError(f"canonical JSON holds integers only, got {value!r}")
-    if isinstance(value, dict):
-        for v in value.values():
-            _no_floats(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _no_floats(v)
+    """The canonical bytes (election/canonical.py: sorted keys, no whitespace, UTF-8,
+    integers only); a float is refused as a `ProtocolFormatError`, the error protocol
+    callers see."""
+    try:
+        return _canonical.canonical_json(data)
+    except CanonicalJSONError as e:
+        raise ProtocolFormatError(str(e)) from None
 
 
 def parse_strict_json(raw: bytes) -> Any:
