@@ -246,41 +246,29 @@ def _write_new(path: Path, data: bytes, secret: str | None = None) -> None:
         os.fsync(f.fileno())
 
 
-def _load_private(path: Path, kind: type[_K], what: str) -> _K:
-    data = _read(path, secret=f"{what} private key")
+def _load_key(path: Path, kind: type[_K], what: str, side: str) -> _K:
+    """A key of `kind` from a PEM file or 32 raw bytes; `side` is "private" or "public"
+    (a private key file is read as a secret: its bytes never reach an error text)."""
+    data = _read(path, secret=f"{what} private key") if side == "private" else _read(path)
     if data.lstrip().startswith(b"-----BEGIN"):
         try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except TypeError:
+            if side == "private":
+                key = serialization.load_pem_private_key(data, password=None)
+            else:
+                key = serialization.load_pem_public_key(data)
+        except TypeError:  # only the private loader: a password-protected PEM
             raise KeyFileError(f"{path}: {what} private key is encrypted; expected an unencrypted PEM") from None
         except (ValueError, UnsupportedAlgorithm) as e:
-            raise KeyFileError(f"{path}: not a readable PEM private key ({e})") from None
+            raise KeyFileError(f"{path}: not a readable PEM {side} key ({e})") from None
     elif len(data) == 32:
-        key = kind.from_private_bytes(data)  # type: ignore[attr-defined]
+        raw = kind.from_private_bytes if side == "private" else kind.from_public_bytes  # type: ignore[attr-defined]
+        key = raw(data)
     else:
         raise KeyFileError(
-            f"{path}: expected a PEM {what} private key or 32 raw bytes, got {len(data)} bytes"
+            f"{path}: expected a PEM {what} {side} key or 32 raw bytes, got {len(data)} bytes"
         )
     if not isinstance(key, kind):
-        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected an {what} private key")
-    return key
-
-
-def _load_public(path: Path, kind: type[_K], what: str) -> _K:
-    data = _read(path)
-    if data.lstrip().startswith(b"-----BEGIN"):
-        try:
-            key = serialization.load_pem_public_key(data)
-        except (ValueError, UnsupportedAlgorithm) as e:
-            raise KeyFileError(f"{path}: not a readable PEM public key ({e})") from None
-    elif len(data) == 32:
-        key = kind.from_public_bytes(data)  # type: ignore[attr-defined]
-    else:
-        raise KeyFileError(
-            f"{path}: expected a PEM {what} public key or 32 raw bytes, got {len(data)} bytes"
-        )
-    if not isinstance(key, kind):
-        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected an {what} public key")
+        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected an {what} {side} key")
     return key
 
 
@@ -306,11 +294,11 @@ def save_verify_key(path: str | os.PathLike[str], public_key: ed25519.Ed25519Pub
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> ed25519.Ed25519PrivateKey:
-    return _load_private(Path(path), ed25519.Ed25519PrivateKey, "Ed25519")
+    return _load_key(Path(path), ed25519.Ed25519PrivateKey, "Ed25519", "private")
 
 
 def load_verify_key(path: str | os.PathLike[str]) -> ed25519.Ed25519PublicKey:
-    return _load_public(Path(path), ed25519.Ed25519PublicKey, "Ed25519")
+    return _load_key(Path(path), ed25519.Ed25519PublicKey, "Ed25519", "public")
 
 
 def save_election_public_key(
@@ -320,4 +308,4 @@ def save_election_public_key(
 
 
 def load_election_public_key(path: str | os.PathLike[str]) -> x25519.X25519PublicKey:
-    return _load_public(Path(path), x25519.X25519PublicKey, "X25519 election")
+    return _load_key(Path(path), x25519.X25519PublicKey, "X25519 election", "public")

@@ -231,6 +231,14 @@ class ContestResult:
         }
 
 
+def _find_contest(contests: Iterable[ContestResult], contest_id: str, where: str) -> ContestResult:
+    """The contest named `contest_id`; KeyError naming `where` when it is not there."""
+    for c in contests:
+        if c.contest_id == contest_id:
+            return c
+    raise KeyError(f"contest {contest_id!r} is not in {where}")
+
+
 def _sorted_contests(contests: Iterable[ContestResult]) -> tuple[ContestResult, ...]:
     contests = tuple(contests)
     for c in contests:
@@ -317,10 +325,7 @@ class Protocol:
                 _require_count(f"contest {c.contest_id!r}: {name}", getattr(c, name))
 
     def contest(self, contest_id: str) -> ContestResult:
-        for c in self.contests:
-            if c.contest_id == contest_id:
-                return c
-        raise KeyError(f"contest {contest_id!r} is not in the protocol of precinct {self.precinct}")
+        return _find_contest(self.contests, contest_id, f"the protocol of precinct {self.precinct}")
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -408,10 +413,7 @@ class ProtocolTotals:
         object.__setattr__(self, "contest_ballots", dict(sorted(self.contest_ballots.items())))
 
     def contest(self, contest_id: str) -> ContestResult:
-        for c in self.contests:
-            if c.contest_id == contest_id:
-                return c
-        raise KeyError(f"contest {contest_id!r} is not in these totals")
+        return _find_contest(self.contests, contest_id, "these totals")
 
     def to_data(self) -> dict[str, Any]:
         return {
