@@ -97,15 +97,11 @@ class ElectionKeyPair:
 
 
 def x25519_public_bytes(public_key: x25519.X25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return _raw_public_bytes(public_key)
 
 
 def election_public_key_from_bytes(raw: bytes) -> x25519.X25519PublicKey:
-    if len(raw) != X25519_KEY_LEN:
-        raise KeyFormatError(
-            f"election public key must be {X25519_KEY_LEN} raw bytes, got {len(raw)}"
-        )
-    return x25519.X25519PublicKey.from_public_bytes(raw)
+    return _public_key_from_raw(x25519.X25519PublicKey, raw, X25519_KEY_LEN, "election")
 
 
 def election_private_key_from_bytes(raw: bytes) -> x25519.X25519PrivateKey:
@@ -161,15 +157,25 @@ def generate_signing_key() -> ed25519.Ed25519PrivateKey:
 
 
 def ed25519_public_bytes(public_key: ed25519.Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return _raw_public_bytes(public_key)
 
 
 def verify_key_from_bytes(raw: bytes) -> ed25519.Ed25519PublicKey:
-    if len(raw) != ED25519_PUBLIC_KEY_LEN:
-        raise KeyFormatError(
-            f"Ed25519 public key must be {ED25519_PUBLIC_KEY_LEN} raw bytes, got {len(raw)}"
-        )
-    return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+    return _public_key_from_raw(ed25519.Ed25519PublicKey, raw, ED25519_PUBLIC_KEY_LEN, "Ed25519")
+
+
+def _raw_public_bytes(public_key: x25519.X25519PublicKey | ed25519.Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+_K = TypeVar("_K")
+
+
+def _public_key_from_raw(kind: type[_K], raw: bytes, length: int, what: str) -> _K:
+    """A public key of `kind` from exactly `length` raw bytes; else KeyFormatError."""
+    if len(raw) != length:
+        raise KeyFormatError(f"{what} public key must be {length} raw bytes, got {len(raw)}")
+    return kind.from_public_bytes(raw)  # type: ignore[attr-defined]
 
 
 def key_id(public_key: ed25519.Ed25519PublicKey | bytes) -> bytes:
@@ -201,8 +207,6 @@ def verify_signature(
 
 
 # --- key files ---------------------------------------------------------------
-
-_K = TypeVar("_K")
 
 
 def _read(path: Path, secret: str | None = None) -> bytes:
