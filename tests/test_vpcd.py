@@ -193,22 +193,27 @@ def test_reconnects_when_pcscd_drops_the_connection(bridge, fake, events):
     assert fake.transact(bytes([CTRL_ATR])) == ATR
 
 
-def test_torn_write_pulls_the_card_and_keeps_it_consistent(bridge, fake, card, events):
-    assert _next_kind(events) == "inserted"
-    fake.send(bytes([CTRL_ON]))
-    assert fake.transact(SELECT) == OK
-    # Make the card ISSUED directly in its store (ISSUE needs a proof,
-    # covered over PC/SC in test_pcsc.py), then tear the WRITE BALLOT.
+def _tear_a_write(fake, card) -> None:
+    """Power the card on, make it ISSUED directly in its store (ISSUE needs a proof,
+    covered over PC/SC in test_pcsc.py), then tear a WRITE BALLOT: the card answers
+    nothing and the bridge closes the connection."""
     from dataclasses import replace
 
     from sailau.smartcard.apdu import CardState
 
+    fake.send(bytes([CTRL_ON]))
+    assert fake.transact(SELECT) == OK
     card.store.save(replace(card.store.peek(), state=CardState.ISSUED, issue_block=b"issue"))
     fake.send(bytes([CTRL_RESET]))
     assert fake.transact(SELECT) == OK
     card.tear_after_bytes = 3
     fake.send(bytes((0x80, 0x20, 0x00, 0x00, 4)) + b"vote")
-    fake.expect_closed()  # no response: the card lost power
+    fake.expect_closed()
+
+
+def test_torn_write_pulls_the_card_and_keeps_it_consistent(bridge, fake, card, events):
+    assert _next_kind(events) == "inserted"
+    _tear_a_write(fake, card)  # no response: the card lost power
     assert _next_kind(events) == "power-lost"
     assert not bridge.wants_inserted  # stays out until reinserted
     bridge.insert()
@@ -247,18 +252,7 @@ def test_a_torn_card_comes_back_by_itself_when_the_bridge_is_told_to(card, fake,
     try:
         fake.accept()
         assert _next_kind(events) == "inserted"
-        fake.send(bytes([CTRL_ON]))
-        assert fake.transact(SELECT) == OK
-        from dataclasses import replace
-
-        from sailau.smartcard.apdu import CardState
-
-        card.store.save(replace(card.store.peek(), state=CardState.ISSUED, issue_block=b"issue"))
-        fake.send(bytes([CTRL_RESET]))
-        assert fake.transact(SELECT) == OK
-        card.tear_after_bytes = 3
-        fake.send(bytes((0x80, 0x20, 0x00, 0x00, 4)) + b"vote")
-        fake.expect_closed()
+        _tear_a_write(fake, card)
         assert _next_kind(events) == "power-lost"
         fake.accept()  # no insert() call: it reconnects on its own
         assert _next_kind(events) == "inserted"
