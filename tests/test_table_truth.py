@@ -57,6 +57,7 @@ from sailau.simulator.card_app import VirtualBallotCard
 from sailau.smartcard.apdu import CardState, Ins
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport
+from test_clerk_app import card_note, desk_note, insert, press, remove
 
 SIZE = (120, 40)
 RAW = ("Traceback", "OperationalError", "sqlite3", "psycopg", "[SQL", "INSERT INTO", "UPDATE ", "parameters")
@@ -66,31 +67,6 @@ def screen_text(app: ClerkApp) -> str:
     """Everything on the clerk's screen now, as plain text (from the app's own screenshot)."""
     svg = app.export_screenshot()
     return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
-
-
-def card_note(app: ClerkApp) -> str:
-    return "" if app.card_note is None else app.card_note.render(app.t)
-
-
-def desk_note(app: ClerkApp) -> str:
-    return "" if app.desk_note is None else app.desk_note.render(app.t)
-
-
-async def insert(pilot, desk, card, what: str, done) -> None:
-    desk.slot.insert(card)
-    await settle(pilot, lambda: desk.app.card_busy == 0 and done(), what)
-
-
-async def remove(pilot, desk) -> None:
-    desk.slot.remove()
-    await settle(pilot, lambda: not desk.app.card_present, "card removed")
-
-
-async def press(pilot, selector: str) -> None:
-    pilot.app.screen.query_one(selector, Button).press()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()  # the desk operation the button starts
-    await pilot.pause()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import queue
 import socket
 import struct
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +23,7 @@ from sailau.simulator.vpcd import (
     BridgeEvent,
     VpcdBridge,
 )
-from sailau.smartcard.apdu import AID
+from sailau.smartcard.apdu import AID, CardState
 
 SELECT = bytes((0x00, 0xA4, 0x04, 0x00, len(AID))) + AID
 SELECT_STATUS = SELECT + b"\x00"  # SELECT answering state, serial and counter
@@ -197,10 +198,6 @@ def _tear_a_write(fake, card) -> None:
     """Power the card on, make it ISSUED directly in its store (ISSUE needs a proof,
     covered over PC/SC in test_pcsc.py), then tear a WRITE BALLOT: the card answers
     nothing and the bridge closes the connection."""
-    from dataclasses import replace
-
-    from sailau.smartcard.apdu import CardState
-
     fake.send(bytes([CTRL_ON]))
     assert fake.transact(SELECT) == OK
     card.store.save(replace(card.store.peek(), state=CardState.ISSUED, issue_block=b"issue"))
