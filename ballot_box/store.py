@@ -722,14 +722,3 @@ def counters(db: StationDB) -> ProtocolCounters:
         revoked=by_state.get(TokenState.REVOKED.value, 0),
     )
 
-
-# --- compatibility: removed when the clerk's desk (issue 12) is merged ------------------
-# ballot_box/app.py keys its replacement texts by these old member names of
-# ReplaceOutcome; they are Refusal values now (the names are plain attributes, not
-# members: iterating ReplaceOutcome gives REPLACED and REPLACED_REVOKED only).
-for _old, _refusal in {"NO_CARD": Refusal.NO_CARD_TO_REPLACE, "NOT_CHECKED_IN": Refusal.NOT_CHECKED_IN,
-                       "UNKNOWN_VOTER": Refusal.UNKNOWN_VOTER, "CARD_COUNTED": Refusal.ALREADY_COUNTED,
-                       "CARD_REVOKED": Refusal.CARD_REVOKED, "OLD_CARD_UNKNOWN": Refusal.UNKNOWN_TOKEN,
-                       "NOT_THEIR_CARD": Refusal.NOT_THEIR_CARD, "UNLINKED": Refusal.CARD_UNLINKED}.items():
-    setattr(ReplaceOutcome, _old, _refusal)
-del _old, _refusal

@@ -10,7 +10,9 @@ destination the member brings (`--member-dir`, e.g. their removable medium).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,6 +29,14 @@ def _member_dir_name(index: int) -> str:
     return f"member-{index}"
 
 
+def _out_option(help: str, directory: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--out: a file (parameter `out`) or, with `directory`, a folder (`out_dir`); required."""
+    if directory:
+        return click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+                            help=help)
+    return click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help=help)
+
+
 @click.group()
 def keys() -> None:
     """Generate the election key (split k-of-n), Ed25519 terminal/station keys and the card master key."""
@@ -36,14 +46,8 @@ def keys() -> None:
 @click.option("--k", "k", type=int, required=True, help="Shares needed to decrypt (threshold).")
 @click.option("--n", "n", type=int, required=True, help="Shares made, one per commission member (max 16).")
 @click.option("--election-id", required=True, help="Election identifier written into every share.")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Directory for the public key (created if missing); without --member-dir each share goes "
-         "into its own subdirectory member-I/ (mode 0700) here, to be handed to member I.",
-)
+@_out_option("Directory for the public key (created if missing); without --member-dir each share goes "
+             "into its own subdirectory member-I/ (mode 0700) here, to be handed to member I.", directory=True)
 @click.option(
     "--member-dir",
     "member_dirs",
@@ -131,13 +135,7 @@ def _signing_key_cmd(role: str) -> click.Command:
             f"the key id (first 8 bytes of SHA-256 of the public key). Never overwrites."
         ),
     )
-    @click.option(
-        "--out",
-        "out",
-        type=click.Path(dir_okay=False, path_type=Path),
-        required=True,
-        help="Private key file; the public key goes beside it with suffix .pub.",
-    )
+    @_out_option("Private key file; the public key goes beside it with suffix .pub.")
     def cmd(out: Path) -> None:
         _new_signing_key(out, role)
 
@@ -149,8 +147,7 @@ keys.add_command(_signing_key_cmd("station"))
 
 
 @keys.command("card-master")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="File for the key (hex text, mode 0600); never overwritten.")
+@_out_option("File for the key (hex text, mode 0600); never overwritten.")
 @click.option("--bytes", "length", type=click.Choice(["16", "24", "32"]), default="32", show_default=True,
               help="Key length: AES-128, -192 or -256 for the card-key diversification.")
 def card_master_cmd(out: Path, length: str) -> None:
@@ -196,13 +193,7 @@ def check_shares_cmd(public_key_path: Path, election_id: str | None, share_files
 
 
 @keys.command("registry-root")
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Private key file (mode 0600; keep it offline); the public key goes beside it with suffix .pub.",
-)
+@_out_option("Private key file (mode 0600; keep it offline); the public key goes beside it with suffix .pub.")
 def registry_root_cmd(out: Path) -> None:
     """Generate the registry root: the Ed25519 key that signs the precinct key
     registry (sailau registry sign) and the commission's conflict decisions.
@@ -224,9 +215,9 @@ def registry_root_cmd(out: Path) -> None:
 @click.option("--role", type=click.Choice(["chair", "deputy_chair", "secretary", "member"]), required=True,
               help="The member's role on the commission.")
 @click.option("--name", required=True, help="The member's full name, as printed on the protocol's wall copy.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="The member's own directory (created 0700; e.g. their removable medium): member.key (0600), "
-                   "member.pub and member.json (their entry for the members file) go there. Never overwritten.")
+@_out_option("The member's own directory (created 0700; e.g. their removable medium): member.key (0600), "
+             "member.pub and member.json (their entry for the members file) go there. Never overwritten.",
+             directory=True)
 def member_cmd(precinct: int, role: str, name: str, out_dir: Path) -> None:
     """Make a commission member's Ed25519 key at the key ceremony.
 

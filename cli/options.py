@@ -1,5 +1,6 @@
 """Options several `sailau` subcommands share: where the database URL comes from,
-and the secret files they read (the card master key).
+the secret files they read (the card master key), and reading the election
+definition a command is given (`read_election`).
 
 A database URL may hold a password (``postgresql+psycopg://USER:PASSWORD@HOST/DB``),
 and a command line is visible to every user of the machine (``ps``, /proc) and
@@ -33,12 +34,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from sailau.election import jsonfile, secretfile
+
+if TYPE_CHECKING:
+    from sailau.election.definition import Election
 
 DB_URL_ENV = "SAILAU_DB_URL"
 _SOURCE_KEY = "sailau.db_url_source"
@@ -221,3 +225,16 @@ def db_url_option(what: str = "station database", *, required: bool = True) -> C
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def read_election(path: Path) -> Election:
+    """The election definition at `path`; a definition that is refused, or a file that
+    cannot be read, is a plain error naming it (never a traceback)."""
+    from sailau.election.definition import DefinitionError, load_election
+
+    try:
+        return load_election(path)
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read ({exc.strerror})") from None

@@ -25,7 +25,6 @@ import click
 
 from sailau.ballot_box import audit
 from sailau.election import crypto, filekind
-from sailau.election.definition import DefinitionError, load_election
 from sailau.election.protocol import (
     ProtocolError,
     ProtocolFormatError,
@@ -38,6 +37,8 @@ from sailau.election.protocol import (
     verify_signed_protocol,
 )
 from sailau.election.receipts import ReceiptListError, read_receipt_list
+
+from .options import read_election
 
 
 @click.group()
@@ -91,12 +92,7 @@ def verify(path: Path, election_path: Path | None, station_key_path: Path | None
         problems.append(f"signature: {exc}")
     election = None
     if election_path is not None:
-        try:
-            election = load_election(election_path)
-        except DefinitionError as exc:
-            raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            raise click.ClickException(f"{election_path}: cannot read ({exc.strerror})") from None
+        election = read_election(election_path)
     p = signed.protocol
     notes: list[str] = []
     if registry_path is not None:
@@ -295,10 +291,7 @@ def wallcopy(path: Path, election_path: Path, lang: str, registry_path: Path | N
     if (registry_path is None) == (members_path is None):
         raise click.UsageError("give --registry or --members (where the commission's names come from)")
     signed, raw = _load_signed(path)
-    try:
-        election = load_election(election_path)
-    except DefinitionError as exc:
-        raise click.ClickException(str(exc)) from None
+    election = read_election(election_path)
     p = signed.protocol
     if registry_path is not None:
         from sailau.commission.registry import RegistryError, load_registry

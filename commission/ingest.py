@@ -33,6 +33,7 @@ from .conflicts import PrecinctStatus
 from .db import CommissionDB
 from .importer import _Importer
 from .registry import StationRegistry
+from .tasks import cancel_and_wait
 from .turnout import CheckedTurnout, check_turnout_file, store_turnout
 
 DEFAULT_BATCH = 1000
@@ -97,12 +98,7 @@ class Ingest:
         self._task = asyncio.get_running_loop().create_task(self._writer())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def submit_protocol(self, raw: bytes, source: str) -> Answer:
         checked = check_protocol_file(raw, source, self.election, self.registry)

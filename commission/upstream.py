@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import models
 from .db import CommissionDB
+from .tasks import cancel_and_wait
 
 log = logging.getLogger("sailau.commission.upstream")
 
@@ -103,12 +104,7 @@ class Forwarder:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout) as client:

@@ -3,10 +3,10 @@
 Sorted keys, no whitespace, UTF-8 (not \\u-escaped), integers only: a float has
 more than one text for one value, so it is refused (`CanonicalJSONError`), as are
 NaN and Infinity. Used for the audit chain's event hashes (ballot_box/audit.py) and
-equal, byte for byte, to what the results protocol, the key registry and the
-commission's decisions sign (`election.protocol.canonical_json`, which is to call
-this one once issue 15's protocol split lands; tests/test_canonical.py holds the two
-to the same bytes).
+for what the results protocol, the key registry and the commission's decisions
+sign: `election.protocol.canonical_json` calls this one and turns the float refusal
+into its `ProtocolFormatError` (tests/test_canonical.py holds the two to the same
+bytes).
 
 Invariant: the encoding of a value never changes. Audit logs and signatures on
 disk were made over these bytes; a change would break every one of them.

@@ -97,15 +97,11 @@ class ElectionKeyPair:
 
 
 def x25519_public_bytes(public_key: x25519.X25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return _raw_public_bytes(public_key)
 
 
 def election_public_key_from_bytes(raw: bytes) -> x25519.X25519PublicKey:
-    if len(raw) != X25519_KEY_LEN:
-        raise KeyFormatError(
-            f"election public key must be {X25519_KEY_LEN} raw bytes, got {len(raw)}"
-        )
-    return x25519.X25519PublicKey.from_public_bytes(raw)
+    return _public_key_from_raw(x25519.X25519PublicKey, raw, X25519_KEY_LEN, "election")
 
 
 def election_private_key_from_bytes(raw: bytes) -> x25519.X25519PrivateKey:
@@ -161,15 +157,25 @@ def generate_signing_key() -> ed25519.Ed25519PrivateKey:
 
 
 def ed25519_public_bytes(public_key: ed25519.Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return _raw_public_bytes(public_key)
 
 
 def verify_key_from_bytes(raw: bytes) -> ed25519.Ed25519PublicKey:
-    if len(raw) != ED25519_PUBLIC_KEY_LEN:
-        raise KeyFormatError(
-            f"Ed25519 public key must be {ED25519_PUBLIC_KEY_LEN} raw bytes, got {len(raw)}"
-        )
-    return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+    return _public_key_from_raw(ed25519.Ed25519PublicKey, raw, ED25519_PUBLIC_KEY_LEN, "Ed25519")
+
+
+def _raw_public_bytes(public_key: x25519.X25519PublicKey | ed25519.Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+_K = TypeVar("_K")
+
+
+def _public_key_from_raw(kind: type[_K], raw: bytes, length: int, what: str) -> _K:
+    """A public key of `kind` from exactly `length` raw bytes; else KeyFormatError."""
+    if len(raw) != length:
+        raise KeyFormatError(f"{what} public key must be {length} raw bytes, got {len(raw)}")
+    return kind.from_public_bytes(raw)  # type: ignore[attr-defined]
 
 
 def key_id(public_key: ed25519.Ed25519PublicKey | bytes) -> bytes:
@@ -201,8 +207,6 @@ def verify_signature(
 
 
 # --- key files ---------------------------------------------------------------
-
-_K = TypeVar("_K")
 
 
 def _read(path: Path, secret: str | None = None) -> bytes:
@@ -246,41 +250,29 @@ def _write_new(path: Path, data: bytes, secret: str | None = None) -> None:
         os.fsync(f.fileno())
 
 
-def _load_private(path: Path, kind: type[_K], what: str) -> _K:
-    data = _read(path, secret=f"{what} private key")
+def _load_key(path: Path, kind: type[_K], what: str, side: str) -> _K:
+    """A key of `kind` from a PEM file or 32 raw bytes; `side` is "private" or "public"
+    (a private key file is read as a secret: its bytes never reach an error text)."""
+    data = _read(path, secret=f"{what} private key") if side == "private" else _read(path)
     if data.lstrip().startswith(b"-----BEGIN"):
         try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except TypeError:
+            if side == "private":
+                key = serialization.load_pem_private_key(data, password=None)
+            else:
+                key = serialization.load_pem_public_key(data)
+        except TypeError:  # only the private loader: a password-protected PEM
             raise KeyFileError(f"{path}: {what} private key is encrypted; expected an unencrypted PEM") from None
         except (ValueError, UnsupportedAlgorithm) as e:
-            raise KeyFileError(f"{path}: not a readable PEM private key ({e})") from None
+            raise KeyFileError(f"{path}: not a readable PEM {side} key ({e})") from None
     elif len(data) == 32:
-        key = kind.from_private_bytes(data)  # type: ignore[attr-defined]
+        raw = kind.from_private_bytes if side == "private" else kind.from_public_bytes  # type: ignore[attr-defined]
+        key = raw(data)
     else:
         raise KeyFileError(
-            f"{path}: expected a PEM {what} private key or 32 raw bytes, got {len(data)} bytes"
+            f"{path}: expected a PEM {what} {side} key or 32 raw bytes, got {len(data)} bytes"
         )
     if not isinstance(key, kind):
-        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected an {what} private key")
-    return key
-
-
-def _load_public(path: Path, kind: type[_K], what: str) -> _K:
-    data = _read(path)
-    if data.lstrip().startswith(b"-----BEGIN"):
-        try:
-            key = serialization.load_pem_public_key(data)
-        except (ValueError, UnsupportedAlgorithm) as e:
-            raise KeyFileError(f"{path}: not a readable PEM public key ({e})") from None
-    elif len(data) == 32:
-        key = kind.from_public_bytes(data)  # type: ignore[attr-defined]
-    else:
-        raise KeyFileError(
-            f"{path}: expected a PEM {what} public key or 32 raw bytes, got {len(data)} bytes"
-        )
-    if not isinstance(key, kind):
-        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected an {what} public key")
+        raise KeyFileError(f"{path}: holds a {type(key).__name__}, expected an {what} {side} key")
     return key
 
 
@@ -306,11 +298,11 @@ def save_verify_key(path: str | os.PathLike[str], public_key: ed25519.Ed25519Pub
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> ed25519.Ed25519PrivateKey:
-    return _load_private(Path(path), ed25519.Ed25519PrivateKey, "Ed25519")
+    return _load_key(Path(path), ed25519.Ed25519PrivateKey, "Ed25519", "private")
 
 
 def load_verify_key(path: str | os.PathLike[str]) -> ed25519.Ed25519PublicKey:
-    return _load_public(Path(path), ed25519.Ed25519PublicKey, "Ed25519")
+    return _load_key(Path(path), ed25519.Ed25519PublicKey, "Ed25519", "public")
 
 
 def save_election_public_key(
@@ -320,4 +312,4 @@ def save_election_public_key(
 
 
 def load_election_public_key(path: str | os.PathLike[str]) -> x25519.X25519PublicKey:
-    return _load_public(Path(path), x25519.X25519PublicKey, "X25519 election")
+    return _load_key(Path(path), x25519.X25519PublicKey, "X25519 election", "public")

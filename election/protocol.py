@@ -89,7 +89,6 @@ tools).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +97,9 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from . import canonical as _canonical
 from . import filekind, jsonfile
+from .canonical import CanonicalJSONError
 from .crypto import (
     KEY_ID_LEN,
     SIGNATURE_LEN,
@@ -230,6 +231,14 @@ class ContestResult:
         }
 
 
+def _find_contest(contests: Iterable[ContestResult], contest_id: str, where: str) -> ContestResult:
+    """The contest named `contest_id`; KeyError naming `where` when it is not there."""
+    for c in contests:
+        if c.contest_id == contest_id:
+            return c
+    raise KeyError(f"contest {contest_id!r} is not in {where}")
+
+
 def _sorted_contests(contests: Iterable[ContestResult]) -> tuple[ContestResult, ...]:
     contests = tuple(contests)
     for c in contests:
@@ -316,10 +325,7 @@ class Protocol:
                 _require_count(f"contest {c.contest_id!r}: {name}", getattr(c, name))
 
     def contest(self, contest_id: str) -> ContestResult:
-        for c in self.contests:
-            if c.contest_id == contest_id:
-                return c
-        raise KeyError(f"contest {contest_id!r} is not in the protocol of precinct {self.precinct}")
+        return _find_contest(self.contests, contest_id, f"the protocol of precinct {self.precinct}")
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -407,10 +413,7 @@ class ProtocolTotals:
         object.__setattr__(self, "contest_ballots", dict(sorted(self.contest_ballots.items())))
 
     def contest(self, contest_id: str) -> ContestResult:
-        for c in self.contests:
-            if c.contest_id == contest_id:
-                return c
-        raise KeyError(f"contest {contest_id!r} is not in these totals")
+        return _find_contest(self.contests, contest_id, "these totals")
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -431,20 +434,13 @@ class ProtocolTotals:
 
 
 def canonical_json(data: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8; refuses floats (counts are integers)."""
-    _no_floats(data)
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-
-
-def _no_floats(value: Any) -> None:
-    if isinstance(value, float):
-        raise ProtocolFormatError(f"canonical JSON holds integers only, got {value!r}")
-    if isinstance(value, dict):
-        for v in value.values():
-            _no_floats(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _no_floats(v)
+    """The canonical bytes (election/canonical.py: sorted keys, no whitespace, UTF-8,
+    integers only); a float is refused as a `ProtocolFormatError`, the error protocol
+    callers see."""
+    try:
+        return _canonical.canonical_json(data)
+    except CanonicalJSONError as e:
+        raise ProtocolFormatError(str(e)) from None
 
 
 def parse_strict_json(raw: bytes) -> Any:

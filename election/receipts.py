@@ -218,11 +218,7 @@ class InclusionProof:
 
     @classmethod
     def from_data(cls, data: Any, subject: str = "this file") -> InclusionProof:
-        other = filekind.wrong_kind(data, filekind.RECEIPT_PROOF, subject)
-        if other is not None:
-            raise ReceiptListError(other)
-        if not isinstance(data, dict) or data.get("format") != PROOF_FORMAT or data.get("version") != PROOF_VERSION:
-            raise ReceiptListError(f"not a {PROOF_FORMAT} v{PROOF_VERSION} file")
+        _check_header(data, filekind.RECEIPT_PROOF, PROOF_FORMAT, PROOF_VERSION, subject)
         try:
             el, receipts = data["election"], data["receipts"]
             proof = cls(
@@ -356,11 +352,7 @@ class ReceiptList:
 
     @classmethod
     def from_data(cls, data: Any, subject: str = "this file") -> ReceiptList:
-        other = filekind.wrong_kind(data, filekind.RECEIPT_CODES, subject)
-        if other is not None:
-            raise ReceiptListError(other)
-        if not isinstance(data, dict) or data.get("format") != RECEIPTS_FORMAT or data.get("version") != RECEIPTS_VERSION:
-            raise ReceiptListError(f"not a {RECEIPTS_FORMAT} v{RECEIPTS_VERSION} file")
+        _check_header(data, filekind.RECEIPT_CODES, RECEIPTS_FORMAT, RECEIPTS_VERSION, subject)
         el = data.get("election")
         precinct = data.get("precinct")
         codes = data.get("codes")
@@ -371,6 +363,15 @@ class ReceiptList:
         if not isinstance(codes, list) or not _all_text(codes):
             raise ReceiptListError("codes must be a list of strings")
         return cls(el["id"], el["fingerprint"], precinct, tuple(codes))
+
+
+def _check_header(data: Any, kind: filekind.FileKind, format_name: str, version: int, subject: str) -> None:
+    """Refuse another kind of file by name, then any format or version but this one."""
+    other = filekind.wrong_kind(data, kind, subject)
+    if other is not None:
+        raise ReceiptListError(other)
+    if not isinstance(data, dict) or data.get("format") != format_name or data.get("version") != version:
+        raise ReceiptListError(f"not a {format_name} v{version} file")
 
 
 def _read_json(path: Path, what: str) -> Any:

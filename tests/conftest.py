@@ -3,7 +3,7 @@ here steadies Textual snapshots."""
 
 import pytest
 
-pytest_plugins = ["fixtures_pcsc", "fixtures_postgres", "fixtures_station"]
+pytest_plugins = ["fixtures_pcsc", "fixtures_postgres", "fixtures_published", "fixtures_station"]
 
 
 @pytest.fixture(autouse=True)

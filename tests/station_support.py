@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -15,6 +16,20 @@ from sailau.simulator.booth_rig import Rig
 from sailau.simulator.card_app import VirtualBallotCard
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport
+
+
+#: Almaty's offset (UTC+5), for station clocks in tests.
+ALMATY = dt.timezone(dt.timedelta(hours=5))
+
+
+class Clock:
+    """A station clock the test sets (`clock.now = ...`); the station calls it."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
 
 
 class Crash(Exception):

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import pytest
+
 from sailau.election import crypto
 from sailau.election.definition import Election, load_election
 from sailau.election.record import IssueBlock, new_issue_block
 from sailau.simulator.card_app import TEST_MASTER_KEY, VirtualBallotCard
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport
-from sailau.terminal.session import TerminalConfig
+from sailau.terminal.session import CardCheck, TerminalConfig
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "election" / "examples" / "majilis-2023.json"
 PRECINCT = 7101  # Astana, style 1: Mäjilis list, single-member district 1, Astana maslikhat list
@@ -100,3 +102,15 @@ def card_data(card: VirtualBallotCard):
     data = client.read_data()
     transport.disconnect()
     return status.state, data
+
+
+def refused_cards() -> list:
+    """The cards a terminal refuses, with what it names (`CardCheck`): a
+    `(make_card, check)` parametrization shared by the session and app tests."""
+    return [
+        pytest.param(lambda: VirtualBallotCard(), CardCheck.NOT_ISSUED, id="blank"),
+        pytest.param(lambda: issued_card(fingerprint=bytes(32)), CardCheck.WRONG_ELECTION, id="wrong-election"),
+        pytest.param(lambda: issued_card(precinct=OTHER_PRECINCT_SAME_STYLE), CardCheck.WRONG_PRECINCT,
+                     id="wrong-precinct"),
+        pytest.param(lambda: issued_card(style=2), CardCheck.WRONG_STYLE, id="wrong-style"),
+    ]

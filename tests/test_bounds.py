@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sailau.cli.main import cli
-from sailau.commission.synth import load_private_keys, read_table, synthesize
+from sailau.commission.synth import read_table, synthesize
 from sailau.election import jsonfile
 from sailau.election.crypto import ed25519_public_bytes, key_id, sign
 from sailau.election.protocol import canonical_json
@@ -38,18 +38,6 @@ def clean_set(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bounds") / "set"
     synthesize(read_table(TABLE), N, 7, out)
     return out
-
-
-@pytest.fixture
-def published(clean_set: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "set"
-    shutil.copytree(clean_set, dest, ignore=shutil.ignore_patterns("private"))
-    return dest
-
-
-@pytest.fixture(scope="module")
-def keys(clean_set: Path):
-    return load_private_keys(clean_set / "private" / "station-keys.json")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

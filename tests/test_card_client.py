@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from card_support import WRITING_COMMANDS, prepare_for, run_command
 from sailau.simulator.card_app import TEST_MASTER_KEY, VirtualBallotCard
 from sailau.simulator.defects import DEFECTS
 from sailau.smartcard.apdu import (
@@ -303,25 +304,17 @@ def test_a_card_pulled_at_each_apdu_of_issue_raises_card_removed(pull_at):
     assert client.read_data() == CardData(ISSUE_BLOCK, None)
 
 
-@pytest.mark.parametrize("operation", ["issue", "write_ballot", "clear"])
+@pytest.mark.parametrize("operation", WRITING_COMMANDS)
 def test_a_power_cut_mid_write_raises_card_removed_and_leaves_old_or_new(operation):
     seen = set()
     for cut in (0, 1, 40, 100, 160, 163, 250, 400):
         card = VirtualBallotCard(serial=SERIAL)
         client, transport = connected(card)
-        if operation != "issue":
-            client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)
-        if operation == "clear":
-            client.write_ballot(RECORD, ISSUE_BLOCK)
+        prepare_for(client, operation, ISSUE_BLOCK, RECORD, TEST_MASTER_KEY)
         before = (client.select(), client.read_data())
         card.tear_after_bytes = cut
         try:
-            if operation == "issue":
-                client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)
-            elif operation == "write_ballot":
-                client.write_ballot(RECORD, ISSUE_BLOCK)
-            else:
-                client.clear(TEST_MASTER_KEY)
+            run_command(client, operation, ISSUE_BLOCK, RECORD, TEST_MASTER_KEY)
         except CardRemovedError:
             assert transport.card is None
             transport.insert(card)

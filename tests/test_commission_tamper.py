@@ -34,7 +34,7 @@ from sailau.commission.db import open_commission_db
 from sailau.commission.importer import import_protocols
 from sailau.commission.registry import RegistryError, StationKey, load_registry, read_registry_draft, sign_registry, write_registry
 from sailau.commission.report import commission_report, report_json_bytes
-from sailau.commission.synth import VoteTable, load_private_keys, read_table, synthesize
+from sailau.commission.synth import VoteTable, read_table, synthesize
 from sailau.commission.verify import VerifyError, verify_published
 from sailau.election.crypto import ed25519_public_bytes, generate_signing_key, key_id, load_signing_key, save_signing_key, sign
 from sailau.election.definition import election_from_data, load_election, write_election
@@ -58,19 +58,6 @@ def clean_set(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("published") / "set"
     synthesize(small_table(), N, 11, out)
     return out
-
-
-@pytest.fixture
-def published(clean_set: Path, tmp_path: Path) -> Path:
-    """A fresh copy of the published set (without the private keys) to tamper with."""
-    dest = tmp_path / "set"
-    shutil.copytree(clean_set, dest, ignore=shutil.ignore_patterns("private"))
-    return dest
-
-
-@pytest.fixture(scope="module")
-def keys(clean_set: Path):
-    return load_private_keys(clean_set / "private" / "station-keys.json")
 
 
 @pytest.fixture(scope="module")

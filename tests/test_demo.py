@@ -174,14 +174,19 @@ def assert_protocol_counts_the_vote(app: DemoApp, receipt: str) -> None:
     assert verify_signed_protocol(signed, {crypto.key_id(station): station}).ballots_cast == 1
 
 
+async def _play_the_whole_day(app: DemoApp) -> None:
+    """The demo's whole polling day in `app`; its protocol counts the one vote."""
+    async with app.run_test(size=SIZE) as pilot:
+        receipt = await run_demo_flow(pilot, app)
+        assert_protocol_counts_the_vote(app, receipt)
+
+
 @pytest.mark.asyncio
 async def test_demo_whole_polling_day_in_process(demo_dir: Path) -> None:
     kit = create_demo(demo_dir)
     app = DemoApp(kit, InProcessCarrier(kit.card), speaker=QUIET)
     try:
-        async with app.run_test(size=SIZE) as pilot:
-            receipt = await run_demo_flow(pilot, app)
-            assert_protocol_counts_the_vote(app, receipt)
+        await _play_the_whole_day(app)
     finally:
         kit.close()
 
@@ -195,9 +200,7 @@ async def test_demo_whole_polling_day_through_pcscd(demo_dir: Path, vpcd_slot, v
     carrier = PcscCarrier(kit.card)
     app = DemoApp(kit, carrier, speaker=QUIET, pcsc=True)
     try:
-        async with app.run_test(size=SIZE) as pilot:
-            receipt = await run_demo_flow(pilot, app)
-            assert_protocol_counts_the_vote(app, receipt)
+        await _play_the_whole_day(app)
     finally:
         carrier.close()
         kit.close()

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from card_support import WRITING_COMMANDS, prepare_for, run_command
 from sailau.simulator.booth_rig import Rig
 from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.refusal import Refusal
@@ -121,7 +122,7 @@ def test_a_pull_with_the_answer_lost_runs_the_command_first() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**32), st.sampled_from(["issue", "write", "clear"]))
+@given(st.integers(0, 2**32), st.sampled_from(WRITING_COMMANDS))
 def test_a_tear_point_always_cuts_the_write_and_leaves_old_or_new(seed: int, op: str) -> None:
     rng = random.Random(seed)
     master = bytes(16)
@@ -129,21 +130,13 @@ def test_a_tear_point_always_cuts_the_write_and_leaves_old_or_new(seed: int, op:
     client = _client(card)
     client.select()
     issue, record = rng.randbytes(55), rng.randbytes(124)
-    if op in ("write", "clear"):
-        client.issue(issue, master)
-    if op == "clear":
-        client.write_ballot(record, issue)
+    prepare_for(client, op, issue, record, master)
     before = card.card.state
-    card.arm_tear(tear_point(rng, {"issue": 55, "write": 124, "clear": 55 + 124}[op]))
+    card.arm_tear(tear_point(rng, {"issue": 55, "write_ballot": 124, "clear": 55 + 124}[op]))
     with pytest.raises(CardRemovedError):
-        if op == "issue":
-            client.issue(issue, master)
-        elif op == "write":
-            client.write_ballot(record, issue)
-        else:
-            client.clear(master)
+        run_command(client, op, issue, record, master)
     assert card.card.tear_after_bytes is None  # it fired
-    after = {"issue": CardState.ISSUED, "write": CardState.VOTED, "clear": CardState.BLANK}[op]
+    after = {"issue": CardState.ISSUED, "write_ballot": CardState.VOTED, "clear": CardState.BLANK}[op]
     client = _client(card)
     client.select()
     assert client.status().state in (before, after)

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -224,34 +226,43 @@ def test_reader_watcher_needs_a_real_reader(pcscd):
         ReaderWatcher("Omnikey 5421", print).start()
 
 
-@pytest.mark.pcsc
-def test_sailau_card_serve_subprocess(vpcd_slot_2, tmp_path):
-    image = tmp_path / "card.img"
-    reader = vpcd_slot_2.reader
+@contextmanager
+def _card_serve(slot, *options: str) -> Iterator[subprocess.Popen]:
+    """`sailau card serve` on the vpcd `slot` in a subprocess (output as text, stderr
+    folded in); killed on leaving if it is still running."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sailau.cli.main", "card", "serve",
-         "--port", str(vpcd_slot_2.port), "--image", str(image)],
+        [sys.executable, "-m", "sailau.cli.main", "card", "serve", "--port", str(slot.port), *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        wait_for_card(reader, True, WAIT)
-        transport, client = _client(reader)
-        client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)
-        serial = client.status().serial
-        transport.disconnect()
-        proc.send_signal(signal.SIGUSR1)
-        wait_for_card(reader, False, WAIT)
-        proc.send_signal(signal.SIGUSR2)
-        wait_for_card(reader, True, WAIT)
-        transport, client = _client(reader)
-        assert client.status().state is CardState.ISSUED
-        transport.disconnect()
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=WAIT)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.pcsc
+def test_sailau_card_serve_subprocess(vpcd_slot_2, tmp_path):
+    image = tmp_path / "card.img"
+    reader = vpcd_slot_2.reader
+    try:
+        with _card_serve(vpcd_slot_2, "--image", str(image)) as proc:
+            wait_for_card(reader, True, WAIT)
+            transport, client = _client(reader)
+            client.issue(ISSUE_BLOCK, TEST_MASTER_KEY)
+            serial = client.status().serial
+            transport.disconnect()
+            proc.send_signal(signal.SIGUSR1)
+            wait_for_card(reader, False, WAIT)
+            proc.send_signal(signal.SIGUSR2)
+            wait_for_card(reader, True, WAIT)
+            transport, client = _client(reader)
+            assert client.status().state is CardState.ISSUED
+            transport.disconnect()
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=WAIT)
+    finally:
         wait_for_card(reader, False, WAIT)
     assert proc.returncode == 0, out
     for said in ("serving card", "SIGUSR1: pulling", "SIGUSR2: inserting", "SIGTERM: stopping"):
@@ -267,20 +278,11 @@ def test_sailau_card_serve_subprocess(vpcd_slot_2, tmp_path):
 @pytest.mark.pcsc
 def test_sailau_card_serve_remove_after(vpcd_slot_2, tmp_path):
     reader = vpcd_slot_2.reader
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sailau.cli.main", "card", "serve",
-         "--port", str(vpcd_slot_2.port), "--remove-after", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
+    with _card_serve(vpcd_slot_2, "--remove-after", "1") as proc:
         wait_for_card(reader, True, WAIT)
         wait_for_card(reader, False, WAIT)  # pulled by the timer, no signal
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, out
     assert "pulling the card after 1 s" in out, out
 

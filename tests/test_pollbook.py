@@ -12,16 +12,7 @@ from sailau.ballot_box import audit, pollbook, store
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.iin import InvalidIIN, Sex, make_iin
 from sailau.ballot_box.pollbook import AlreadyCheckedIn, PollbookImportError, VoterNotFound
-
-ALMATY = dt.timezone(dt.timedelta(hours=5))
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
+from station_support import ALMATY, Clock
 
 
 def iin(year: int, month: int, day: int, sex: str, serial: int) -> str:

@@ -23,10 +23,8 @@ import io
 import json
 import re
 import shutil
-import socket
 import tarfile
 import threading
-import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -39,6 +37,7 @@ from click.testing import CliRunner
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from starlette.applications import Starlette
 
+from browser_support import chromium, free_port, wait_until
 from sailau.cli.main import cli
 from sailau.commission.db import make_engine, open_commission_db
 from sailau.commission.importer import import_protocols
@@ -51,34 +50,10 @@ from sailau.election.crypto import generate_signing_key
 from sailau.election.definition import load_election
 from sailau.election.protocol import SignedProtocol, sign_protocol
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1280,2200",
-]
 TABLE = Path(__file__).parents[1] / "commission" / "examples" / "majilis-2021-regions.csv"
 PRECINCTS = 60
 FIRST = 20  # imported before the page opens
 BUILD = Path(__file__).parents[1] / "build"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(condition, what: str, timeout: float = 30.0, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)  # polling a condition, not guessing a duration
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +78,7 @@ def _subset(published: Path, dest: Path, numbers: set[int]) -> Path:
 
 class Server:
     def __init__(self, app: Starlette) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -113,7 +88,7 @@ class Server:
 
     def __enter__(self) -> Server:
         self.thread.start()
-        _wait(lambda: self.server.started, "uvicorn to start")
+        wait_until(lambda: self.server.started, "uvicorn to start")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -152,18 +127,8 @@ def site(published: Path, tmp_path: Path):
 
 @pytest.fixture
 def browser(tmp_path: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
+    with chromium(tmp_path, "1280,2200") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _seats(driver) -> dict[str, int]:
@@ -200,7 +165,7 @@ def _seats_change_as_protocols_arrive(site, published: Path, browser, tmp_path: 
     assert _nonzero(expected_first["majilis_seats"]) != _nonzero(expected_all["majilis_seats"])  # so arriving results must move seats
 
     browser.get(site.url + "?lang=en")
-    _wait(lambda: _reported(browser) == FIRST, "the page to show the first 20 precincts")
+    wait_until(lambda: _reported(browser) == FIRST, "the page to show the first 20 precincts")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Whole country"
     assert browser.find_element(By.ID, "status").text == f"{FIRST} of {PRECINCTS} precincts reported"
     assert browser.find_element(By.ID, "provisional").is_displayed()
@@ -233,8 +198,8 @@ def _seats_change_as_protocols_arrive(site, published: Path, browser, tmp_path: 
     # the rest arrives while the page is open
     summary = site.importer([published / "protocols" / f"precinct-{n:06d}.json" for n in range(FIRST + 1, PRECINCTS + 1)])
     assert summary.ok and len(summary.imported) == PRECINCTS - FIRST
-    _wait(lambda: _reported(browser) == PRECINCTS, "the page to show every precinct")
-    _wait(lambda: _seats(browser) == _nonzero(expected_all["majilis_seats"]), "the seats to change to the complete result")
+    wait_until(lambda: _reported(browser) == PRECINCTS, "the page to show every precinct")
+    wait_until(lambda: _seats(browser) == _nonzero(expected_all["majilis_seats"]), "the seats to change to the complete result")
     assert browser.execute_script("return performance.timeOrigin") == nav_start  # no reload
     assert browser.execute_script("return document.body.dataset.stamp") != stamp
     assert browser.find_element(By.ID, "status").text == "All precincts have reported"
@@ -266,7 +231,7 @@ def test_a_refused_protocol_never_shows(site, published: Path, browser, tmp_path
     from selenium.webdriver.common.by import By
 
     browser.get(site.url + "?lang=en")
-    _wait(lambda: _reported(browser) == FIRST, "the page to load")
+    wait_until(lambda: _reported(browser) == FIRST, "the page to load")
     before = _seats(browser)
     stamp = browser.execute_script("return document.body.dataset.stamp")
 
@@ -275,7 +240,7 @@ def test_a_refused_protocol_never_shows(site, published: Path, browser, tmp_path
     assert refused.imported == []
     # a genuine protocol after them: once the page shows it, it has polled past the refused ones
     assert site.importer([published / "protocols" / "precinct-000043.json"]).imported
-    _wait(lambda: _reported(browser) == FIRST + 1, "the genuine protocol to show")
+    wait_until(lambda: _reported(browser) == FIRST + 1, "the genuine protocol to show")
     assert browser.execute_script("return document.body.dataset.stamp") != stamp
     missing = {int(li.get_attribute("data-precinct")) for li in browser.find_elements(By.CSS_SELECTOR, "#missing li")}
     assert {41, 42} <= missing and 43 not in missing
@@ -283,7 +248,7 @@ def test_a_refused_protocol_never_shows(site, published: Path, browser, tmp_path
     assert before  # the page showed seats before too
 
     browser.get(site.url + "precinct/41?lang=en")
-    _wait(lambda: browser.execute_script("return document.getElementById('status').dataset.state"), "the precinct page")
+    wait_until(lambda: browser.execute_script("return document.getElementById('status').dataset.state"), "the precinct page")
     assert browser.find_element(By.ID, "status").text == "Protocol not yet received"
     assert not browser.find_element(By.ID, "protocol-files").is_displayed()
     assert browser.find_elements(By.CSS_SELECTOR, "#results-table tbody tr") == []
@@ -297,7 +262,7 @@ def test_languages_keyboard_and_contrast(site, browser) -> None:
     from selenium.webdriver.common.keys import Keys
 
     browser.get(site.url)  # Kazakh by default
-    _wait(lambda: _reported(browser) == FIRST, "the page to load")
+    wait_until(lambda: _reported(browser) == FIRST, "the page to load")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "kk"
     assert browser.find_element(By.TAG_NAME, "h1").text == "Бүкіл ел"
     assert "Қазақстан Халық партиясы" in browser.find_element(By.ID, "results-table").text
@@ -305,7 +270,7 @@ def test_languages_keyboard_and_contrast(site, browser) -> None:
     assert browser.find_element(By.ID, "status").text == f"{FIRST} / {PRECINCTS} учаске хаттамасы келді"
 
     browser.find_element(By.CSS_SELECTOR, "a[hreflang=ru]").click()
-    _wait(lambda: browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ru" and _reported(browser) == FIRST, "the Russian page")
+    wait_until(lambda: browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ru" and _reported(browser) == FIRST, "the Russian page")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Вся страна"
     assert "Народная партия Казахстана" in browser.find_element(By.ID, "results-table").text
     assert "Акмолинская область" in browser.find_element(By.ID, "regions-table").text
@@ -330,7 +295,7 @@ def test_languages_keyboard_and_contrast(site, browser) -> None:
     tile = browser.find_element(By.CSS_SELECTOR, "#map a[data-region='akmola-region']")
     browser.execute_script("arguments[0].focus()", tile)
     browser.switch_to.active_element.send_keys(Keys.ENTER)
-    _wait(lambda: "/region/akmola-region" in browser.current_url, "the region page")
+    wait_until(lambda: "/region/akmola-region" in browser.current_url, "the region page")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Акмолинская область"
 
     # WCAG AA: every text element's colour against its effective background
@@ -425,7 +390,7 @@ def test_turnout_by_hour_through_the_interface(site, browser) -> None:
         return [HourlyTurnout(int(h), int(v), int(n), int(c)) for h, v, n, c in rows]
 
     browser.get(site.url + "?lang=en")
-    _wait(lambda: _reported(browser) == FIRST, "the page to load")
+    wait_until(lambda: _reported(browser) == FIRST, "the page to load")
     assert browser.find_element(By.ID, "no-turnout").text == "No turnout reports yet"
 
     site.ctx.turnout_by_hour = turnout_by_hour
@@ -435,7 +400,7 @@ def test_turnout_by_hour_through_the_interface(site, browser) -> None:
     with site.ctx.engine.begin() as conn:
         conn.execute(hourly.insert(), rows)
     # turnout reports arrive before any further protocol: the page shows them all the same
-    _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#turnout-table tbody tr"), "the turnout table")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#turnout-table tbody tr"), "the turnout table")
     shown = {int(r.get_attribute("data-hour")): float(r.find_element(By.CSS_SELECTOR, "td.num").get_attribute("data-value"))
              for r in browser.find_elements(By.CSS_SELECTOR, "#turnout-table tbody tr")}
     expected = {h: round(100 * sum(r["voted"] for r in rows if r["hour"] == h) / (200 * 10), 2) for h in CEC_HOURS[:3]}
@@ -451,7 +416,7 @@ def test_turnout_by_hour_through_the_interface(site, browser) -> None:
             got = None if value is None else float(value)
             assert got == (round(100 * sum(r["voted"] for r in at) / (200 * len(at)), 2) if at else None), (code, hour)
     browser.get(site.url + f"region/{region_of[1]}?lang=en")
-    _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#turnout-table tbody tr"), "the region's turnout table")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#turnout-table tbody tr"), "the region's turnout table")
 
 
 # -- without a browser: single-member districts, refusals of bad paths, words, tiles ----------------
@@ -541,7 +506,7 @@ def test_a_precinct_in_conflict_is_shown_as_such_and_counts_for_nobody(site, pub
     from sailau.commission.synth import load_private_keys
 
     browser.get(site.url + "?lang=en")
-    _wait(lambda: _reported(browser) == FIRST, "the page to load")
+    wait_until(lambda: _reported(browser) == FIRST, "the page to load")
     original = SignedProtocol.from_canonical_json((published / "protocols" / "precinct-000005.json").read_bytes()).protocol
     contest = original.contests[0]
     a, b = list(contest.votes)[:2]
@@ -553,7 +518,7 @@ def test_a_precinct_in_conflict_is_shown_as_such_and_counts_for_nobody(site, pub
     summary = site.importer([path])
     assert [o.precinct for o in summary.conflicts] == [5] and summary.withdrawn == [5]
 
-    _wait(lambda: _reported(browser) == FIRST - 1, "the withdrawn precinct to leave the count")
+    wait_until(lambda: _reported(browser) == FIRST - 1, "the withdrawn precinct to leave the count")
     item = browser.find_element(By.CSS_SELECTOR, "#missing li[data-precinct='5']")
     assert "in conflict" in item.text
     data = _get_json(site.url + "site-api/national")

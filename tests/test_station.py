@@ -189,7 +189,8 @@ class PullAt(InProcessTransport):
         return super().transmit(apdu)
 
 
-def test_failed_issue_retried_on_the_same_card_reuses_the_token(rig: Rig, station: Station) -> None:
+def _issue_pulled_at_issue(rig: Rig, station: Station) -> tuple[VirtualBallotCard, PullAt, BallotCardClient]:
+    """The first voter checked in and a blank card pulled at ISSUE: the issue fails."""
     card = VirtualBallotCard(master_key=rig.card_master_key)
     transport = PullAt(card)
     client = BallotCardClient(transport)
@@ -198,6 +199,11 @@ def test_failed_issue_retried_on_the_same_card_reuses_the_token(rig: Rig, statio
     transport.pull_in = 2  # SELECT, then pulled at ISSUE
     with pytest.raises(IssueFailed):
         station.on_card(client)
+    return card, transport, client
+
+
+def test_failed_issue_retried_on_the_same_card_reuses_the_token(rig: Rig, station: Station) -> None:
+    card, transport, client = _issue_pulled_at_issue(rig, station)
     assert card.state is CardState.BLANK and station.counters().issued == 1
     transport.insert(card)
     client.connect()
@@ -238,14 +244,7 @@ def test_failed_issue_that_did_land_is_recognised(rig: Rig, station: Station) ->
 
 
 def test_failed_issue_then_another_card_cancels_the_first_token(rig: Rig, station: Station) -> None:
-    card = VirtualBallotCard(master_key=rig.card_master_key)
-    transport = PullAt(card)
-    client = BallotCardClient(transport)
-    client.connect()
-    station.check_in(rig.iins[0])
-    transport.pull_in = 2  # SELECT, then pulled at ISSUE
-    with pytest.raises(IssueFailed):
-        station.on_card(client)
+    _issue_pulled_at_issue(rig, station)
     other, client2, _ = new_card(rig)
     result = station.issue_card(client2)
     assert not result.reused_token and other.state is CardState.ISSUED

@@ -18,8 +18,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -33,6 +35,7 @@ from clerk_support import (
     CARD_MASTER_KEY,
     FIXED_NOW,
     IINS,
+    Desk,
     blank_card,
     make_desk,
     make_station,
@@ -44,9 +47,9 @@ from sailau.ballot_box import oplog, pollbook, store
 from sailau.ballot_box.app import ClerkApp
 from sailau.simulator.booth_rig import K as BENCH_K
 from sailau.simulator.booth_rig import Rig
-from sailau.ballot_box.db import StorageProblem, StorageUnavailable, open_station_db
+from sailau.ballot_box.db import StationDB, StorageProblem, StorageUnavailable, open_station_db
 from sailau.ballot_box.screens import CloseScreen
-from sailau.ballot_box.station import CastStatus, ClearOutcome, StorageFailed
+from sailau.ballot_box.station import CastStatus, ClearOutcome, Station, StorageFailed
 from sailau.election import crypto, shares
 from sailau.election.crypto import ElectionKeyPair
 from sailau.election.record import SealedBallot, new_issue_block
@@ -54,6 +57,7 @@ from sailau.simulator.card_app import VirtualBallotCard
 from sailau.smartcard.apdu import CardState, Ins
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport
+from test_clerk_app import card_note, desk_note, insert, press, remove
 
 SIZE = (120, 40)
 RAW = ("Traceback", "OperationalError", "sqlite3", "psycopg", "[SQL", "INSERT INTO", "UPDATE ", "parameters")
@@ -63,31 +67,6 @@ def screen_text(app: ClerkApp) -> str:
     """Everything on the clerk's screen now, as plain text (from the app's own screenshot)."""
     svg = app.export_screenshot()
     return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
-
-
-def card_note(app: ClerkApp) -> str:
-    return "" if app.card_note is None else app.card_note.render(app.t)
-
-
-def desk_note(app: ClerkApp) -> str:
-    return "" if app.desk_note is None else app.desk_note.render(app.t)
-
-
-async def insert(pilot, desk, card, what: str, done) -> None:
-    desk.slot.insert(card)
-    await settle(pilot, lambda: desk.app.card_busy == 0 and done(), what)
-
-
-async def remove(pilot, desk) -> None:
-    desk.slot.remove()
-    await settle(pilot, lambda: not desk.app.card_present, "card removed")
-
-
-async def press(pilot, selector: str) -> None:
-    pilot.app.screen.query_one(selector, Button).press()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()  # the desk operation the button starts
-    await pilot.pause()
 
 
 @pytest.fixture
@@ -104,6 +83,16 @@ def spellings(code: str) -> set[str]:
     return {code, code.replace("-", ""), " ".join(code.replace("-", ""))}
 
 
+def _station_and_desk(db: StationDB, tmp_path: Path, checked_in: str | None = None) -> tuple[Station, Desk, ClerkApp]:
+    """The station on `db`, with voter `checked_in` checked in (None: nobody), its
+    clerk's desk and that desk's app (not yet running)."""
+    station = make_station(db, tmp_path)
+    if checked_in is not None:
+        station.check_in(checked_in)
+    desk = make_desk(station)
+    return station, desk, desk.app
+
+
 # --- item 4: nothing ballot-derived at the table ---------------------------------------------
 
 
@@ -111,10 +100,7 @@ def spellings(code: str) -> set[str]:
 async def test_the_clerk_sees_counted_and_nothing_derived_from_the_ballot(tmp_path: Path, operator_log: Path) -> None:
     """Before: the card note read "Ballot counted. Receipt code K7Q2-M9XD-4A." at the table."""
     with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW) as db:
-        station = make_station(db, tmp_path)
-        station.check_in(IINS[0])
-        desk = make_desk(station)
-        app = desk.app
+        station, desk, app = _station_and_desk(db, tmp_path, IINS[0])
         async with app.run_test(size=SIZE) as pilot:
             card = blank_card()
             await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
@@ -235,10 +221,7 @@ async def test_a_counted_card_that_refuses_clear_is_reported_counted(tmp_path: P
     """Before: "This card cannot be read as a Sailau ballot card", again on every re-insert,
     and the voter never heard that the ballot was counted."""
     with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW) as db:
-        station = make_station(db, tmp_path)
-        station.check_in(IINS[2])
-        desk = make_desk(station)
-        app = desk.app
+        station, desk, app = _station_and_desk(db, tmp_path, IINS[2])
         card = RefusesClear(serial=b"\x31" * 8, master_key=CARD_MASTER_KEY)
         async with app.run_test(size=SIZE) as pilot:
             await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
@@ -341,10 +324,7 @@ async def test_storage_failure_at_cast_says_not_counted_and_keep_the_card(
     """Before: "Unexpected error: OperationalError: (sqlite3.OperationalError) database or disk
     is full [SQL: ...]" on the clerk's screen, nothing about the ballot."""
     with open_station_db(station_db_url, clock=lambda: FIXED_NOW) as db:
-        station = make_station(db, tmp_path)
-        station.check_in(IINS[4])
-        desk = make_desk(station)
-        app = desk.app
+        station, desk, app = _station_and_desk(db, tmp_path, IINS[4])
         card = blank_card(0x41)
         async with app.run_test(size=SIZE) as pilot:
             await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
@@ -383,9 +363,7 @@ async def test_storage_failure_at_cast_says_not_counted_and_keep_the_card(
 async def test_storage_failure_at_check_in_says_not_checked_in(
         tmp_path: Path, problem: str, operator_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
+        station, desk, app = _station_and_desk(db, tmp_path)
         async with app.run_test(size=SIZE) as pilot:
             _fail_commits(db, monkeypatch, problem)
             app.check_in(IINS[5])
@@ -402,10 +380,7 @@ async def test_storage_failure_at_check_in_says_not_checked_in(
 async def test_storage_failure_at_issue_says_no_card_issued(
         tmp_path: Path, operator_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW) as db:
-        station = make_station(db, tmp_path)
-        station.check_in(IINS[0])
-        desk = make_desk(station)
-        app = desk.app
+        station, desk, app = _station_and_desk(db, tmp_path, IINS[0])
         card = blank_card(0x42)
         async with app.run_test(size=SIZE) as pilot:
             _fail_commits(db, monkeypatch, "disk_full")
@@ -418,9 +393,7 @@ async def test_storage_failure_at_issue_says_no_card_issued(
 async def test_unexpected_errors_go_to_the_log_not_the_screen(
         tmp_path: Path, operator_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
+        station, desk, app = _station_and_desk(db, tmp_path)
 
         def broken(query: str, *, limit: int = 50):  # noqa: ARG001
             raise RuntimeError(f"internal failure while looking up {IINS[1]}")
@@ -574,6 +547,23 @@ async def _add_words(pilot, words: str) -> None:
     await press(pilot, "#add-words")
 
 
+@asynccontextmanager
+async def _at_the_close_screen(tmp_path: Path, **desk_options: Any) -> AsyncIterator[tuple[Any, ClerkApp, Any, CloseScreen]]:
+    """A fresh station (SQLite in tmp_path) whose clerk has opened the close screen:
+    (station, app, pilot, screen)."""
+    with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW) as db:
+        station = make_station(db, tmp_path)
+        app = make_desk(station, **desk_options).app
+        async with app.run_test(size=SIZE) as pilot:
+            yield station, app, pilot, await _open_close_screen(pilot, app)
+
+
+def _shares_of_another_key() -> list[shares.Share]:
+    """Shares of another election key, labelled with this election's id."""
+    other = ElectionKeyPair.generate()
+    return shares.split_election_key(other.private_key, 2, 3, rig().election.id, other.public_key_bytes)
+
+
 @pytest.mark.asyncio
 async def test_a_share_of_another_election_is_refused_when_entered(tmp_path: Path) -> None:
     """Before: "Share 1 added", counted toward k; refused only after "Close the polls now?"."""
@@ -584,69 +574,52 @@ async def test_a_share_of_another_election_is_refused_when_entered(tmp_path: Pat
     shares.write_share_file(tmp_path / "other-election.json", other_election[0])
     shares.write_share_file(tmp_path / "other-key.json", other_key[0])
     shares.write_share_file(tmp_path / "mine-1.json", rig().shares[0])
-    with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station, out_dir=tmp_path / "out")
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await _open_close_screen(pilot, app)
-            close = screen.query_one("#close", Button)
+    async with _at_the_close_screen(tmp_path, out_dir=tmp_path / "out") as (station, app, pilot, screen):
+        close = screen.query_one("#close", Button)
 
-            await _add_file(pilot, tmp_path / "other-election.json")
-            assert "another election" in close_note(app) and screen.entered == []
-            await _add_file(pilot, tmp_path / "other-key.json")
-            assert "another election key" in close_note(app) and screen.entered == []
+        await _add_file(pilot, tmp_path / "other-election.json")
+        assert "another election" in close_note(app) and screen.entered == []
+        await _add_file(pilot, tmp_path / "other-key.json")
+        assert "another election key" in close_note(app) and screen.entered == []
 
-            await _add_file(pilot, tmp_path / "mine-1.json")
-            assert "added" in close_note(app) and len(screen.entered) == 1
-            await _add_file(pilot, tmp_path / "mine-1.json")
-            assert "already entered" in close_note(app) and len(screen.entered) == 1
-            await _add_words(pilot, other_key[1].mnemonic)  # typed words of another key ceremony
-            assert "another key ceremony" in close_note(app) and len(screen.entered) == 1
-            assert close.disabled
+        await _add_file(pilot, tmp_path / "mine-1.json")
+        assert "added" in close_note(app) and len(screen.entered) == 1
+        await _add_file(pilot, tmp_path / "mine-1.json")
+        assert "already entered" in close_note(app) and len(screen.entered) == 1
+        await _add_words(pilot, other_key[1].mnemonic)  # typed words of another key ceremony
+        assert "another key ceremony" in close_note(app) and len(screen.entered) == 1
+        assert close.disabled
 
-            await _add_words(pilot, rig().shares[2].mnemonic)
-            assert len(screen.entered) == 2 and not close.disabled
+        await _add_words(pilot, rig().shares[2].mnemonic)
+        assert len(screen.entered) == 2 and not close.disabled
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.asyncio
 async def test_typed_shares_that_rebuild_another_key_are_refused_before_closing(tmp_path: Path) -> None:
-    other = ElectionKeyPair.generate()
-    foreign = shares.split_election_key(other.private_key, 2, 3, rig().election.id, other.public_key_bytes)
-    with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await _open_close_screen(pilot, app)
-            await _add_words(pilot, foreign[0].mnemonic)  # one typed share alone cannot be told apart
-            assert len(screen.entered) == 1
-            await _add_words(pilot, foreign[1].mnemonic)  # the k-th: the set rebuilds another key
-            assert "another election" in close_note(app) and len(screen.entered) == 1
-            assert screen.query_one("#close", Button).disabled
-            assert station.polls_state.value == "open"
+    foreign = _shares_of_another_key()
+    async with _at_the_close_screen(tmp_path) as (station, app, pilot, screen):
+        await _add_words(pilot, foreign[0].mnemonic)  # one typed share alone cannot be told apart
+        assert len(screen.entered) == 1
+        await _add_words(pilot, foreign[1].mnemonic)  # the k-th: the set rebuilds another key
+        assert "another election" in close_note(app) and len(screen.entered) == 1
+        assert screen.query_one("#close", Button).disabled
+        assert station.polls_state.value == "open"
 
 
 @pytest.mark.asyncio
 async def test_an_entered_share_can_be_removed(tmp_path: Path) -> None:
-    other = ElectionKeyPair.generate()
-    foreign = shares.split_election_key(other.private_key, 2, 3, rig().election.id, other.public_key_bytes)
-    with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await _open_close_screen(pilot, app)
-            await _add_words(pilot, foreign[0].mnemonic)  # a member typed the wrong paper
-            table = screen.query_one("#shares", DataTable)
-            assert table.row_count == 1
-            table.move_cursor(row=0)
-            await press(pilot, "#remove-share")
-            assert screen.entered == [] and table.row_count == 0 and "removed" in close_note(app)
-            await _add_words(pilot, rig().shares[0].mnemonic)
-            await _add_words(pilot, rig().shares[1].mnemonic)
-            assert not screen.query_one("#close", Button).disabled
+    foreign = _shares_of_another_key()
+    async with _at_the_close_screen(tmp_path) as (station, app, pilot, screen):
+        await _add_words(pilot, foreign[0].mnemonic)  # a member typed the wrong paper
+        table = screen.query_one("#shares", DataTable)
+        assert table.row_count == 1
+        table.move_cursor(row=0)
+        await press(pilot, "#remove-share")
+        assert screen.entered == [] and table.row_count == 0 and "removed" in close_note(app)
+        await _add_words(pilot, rig().shares[0].mnemonic)
+        await _add_words(pilot, rig().shares[1].mnemonic)
+        assert not screen.query_one("#close", Button).disabled
 
 
 @settings(max_examples=200, deadline=None)

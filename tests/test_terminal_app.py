@@ -10,7 +10,6 @@ import pytest
 
 import terminal_support as ts
 from sailau.election.ballot import Mark
-from sailau.simulator.card_app import VirtualBallotCard
 from sailau.terminal.app import KioskApp
 from sailau.terminal.cards import InProcessCardSource
 from sailau.terminal.i18n import t
@@ -76,6 +75,17 @@ def rendered_text(app) -> str:
 def text_of(app) -> str:
     """The text of every widget on the screen that is displayed."""
     return " ".join(str(w.render()) for w in app.screen.query("Static, Button") if w.display)
+
+
+async def to_review(pilot, source, card, language: str, option: str) -> None:
+    """Insert `card`, choose the language by its key and the same option (by its key)
+    in each of the three contests, and reach the review."""
+    source.insert(card)
+    await on_screen(pilot, LanguageScreen)
+    await pilot.press(language)
+    for _ in range(3):
+        await pilot.press(option, "right")
+    await on_screen(pilot, ReviewScreen)
 
 
 # -- the flow -----------------------------------------------------------------------
@@ -171,16 +181,7 @@ async def test_review_tap_changes_one_contest() -> None:
     assert opened(card)[SMD] == ts.election().options(SMD)[2].id
 
 
-@pytest.mark.parametrize(
-    ("make_card", "check"),
-    [
-        (lambda: VirtualBallotCard(), CardCheck.NOT_ISSUED),
-        (lambda: ts.issued_card(fingerprint=bytes(32)), CardCheck.WRONG_ELECTION),
-        (lambda: ts.issued_card(precinct=ts.OTHER_PRECINCT_SAME_STYLE), CardCheck.WRONG_PRECINCT),
-        (lambda: ts.issued_card(style=2), CardCheck.WRONG_STYLE),
-    ],
-    ids=["blank", "wrong-election", "wrong-precinct", "wrong-style"],
-)
+@pytest.mark.parametrize(("make_card", "check"), ts.refused_cards())
 @pytest.mark.asyncio
 async def test_refused_card_says_why_in_three_languages(make_card, check) -> None:
     from sailau.terminal.screens import REFUSALS
@@ -238,12 +239,7 @@ async def test_card_torn_during_the_write_then_still_issued_vote_again() -> None
     app, source = make_app()
     card = ts.issued_card()
     async with app.run_test(size=SIZE) as pilot:
-        source.insert(card)
-        await on_screen(pilot, LanguageScreen)
-        await pilot.press("3")
-        for _ in range(3):
-            await pilot.press("2", "right")
-        await on_screen(pilot, ReviewScreen)
+        await to_review(pilot, source, card, "3", "2")
         card.tear_after_bytes = 0
         await pilot.click("#cast")
         await on_screen(pilot, InterruptedScreen)
@@ -259,12 +255,7 @@ async def test_card_torn_after_the_commit_shows_the_receipt_and_sends_it_to_the_
     app, source = make_app()
     card = ts.issued_card()
     async with app.run_test(size=SIZE) as pilot:
-        source.insert(card)
-        await on_screen(pilot, LanguageScreen)
-        await pilot.press("2")
-        for _ in range(3):
-            await pilot.press("1", "right")
-        await on_screen(pilot, ReviewScreen)
+        await to_review(pilot, source, card, "2", "1")
         # tear once the record is committed (the card dies before it answers). Not a byte
         # count found on another card: the journal's size depends on the random record.
         card.store.tear_after_commit = True
@@ -285,12 +276,7 @@ async def test_a_bad_write_digest_says_do_not_take_the_card_to_the_box() -> None
     source.client.transport = source.transport
     app, _ = make_app(source=source)
     async with app.run_test(size=SIZE) as pilot:
-        source.insert(ts.issued_card())
-        await on_screen(pilot, LanguageScreen)
-        await pilot.press("3")
-        for _ in range(3):
-            await pilot.press("1", "right")
-        await on_screen(pilot, ReviewScreen)
+        await to_review(pilot, source, ts.issued_card(), "3", "1")
         await pilot.click("#cast")
         await on_screen(pilot, WriteFailedScreen)
         assert "Do not take this card to the ballot box." in text_of(app)
@@ -524,18 +510,20 @@ async def _snap_interrupted(pilot, lang):
     await on_screen(pilot, InterruptedScreen)
 
 
-async def _snap_timed_out(pilot, lang):
+async def _idle_on_a_contest(pilot, lang: str, seconds: int, screen_type) -> None:
+    """On the first contest, nobody touches the kiosk for `seconds`: `screen_type` shows."""
     await _to_contest(pilot, lang)
-    pilot.app.session.clock.now += 500
+    pilot.app.session.clock.now += seconds
     pilot.app.tick_idle()
-    await on_screen(pilot, TimedOutScreen)
+    await on_screen(pilot, screen_type)
+
+
+async def _snap_timed_out(pilot, lang):
+    await _idle_on_a_contest(pilot, lang, 500, TimedOutScreen)
 
 
 async def _snap_idle_warning(pilot, lang):
-    await _to_contest(pilot, lang)
-    pilot.app.session.clock.now += 100
-    pilot.app.tick_idle()
-    await on_screen(pilot, IdleWarningScreen)
+    await _idle_on_a_contest(pilot, lang, 100, IdleWarningScreen)
 
 
 async def _snap_card_pulled(pilot, lang):
@@ -545,17 +533,20 @@ async def _snap_card_pulled(pilot, lang):
     await on_screen(pilot, CardPulledScreen)
 
 
-async def _snap_out_of_service(pilot, lang):
-    await _to_contest(pilot, lang)
-    pilot.app.source.fail(ReaderProblem.NO_SERVICE, "pcscd is not running: Service not available. (0x8010001D)")
+async def _reader_fails(pilot, problem: ReaderProblem, detail: str) -> None:
+    """The card source reports `problem`; the kiosk checks its reader and is out of service."""
+    pilot.app.source.fail(problem, detail)
     pilot.app.check_reader()
     await on_screen(pilot, OutOfServiceScreen)
+
+
+async def _snap_out_of_service(pilot, lang):
+    await _to_contest(pilot, lang)
+    await _reader_fails(pilot, ReaderProblem.NO_SERVICE, "pcscd is not running: Service not available. (0x8010001D)")
 
 
 async def _snap_no_reader_idle(pilot, lang):
-    pilot.app.source.fail(ReaderProblem.NO_READER, "no reader 'Virtual PCD 00 01'; readers present: none")
-    pilot.app.check_reader()
-    await on_screen(pilot, OutOfServiceScreen)
+    await _reader_fails(pilot, ReaderProblem.NO_READER, "no reader 'Virtual PCD 00 01'; readers present: none")
 
 
 async def _snap_settings(pilot, lang):

@@ -22,11 +22,8 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +31,7 @@ from pathlib import Path
 import pytest
 
 import terminal_support as ts
+from browser_support import chromium, free_port, wait_until
 from sailau.election import crypto
 from sailau.election.ballot import Mark
 from sailau.election.definition import write_election
@@ -59,32 +57,8 @@ from test_terminal_session import opened
 
 pytestmark = pytest.mark.pcsc
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1280,900",
-]
 E = ts.election()
 CONTESTS = [c.id for c in E.contests_for_style(E.precinct(ts.PRECINCT).style)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(condition, what: str, timeout: float = 30.0, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)  # polling a condition, not guessing a duration
 
 
 def _http_up(url: str) -> bool:
@@ -148,12 +122,11 @@ def _mirror_app(source=None) -> KioskApp:
                     idle_poll_seconds=3600, reader_poll_seconds=3600)
 
 
-async def _default_vote(mirror: Mirror) -> None:
+async def _choose_and_cast(mirror: Mirror, options: tuple[str, ...]) -> None:
+    """On the contest screens, reach and tap one option per contest (against all is the
+    7th of 7), go on, and cast from the review: the done screen shows."""
     app = mirror.app
-    app.source.insert(ts.issued_card())
-    await on_screen(mirror.pilot, LanguageScreen)
-    await mirror.click("#lang-en")
-    for option in ("#option-1", "#option-2", "#option-7"):  # AMANAT, 2nd candidate, against all (7th of 7)
+    for option in options:
         await on_screen(mirror.pilot, ContestScreen)
         index = app.session.contest_index
         await mirror.reach(option)
@@ -163,14 +136,25 @@ async def _default_vote(mirror: Mirror) -> None:
     await on_screen(mirror.pilot, ReviewScreen)
     await mirror.click("#cast")
     await on_screen(mirror.pilot, DoneScreen)
+
+
+async def _card_in(mirror: Mirror) -> KioskApp:
+    """An issued card goes in; the language screen shows."""
+    mirror.app.source.insert(ts.issued_card())
+    await on_screen(mirror.pilot, LanguageScreen)
+    return mirror.app
+
+
+async def _default_vote(mirror: Mirror) -> None:
+    await _card_in(mirror)
+    await mirror.click("#lang-en")
+    await _choose_and_cast(mirror, ("#option-1", "#option-2", "#option-7"))  # AMANAT, 2nd candidate, against all
     await mirror.click("#continue")
     await on_screen(mirror.pilot, TakeCardScreen)
 
 
 async def _largest_size_vote(mirror: Mirror) -> None:
-    app = mirror.app
-    app.source.insert(ts.issued_card())
-    await on_screen(mirror.pilot, LanguageScreen)
+    app = await _card_in(mirror)
     for _ in range(3):
         await mirror.key("f3")  # text size 1 -> 4
     assert app.session.settings.text_size == 4
@@ -178,16 +162,8 @@ async def _largest_size_vote(mirror: Mirror) -> None:
     await mirror.click("#lang-en")
     await on_screen(mirror.pilot, ContestScreen)
     assert app.screen.query_one("#more-below").count >= 5  # the issue's case: most parties below the fold
-    for option in ("#option-6", "#option-2", "#option-7"):  # Ak Zhol (far down), 2nd candidate, against all
-        await on_screen(mirror.pilot, ContestScreen)
-        index = app.session.contest_index
-        await mirror.reach(option)
-        await mirror.click(option)
-        await mirror.click("#next")
-        await until(mirror.pilot, lambda: app.session.contest_index != index or not isinstance(app.screen, ContestScreen))
-    await on_screen(mirror.pilot, ReviewScreen)
-    await mirror.click("#cast")
-    await on_screen(mirror.pilot, DoneScreen)
+    # Ak Zhol (far down), 2nd candidate, against all
+    await _choose_and_cast(mirror, ("#option-6", "#option-2", "#option-7"))
 
 
 async def _mirror_actions(cols: int, rows: int, script) -> list[tuple[str, object]]:
@@ -234,19 +210,8 @@ return [box.left, box.top, box.width, box.height, width];
 
 @pytest.fixture
 def chrome(tmp_path: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), "tools/setup.sh installs chromium chromium-driver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
+    with chromium(tmp_path, "1280,900") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @contextmanager
@@ -256,7 +221,7 @@ def served_kiosk(tmp_path: Path, reader: str, env: dict[str, str] | None = None)
     write_election(ts.election(), election_file)
     key_file = tmp_path / "terminal.key"
     crypto.save_signing_key(key_file, ts.terminal_key())
-    port = _free_port()
+    port = free_port()
     sailau = Path(sys.executable).with_name("sailau")
     server = subprocess.Popen(
         [str(sailau), "terminal", "--serve", "--host", "127.0.0.1", "--port", str(port),
@@ -267,7 +232,7 @@ def served_kiosk(tmp_path: Path, reader: str, env: dict[str, str] | None = None)
     )
     try:
         url = f"http://127.0.0.1:{port}/"
-        _wait(lambda: _http_up(url) or server.poll() is not None, "the kiosk server")
+        wait_until(lambda: _http_up(url) or server.poll() is not None, "the kiosk server")
         assert server.poll() is None, server.stderr.read().decode()[-2000:]
         yield url
     finally:
@@ -283,9 +248,9 @@ class Page:
 
         self.chrome = chrome
         chrome.get(url)
-        _wait(lambda: "-first-byte" in (chrome.find_element(By.TAG_NAME, "body").get_attribute("class") or ""),
+        wait_until(lambda: "-first-byte" in (chrome.find_element(By.TAG_NAME, "body").get_attribute("class") or ""),
               "the app's first bytes in the page")
-        self.left, self.top, self.width, self.height, char_width = _wait(
+        self.left, self.top, self.width, self.height, char_width = wait_until(
             lambda: chrome.execute_script(MEASURE_JS), "the terminal grid")
         self.cols = round(self.width / char_width)
         self.cell_w = self.width / self.cols
@@ -357,9 +322,9 @@ def _row_height(chrome, height: float) -> float:
 
 def _wait_repaint(chrome, before: bytes) -> bytes:
     """Poll screenshots until the page changed and then held still for one poll."""
-    changed = _wait(lambda: (shot := chrome.get_screenshot_as_png()) != before and shot, "a repaint")
+    changed = wait_until(lambda: (shot := chrome.get_screenshot_as_png()) != before and shot, "a repaint")
     while True:
-        again = _wait(lambda: chrome.get_screenshot_as_png(), "a screenshot")
+        again = wait_until(lambda: chrome.get_screenshot_as_png(), "a screenshot")
         if again == changed:
             return again
         changed = again
@@ -385,7 +350,7 @@ def test_a_vote_in_headless_chromium_with_clicks(vpcd_slot_2, chrome, tmp_path: 
         wait_for_card(vpcd_slot_2.reader, present=True, timeout=10)
         page = Page(chrome, url)
         page.replay(asyncio.run(_mirror_actions(page.cols, page.rows, _default_vote)))
-        _wait(lambda: ts.card_data(card)[0] is CardState.VOTED, "the VOTED card")
+        wait_until(lambda: ts.card_data(card)[0] is CardState.VOTED, "the VOTED card")
         screenshot = tmp_path / "terminal-browser.png"
         assert chrome.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
         print(f"\nscreenshot: {screenshot}")
@@ -401,7 +366,7 @@ def test_a_vote_at_the_largest_text_size_with_28px_glyphs(vpcd_slot_2, chrome, t
         page = Page(chrome, url + "?fontsize=28")
         assert page.rows <= 30, f"28 px glyphs should leave a small grid, got {page.cols}x{page.rows}"
         page.replay(asyncio.run(_mirror_actions(page.cols, page.rows, _largest_size_vote)))
-        _wait(lambda: ts.card_data(card)[0] is CardState.VOTED, "the VOTED card")
+        wait_until(lambda: ts.card_data(card)[0] is CardState.VOTED, "the VOTED card")
         screenshot = tmp_path / "terminal-browser-28px-size4.png"
         assert chrome.save_screenshot(str(screenshot))
         print(f"\nscreenshot: {screenshot} ({page.cols}x{page.rows} cells)")
@@ -420,15 +385,15 @@ def test_the_card_service_down_shows_in_the_page_and_the_kiosk_recovers(vpcd_slo
         page = Page(chrome, url)  # waits for the app's first bytes: no splash screen for ever
         down = asyncio.run(_mirror_ink(page.cols, page.rows, ReaderProblem.NO_SERVICE))
         idle = asyncio.run(_mirror_ink(page.cols, page.rows, None))
-        _wait(lambda: page.shows(down, idle), "the out-of-service screen in the page", timeout=20)
+        wait_until(lambda: page.shows(down, idle), "the out-of-service screen in the page", timeout=20)
         assert "-closed" not in page.body_classes()
         shot = tmp_path / "terminal-browser-no-service.png"
         chrome.save_screenshot(str(shot))
         print(f"\nscreenshot: {shot}")
         socket_path.symlink_to("/run/pcscd/pcscd.comm")  # the card service is up
-        _wait(lambda: page.shows(idle, down), "the idle screen once the service is back", timeout=20)
+        wait_until(lambda: page.shows(idle, down), "the idle screen once the service is back", timeout=20)
         language = asyncio.run(_mirror_ink(page.cols, page.rows, None, card=ts.issued_card()))
         bridge.start()
         wait_for_card(vpcd_slot_2.reader, present=True, timeout=10)
-        _wait(lambda: page.shows(language, idle), "the card read after the recovery", timeout=20)
+        wait_until(lambda: page.shows(language, idle), "the card read after the recovery", timeout=20)
         assert "-closed" not in page.body_classes()

@@ -4,8 +4,11 @@ opens to the voter's choice; snapshots of both contest screens."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,6 +70,26 @@ async def _contest(pilot, e: Election, card: VirtualBallotCard, lang: str) -> No
     await on_screen(pilot, ContestScreen)
 
 
+@asynccontextmanager
+async def _on_the_contest(name: str, lang: str) -> AsyncIterator[tuple[Election, KioskApp, VirtualBallotCard, Any]]:
+    """The kiosk for election example `name`, its card in, `lang` chosen, on the one
+    contest: (election, app, card, pilot)."""
+    e = election(name)
+    app, _ = make_app(e)
+    card = card_for(e)
+    async with app.run_test(size=SIZE) as pilot:
+        await _contest(pilot, e, card, lang)
+        yield e, app, card, pilot
+
+
+async def _choose_and_cast(pilot, key: str) -> None:
+    """On the one contest, choose the option numbered `key`, go on, and cast from the review."""
+    await pilot.press(key, "right")
+    await on_screen(pilot, ReviewScreen)
+    await pilot.click("#cast")
+    await on_screen(pilot, DoneScreen)
+
+
 PRESIDENT_TEXT = {
     "kk": ("Қасым-Жомарт Тоқаев", "Барлығына қарсы"),
     "ru": ("Касым-Жомарт Токаев", "Против всех"),
@@ -77,11 +100,7 @@ PRESIDENT_TEXT = {
 @pytest.mark.asyncio
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])
 async def test_a_presidential_vote_in_each_language(lang) -> None:
-    e = election("president-2022.json")
-    app, _ = make_app(e)
-    card = card_for(e)
-    async with app.run_test(size=SIZE) as pilot:
-        await _contest(pilot, e, card, lang)
+    async with _on_the_contest("president-2022.json", lang) as (e, app, card, pilot):
         shown = rendered_text(app)
         name, _against = PRESIDENT_TEXT[lang]
         assert name in shown
@@ -96,16 +115,9 @@ async def test_a_presidential_vote_in_each_language(lang) -> None:
 
 @pytest.mark.asyncio
 async def test_against_all_on_the_presidential_ballot() -> None:
-    e = election("president-2022.json")
-    app, _ = make_app(e)
-    card = card_for(e)
-    async with app.run_test(size=SIZE) as pilot:
-        await _contest(pilot, e, card, "ru")
+    async with _on_the_contest("president-2022.json", "ru") as (e, app, card, pilot):
         assert "Против всех" in rendered_text(app)
-        await pilot.press("7", "right")  # after the six candidates
-        await on_screen(pilot, ReviewScreen)
-        await pilot.click("#cast")
-        await on_screen(pilot, DoneScreen)
+        await _choose_and_cast(pilot, "7")  # after the six candidates
     assert opened(e, card) == {"president": Mark.AGAINST_ALL}
 
 
@@ -116,27 +128,16 @@ async def test_against_all_on_the_presidential_ballot() -> None:
     ("en", "No", "Do you accept the amendments"),
 ])
 async def test_a_referendum_question_in_each_language(lang, no_label, fragment) -> None:
-    e = election("referendum-2022.json")
-    app, _ = make_app(e)
-    card = card_for(e)
-    async with app.run_test(size=SIZE) as pilot:
-        await _contest(pilot, e, card, lang)
+    async with _on_the_contest("referendum-2022.json", lang) as (e, app, card, pilot):
         shown = rendered_text(app)
         assert fragment in shown and no_label in shown
-        await pilot.press("2", "right")
-        await on_screen(pilot, ReviewScreen)
-        await pilot.click("#cast")
-        await on_screen(pilot, DoneScreen)
+        await _choose_and_cast(pilot, "2")
     assert opened(e, card) == {"constitution-2022": "no"}
 
 
 @pytest.mark.asyncio
 async def test_a_blank_referendum_ballot_is_confirmed_first() -> None:
-    e = election("referendum-2022.json")
-    app, _ = make_app(e)
-    card = card_for(e)
-    async with app.run_test(size=SIZE) as pilot:
-        await _contest(pilot, e, card, "en")
+    async with _on_the_contest("referendum-2022.json", "en") as (e, app, card, pilot):
         await pilot.press("right")
         await on_screen(pilot, ConfirmBlankScreen)
         await pilot.click("#yes")

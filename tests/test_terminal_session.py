@@ -100,16 +100,7 @@ def test_a_vote_costs_two_reads_and_one_apdu_to_write() -> None:
     assert (write.apdus, write.total_bytes) == (1, 6 + record + 10)  # WRITE BALLOT answering its digest: no read-back
 
 
-@pytest.mark.parametrize(
-    ("make_card", "check"),
-    [
-        (lambda: VirtualBallotCard(), CardCheck.NOT_ISSUED),
-        (lambda: ts.issued_card(fingerprint=bytes(32)), CardCheck.WRONG_ELECTION),
-        (lambda: ts.issued_card(precinct=ts.OTHER_PRECINCT_SAME_STYLE), CardCheck.WRONG_PRECINCT),
-        (lambda: ts.issued_card(style=2), CardCheck.WRONG_STYLE),
-    ],
-    ids=["blank", "wrong-election", "wrong-precinct", "wrong-style"],
-)
+@pytest.mark.parametrize(("make_card", "check"), ts.refused_cards())
 def test_refused_cards_are_named_and_never_written(make_card, check) -> None:
     card = make_card()
     before = ts.card_data(card)

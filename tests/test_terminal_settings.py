@@ -6,6 +6,8 @@ settings never pass from one voter's card to another's."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -134,25 +136,39 @@ def test_a_refused_card_does_not_end_the_settings() -> None:
     assert session.phase is Phase.IDLE and session.settings.audio and session.language == "kk"
 
 
-def test_the_voter_resets_to_the_defaults_keeping_language_and_choices() -> None:
-    session, _ = new_session()
+def _voting_for(session: TerminalSession, language: str, option: str) -> ts.Slot:
+    """An issued card goes in, the voter chooses `language` and selects `option` in
+    the first contest; the card stays in its slot."""
     slot = ts.slot(ts.issued_card())
     session.on_card_inserted(slot.client)
-    session.choose_language("kk")
-    session.select("AMANAT")
+    session.choose_language(language)
+    session.select(option)
+    return slot
+
+
+def test_the_voter_resets_to_the_defaults_keeping_language_and_choices() -> None:
+    session, _ = new_session()
+    _voting_for(session, "kk", "AMANAT")
     session.adjust(text_size=4, contrast=Contrast.LOW_GLARE, audio=True)
     assert session.reset_settings() == VoterSettings(language="kk")
     assert session.contest_view().selected == "AMANAT" and session.phase is Phase.CONTEST
 
 
-def test_a_pulled_card_that_does_not_come_back_ends_the_voter_after_one_timeout() -> None:
-    session, clock = new_session()
+def _pulled_mid_vote(session: TerminalSession, language: str | None, **changes: Any) -> None:
+    """An issued card goes in, the voter chooses `language` (None: not yet) and
+    makes `changes` to the settings, then pulls the card before casting."""
     slot = ts.slot(ts.issued_card())
     session.on_card_inserted(slot.client)
-    session.choose_language("ru")
-    session.adjust(audio=True)
+    if language is not None:
+        session.choose_language(language)
+    session.adjust(**changes)
     slot.pull()
     session.on_card_removed()
+
+
+def test_a_pulled_card_that_does_not_come_back_ends_the_voter_after_one_timeout() -> None:
+    session, clock = new_session()
+    _pulled_mid_vote(session, "ru", audio=True)
     assert session.phase is Phase.CARD_PULLED
     clock.now += 239  # assisted: twice the 120 s
     assert session.check_idle() is IdleState.ACTIVE and session.phase is Phase.CARD_PULLED
@@ -163,12 +179,7 @@ def test_a_pulled_card_that_does_not_come_back_ends_the_voter_after_one_timeout(
 
 def test_another_card_after_a_pulled_one_starts_from_the_defaults() -> None:
     session, _ = new_session()
-    first = ts.slot(ts.issued_card())
-    session.on_card_inserted(first.client)
-    session.choose_language("en")
-    session.adjust(contrast=Contrast.HIGH_DARK, text_size=2)
-    first.pull()
-    session.on_card_removed()
+    _pulled_mid_vote(session, "en", contrast=Contrast.HIGH_DARK, text_size=2)
     other = ts.slot(ts.issued_card())
     assert session.on_card_inserted(other.client).check is CardCheck.ACCEPTED
     assert session.settings == DEFAULT_SETTINGS
@@ -176,21 +187,14 @@ def test_another_card_after_a_pulled_one_starts_from_the_defaults() -> None:
 
 def test_finish_on_the_pulled_card_notice_is_idle_with_defaults() -> None:
     session, _ = new_session()
-    slot = ts.slot(ts.issued_card())
-    session.on_card_inserted(slot.client)
-    session.adjust(text_size=2)
-    slot.pull()
-    session.on_card_removed()
+    _pulled_mid_vote(session, None, text_size=2)
     session.end_voter()
     assert session.phase is Phase.IDLE and session.settings == DEFAULT_SETTINGS
 
 
 def test_the_card_service_going_away_mid_vote_drops_the_choices_and_says_why() -> None:
     session, _ = new_session()
-    slot = ts.slot(ts.issued_card())
-    session.on_card_inserted(slot.client)
-    session.choose_language("kk")
-    session.select("AMANAT")
+    slot = _voting_for(session, "kk", "AMANAT")
     session.on_reader(ReaderProblem.NO_SERVICE, "pcscd is not running")
     assert session.reader_problem is ReaderProblem.NO_SERVICE and session.reader_detail == "pcscd is not running"
     assert session.phase is Phase.CARD_PULLED and not session.holds_choices and session.language == "kk"

@@ -38,17 +38,9 @@ from sailau.election.turnout import (
     make_turnout_report,
     sign_turnout,
 )
+from station_support import ALMATY, Clock
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "election" / "examples" / "majilis-2021.json"
-ALMATY = dt.timezone(dt.timedelta(hours=5))
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def voters_csv(path: Path, n: int) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import queue
 import socket
 import struct
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +23,7 @@ from sailau.simulator.vpcd import (
     BridgeEvent,
     VpcdBridge,
 )
-from sailau.smartcard.apdu import AID
+from sailau.smartcard.apdu import AID, CardState
 
 SELECT = bytes((0x00, 0xA4, 0x04, 0x00, len(AID))) + AID
 SELECT_STATUS = SELECT + b"\x00"  # SELECT answering state, serial and counter
@@ -193,22 +194,23 @@ def test_reconnects_when_pcscd_drops_the_connection(bridge, fake, events):
     assert fake.transact(bytes([CTRL_ATR])) == ATR
 
 
-def test_torn_write_pulls_the_card_and_keeps_it_consistent(bridge, fake, card, events):
-    assert _next_kind(events) == "inserted"
+def _tear_a_write(fake, card) -> None:
+    """Power the card on, make it ISSUED directly in its store (ISSUE needs a proof,
+    covered over PC/SC in test_pcsc.py), then tear a WRITE BALLOT: the card answers
+    nothing and the bridge closes the connection."""
     fake.send(bytes([CTRL_ON]))
     assert fake.transact(SELECT) == OK
-    # Make the card ISSUED directly in its store (ISSUE needs a proof,
-    # covered over PC/SC in test_pcsc.py), then tear the WRITE BALLOT.
-    from dataclasses import replace
-
-    from sailau.smartcard.apdu import CardState
-
     card.store.save(replace(card.store.peek(), state=CardState.ISSUED, issue_block=b"issue"))
     fake.send(bytes([CTRL_RESET]))
     assert fake.transact(SELECT) == OK
     card.tear_after_bytes = 3
     fake.send(bytes((0x80, 0x20, 0x00, 0x00, 4)) + b"vote")
-    fake.expect_closed()  # no response: the card lost power
+    fake.expect_closed()
+
+
+def test_torn_write_pulls_the_card_and_keeps_it_consistent(bridge, fake, card, events):
+    assert _next_kind(events) == "inserted"
+    _tear_a_write(fake, card)  # no response: the card lost power
     assert _next_kind(events) == "power-lost"
     assert not bridge.wants_inserted  # stays out until reinserted
     bridge.insert()
@@ -247,18 +249,7 @@ def test_a_torn_card_comes_back_by_itself_when_the_bridge_is_told_to(card, fake,
     try:
         fake.accept()
         assert _next_kind(events) == "inserted"
-        fake.send(bytes([CTRL_ON]))
-        assert fake.transact(SELECT) == OK
-        from dataclasses import replace
-
-        from sailau.smartcard.apdu import CardState
-
-        card.store.save(replace(card.store.peek(), state=CardState.ISSUED, issue_block=b"issue"))
-        fake.send(bytes([CTRL_RESET]))
-        assert fake.transact(SELECT) == OK
-        card.tear_after_bytes = 3
-        fake.send(bytes((0x80, 0x20, 0x00, 0x00, 4)) + b"vote")
-        fake.expect_closed()
+        _tear_a_write(fake, card)
         assert _next_kind(events) == "power-lost"
         fake.accept()  # no insert() call: it reconnects on its own
         assert _next_kind(events) == "inserted"
