@@ -121,16 +121,8 @@ def _named_counts(items: list[Any], where: str, count_key: str = "votes") -> tup
 
 def presidential_json(result: PresidentialResult, names: dict[str, str]) -> dict[str, Any]:
     return {
-        "kind": "presidential",
+        **result.outcome_data(),
         "law": result.law.id,
-        "round": result.round,
-        "outcome": result.outcome.value,
-        "winner": result.winner,
-        "second_round": list(result.second_round) if result.second_round else None,
-        "tied": list(result.tied),
-        "participated": result.participated,
-        "valid": result.valid,
-        "against_all": result.against_all,
         "majority_base": "participated",
         "candidates": [
             {
@@ -316,15 +308,21 @@ def _known_laws() -> str:
     return ", ".join(sorted([*LAWS, *PRESIDENTIAL_LAWS, *REFERENDUM_LAWS, *MASLIKHAT_LAWS]))
 
 
-def read_results_input(path: Path) -> dict[str, Any]:
+def _read_bounded(path: Path, what: str) -> bytes:
+    """The bytes of an outside JSON file, within MAX_RESULTS_INPUT_BYTES, or a one-line
+    refusal naming the file."""
     try:
-        raw = jsonfile.read_bounded(path, MAX_RESULTS_INPUT_BYTES, "a results input", subject="")
+        return jsonfile.read_bounded(path, MAX_RESULTS_INPUT_BYTES, what, subject="")
     except FileNotFoundError:
         raise click.ClickException(f"{path}: file not found") from None
     except OSError as e:
         raise click.ClickException(f"{path}: cannot read ({e.strerror})") from None
     except jsonfile.InputError as e:
         raise click.ClickException(f"{path}: refused ({e.reason}): {e}") from None
+
+
+def read_results_input(path: Path) -> dict[str, Any]:
+    raw = _read_bounded(path, "a results input")
     other = filekind.recognise_bytes(raw)
     if other is not None and other is not filekind.SEATS_INPUT:
         raise click.ClickException(f"{path} is {other.title}, not a results input (a JSON object with a 'law')")
@@ -474,13 +472,9 @@ def second_round(first: Path, result: Path, out: Path, date: str, public_key_fil
 
 
 def _read_raw_json(path: Path) -> Any:
+    raw = _read_bounded(path, "a results file")
     try:
-        raw = jsonfile.read_bounded(path, MAX_RESULTS_INPUT_BYTES, "a results file", subject="")
         return jsonfile.parse_json(raw)
-    except FileNotFoundError:
-        raise click.ClickException(f"{path}: file not found") from None
-    except OSError as e:
-        raise click.ClickException(f"{path}: cannot read ({e.strerror})") from None
     except jsonfile.InputError as e:
         raise click.ClickException(f"{path}: refused ({e.reason}): {e}") from None
 

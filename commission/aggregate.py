@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import func, literal, select
 
@@ -112,3 +113,30 @@ def python_unit_totals(protocols: Iterable[Protocol], election: Election, level:
         if unit is not None:
             groups[unit].append(p)
     return {unit: sum_protocols(ps) for unit, ps in groups.items()}
+
+
+def percent(part: int, whole: int) -> float | None:
+    """A share in percent, two decimals, for reports (None when there is no whole)."""
+    return None if whole == 0 else round(100 * part / whole, 2)
+
+
+def counts_of(totals: ProtocolTotals | None) -> dict[str, int]:
+    """The precinct counts of a unit's totals (zeros for a unit nothing came from)."""
+    return {name: (getattr(totals, name) if totals is not None else 0) for name in PRECINCT_COUNTS}
+
+
+def unit_row(code: str, name: str, precincts: Iterable[int], totals: ProtocolTotals | None) -> dict[str, Any]:
+    """One unit's row of a commission report (either kind): its precincts expected,
+    reported and missing, its counts and turnout. Callers add the votes."""
+    mine = sorted(precincts)
+    got = set(totals.precincts) if totals is not None else set()
+    c = counts_of(totals)
+    return {
+        "code": code,
+        "name": name,
+        "precincts_expected": len(mine),
+        "precincts_reported": len(got),
+        "missing": [n for n in mine if n not in got],
+        **c,
+        "turnout_percent": percent(c["ballots_cast"], c["voters_on_list"]),
+    }

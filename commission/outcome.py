@@ -35,16 +35,12 @@ from sailau.election.definition import (
 from sailau.election.law import CandidateVotes, DistrictVotes, LawError, PartyVotes
 from sailau.election.maslikhat import MaslikhatVotes, maslikhat_results
 from sailau.election.president import presidential_result
-from sailau.election.protocol import PRECINCT_COUNTS, ContestResult, ProtocolTotals
+from sailau.election.protocol import ContestResult, ProtocolTotals
 from sailau.election.referendum import RegionVotes, referendum_result
 
-from .aggregate import check_level, unit_key_of, unit_names
+from .aggregate import check_level, counts_of, percent, unit_key_of, unit_names, unit_row
 
 OUTCOME_REPORT_VERSION = 2  # the commission report's version: the same envelope
-
-
-def _percent(part: int, whole: int) -> float | None:
-    return None if whole == 0 else round(100 * part / whole, 2)
 
 
 def _contest(totals: ProtocolTotals | None, contest_id: str) -> ContestResult | None:
@@ -72,19 +68,7 @@ def presidential_outcome(election: Election, national: ProtocolTotals | None) ->
         )
     except LawError as e:
         return {"kind": "presidential", "contest": contest.id, "error": str(e), "lines": [f"no outcome: {e}"]}
-    out = {
-        "kind": "presidential",
-        "contest": contest.id,
-        "round": result.round,
-        "outcome": result.outcome.value,
-        "winner": result.winner,
-        "second_round": list(result.second_round) if result.second_round else None,
-        "tied": list(result.tied),
-        "participated": result.participated,
-        "valid": result.valid,
-        "against_all": result.against_all,
-        "votes": dict(result.votes),
-    }
+    out = {**result.outcome_data(), "contest": contest.id, "votes": dict(result.votes)}
     verdict = {
         "elected": f"elected: {result.winner}",
         "second_round": f"second round: {' and '.join(result.second_round or ())}",
@@ -150,7 +134,7 @@ def outcome_report(
     expected = sorted(p.number for p in election.precincts)
     reported = set(national.precincts) if national is not None else set()
     missing = [n for n in expected if n not in reported]
-    counts = {name: (getattr(national, name) if national is not None else 0) for name in PRECINCT_COUNTS}
+    counts = counts_of(national)
     contests = {
         c.contest_id: {"votes": dict(c.votes), "against_all": c.against_all, "blank": c.blank, "invalid": c.invalid,
                        "ballots": _ballots(national, c.contest_id)}
@@ -167,23 +151,12 @@ def outcome_report(
                                                    or m["list_outcome"]) for m in masl]}
     unit_rows = []
     for code, name in unit_names(election, level).items():
-        mine = sorted(n for n, k in keys.items() if k == code)
         t = units.get(code)
-        got = set(t.precincts) if t is not None else set()
-        c = {name_: (getattr(t, name_) if t is not None else 0) for name_ in PRECINCT_COUNTS}
-        unit_rows.append(
-            {
-                "code": code,
-                "name": name,
-                "precincts_expected": len(mine),
-                "precincts_reported": len(got),
-                "missing": [n for n in mine if n not in got],
-                **c,
-                "turnout_percent": _percent(c["ballots_cast"], c["voters_on_list"]),
-                "contests": {r.contest_id: {"votes": dict(r.votes), "against_all": r.against_all}
-                             for r in (t.contests if t is not None else ())},
-            }
-        )
+        unit_rows.append({
+            **unit_row(code, name, (n for n, k in keys.items() if k == code), t),
+            "contests": {r.contest_id: {"votes": dict(r.votes), "against_all": r.against_all}
+                         for r in (t.contests if t is not None else ())},
+        })
     return {
         "format": "sailau/commission-report",
         "version": OUTCOME_REPORT_VERSION,
@@ -194,7 +167,7 @@ def outcome_report(
         "precincts": {"expected": len(expected), "reported": len(reported), "missing": missing,
                       "conflicts": sorted(set(conflicts))},
         "counts": counts,
-        "turnout_percent": _percent(counts["ballots_cast"], counts["voters_on_list"]),
+        "turnout_percent": percent(counts["ballots_cast"], counts["voters_on_list"]),
         "totals": {},
         "seats": {},
         "allocation": {"law": election.law},

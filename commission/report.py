@@ -29,12 +29,12 @@ from sailau.election.law import (
     get_law,
     single_member_winners,
 )
-from sailau.election.protocol import PRECINCT_COUNTS, ProtocolTotals, party_list_votes
+from sailau.election.protocol import ProtocolTotals, party_list_votes
 
 from . import models
 from .outcome import has_maslikhats as _has_maslikhats
 from .outcome import maslikhat_report as _maslikhats
-from .aggregate import NATIONAL, check_level, db_unit_totals, unit_key_of, unit_names
+from .aggregate import NATIONAL, check_level, counts_of, db_unit_totals, percent, unit_key_of, unit_names, unit_row
 from .db import CommissionDB
 
 REPORT_FORMAT = "sailau/commission-report"
@@ -56,10 +56,6 @@ def party_colours(election: Election) -> dict[str, str]:
     return {p.id: p.colour or PALETTE[i % len(PALETTE)] for i, p in enumerate(ordered)}
 
 
-def percent(part: int, whole: int) -> float | None:
-    return None if whole == 0 else round(100 * part / whole, 2)
-
-
 def _party_totals(totals: ProtocolTotals | None, election: Election) -> dict[str, int]:
     contest = election.party_list_contest
     ids = [p.id for p in election.parties if p.id in contest.options]  # registration order
@@ -70,10 +66,6 @@ def _party_totals(totals: ProtocolTotals | None, election: Election) -> dict[str
     except KeyError:
         return dict.fromkeys(ids, 0)
     return {pid: result.votes.get(pid, 0) for pid in ids}
-
-
-def _counts(totals: ProtocolTotals | None) -> dict[str, int]:
-    return {name: (getattr(totals, name) if totals is not None else 0) for name in PRECINCT_COUNTS}
 
 
 def _seats(totals: ProtocolTotals | None, election: Election) -> tuple[dict[str, int], dict[str, Any]]:
@@ -165,7 +157,7 @@ def build_report(
     expected = sorted(p.number for p in election.precincts)
     reported = set(national.precincts) if national is not None else set()
     missing = [n for n in expected if n not in reported]
-    counts = _counts(national)
+    counts = counts_of(national)
     totals = _party_totals(national, election)
     seats, allocation = _seats(national, election)
     contest = election.party_list_contest
@@ -180,22 +172,9 @@ def build_report(
 
     unit_rows = []
     for code, name in unit_names(election, level).items():
-        mine = sorted(n for n, k in keys.items() if k == code)
         t = units.get(code)
-        got = set(t.precincts) if t is not None else set()
-        c = _counts(t)
-        unit_rows.append(
-            {
-                "code": code,
-                "name": name,
-                "precincts_expected": len(mine),
-                "precincts_reported": len(got),
-                "missing": [n for n in mine if n not in got],
-                **c,
-                "turnout_percent": percent(c["ballots_cast"], c["voters_on_list"]),
-                "totals": _party_totals(t, election),
-            }
-        )
+        unit_rows.append({**unit_row(code, name, (n for n, k in keys.items() if k == code), t),
+                          "totals": _party_totals(t, election)})
 
     return {
         "format": REPORT_FORMAT,

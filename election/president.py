@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
+from typing import Any
 
 from .law import CandidateVotes, InvalidVotesError, UnknownLawError, _check_count, _check_ids
 
@@ -105,6 +106,21 @@ class PresidentialResult:
     against_all: int
     votes: dict[str, int]  # candidate id -> votes, in ballot order
     ranking: tuple[str, ...]  # most votes first; equal counts keep ballot order (display only)
+
+    def outcome_data(self) -> dict[str, Any]:
+        """The outcome as JSON (what `sailau results` and the commission's report both
+        carry; each adds its own keys around it)."""
+        return {
+            "kind": "presidential",
+            "round": self.round,
+            "outcome": self.outcome.value,
+            "winner": self.winner,
+            "second_round": list(self.second_round) if self.second_round else None,
+            "tied": list(self.tied),
+            "participated": self.participated,
+            "valid": self.valid,
+            "against_all": self.against_all,
+        }
 
     def share_of_participated(self, candidate: str) -> Fraction:
         return Fraction(self.votes[candidate], self.participated) if self.participated else Fraction(0)

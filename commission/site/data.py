@@ -36,7 +36,8 @@ from sailau.election.protocol import SignedProtocol
 from .. import models
 from ..charts import hemicycle_positions
 from ..db import CommissionDB
-from ..report import commission_report, party_colours, percent
+from ..aggregate import percent
+from ..report import commission_report, party_colours
 from ..wording import decimal_text, quota_line, threshold_line
 from .tiles import tile_layout
 from .turnout import turnout_payload

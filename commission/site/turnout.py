@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from sailau.election.turnout import CEC_HOURS  # the hours at which the CEC publishes turnout
 
-from ..report import percent
+from ..aggregate import percent
 
 
 @dataclass(frozen=True)
