@@ -154,13 +154,14 @@ def _check_count(what: str, value: object) -> int:
     return value
 
 
-def _check_ids(kind: str, ids: Sequence[object]) -> None:
+def _check_ids(kind: str, ids: Sequence[object], *, twice: str = "duplicate {kind} id {id!r}") -> None:
+    """Every id a non-empty string, none twice (`twice` words the refusal)."""
     seen: set[object] = set()
     for i in ids:
         if not isinstance(i, str) or not i:
             raise InvalidVotesError(f"{kind} id must be a non-empty string, got {i!r}")
         if i in seen:
-            raise InvalidVotesError(f"duplicate {kind} id {i!r}")
+            raise InvalidVotesError(twice.format(kind=kind, id=i))
         seen.add(i)
 
 

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .law import InvalidVotesError, UnknownLawError, _check_count
+from .law import InvalidVotesError, UnknownLawError, _check_count, _check_ids
 
 __all__ = [
     "REFERENDUM_LAWS",
@@ -106,13 +106,7 @@ def referendum_result(
         raise InvalidVotesError("no regions given")
     _check_count("on_list", on_list)
     ids = [r.id for r in regions]
-    seen: set[str] = set()
-    for rid in ids:
-        if not isinstance(rid, str) or not rid:
-            raise InvalidVotesError(f"region id must be a non-empty string, got {rid!r}")
-        if rid in seen:
-            raise InvalidVotesError(f"region {rid!r} is listed twice")
-        seen.add(rid)
+    _check_ids("region", ids, twice="{kind} {id!r} is listed twice")
     for r in regions:
         where = f"region {r.id!r}"
         for name in ("participated", "yes", "no"):
