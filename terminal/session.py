@@ -670,9 +670,11 @@ class TerminalSession:
             self.phase = Phase.WRITING
             self._removed_during_write = False
             client, issue, issue_raw = self._client, self._issue, self._issue_raw
-            report(WriteStep.SEALING)
             plaintext = bytearray(encode_ballot(self.config.election, self.config.style, self._choices))
             self._drop_choices()
+        # `progress` is called only outside the lock: the app's callback waits for the UI
+        # thread, which may itself be waiting for this lock (a reader status arriving).
+        report(WriteStep.SEALING)
         try:
             record = seal_ballot(issue, plaintext, self.config.election.public_key, self.config.terminal_key)
         finally:

@@ -88,6 +88,35 @@ def test_full_vote_writes_the_sealed_ballot_and_forgets_the_choices() -> None:
     assert session.phase is Phase.IDLE and session.receipt_code is None and session.language is None
 
 
+def test_progress_is_reported_outside_the_lock_so_the_ui_thread_never_deadlocks() -> None:
+    """The app's progress callback waits for the UI thread (call_from_thread); the UI
+    thread may at that moment be handing the session a reader status, which takes the
+    session's lock. Before: SEALING was reported inside the lock, and a CI run hung
+    there for good (worker in `report`, UI thread in `on_reader`)."""
+    import threading
+
+    session, slot = start()
+    session.on_card_inserted(slot.client)
+    session.choose_language("en")
+    session.select("AMANAT")
+    session.next()
+    session.select_position(2)
+    session.next()
+    session.select(Mark.AGAINST_ALL)
+    assert session.next() is Phase.REVIEW
+    finished: list[WriteStep] = []
+
+    def progress(step: WriteStep) -> None:  # as the app's: wait for the "UI thread" to run
+        ui = threading.Thread(target=session.on_reader, args=(None,), daemon=True)
+        ui.start()
+        ui.join(timeout=10)
+        assert not ui.is_alive(), f"the UI thread waits for the session's lock while {step.name} is reported"
+        finished.append(step)
+
+    assert session.cast(progress).outcome is CastOutcome.WRITTEN
+    assert finished == [WriteStep.SEALING, WriteStep.WRITING, WriteStep.VERIFYING, WriteStep.DONE]
+
+
 def test_a_vote_costs_two_reads_and_one_apdu_to_write() -> None:
     session, slot = start()
     session.on_card_inserted(slot.client)
