@@ -30,7 +30,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -477,6 +477,16 @@ def _options_of(
 # -- cross-reference and law checks --------------------------------------------
 
 
+def _check_candidates(c: Any, path: str, party_rank: Mapping[str, int], add: Callable[[str, str], None]) -> None:
+    """A candidate contest's candidates (presidential or single-member): ids once each,
+    parties known."""
+    for cand in _duplicates(x.id for x in c.candidates):
+        add(f"{path}.candidates", f"contest {c.id!r} has duplicate candidate id {cand!r}")
+    for j, cand in enumerate(c.candidates):
+        if cand.party is not None and cand.party not in party_rank:
+            add(f"{path}.candidates[{j}].party", f"candidate {cand.id!r} names unknown party {cand.party!r}")
+
+
 def _duplicates(values: Iterable[Any]) -> list[Any]:
     return [v for v, n in Counter(values).items() if n > 1]
 
@@ -532,11 +542,7 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
                     add(f"{path}.against_all", f"a referendum question has no 'against all' ({c.id!r})")
             else:
                 count = len(c.candidates)
-                for cand in _duplicates(x.id for x in c.candidates):
-                    add(f"{path}.candidates", f"contest {c.id!r} has duplicate candidate id {cand!r}")
-                for j, cand in enumerate(c.candidates):
-                    if cand.party is not None and cand.party not in party_rank:
-                        add(f"{path}.candidates[{j}].party", f"candidate {cand.id!r} names unknown party {cand.party!r}")
+                _check_candidates(c, path, party_rank, add)
                 if c.round == 2 and len(c.candidates) != 2:
                     add(f"{path}.candidates", f"a second round has exactly two candidates, found {len(c.candidates)}")
                 if e.law in PRESIDENTIAL_LAWS and c.against_all != (e.law in PRESIDENTIAL_AGAINST_ALL):
@@ -558,11 +564,7 @@ def _reference_problems(e: Election) -> list[tuple[str, str]]:
                 add(f"{path}.options", f"contest {c.id!r} lists party {pid!r} twice")
         else:
             count = len(c.candidates)
-            for cand in _duplicates(x.id for x in c.candidates):
-                add(f"{path}.candidates", f"contest {c.id!r} has duplicate candidate id {cand!r}")
-            for j, cand in enumerate(c.candidates):
-                if cand.party is not None and cand.party not in party_rank:
-                    add(f"{path}.candidates[{j}].party", f"candidate {cand.id!r} names unknown party {cand.party!r}")
+            _check_candidates(c, path, party_rank, add)
             district = districts.get(c.district)
             if district is None:
                 add(f"{path}.district", f"contest {c.id!r} names unknown district {c.district!r}")
