@@ -18,13 +18,21 @@ from clerk_support import (
     IINS,
     K,
     blank_card,
+    card_note,
+    check_in,
+    desk_note,
     foreign_voted_card,
+    insert,
+    issue_card,
     make_desk,
     make_station,
     open_db,
+    press,
+    remove,
     rig,
     settle,
     vote,
+    vote_and_cast,
 )
 from sailau.ballot_box import audit, i18n
 from sailau.ballot_box.app import ClerkApp
@@ -54,46 +62,6 @@ SIZE = (120, 40)
 
 def note_text(app: ClerkApp, selector: str) -> str:
     return str(app.screen.query_one(selector, NoteView).render())
-
-
-def card_note(app: ClerkApp) -> str:
-    return "" if app.card_note is None else app.card_note.render(app.t)
-
-
-def desk_note(app: ClerkApp) -> str:
-    return "" if app.desk_note is None else app.desk_note.render(app.t)
-
-
-async def check_in(pilot, app: ClerkApp, query: str) -> None:
-    """Type a search, Enter, then press Check in on the first hit."""
-    search = app.screen.query_one("#search", Input)
-    search.focus()
-    search.value = query
-    await pilot.press("enter")
-    await settle(pilot, lambda: bool(app.screen.results), f"search results for {query!r}")
-    before = app.station.counters().checked_in
-    await press(pilot, "#check-in")
-    await settle(pilot, lambda: app.station.counters().checked_in == before + 1, "check-in")
-
-
-async def press(pilot, selector: str) -> None:
-    """Press a button as a click would (Button ignores a click within its
-    0.2 s press animation, so two quick pilot.click()s on one button lose one), and
-    let the desk operation it starts (a worker) finish."""
-    pilot.app.screen.query_one(selector, Button).press()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def insert(pilot, desk, card, what: str, done) -> None:
-    desk.slot.insert(card)
-    await settle(pilot, lambda: desk.app.card_busy == 0 and done(), what)
-
-
-async def remove(pilot, desk) -> None:
-    desk.slot.remove()
-    await settle(pilot, lambda: not desk.app.card_present, "card removed")
 
 
 # --- flows --------------------------------------------------------------------------------
@@ -139,7 +107,7 @@ async def test_search_check_in_issue_cast_and_counters(tmp_path: Path) -> None:
         app = desk.app
         async with app.run_test(size=SIZE) as pilot:
             assert isinstance(app.screen, DeskScreen)
-            await check_in(pilot, app, "Әли")  # Kazakh name prefix
+            await check_in(pilot, "Әли")  # Kazakh name prefix
             assert "Checked in: Әлиева Айгүл" in desk_note(app)
             assert [v.iin for v in station.waiting] == [IINS[1]]
             assert app.screen.query_one("#waiting", DataTable).row_count == 1
@@ -189,7 +157,7 @@ async def test_blank_card_waits_for_a_voter_then_is_issued(tmp_path: Path) -> No
             card = blank_card()
             await insert(pilot, desk, card, "need voter", lambda: "Blank card" in card_note(app))
             assert card.state is CardState.BLANK and station.counters().issued == 0
-            await check_in(pilot, app, IINS[3])  # by IIN
+            await check_in(pilot, IINS[3])  # by IIN
             await settle(pilot, lambda: "Card issued to Иванова Мария" in card_note(app), "issued on check-in")
             assert card.state is CardState.ISSUED
 
@@ -202,10 +170,8 @@ async def test_second_insertion_of_a_counted_card_says_already_counted(tmp_path:
         desk = make_desk(station)
         app = desk.app
         async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Абаев")
             card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-            await remove(pilot, desk)
+            await issue_card(pilot, desk, "Абаев", card, lambda: "Card issued" in card_note(app))
             receipt = vote(card, 0)
             card.tear_after_bytes = 1  # power lost at the first byte CLEAR writes
             await insert(pilot, desk, card, "cast, clear torn", lambda: "removed before it was cleared" in card_note(app))
@@ -240,7 +206,7 @@ async def test_card_pulled_mid_issue_shows_a_message_and_the_same_card_finishes(
         desk = make_desk(station)
         app = desk.app
         async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Ахметов")
+            await check_in(pilot, "Ахметов")
             card = blank_card()
             card.tear_after_bytes = 1  # the card loses power during ISSUE
             await insert(pilot, desk, card, "issue torn", lambda: "pulled out before it was issued" in card_note(app))
@@ -263,10 +229,8 @@ async def test_cancel_an_issued_card(tmp_path: Path) -> None:
         desk = make_desk(station)
         app = desk.app
         async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Жұмабек")
             card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-            await remove(pilot, desk)
+            await issue_card(pilot, desk, "Жұмабек", card, lambda: "Card issued" in card_note(app))
             # the voter left without voting: the card comes back ISSUED
             await insert(pilot, desk, card, "offer cancel", lambda: isinstance(app.screen, CancelCardScreen))
             await press(pilot, "#no")
@@ -287,10 +251,8 @@ async def test_removing_the_card_while_cancel_is_offered_cancels_nothing(tmp_pat
         desk = make_desk(station)
         app = desk.app
         async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Сәрсен")
             card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-            await remove(pilot, desk)
+            await issue_card(pilot, desk, "Сәрсен", card, lambda: "Card issued" in card_note(app))
             await insert(pilot, desk, card, "offer cancel", lambda: isinstance(app.screen, CancelCardScreen))
             await remove(pilot, desk)
             await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "dialog closed")
@@ -307,19 +269,16 @@ async def test_the_card_cleared_by_a_cast_is_issued_to_the_next_voter(tmp_path: 
         desk = make_desk(station)
         app = desk.app
         async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Абаев")
             card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued to Абаев" in card_note(app))
-            await remove(pilot, desk)
-            vote(card, 0)
-            await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
+            await issue_card(pilot, desk, "Абаев", card, lambda: "Card issued to Абаев" in card_note(app))
+            await vote_and_cast(pilot, desk, card, 0, lambda: "Ballot counted" in card_note(app), keep=True)
             assert card.state is CardState.BLANK and app.card_present and app.blank_card_waiting
-            await check_in(pilot, app, "Иванова")  # the card never left the reader
+            await check_in(pilot, "Иванова")  # the card never left the reader
             await settle(pilot, lambda: "Card issued to Иванова Мария" in card_note(app), "cleared card issued")
             assert card.state is CardState.ISSUED and station.waiting == []
 
             await remove(pilot, desk)
-            await check_in(pilot, app, "Ахметов")  # waits while Иванова votes
+            await check_in(pilot, "Ахметов")  # waits while Иванова votes
             vote(card, 1)
             await insert(pilot, desk, card, "cast, then issue to the waiting voter",
                          lambda: "Card issued to Ахметов Ерлан" in card_note(app))
@@ -336,7 +295,7 @@ async def test_replace_a_spoilt_card_in_the_reader(tmp_path: Path) -> None:
         desk = make_desk(station)
         app = desk.app
         async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Жұмабек")
+            await check_in(pilot, "Жұмабек")
             card = blank_card()
             await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
             first = card.issue_block
@@ -359,30 +318,31 @@ async def test_replace_a_spoilt_card_in_the_reader(tmp_path: Path) -> None:
                 (e.kind, e.payload) for e in audit.read_events(station.db)]
 
 
+async def replace_without_the_card(pilot, when: str) -> None:
+    """Replace card, "the old card is not here": up to the confirmation it asks for."""
+    app = pilot.app
+    await press(pilot, "#replace")
+    await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), f"replace dialog{when}")
+    await press(pilot, "#lost")
+    await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), f"confirmation{when}")
+
+
 async def test_replace_a_card_that_is_not_handed_back_needs_a_confirmation(tmp_path: Path) -> None:
     with open_db(tmp_path) as db:
         station = make_station(db, tmp_path)
         desk = make_desk(station)
         app = desk.app
         async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Сәрсен")
-            card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-            await remove(pilot, desk)  # the voter walks off with it and loses it
+            card = blank_card()  # the voter walks off with it and loses it
+            await issue_card(pilot, desk, "Сәрсен", card, lambda: "Card issued" in card_note(app))
 
-            await press(pilot, "#replace")
-            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog")
-            await press(pilot, "#lost")
-            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
+            await replace_without_the_card(pilot, "")
             assert "will be revoked" in str(app.screen.query_one("#question").render())
             await press(pilot, "#no")
             await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "back at the desk")
             assert station.counters().replaced == 0
 
-            await press(pilot, "#replace")
-            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog again")
-            await press(pilot, "#lost")
-            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation again")
+            await replace_without_the_card(pilot, ", again")
             await press(pilot, "#yes")
             await settle(pilot, lambda: "without the old card" in card_note(app), "replaced, not returned")
             assert "revoked" in card_note(app)
@@ -394,10 +354,7 @@ async def test_replace_a_card_that_is_not_handed_back_needs_a_confirmation(tmp_p
             assert (c.issued, c.cancelled, c.outstanding, c.revoked, c.replaced, c.not_returned) == (2, 0, 1, 1, 1, 1)
 
             await remove(pilot, desk)  # lost again: a second replacement without the card revokes that one too
-            await press(pilot, "#replace")
-            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog, third time")
-            await press(pilot, "#lost")
-            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation, third time")
+            await replace_without_the_card(pilot, ", third time")
             await press(pilot, "#yes")
             await settle(pilot, lambda: station.counters().replaced == 2, "replaced again")
             assert station.counters().not_returned == 2
@@ -476,13 +433,9 @@ async def test_close_polls_with_k_shares_shows_the_signed_protocol(tmp_path: Pat
         async with app.run_test(size=SIZE) as pilot:
             receipts = []
             for i, name in enumerate(("Абаев", "Иванова")):
-                await check_in(pilot, app, name)
                 card = blank_card(0x10 + i)
-                await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-                await remove(pilot, desk)
-                receipts.append(vote(card, i))
-                await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
-                await remove(pilot, desk)
+                await issue_card(pilot, desk, name, card, lambda: "Card issued" in card_note(app))
+                receipts.append(await vote_and_cast(pilot, desk, card, i, lambda: "Ballot counted" in card_note(app)))
 
             await pilot.press("f4")
             await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
