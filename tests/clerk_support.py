@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -105,6 +106,17 @@ def make_desk(station: Station, *, language: str = "en", out_dir: Path | None = 
     transport = InProcessTransport()
     app = ClerkApp(station, transport, terminal_keys=[rig().terminal], language=language, out_dir=out_dir)
     return Desk(app, station, InProcessSlot(transport, app.card_event))
+
+
+@asynccontextmanager
+async def running_desk(tmp_path: Path, *, size: tuple[int, int], open_polls: bool = True, language: str = "en",
+                       out_dir: Path | None = None) -> AsyncIterator[tuple[Desk, Pilot]]:
+    """A clerk app over a fresh station database in `tmp_path`, running under Pilot at
+    `size`; the database is closed after the app."""
+    with open_db(tmp_path) as db:
+        desk = make_desk(make_station(db, tmp_path, open_polls=open_polls), language=language, out_dir=out_dir)
+        async with desk.app.run_test(size=size) as pilot:
+            yield desk, pilot
 
 
 def blank_card(serial_byte: int = 1) -> VirtualBallotCard:
