@@ -22,6 +22,7 @@ from sailau.ballot_box.app import ClerkApp
 from sailau.simulator.booth_rig import EXAMPLE, Rig
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.iin import Sex, make_iin
+from sailau.ballot_box.screens import CancelCardScreen
 from sailau.ballot_box.station import Station
 from sailau.election.crypto import ElectionKeyPair
 from sailau.election.definition import load_election
@@ -221,6 +222,14 @@ async def issue_card(pilot: Pilot, desk: Desk, query: str, card: VirtualBallotCa
     await check_in(pilot, query, enter=enter)
     await insert(pilot, desk, card, "issue", issued)
     await remove(pilot, desk)
+
+
+async def offer_cancel(pilot: Pilot, desk: Desk, query: str, card: VirtualBallotCard,
+                       issued: Callable[[], bool], *, enter: bool = True) -> None:
+    """Issue `card` to the voter found by `query`, then bring it back unvoted: the app
+    offers to cancel it (CancelCardScreen is up when this returns)."""
+    await issue_card(pilot, desk, query, card, issued, enter=enter)
+    await insert(pilot, desk, card, "offer cancel", lambda: isinstance(desk.app.screen, CancelCardScreen))
 
 
 async def vote_and_cast(pilot: Pilot, desk: Desk, card: VirtualBallotCard, i: int,

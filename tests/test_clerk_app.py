@@ -26,6 +26,7 @@ from clerk_support import (
     issue_card,
     make_desk,
     make_station,
+    offer_cancel,
     open_db,
     press,
     remove,
@@ -208,9 +209,8 @@ async def test_cancel_an_issued_card(tmp_path: Path) -> None:
     async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
         station, app = desk.station, desk.app
         card = blank_card()
-        await issue_card(pilot, desk, "Жұмабек", card, lambda: "Card issued" in card_note(app))
         # the voter left without voting: the card comes back ISSUED
-        await insert(pilot, desk, card, "offer cancel", lambda: isinstance(app.screen, CancelCardScreen))
+        await offer_cancel(pilot, desk, "Жұмабек", card, lambda: "Card issued" in card_note(app))
         await press(pilot, "#no")
         await settle(pilot, lambda: "kept as it is" in card_note(app), "kept")
         assert card.state is CardState.ISSUED
@@ -227,8 +227,7 @@ async def test_removing_the_card_while_cancel_is_offered_cancels_nothing(tmp_pat
     async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
         station, app = desk.station, desk.app
         card = blank_card()
-        await issue_card(pilot, desk, "Сәрсен", card, lambda: "Card issued" in card_note(app))
-        await insert(pilot, desk, card, "offer cancel", lambda: isinstance(app.screen, CancelCardScreen))
+        await offer_cancel(pilot, desk, "Сәрсен", card, lambda: "Card issued" in card_note(app))
         await remove(pilot, desk)
         await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "dialog closed")
         assert "not cancelled" in card_note(app)

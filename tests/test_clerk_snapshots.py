@@ -22,6 +22,7 @@ from clerk_support import (
     issue_card,
     make_desk,
     make_station,
+    offer_cancel,
     open_db,
     press,
     rig,
@@ -30,7 +31,7 @@ from clerk_support import (
 )
 from sailau.ballot_box import audit
 from sailau.ballot_box.desk import EnteredShare
-from sailau.ballot_box.screens import AuditScreen, CancelCardScreen, CloseScreen, ProtocolScreen
+from sailau.ballot_box.screens import AuditScreen, CloseScreen, ProtocolScreen
 
 SIZE = (110, 34)
 
@@ -89,8 +90,7 @@ def test_cancel_offer_kk(snap_compare, station_dir: Path) -> None:
         card = blank_card()
 
         async def run_before(pilot) -> None:
-            await issue_card(pilot, desk, "Жұм", card, lambda: card.state.name == "ISSUED", enter=False)
-            await insert(pilot, desk, card, "card handled", lambda: isinstance(pilot.app.screen, CancelCardScreen))
+            await offer_cancel(pilot, desk, "Жұм", card, lambda: card.state.name == "ISSUED", enter=False)
 
         assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
 
