@@ -1,13 +1,16 @@
 """Shared setup for the clerk-app tests: a precinct with FIXED keys (the screens
 show key ids and hashes, so snapshots must not depend on fresh randomness), a
-fixed clock, a small voter list with real names, an in-process reader slot, and
-`settle()` to wait for the app's worker threads without guessing sleeps."""
+fixed clock, a small voter list with real names, an in-process reader slot,
+`settle()` to wait for the app's worker threads without guessing sleeps, and the
+clerk's steps the Pilot tests share (press a button, insert and remove a card, check a
+voter in, issue a card, vote and cast), each waiting until the app has done its part."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +22,7 @@ from sailau.ballot_box.app import ClerkApp
 from sailau.simulator.booth_rig import EXAMPLE, Rig
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.iin import Sex, make_iin
+from sailau.ballot_box.screens import CancelCardScreen
 from sailau.ballot_box.station import Station
 from sailau.election.crypto import ElectionKeyPair
 from sailau.election.definition import load_election
@@ -29,6 +33,7 @@ from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.events import InProcessSlot
 from sailau.smartcard.transport import InProcessTransport
 from textual.pilot import Pilot
+from textual.widgets import Button, Input
 
 PRECINCT = 7101
 K, N = 2, 3
@@ -104,6 +109,17 @@ def make_desk(station: Station, *, language: str = "en", out_dir: Path | None = 
     return Desk(app, station, InProcessSlot(transport, app.card_event))
 
 
+@asynccontextmanager
+async def running_desk(tmp_path: Path, *, size: tuple[int, int], open_polls: bool = True, language: str = "en",
+                       out_dir: Path | None = None) -> AsyncIterator[tuple[Desk, Pilot]]:
+    """A clerk app over a fresh station database in `tmp_path`, running under Pilot at
+    `size`; the database is closed after the app."""
+    with open_db(tmp_path) as db:
+        desk = make_desk(make_station(db, tmp_path, open_polls=open_polls), language=language, out_dir=out_dir)
+        async with desk.app.run_test(size=size) as pilot:
+            yield desk, pilot
+
+
 def blank_card(serial_byte: int = 1) -> VirtualBallotCard:
     return VirtualBallotCard(serial=bytes([serial_byte]) * 8, master_key=CARD_MASTER_KEY)
 
@@ -150,3 +166,78 @@ async def settle(pilot: Pilot, condition: Callable[[], bool], what: str, timeout
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for: {what}")
         await pilot.pause(0.02)
+
+
+def card_note(app: ClerkApp) -> str:
+    return "" if app.card_note is None else app.card_note.render(app.t)
+
+
+def desk_note(app: ClerkApp) -> str:
+    return "" if app.desk_note is None else app.desk_note.render(app.t)
+
+
+async def press(pilot: Pilot, selector: str) -> None:
+    """Press a button as a click would (Button ignores a click within its
+    0.2 s press animation, so two quick pilot.click()s on one button lose one), and
+    let the desk operation it starts (a worker) finish."""
+    pilot.app.screen.query_one(selector, Button).press()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def insert(pilot: Pilot, desk: Desk, card: VirtualBallotCard, what: str, done: Callable[[], bool]) -> None:
+    """Put `card` in the reader; wait until the app has handled it and `done()` holds."""
+    desk.slot.insert(card)
+    await settle(pilot, lambda: desk.app.card_busy == 0 and done(), what)
+
+
+async def remove(pilot: Pilot, desk: Desk) -> None:
+    desk.slot.remove()
+    await settle(pilot, lambda: not desk.app.card_present, "card removed")
+
+
+async def check_in(pilot: Pilot, query: str, *, enter: bool = True) -> None:
+    """Search for `query` and press Check in on the first hit. With `enter` the search
+    field takes focus and Enter starts the search (as the clerk types); without, the
+    Find button does (the search field keeps no focus, as the snapshots show)."""
+    app = pilot.app
+    search = app.screen.query_one("#search", Input)
+    if enter:
+        search.focus()
+        search.value = query
+        await pilot.press("enter")
+    else:
+        search.value = query
+        await press(pilot, "#find")
+    await settle(pilot, lambda: bool(app.screen.results), f"search results for {query!r}")
+    before = app.station.counters().checked_in
+    await press(pilot, "#check-in")
+    await settle(pilot, lambda: app.station.counters().checked_in == before + 1, "check-in")
+
+
+async def issue_card(pilot: Pilot, desk: Desk, query: str, card: VirtualBallotCard,
+                     issued: Callable[[], bool], *, enter: bool = True) -> None:
+    """Check the voter found by `query` in, insert `card` until `issued()` holds, take it out."""
+    await check_in(pilot, query, enter=enter)
+    await insert(pilot, desk, card, "issue", issued)
+    await remove(pilot, desk)
+
+
+async def offer_cancel(pilot: Pilot, desk: Desk, query: str, card: VirtualBallotCard,
+                       issued: Callable[[], bool], *, enter: bool = True) -> None:
+    """Issue `card` to the voter found by `query`, then bring it back unvoted: the app
+    offers to cancel it (CancelCardScreen is up when this returns)."""
+    await issue_card(pilot, desk, query, card, issued, enter=enter)
+    await insert(pilot, desk, card, "offer cancel", lambda: isinstance(desk.app.screen, CancelCardScreen))
+
+
+async def vote_and_cast(pilot: Pilot, desk: Desk, card: VirtualBallotCard, i: int,
+                        counted: Callable[[], bool], *, keep: bool = False) -> str:
+    """Vote selections `i` on the ISSUED card in the booth, bring it back to the reader
+    until `counted()` holds and take it out (unless `keep`). Returns the booth's receipt code."""
+    receipt = vote(card, i)
+    await insert(pilot, desk, card, "cast", counted)
+    if not keep:
+        await remove(pilot, desk)
+    return receipt

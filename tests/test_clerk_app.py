@@ -18,13 +18,23 @@ from clerk_support import (
     IINS,
     K,
     blank_card,
+    card_note,
+    check_in,
+    desk_note,
     foreign_voted_card,
+    insert,
+    issue_card,
     make_desk,
     make_station,
+    offer_cancel,
     open_db,
+    press,
+    remove,
     rig,
+    running_desk,
     settle,
     vote,
+    vote_and_cast,
 )
 from sailau.ballot_box import audit, i18n
 from sailau.ballot_box.app import ClerkApp
@@ -56,67 +66,24 @@ def note_text(app: ClerkApp, selector: str) -> str:
     return str(app.screen.query_one(selector, NoteView).render())
 
 
-def card_note(app: ClerkApp) -> str:
-    return "" if app.card_note is None else app.card_note.render(app.t)
-
-
-def desk_note(app: ClerkApp) -> str:
-    return "" if app.desk_note is None else app.desk_note.render(app.t)
-
-
-async def check_in(pilot, app: ClerkApp, query: str) -> None:
-    """Type a search, Enter, then press Check in on the first hit."""
-    search = app.screen.query_one("#search", Input)
-    search.focus()
-    search.value = query
-    await pilot.press("enter")
-    await settle(pilot, lambda: bool(app.screen.results), f"search results for {query!r}")
-    before = app.station.counters().checked_in
-    await press(pilot, "#check-in")
-    await settle(pilot, lambda: app.station.counters().checked_in == before + 1, "check-in")
-
-
-async def press(pilot, selector: str) -> None:
-    """Press a button as a click would (Button ignores a click within its
-    0.2 s press animation, so two quick pilot.click()s on one button lose one), and
-    let the desk operation it starts (a worker) finish."""
-    pilot.app.screen.query_one(selector, Button).press()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def insert(pilot, desk, card, what: str, done) -> None:
-    desk.slot.insert(card)
-    await settle(pilot, lambda: desk.app.card_busy == 0 and done(), what)
-
-
-async def remove(pilot, desk) -> None:
-    desk.slot.remove()
-    await settle(pilot, lambda: not desk.app.card_present, "card removed")
-
-
 # --- flows --------------------------------------------------------------------------------
 
 
 async def test_open_polls_enrols_the_terminal_and_shows_the_zero_report(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path, open_polls=False)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            assert isinstance(app.screen, OpenPollsScreen)
-            terminals = app.screen.query_one("#terminals", DataTable)
-            assert terminals.row_count == 1 and rig().terminal.key_id.hex() in str(terminals.get_row_at(0))
-            await press(pilot, "#open-polls")
-            await settle(pilot, lambda: app.screen.report is not None, "zero report")
-            report = app.screen.report
-            assert (report.ballots_stored, report.cards_issued, report.voters_on_list) == (0, 0, len(IINS))
-            assert station.polls_state is PollsState.OPEN
-            shown = str(app.screen.query_one("#zero-report").render())
-            assert "Zero report" in shown and rig().terminal.key_id.hex() in shown
-            await press(pilot, "#to-desk")
-            await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "desk screen")
+    async with running_desk(tmp_path, size=SIZE, open_polls=False) as (desk, pilot):
+        station, app = desk.station, desk.app
+        assert isinstance(app.screen, OpenPollsScreen)
+        terminals = app.screen.query_one("#terminals", DataTable)
+        assert terminals.row_count == 1 and rig().terminal.key_id.hex() in str(terminals.get_row_at(0))
+        await press(pilot, "#open-polls")
+        await settle(pilot, lambda: app.screen.report is not None, "zero report")
+        report = app.screen.report
+        assert (report.ballots_stored, report.cards_issued, report.voters_on_list) == (0, 0, len(IINS))
+        assert station.polls_state is PollsState.OPEN
+        shown = str(app.screen.query_one("#zero-report").render())
+        assert "Zero report" in shown and rig().terminal.key_id.hex() in shown
+        await press(pilot, "#to-desk")
+        await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "desk screen")
 
 
 async def test_zero_report_refusal_is_shown_and_polls_stay_closed(tmp_path: Path) -> None:
@@ -133,298 +100,250 @@ async def test_zero_report_refusal_is_shown_and_polls_stay_closed(tmp_path: Path
 
 
 async def test_search_check_in_issue_cast_and_counters(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            assert isinstance(app.screen, DeskScreen)
-            await check_in(pilot, app, "Әли")  # Kazakh name prefix
-            assert "Checked in: Әлиева Айгүл" in desk_note(app)
-            assert [v.iin for v in station.waiting] == [IINS[1]]
-            assert app.screen.query_one("#waiting", DataTable).row_count == 1
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        assert isinstance(app.screen, DeskScreen)
+        await check_in(pilot, "Әли")  # Kazakh name prefix
+        assert "Checked in: Әлиева Айгүл" in desk_note(app)
+        assert [v.iin for v in station.waiting] == [IINS[1]]
+        assert app.screen.query_one("#waiting", DataTable).row_count == 1
 
-            card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued to Әлиева Айгүл" in card_note(app))
-            assert card.state is CardState.ISSUED and station.waiting == []
-            assert "Insert a blank card" not in desk_note(app)  # before: the footer still asked for one
-            c = station.counters()
-            assert (c.checked_in, c.issued, c.cast, c.outstanding) == (1, 1, 0, 1)
-            await remove(pilot, desk)
+        card = blank_card()
+        await insert(pilot, desk, card, "issue", lambda: "Card issued to Әлиева Айгүл" in card_note(app))
+        assert card.state is CardState.ISSUED and station.waiting == []
+        assert "Insert a blank card" not in desk_note(app)  # before: the footer still asked for one
+        c = station.counters()
+        assert (c.checked_in, c.issued, c.cast, c.outstanding) == (1, 1, 0, 1)
+        await remove(pilot, desk)
 
-            receipt = vote(card, 1)
-            await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
-            assert receipt not in card_note(app) and card.state is CardState.BLANK  # the booth's, not the table's
-            c = station.counters()
-            assert (c.issued, c.cast, c.outstanding) == (1, 1, 0)
-            counters = str(app.screen.query_one("#counters").render())
-            assert re.search(r"Ballots cast\s+1", counters) and re.search(r"Cards outstanding\s+0", counters)
+        receipt = vote(card, 1)
+        await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
+        assert receipt not in card_note(app) and card.state is CardState.BLANK  # the booth's, not the table's
+        c = station.counters()
+        assert (c.issued, c.cast, c.outstanding) == (1, 1, 0)
+        counters = str(app.screen.query_one("#counters").render())
+        assert re.search(r"Ballots cast\s+1", counters) and re.search(r"Cards outstanding\s+0", counters)
 
-            # a second check-in of the same voter is refused in plain words
-            await press(pilot, "#check-in")
-            await settle(pilot, lambda: "already checked in" in desk_note(app), "second check-in refused")
-            assert station.counters().checked_in == 1
+        # a second check-in of the same voter is refused in plain words
+        await press(pilot, "#check-in")
+        await settle(pilot, lambda: "already checked in" in desk_note(app), "second check-in refused")
+        assert station.counters().checked_in == 1
 
 
 async def test_replace_card_is_on_screen_not_cut_off(tmp_path: Path) -> None:
     """Before: the third button of the row ("Replace card") lay past the desk's edge."""
-    with open_db(tmp_path) as db:
-        desk = make_desk(make_station(db, tmp_path))
-        async with desk.app.run_test(size=(110, 34)) as pilot:
-            await pilot.pause()
-            screen = desk.app.screen
-            left = screen.query_one("#desk-left").region
-            for selector in ("#check-in", "#select", "#replace"):
-                button = screen.query_one(selector, Button)
-                assert left.contains_region(button.region), (selector, button.region, left)
-                assert button.region.width >= len(str(button.label)) + 2
+    async with running_desk(tmp_path, size=(110, 34)) as (desk, pilot):
+        await pilot.pause()
+        screen = desk.app.screen
+        left = screen.query_one("#desk-left").region
+        for selector in ("#check-in", "#select", "#replace"):
+            button = screen.query_one(selector, Button)
+            assert left.contains_region(button.region), (selector, button.region, left)
+            assert button.region.width >= len(str(button.label)) + 2
 
 
 async def test_blank_card_waits_for_a_voter_then_is_issued(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            card = blank_card()
-            await insert(pilot, desk, card, "need voter", lambda: "Blank card" in card_note(app))
-            assert card.state is CardState.BLANK and station.counters().issued == 0
-            await check_in(pilot, app, IINS[3])  # by IIN
-            await settle(pilot, lambda: "Card issued to Иванова Мария" in card_note(app), "issued on check-in")
-            assert card.state is CardState.ISSUED
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        card = blank_card()
+        await insert(pilot, desk, card, "need voter", lambda: "Blank card" in card_note(app))
+        assert card.state is CardState.BLANK and station.counters().issued == 0
+        await check_in(pilot, IINS[3])  # by IIN
+        await settle(pilot, lambda: "Card issued to Иванова Мария" in card_note(app), "issued on check-in")
+        assert card.state is CardState.ISSUED
 
 
 async def test_second_insertion_of_a_counted_card_says_already_counted(tmp_path: Path) -> None:
     """The card is pulled during CLEAR (after the commit): re-inserting finds the
     token used, counts nothing, clears the card and says so."""
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Абаев")
-            card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-            await remove(pilot, desk)
-            receipt = vote(card, 0)
-            card.tear_after_bytes = 1  # power lost at the first byte CLEAR writes
-            await insert(pilot, desk, card, "cast, clear torn", lambda: "removed before it was cleared" in card_note(app))
-            assert card.state is CardState.VOTED and station.counters().cast == 1
-            desk.slot.poll()  # the torn card left the reader by itself
-            await settle(pilot, lambda: not app.card_present, "torn card reported removed")
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        card = blank_card()
+        await issue_card(pilot, desk, "Абаев", card, lambda: "Card issued" in card_note(app))
+        receipt = vote(card, 0)
+        card.tear_after_bytes = 1  # power lost at the first byte CLEAR writes
+        await insert(pilot, desk, card, "cast, clear torn", lambda: "removed before it was cleared" in card_note(app))
+        assert card.state is CardState.VOTED and station.counters().cast == 1
+        desk.slot.poll()  # the torn card left the reader by itself
+        await settle(pilot, lambda: not app.card_present, "torn card reported removed")
 
-            await insert(pilot, desk, card, "re-insert", lambda: "Already counted" in card_note(app))
-            assert receipt not in card_note(app) and "nothing was added" in card_note(app)
-            assert card.state is CardState.BLANK and station.counters().cast == 1
+        await insert(pilot, desk, card, "re-insert", lambda: "Already counted" in card_note(app))
+        assert receipt not in card_note(app) and "nothing was added" in card_note(app)
+        assert card.state is CardState.BLANK and station.counters().cast == 1
 
 
 async def test_foreign_card_is_rejected_with_its_message_and_left_untouched(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            card = foreign_voted_card()
-            record = card.record
-            await insert(pilot, desk, card, "rejected", lambda: "another election" in card_note(app))
-            assert card_note(app) == app.t(text_of(f"card.{Refusal.WRONG_ELECTION.value}"))
-            assert card.state is CardState.VOTED and card.record == record
-            assert station.counters().cast == 0
-            assert app.screen.query_one("#card-note", NoteView).has_class("note-error")
-            assert audit.read_events(station.db)[-1].payload == {"reason": "wrong_election"}
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        card = foreign_voted_card()
+        record = card.record
+        await insert(pilot, desk, card, "rejected", lambda: "another election" in card_note(app))
+        assert card_note(app) == app.t(text_of(f"card.{Refusal.WRONG_ELECTION.value}"))
+        assert card.state is CardState.VOTED and card.record == record
+        assert station.counters().cast == 0
+        assert app.screen.query_one("#card-note", NoteView).has_class("note-error")
+        assert audit.read_events(station.db)[-1].payload == {"reason": "wrong_election"}
 
 
 async def test_card_pulled_mid_issue_shows_a_message_and_the_same_card_finishes(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Ахметов")
-            card = blank_card()
-            card.tear_after_bytes = 1  # the card loses power during ISSUE
-            await insert(pilot, desk, card, "issue torn", lambda: "pulled out before it was issued" in card_note(app))
-            assert card.state is CardState.BLANK
-            desk.slot.poll()
-            await settle(pilot, lambda: not app.card_present, "torn card reported removed")
-            # the UI is alive: a search still works while the card is out
-            app.screen.query_one("#search", Input).value = "Иван"
-            await press(pilot, "#find")
-            await settle(pilot, lambda: len(app.screen.results) == 1, "search after a torn issue")
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        await check_in(pilot, "Ахметов")
+        card = blank_card()
+        card.tear_after_bytes = 1  # the card loses power during ISSUE
+        await insert(pilot, desk, card, "issue torn", lambda: "pulled out before it was issued" in card_note(app))
+        assert card.state is CardState.BLANK
+        desk.slot.poll()
+        await settle(pilot, lambda: not app.card_present, "torn card reported removed")
+        # the UI is alive: a search still works while the card is out
+        app.screen.query_one("#search", Input).value = "Иван"
+        await press(pilot, "#find")
+        await settle(pilot, lambda: len(app.screen.results) == 1, "search after a torn issue")
 
-            await insert(pilot, desk, card, "issue again", lambda: "Card issued to Ахметов Ерлан" in card_note(app))
-            assert card.state is CardState.ISSUED
-            assert station.counters().issued == 1  # the same token, not a second card
+        await insert(pilot, desk, card, "issue again", lambda: "Card issued to Ахметов Ерлан" in card_note(app))
+        assert card.state is CardState.ISSUED
+        assert station.counters().issued == 1  # the same token, not a second card
 
 
 async def test_cancel_an_issued_card(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Жұмабек")
-            card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-            await remove(pilot, desk)
-            # the voter left without voting: the card comes back ISSUED
-            await insert(pilot, desk, card, "offer cancel", lambda: isinstance(app.screen, CancelCardScreen))
-            await press(pilot, "#no")
-            await settle(pilot, lambda: "kept as it is" in card_note(app), "kept")
-            assert card.state is CardState.ISSUED
-            await remove(pilot, desk)
-            await insert(pilot, desk, card, "offer cancel again", lambda: isinstance(app.screen, CancelCardScreen))
-            await press(pilot, "#yes")
-            await settle(pilot, lambda: "Card cancelled and cleared" in card_note(app), "cancelled")
-            assert card.state is CardState.BLANK
-            c = station.counters()
-            assert (c.issued, c.cancelled, c.outstanding, c.cast) == (1, 1, 0, 0)
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        card = blank_card()
+        # the voter left without voting: the card comes back ISSUED
+        await offer_cancel(pilot, desk, "Жұмабек", card, lambda: "Card issued" in card_note(app))
+        await press(pilot, "#no")
+        await settle(pilot, lambda: "kept as it is" in card_note(app), "kept")
+        assert card.state is CardState.ISSUED
+        await remove(pilot, desk)
+        await insert(pilot, desk, card, "offer cancel again", lambda: isinstance(app.screen, CancelCardScreen))
+        await press(pilot, "#yes")
+        await settle(pilot, lambda: "Card cancelled and cleared" in card_note(app), "cancelled")
+        assert card.state is CardState.BLANK
+        c = station.counters()
+        assert (c.issued, c.cancelled, c.outstanding, c.cast) == (1, 1, 0, 0)
 
 
 async def test_removing_the_card_while_cancel_is_offered_cancels_nothing(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Сәрсен")
-            card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-            await remove(pilot, desk)
-            await insert(pilot, desk, card, "offer cancel", lambda: isinstance(app.screen, CancelCardScreen))
-            await remove(pilot, desk)
-            await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "dialog closed")
-            assert "not cancelled" in card_note(app)
-            assert card.state is CardState.ISSUED and station.counters().cancelled == 0
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        card = blank_card()
+        await offer_cancel(pilot, desk, "Сәрсен", card, lambda: "Card issued" in card_note(app))
+        await remove(pilot, desk)
+        await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "dialog closed")
+        assert "not cancelled" in card_note(app)
+        assert card.state is CardState.ISSUED and station.counters().cancelled == 0
 
 
 async def test_the_card_cleared_by_a_cast_is_issued_to_the_next_voter(tmp_path: Path) -> None:
     """After a cast the cleared card stays in the reader: it is a blank card for the next
     voter, issued on check-in without pulling and re-inserting it; a voter already
     waiting gets it at once."""
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Абаев")
-            card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued to Абаев" in card_note(app))
-            await remove(pilot, desk)
-            vote(card, 0)
-            await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
-            assert card.state is CardState.BLANK and app.card_present and app.blank_card_waiting
-            await check_in(pilot, app, "Иванова")  # the card never left the reader
-            await settle(pilot, lambda: "Card issued to Иванова Мария" in card_note(app), "cleared card issued")
-            assert card.state is CardState.ISSUED and station.waiting == []
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        card = blank_card()
+        await issue_card(pilot, desk, "Абаев", card, lambda: "Card issued to Абаев" in card_note(app))
+        await vote_and_cast(pilot, desk, card, 0, lambda: "Ballot counted" in card_note(app), keep=True)
+        assert card.state is CardState.BLANK and app.card_present and app.blank_card_waiting
+        await check_in(pilot, "Иванова")  # the card never left the reader
+        await settle(pilot, lambda: "Card issued to Иванова Мария" in card_note(app), "cleared card issued")
+        assert card.state is CardState.ISSUED and station.waiting == []
 
-            await remove(pilot, desk)
-            await check_in(pilot, app, "Ахметов")  # waits while Иванова votes
-            vote(card, 1)
-            await insert(pilot, desk, card, "cast, then issue to the waiting voter",
-                         lambda: "Card issued to Ахметов Ерлан" in card_note(app))
-            assert card.state is CardState.ISSUED
-            c = station.counters()
-            assert (c.checked_in, c.issued, c.cast, c.outstanding) == (3, 3, 2, 1)
+        await remove(pilot, desk)
+        await check_in(pilot, "Ахметов")  # waits while Иванова votes
+        vote(card, 1)
+        await insert(pilot, desk, card, "cast, then issue to the waiting voter",
+                     lambda: "Card issued to Ахметов Ерлан" in card_note(app))
+        assert card.state is CardState.ISSUED
+        c = station.counters()
+        assert (c.checked_in, c.issued, c.cast, c.outstanding) == (3, 3, 2, 1)
 
 
 async def test_replace_a_spoilt_card_in_the_reader(tmp_path: Path) -> None:
     """Replace card with the old card in the reader: its token is cancelled, the card is
     cleared and, being blank in the reader, issued to the same voter with a new token."""
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Жұмабек")
-            card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-            first = card.issue_block
-            await press(pilot, "#check-in")  # the same voter again: refused, one card
-            await settle(pilot, lambda: "already checked in" in desk_note(app), "second check-in refused")
-            await press(pilot, "#select")
-            await settle(pilot, lambda: "already got a card" in desk_note(app), "second card refused")
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        await check_in(pilot, "Жұмабек")
+        card = blank_card()
+        await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
+        first = card.issue_block
+        await press(pilot, "#check-in")  # the same voter again: refused, one card
+        await settle(pilot, lambda: "already checked in" in desk_note(app), "second check-in refused")
+        await press(pilot, "#select")
+        await settle(pilot, lambda: "already got a card" in desk_note(app), "second card refused")
 
-            await press(pilot, "#replace")
-            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog")
-            assert "Жұмабек Дәулет" in str(app.screen.query_one("#question").render())
-            await press(pilot, "#in-reader")
-            await settle(pilot, lambda: "Card issued to Жұмабек Дәулет" in card_note(app), "replaced and reissued")
-            assert card.state is CardState.ISSUED and card.issue_block != first
-            c = station.counters()
-            assert (c.checked_in, c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (1, 2, 1, 1, 1, 0)
-            counters = str(app.screen.query_one("#counters").render())
-            assert re.search(r"Cards replaced\s+1", counters)
-            assert ("card_replaced", {"reason": "damaged", "card_returned": True}) in [
-                (e.kind, e.payload) for e in audit.read_events(station.db)]
+        await press(pilot, "#replace")
+        await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog")
+        assert "Жұмабек Дәулет" in str(app.screen.query_one("#question").render())
+        await press(pilot, "#in-reader")
+        await settle(pilot, lambda: "Card issued to Жұмабек Дәулет" in card_note(app), "replaced and reissued")
+        assert card.state is CardState.ISSUED and card.issue_block != first
+        c = station.counters()
+        assert (c.checked_in, c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (1, 2, 1, 1, 1, 0)
+        counters = str(app.screen.query_one("#counters").render())
+        assert re.search(r"Cards replaced\s+1", counters)
+        assert ("card_replaced", {"reason": "damaged", "card_returned": True}) in [
+            (e.kind, e.payload) for e in audit.read_events(station.db)]
+
+
+async def replace_without_the_card(pilot, when: str) -> None:
+    """Replace card, "the old card is not here": up to the confirmation it asks for."""
+    app = pilot.app
+    await press(pilot, "#replace")
+    await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), f"replace dialog{when}")
+    await press(pilot, "#lost")
+    await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), f"confirmation{when}")
 
 
 async def test_replace_a_card_that_is_not_handed_back_needs_a_confirmation(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            await check_in(pilot, app, "Сәрсен")
-            card = blank_card()
-            await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-            await remove(pilot, desk)  # the voter walks off with it and loses it
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        card = blank_card()  # the voter walks off with it and loses it
+        await issue_card(pilot, desk, "Сәрсен", card, lambda: "Card issued" in card_note(app))
 
-            await press(pilot, "#replace")
-            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog")
-            await press(pilot, "#lost")
-            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
-            assert "will be revoked" in str(app.screen.query_one("#question").render())
-            await press(pilot, "#no")
-            await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "back at the desk")
-            assert station.counters().replaced == 0
+        await replace_without_the_card(pilot, "")
+        assert "will be revoked" in str(app.screen.query_one("#question").render())
+        await press(pilot, "#no")
+        await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "back at the desk")
+        assert station.counters().replaced == 0
 
-            await press(pilot, "#replace")
-            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog again")
-            await press(pilot, "#lost")
-            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation again")
-            await press(pilot, "#yes")
-            await settle(pilot, lambda: "without the old card" in card_note(app), "replaced, not returned")
-            assert "revoked" in card_note(app)
-            assert app.screen.query_one("#card-note", NoteView).has_class("note-warn")
+        await replace_without_the_card(pilot, ", again")
+        await press(pilot, "#yes")
+        await settle(pilot, lambda: "without the old card" in card_note(app), "replaced, not returned")
+        assert "revoked" in card_note(app)
+        assert app.screen.query_one("#card-note", NoteView).has_class("note-warn")
 
-            new = blank_card(2)
-            await insert(pilot, desk, new, "new card", lambda: "Card issued to Сәрсенова Гүлнар" in card_note(app))
-            c = station.counters()
-            assert (c.issued, c.cancelled, c.outstanding, c.revoked, c.replaced, c.not_returned) == (2, 0, 1, 1, 1, 1)
+        new = blank_card(2)
+        await insert(pilot, desk, new, "new card", lambda: "Card issued to Сәрсенова Гүлнар" in card_note(app))
+        c = station.counters()
+        assert (c.issued, c.cancelled, c.outstanding, c.revoked, c.replaced, c.not_returned) == (2, 0, 1, 1, 1, 1)
 
-            await remove(pilot, desk)  # lost again: a second replacement without the card revokes that one too
-            await press(pilot, "#replace")
-            await settle(pilot, lambda: isinstance(app.screen, ReplaceCardScreen), "replace dialog, third time")
-            await press(pilot, "#lost")
-            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation, third time")
-            await press(pilot, "#yes")
-            await settle(pilot, lambda: station.counters().replaced == 2, "replaced again")
-            assert station.counters().not_returned == 2
+        await remove(pilot, desk)  # lost again: a second replacement without the card revokes that one too
+        await replace_without_the_card(pilot, ", third time")
+        await press(pilot, "#yes")
+        await settle(pilot, lambda: station.counters().replaced == 2, "replaced again")
+        assert station.counters().not_returned == 2
 
-            vote(card, 0)  # the first "lost" card was kept and voted: it comes back to the box
-            await insert(pilot, desk, card, "revoked card", lambda: "Revoked" in card_note(app))
-            assert "keep it for the commission" in card_note(app)
-            assert card.state is CardState.VOTED and station.counters().cast == 0  # refused, not cleared
+        vote(card, 0)  # the first "lost" card was kept and voted: it comes back to the box
+        await insert(pilot, desk, card, "revoked card", lambda: "Revoked" in card_note(app))
+        assert "keep it for the commission" in card_note(app)
+        assert card.state is CardState.VOTED and station.counters().cast == 0  # refused, not cleared
 
 
 async def test_audit_view_lists_recent_events_and_the_chain_status(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station)
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            card = foreign_voted_card()
-            await insert(pilot, desk, card, "rejected", lambda: "another election" in card_note(app))
-            await pilot.press("f3")
-            await settle(pilot, lambda: isinstance(app.screen, AuditScreen), "audit screen")
-            assert "Chain verified" in note_text(app, "#chain")
-            table = app.screen.query_one("#events", DataTable)
-            newest = [str(c) for c in table.get_row_at(0)]
-            assert newest[2] == "card rejected" and "reason=wrong_election" in newest[4]
-            assert table.row_count == len(audit.read_events(db))
-            await pilot.press("escape")
-            await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "back to desk")
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        station, app = desk.station, desk.app
+        card = foreign_voted_card()
+        await insert(pilot, desk, card, "rejected", lambda: "another election" in card_note(app))
+        await pilot.press("f3")
+        await settle(pilot, lambda: isinstance(app.screen, AuditScreen), "audit screen")
+        assert "Chain verified" in note_text(app, "#chain")
+        table = app.screen.query_one("#events", DataTable)
+        newest = [str(c) for c in table.get_row_at(0)]
+        assert newest[2] == "card rejected" and "reason=wrong_election" in newest[4]
+        assert table.row_count == len(audit.read_events(station.db))
+        await pilot.press("escape")
+        await settle(pilot, lambda: isinstance(app.screen, DeskScreen), "back to desk")
 
 
 async def test_audit_view_reports_a_broken_chain(tmp_path: Path) -> None:
@@ -444,81 +363,71 @@ async def test_audit_view_reports_a_broken_chain(tmp_path: Path) -> None:
 
 
 async def test_language_switch_retranslates_the_screen(tmp_path: Path) -> None:
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station, language="kk")
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            button = app.screen.query_one("#check-in", Button)
-            assert str(button.label) == "Тіркеу"
-            card = foreign_voted_card()
-            await insert(pilot, desk, card, "rejected", lambda: app.card_note is not None)
-            assert card_note(app) == "Бұл карта басқа сайлауға тиесілі. Ол есептелмеді және өзгертілмеді."
-            await pilot.press("f2")
-            await pilot.pause()
-            assert app.language == "ru" and str(button.label) == "Отметить"
-            assert "другим выборам" in note_text(app, "#card-note")
-            assert "Русский" in str(app.screen.query_one("#header").render())
-            await pilot.press("f2")
-            await pilot.pause()
-            assert app.language == "en" and str(button.label) == "Check in"
-            assert "another election" in note_text(app, "#card-note")
+    async with running_desk(tmp_path, size=SIZE, language="kk") as (desk, pilot):
+        station, app = desk.station, desk.app
+        button = app.screen.query_one("#check-in", Button)
+        assert str(button.label) == "Тіркеу"
+        card = foreign_voted_card()
+        await insert(pilot, desk, card, "rejected", lambda: app.card_note is not None)
+        assert card_note(app) == "Бұл карта басқа сайлауға тиесілі. Ол есептелмеді және өзгертілмеді."
+        await pilot.press("f2")
+        await pilot.pause()
+        assert app.language == "ru" and str(button.label) == "Отметить"
+        assert "другим выборам" in note_text(app, "#card-note")
+        assert "Русский" in str(app.screen.query_one("#header").render())
+        await pilot.press("f2")
+        await pilot.pause()
+        assert app.language == "en" and str(button.label) == "Check in"
+        assert "another election" in note_text(app, "#card-note")
 
 
 async def test_close_polls_with_k_shares_shows_the_signed_protocol(tmp_path: Path) -> None:
     out = tmp_path / "protocol"
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station, out_dir=out)
-        app = desk.app
-        share_one, share_two = rig().shares[0], rig().shares[1]
-        shares.write_share_file(tmp_path / "share-1.json", share_one)
-        async with app.run_test(size=SIZE) as pilot:
-            receipts = []
-            for i, name in enumerate(("Абаев", "Иванова")):
-                await check_in(pilot, app, name)
-                card = blank_card(0x10 + i)
-                await insert(pilot, desk, card, "issue", lambda: "Card issued" in card_note(app))
-                await remove(pilot, desk)
-                receipts.append(vote(card, i))
-                await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
-                await remove(pilot, desk)
+    share_one, share_two = rig().shares[0], rig().shares[1]
+    shares.write_share_file(tmp_path / "share-1.json", share_one)
+    async with running_desk(tmp_path, size=SIZE, out_dir=out) as (desk, pilot):
+        station, app = desk.station, desk.app
+        receipts = []
+        for i, name in enumerate(("Абаев", "Иванова")):
+            card = blank_card(0x10 + i)
+            await issue_card(pilot, desk, name, card, lambda: "Card issued" in card_note(app))
+            receipts.append(await vote_and_cast(pilot, desk, card, i, lambda: "Ballot counted" in card_note(app)))
 
-            await pilot.press("f4")
-            await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
-            close_button = app.screen.query_one("#close", Button)
-            assert close_button.disabled and f"needed: {K}" in str(app.screen.query_one("#need").render())
-            app.screen.query_one("#share-file", Input).value = str(tmp_path / "share-1.json")
-            await press(pilot, "#add-file")
-            assert close_button.disabled  # 1 of 2
-            app.screen.query_one("#mnemonic", TextArea).text = "not a share"
-            await press(pilot, "#add-words")
-            assert "not valid" in note_text(app, "#close-note")
-            app.screen.query_one("#mnemonic", TextArea).text = share_two.mnemonic
-            await press(pilot, "#add-words")
-            assert not close_button.disabled, note_text(app, "#close-note")
-            assert share_two.mnemonic.split()[3] not in str(app.screen.query_one("#shares", DataTable).get_row_at(1))
-            await press(pilot, "#close")
-            await press(pilot, "#yes")  # "Close the polls now?"
-            await settle(pilot, lambda: isinstance(app.screen, ProtocolScreen), "protocol screen", timeout=60)
+        await pilot.press("f4")
+        await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
+        close_button = app.screen.query_one("#close", Button)
+        assert close_button.disabled and f"needed: {K}" in str(app.screen.query_one("#need").render())
+        app.screen.query_one("#share-file", Input).value = str(tmp_path / "share-1.json")
+        await press(pilot, "#add-file")
+        assert close_button.disabled  # 1 of 2
+        app.screen.query_one("#mnemonic", TextArea).text = "not a share"
+        await press(pilot, "#add-words")
+        assert "not valid" in note_text(app, "#close-note")
+        app.screen.query_one("#mnemonic", TextArea).text = share_two.mnemonic
+        await press(pilot, "#add-words")
+        assert not close_button.disabled, note_text(app, "#close-note")
+        assert share_two.mnemonic.split()[3] not in str(app.screen.query_one("#shares", DataTable).get_row_at(1))
+        await press(pilot, "#close")
+        await press(pilot, "#yes")  # "Close the polls now?"
+        await settle(pilot, lambda: isinstance(app.screen, ProtocolScreen), "protocol screen", timeout=60)
 
-            assert station.polls_state is PollsState.CLOSED
-            protocol = app.closing.protocol
-            assert protocol.ballots_cast == 2 and protocol.cards_issued == 2 and protocol.voters_checked_in == 2
-            counts = str(app.screen.query_one("#protocol-counts").render())
-            assert re.search(r"Ballots cast\s+2", counts)
-            signature = str(app.screen.query_one("#protocol-signature").render())
-            assert app.closing.signed.station_key_id.hex() in signature
-            assert str(app.closing.files.pdf.name) in signature
-            for contest in protocol.contests:
-                tables = [t for t in app.screen.query(".contest").results(DataTable) if t.name == contest.contest_id]
-                assert len(tables) == 1
-                total_row = [str(c) for c in tables[0].get_row_at(tables[0].row_count - 1)]
-                assert total_row == ["Total", "2"]
-        signed = SignedProtocol.from_canonical_json(app.closing.files.protocol.read_bytes())
-        verify_signed_protocol(signed)
-        assert signed == app.closing.signed
-        assert sorted(read_receipt_list(app.closing.files.receipts).codes) == sorted(receipts)
+        assert station.polls_state is PollsState.CLOSED
+        protocol = app.closing.protocol
+        assert protocol.ballots_cast == 2 and protocol.cards_issued == 2 and protocol.voters_checked_in == 2
+        counts = str(app.screen.query_one("#protocol-counts").render())
+        assert re.search(r"Ballots cast\s+2", counts)
+        signature = str(app.screen.query_one("#protocol-signature").render())
+        assert app.closing.signed.station_key_id.hex() in signature
+        assert str(app.closing.files.pdf.name) in signature
+        for contest in protocol.contests:
+            tables = [t for t in app.screen.query(".contest").results(DataTable) if t.name == contest.contest_id]
+            assert len(tables) == 1
+            total_row = [str(c) for c in tables[0].get_row_at(tables[0].row_count - 1)]
+            assert total_row == ["Total", "2"]
+    signed = SignedProtocol.from_canonical_json(app.closing.files.protocol.read_bytes())
+    verify_signed_protocol(signed)
+    assert signed == app.closing.signed
+    assert sorted(read_receipt_list(app.closing.files.receipts).codes) == sorted(receipts)
 
 
 async def test_close_with_a_share_of_another_key_closes_nothing(tmp_path: Path) -> None:
@@ -526,20 +435,17 @@ async def test_close_with_a_share_of_another_key_closes_nothing(tmp_path: Path) 
 
     other = ElectionKeyPair.generate()
     foreign = shares.split_election_key(other.private_key, 2, 3, rig().election.id, other.public_key_bytes)
-    with open_db(tmp_path) as db:
-        station = make_station(db, tmp_path)
-        desk = make_desk(station, out_dir=tmp_path / "out")
-        app = desk.app
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("f4")
-            await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
-            for share in foreign[:2]:
-                app.screen.query_one("#mnemonic", TextArea).text = share.mnemonic
-                await press(pilot, "#add-words")
-            # refused as it is entered (the k-th share rebuilds another key), not after "Close the polls now?"
-            assert "rebuild the key of another election" in note_text(app, "#close-note")
-            assert len(app.screen.entered) == 1 and app.screen.query_one("#close", Button).disabled
-            assert station.polls_state is PollsState.OPEN and not (tmp_path / "out").exists()
+    async with running_desk(tmp_path, size=SIZE, out_dir=tmp_path / "out") as (desk, pilot):
+        station, app = desk.station, desk.app
+        await pilot.press("f4")
+        await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
+        for share in foreign[:2]:
+            app.screen.query_one("#mnemonic", TextArea).text = share.mnemonic
+            await press(pilot, "#add-words")
+        # refused as it is entered (the k-th share rebuilds another key), not after "Close the polls now?"
+        assert "rebuild the key of another election" in note_text(app, "#close-note")
+        assert len(app.screen.entered) == 1 and app.screen.query_one("#close", Button).disabled
+        assert station.polls_state is PollsState.OPEN and not (tmp_path / "out").exists()
 
 
 # --- catalogs ---------------------------------------------------------------------------

@@ -12,21 +12,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input
+from textual.widgets import Input
 
 from clerk_support import (
     blank_card,
+    check_in,
     foreign_voted_card,
+    insert,
+    issue_card,
     make_desk,
     make_station,
+    offer_cancel,
     open_db,
+    press,
     rig,
     settle,
-    vote,
+    vote_and_cast,
 )
 from sailau.ballot_box import audit
 from sailau.ballot_box.desk import EnteredShare
-from sailau.ballot_box.screens import AuditScreen, CancelCardScreen, CloseScreen, ProtocolScreen
+from sailau.ballot_box.screens import AuditScreen, CloseScreen, ProtocolScreen
 
 SIZE = (110, 34)
 
@@ -35,33 +40,6 @@ SIZE = (110, 34)
 def station_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # the protocol screen shows paths relative to here
     return tmp_path
-
-
-async def _press(pilot, selector: str) -> None:
-    pilot.app.screen.query_one(selector, Button).press()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()  # the desk operation the button starts
-    await pilot.pause()
-
-
-async def _check_in(pilot, query: str) -> None:
-    app = pilot.app
-    app.screen.query_one("#search", Input).value = query
-    await _press(pilot, "#find")
-    await settle(pilot, lambda: bool(app.screen.results), "search")
-    before = app.station.counters().checked_in
-    await _press(pilot, "#check-in")
-    await settle(pilot, lambda: app.station.counters().checked_in == before + 1, "check-in")
-
-
-async def _insert(pilot, desk, card, done) -> None:
-    desk.slot.insert(card)
-    await settle(pilot, lambda: desk.app.card_busy == 0 and done(), "card handled")
-
-
-async def _remove(pilot, desk) -> None:
-    desk.slot.remove()
-    await settle(pilot, lambda: not desk.app.card_present, "card removed")
 
 
 def test_open_polls_kk(snap_compare, station_dir: Path) -> None:
@@ -75,7 +53,7 @@ def test_zero_report_en(snap_compare, station_dir: Path) -> None:
         desk = make_desk(make_station(db, station_dir, open_polls=False), language="en")
 
         async def run_before(pilot) -> None:
-            await _press(pilot, "#open-polls")
+            await press(pilot, "#open-polls")
             await settle(pilot, lambda: pilot.app.screen.report is not None, "zero report")
 
         assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
@@ -86,10 +64,10 @@ def test_desk_card_issued_ru(snap_compare, station_dir: Path) -> None:
         desk = make_desk(make_station(db, station_dir), language="ru")
 
         async def run_before(pilot) -> None:
-            await _check_in(pilot, "Иван")
-            await _check_in(pilot, "Әли")
-            await _insert(pilot, desk, blank_card(), lambda: desk.app.card_note is not None)
-            await _check_in(pilot, "Аб")  # still waiting: shows in the queue
+            await check_in(pilot, "Иван", enter=False)
+            await check_in(pilot, "Әли", enter=False)
+            await insert(pilot, desk, blank_card(), "card handled", lambda: desk.app.card_note is not None)
+            await check_in(pilot, "Аб", enter=False)  # still waiting: shows in the queue
             pilot.app.screen.query_one("#search", Input).blur()
 
         assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
@@ -100,7 +78,7 @@ def test_desk_foreign_card_rejected_en(snap_compare, station_dir: Path) -> None:
         desk = make_desk(make_station(db, station_dir), language="en")
 
         async def run_before(pilot) -> None:
-            await _insert(pilot, desk, foreign_voted_card(), lambda: desk.app.card_note is not None)
+            await insert(pilot, desk, foreign_voted_card(), "card handled", lambda: desk.app.card_note is not None)
             pilot.app.screen.query_one("#search", Input).blur()
 
         assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
@@ -112,10 +90,7 @@ def test_cancel_offer_kk(snap_compare, station_dir: Path) -> None:
         card = blank_card()
 
         async def run_before(pilot) -> None:
-            await _check_in(pilot, "Жұм")
-            await _insert(pilot, desk, card, lambda: card.state.name == "ISSUED")
-            await _remove(pilot, desk)
-            await _insert(pilot, desk, card, lambda: isinstance(pilot.app.screen, CancelCardScreen))
+            await offer_cancel(pilot, desk, "Жұм", card, lambda: card.state.name == "ISSUED", enter=False)
 
         assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
 
@@ -125,11 +100,9 @@ def test_audit_view_ru(snap_compare, station_dir: Path) -> None:
         desk = make_desk(make_station(db, station_dir), language="ru")
 
         async def run_before(pilot) -> None:
-            await _check_in(pilot, "Иван")
-            await _insert(pilot, desk, blank_card(), lambda: desk.app.card_note is not None)
-            await _remove(pilot, desk)
-            await _insert(pilot, desk, foreign_voted_card(),
-                          lambda: audit.read_events(db)[-1].kind == "card_rejected")
+            await issue_card(pilot, desk, "Иван", blank_card(), lambda: desk.app.card_note is not None, enter=False)
+            await insert(pilot, desk, foreign_voted_card(), "card handled",
+                         lambda: audit.read_events(db)[-1].kind == "card_rejected")
             await pilot.press("f3")
             await settle(pilot, lambda: isinstance(pilot.app.screen, AuditScreen), "audit screen")
 
@@ -147,7 +120,7 @@ def test_close_share_entry_en(snap_compare, station_dir: Path) -> None:
             await pilot.press("f4")
             await settle(pilot, lambda: isinstance(pilot.app.screen, CloseScreen), "close screen")
             pilot.app.screen.query_one("#share-file", Input).value = "share-2-of-3.json"
-            await _press(pilot, "#add-file")
+            await press(pilot, "#add-file")
             pilot.app.screen.query_one("#share-file", Input).blur()
 
         assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
@@ -160,19 +133,15 @@ def test_protocol_kk(snap_compare, station_dir: Path) -> None:
         async def run_before(pilot) -> None:
             app = pilot.app
             for i, name in enumerate(("Абаев", "Иванова", "Ахметов")):
-                await _check_in(pilot, name)
                 card = blank_card(0x20 + i)
-                await _insert(pilot, desk, card, lambda: card.state.name == "ISSUED")
-                await _remove(pilot, desk)
-                vote(card, i)
-                await _insert(pilot, desk, card, lambda: card.state.name == "BLANK")
-                await _remove(pilot, desk)
+                await issue_card(pilot, desk, name, card, lambda: card.state.name == "ISSUED", enter=False)
+                await vote_and_cast(pilot, desk, card, i, lambda: card.state.name == "BLANK")
             await pilot.press("f4")
             await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
             app.desk.set_shares([EnteredShare(s.index, "file", s) for s in rig().shares[:2]])
             app.show()
-            await _press(pilot, "#close")
-            await _press(pilot, "#yes")
+            await press(pilot, "#close")
+            await press(pilot, "#yes")
             await settle(pilot, lambda: isinstance(app.screen, ProtocolScreen), "protocol", timeout=60)
 
         assert snap_compare(desk.app, terminal_size=(110, 48), run_before=run_before)

@@ -37,8 +37,13 @@ from clerk_support import (
     IINS,
     Desk,
     blank_card,
+    card_note,
+    desk_note,
+    insert,
     make_desk,
     make_station,
+    press,
+    remove,
     rig,
     settle,
     vote,
@@ -57,7 +62,6 @@ from sailau.simulator.card_app import VirtualBallotCard
 from sailau.smartcard.apdu import CardState, Ins
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.transport import InProcessTransport
-from test_clerk_app import card_note, desk_note, insert, press, remove
 
 SIZE = (120, 40)
 RAW = ("Traceback", "OperationalError", "sqlite3", "psycopg", "[SQL", "INSERT INTO", "UPDATE ", "parameters")
