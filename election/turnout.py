@@ -32,17 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from . import filekind, jsonfile
-from .crypto import (
-    KEY_ID_LEN,
-    SIGNATURE_LEN,
-    KeyFormatError,
-    KeyIdMismatch,
-    SignatureError,
-    ed25519_public_bytes,
-    key_id,
-    sign,
-    verify_enclosed,
-)
+from .crypto import KEY_ID_LEN, SIGNATURE_LEN, KeyFormatError, KeyIdMismatch, SignatureError, ed25519_public_bytes, key_id, sign, verify_enclosed
 from .definition import Election
 from .protocol import MAX_PRECINCT_COUNT, ProtocolFormatError, canonical_json
 
