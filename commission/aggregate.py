@@ -12,7 +12,7 @@ Mäjilis single-member districts; only elections under a law that has them).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, literal, select
@@ -123,6 +123,37 @@ def percent(part: int, whole: int) -> float | None:
 def counts_of(totals: ProtocolTotals | None) -> dict[str, int]:
     """The precinct counts of a unit's totals (zeros for a unit nothing came from)."""
     return {name: (getattr(totals, name) if totals is not None else 0) for name in PRECINCT_COUNTS}
+
+
+def report_coverage(election: Election, level: str, national: ProtocolTotals | None, conflicts: Iterable[int]) -> dict[str, Any]:
+    """The coverage part of a commission report (either kind), in report key order:
+    `complete`, `precincts` (expected, reported, missing, conflicts), `counts`,
+    `turnout_percent`. Checks `level` first (LevelError), before anything is summed."""
+    check_level(election, level)
+    expected = sorted(p.number for p in election.precincts)
+    reported = set(national.precincts) if national is not None else set()
+    missing = [n for n in expected if n not in reported]
+    counts = counts_of(national)
+    return {
+        "complete": not missing,
+        "precincts": {"expected": len(expected), "reported": len(reported), "missing": missing,
+                      "conflicts": sorted(set(conflicts))},
+        "counts": counts,
+        "turnout_percent": percent(counts["ballots_cast"], counts["voters_on_list"]),
+    }
+
+
+def unit_rows(
+    election: Election, level: str, units: Mapping[str, ProtocolTotals],
+    extra: Callable[[ProtocolTotals | None], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Every unit's row at `level`, in definition order: `unit_row` plus what
+    `extra` says of the unit's totals (None for a unit nothing came from)."""
+    keys = unit_key_of(election, level)
+    return [
+        {**unit_row(code, name, (n for n, k in keys.items() if k == code), units.get(code)), **extra(units.get(code))}
+        for code, name in unit_names(election, level).items()
+    ]
 
 
 def unit_row(code: str, name: str, precincts: Iterable[int], totals: ProtocolTotals | None) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from sailau.election.president import presidential_result
 from sailau.election.protocol import ContestResult, ProtocolTotals
 from sailau.election.referendum import RegionVotes, referendum_result
 
-from .aggregate import check_level, counts_of, percent, unit_key_of, unit_names, unit_row
+from .aggregate import report_coverage, unit_rows
 
 OUTCOME_REPORT_VERSION = 2  # the commission report's version: the same envelope
 
@@ -129,12 +129,7 @@ def outcome_report(
     conflicts: Iterable[int] = (),
 ) -> dict[str, Any]:
     """The report of a presidential election or a referendum (see the module doc)."""
-    check_level(election, level)
-    keys = unit_key_of(election, level)
-    expected = sorted(p.number for p in election.precincts)
-    reported = set(national.precincts) if national is not None else set()
-    missing = [n for n in expected if n not in reported]
-    counts = counts_of(national)
+    coverage = report_coverage(election, level, national, conflicts)
     contests = {
         c.contest_id: {"votes": dict(c.votes), "against_all": c.against_all, "blank": c.blank, "invalid": c.invalid,
                        "ballots": _ballots(national, c.contest_id)}
@@ -149,31 +144,23 @@ def outcome_report(
         outcome = {"kind": "maslikhat", "maslikhats": masl, "lines": [
             f"{m['contest'] or m['region']}: " + (m.get("error") or ", ".join(f"{p} {n}" for p, n in m["seats"].items())
                                                    or m["list_outcome"]) for m in masl]}
-    unit_rows = []
-    for code, name in unit_names(election, level).items():
-        t = units.get(code)
-        unit_rows.append({
-            **unit_row(code, name, (n for n, k in keys.items() if k == code), t),
-            "contests": {r.contest_id: {"votes": dict(r.votes), "against_all": r.against_all}
-                         for r in (t.contests if t is not None else ())},
-        })
+    rows = unit_rows(election, level, units, lambda t: {
+        "contests": {r.contest_id: {"votes": dict(r.votes), "against_all": r.against_all}
+                     for r in (t.contests if t is not None else ())},
+    })
     return {
         "format": "sailau/commission-report",
         "version": OUTCOME_REPORT_VERSION,
         "election": {"id": election.id, "fingerprint": election.fingerprint_hex, "law": election.law, "name": election.name.en},
         "parties": {},
         "level": level,
-        "complete": not missing,
-        "precincts": {"expected": len(expected), "reported": len(reported), "missing": missing,
-                      "conflicts": sorted(set(conflicts))},
-        "counts": counts,
-        "turnout_percent": percent(counts["ballots_cast"], counts["voters_on_list"]),
+        **coverage,
         "totals": {},
         "seats": {},
         "allocation": {"law": election.law},
         "outcome": outcome,
         "contests": contests,
-        "units": unit_rows,
+        "units": rows,
     }
 
 

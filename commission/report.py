@@ -34,7 +34,7 @@ from sailau.election.protocol import ProtocolTotals, party_list_votes
 from . import models
 from .outcome import has_maslikhats as _has_maslikhats
 from .outcome import maslikhat_report as _maslikhats
-from .aggregate import NATIONAL, check_level, counts_of, db_unit_totals, percent, unit_key_of, unit_names, unit_row
+from .aggregate import NATIONAL, check_level, db_unit_totals, percent, report_coverage, unit_rows
 from .db import CommissionDB
 
 REPORT_FORMAT = "sailau/commission-report"
@@ -152,12 +152,7 @@ def build_report(
         from .outcome import outcome_report
 
         return outcome_report(election, level, units, national, regions or {}, conflicts)
-    check_level(election, level)
-    keys = unit_key_of(election, level)
-    expected = sorted(p.number for p in election.precincts)
-    reported = set(national.precincts) if national is not None else set()
-    missing = [n for n in expected if n not in reported]
-    counts = counts_of(national)
+    coverage = report_coverage(election, level, national, conflicts)
     totals = _party_totals(national, election)
     seats, allocation = _seats(national, election)
     contest = election.party_list_contest
@@ -170,11 +165,7 @@ def build_report(
             who = d["winner_party"] or "independent"
             majilis[who] = majilis.get(who, 0) + 1
 
-    unit_rows = []
-    for code, name in unit_names(election, level).items():
-        t = units.get(code)
-        unit_rows.append({**unit_row(code, name, (n for n, k in keys.items() if k == code), t),
-                          "totals": _party_totals(t, election)})
+    rows = unit_rows(election, level, units, lambda t: {"totals": _party_totals(t, election)})
 
     return {
         "format": REPORT_FORMAT,
@@ -183,10 +174,7 @@ def build_report(
         "parties": {pid: election.party(pid).name.en for pid in totals},
         "party_colours": {pid: c for pid, c in party_colours(election).items() if pid in totals},
         "level": level,
-        "complete": not missing,
-        "precincts": {"expected": len(expected), "reported": len(reported), "missing": missing, "conflicts": sorted(set(conflicts))},
-        "counts": counts,
-        "turnout_percent": percent(counts["ballots_cast"], counts["voters_on_list"]),
+        **coverage,
         "totals": totals,
         "shares_percent": {pid: percent(v, plist["ballots"]) for pid, v in totals.items()},
         "party_list": {k: plist[k] for k in ("against_all", "blank", "invalid", "ballots")},
@@ -195,7 +183,7 @@ def build_report(
         "single_member": single,
         "majilis_seats": majilis,
         "contests": _contests(national),
-        "units": unit_rows,
+        "units": rows,
         **({"maslikhats": _maslikhats(election, national)} if _has_maslikhats(election) else {}),
     }
 

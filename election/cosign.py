@@ -188,11 +188,12 @@ def parse_cosignature(raw: bytes, subject: str = "co-signature") -> Cosignature:
         raise CosignError(f"{subject}: {len(raw)} bytes, a co-signature is at most {MAX_COSIGNATURE_BYTES}")
     body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
     try:
-        d = jsonfile.parse_json(body, subject, max_bytes=MAX_COSIGNATURE_BYTES, what="a co-signature")
+        d = jsonfile.parse_headed(body, subject, COSIGN_FORMAT, COSIGN_VERSION,
+                                  max_bytes=MAX_COSIGNATURE_BYTES, what="a co-signature")
+    except jsonfile.WrongFormatError as e:
+        raise CosignError(str(e)) from None
     except jsonfile.InputError as e:
         raise CosignError(f"{subject}: {e}") from None
-    if not isinstance(d, dict) or d.get("format") != COSIGN_FORMAT or d.get("version") != COSIGN_VERSION:
-        raise CosignError(f"{subject}: not a {COSIGN_FORMAT} v{COSIGN_VERSION} file")
     unknown, missing = sorted(set(d) - _FIELDS - {"dissent"}), sorted(_FIELDS - set(d))
     if unknown or missing:
         raise CosignError(f"{subject}: " + "; ".join(

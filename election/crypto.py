@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -59,6 +60,10 @@ class DecryptionError(CryptoError):
 
 class SignatureError(CryptoError):
     """An Ed25519 signature does not verify under the given public key."""
+
+
+class KeyIdMismatch(SignatureError):
+    """A key id that is not the id of the public key it travels with."""
 
 
 # --- election key (X25519, HPKE) -------------------------------------------
@@ -204,6 +209,27 @@ def verify_signature(
         raise SignatureError(
             f"Ed25519 signature does not verify under key id {key_id(public_key).hex()}"
         ) from None
+
+
+def verify_enclosed(
+    named_id: bytes,
+    public_key: bytes,
+    signature: bytes,
+    message: bytes,
+    enrolled: Callable[[], None] | None = None,
+) -> None:
+    """Verify a signature made under the raw public key it travels with, in this
+    order: `named_id` is that key's id (`KeyIdMismatch`, "key id … does not name the
+    enclosed public key"); then `enrolled()`, the caller's check that the key is one it
+    trusts, whose own errors pass through; then the signature over `message`
+    (`SignatureError`, or `KeyFormatError` for key bytes that are not Ed25519). A key of
+    the wrong length fails the first step with `KeyFormatError`. Callers catch
+    `KeyIdMismatch` before the others to word the two refusals apart."""
+    if key_id(public_key) != named_id:
+        raise KeyIdMismatch(f"key id {named_id.hex()} does not name the enclosed public key")
+    if enrolled is not None:
+        enrolled()
+    verify_signature(verify_key_from_bytes(public_key), signature, message)
 
 
 # --- key files ---------------------------------------------------------------

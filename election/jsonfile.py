@@ -56,10 +56,12 @@ __all__ = [
     "TooDeepError",
     "CountOutOfRangeError",
     "MalformedJsonError",
+    "WrongFormatError",
     "read_bounded",
     "check_size",
     "check_depth",
     "json_depth",
+    "parse_headed",
     "parse_json",
     "read_json",
 ]
@@ -93,6 +95,12 @@ class CountOutOfRangeError(InputError):
 
 class MalformedJsonError(InputError):
     reason = "malformed"
+
+
+class WrongFormatError(InputError):
+    """Well-formed JSON that is not an object headed by the expected `format` and `version`."""
+
+    reason = "format"
 
 
 def _prefix(subject: str) -> str:
@@ -266,6 +274,18 @@ def parse_json(
         raise MalformedJsonError(f"{_prefix(subject)}malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     except RecursionError:  # pragma: no cover - check_depth keeps the parser far from the limit
         raise TooDeepError(f"{_prefix(subject)}JSON nested too deep to parse") from None
+
+
+def parse_headed(
+    raw: bytes | str, subject: str, format_: str, version: int, *, max_bytes: int, what: str
+) -> dict[str, Any]:
+    """`parse_json`, then the header: an object whose `format` and `version` are
+    `format_` and `version`, else `WrongFormatError` "SUBJECT: not a FORMAT vVERSION
+    file". Other keys are the caller's to check."""
+    data = parse_json(raw, subject, max_bytes=max_bytes, what=what)
+    if not isinstance(data, dict) or data.get("format") != format_ or data.get("version") != version:
+        raise WrongFormatError(f"{subject}: not a {format_} v{version} file")
+    return data
 
 
 def read_json(

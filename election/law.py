@@ -45,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
+from typing import TypeVar
 
 
 class LawError(ValueError):
@@ -111,12 +112,21 @@ LAWS: Mapping[str, Law] = MappingProxyType(
 )
 
 
-def get_law(law_id: str) -> Law:
+_V = TypeVar("_V")
+
+
+def lookup_law(table: Mapping[str, _V], law_id: str, refusal: str) -> _V:
+    """`table[law_id]`, else `UnknownLawError` worded by `refusal`, a format string
+    given `law_id` and `known` (the table's ids, sorted, comma-separated). The one
+    lookup behind each kind of law's getter; each kind keeps its own words."""
     try:
-        return LAWS[law_id]
+        return table[law_id]
     except KeyError:
-        known = ", ".join(sorted(LAWS))
-        raise UnknownLawError(f"unknown law {law_id!r}; known laws: {known}") from None
+        raise UnknownLawError(refusal.format(law_id=law_id, known=", ".join(sorted(table)))) from None
+
+
+def get_law(law_id: str) -> Law:
+    return lookup_law(LAWS, law_id, "unknown law {law_id!r}; known laws: {known}")
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ from .law import (
     DistrictVotes,
     InvalidVotesError,
     PartyVotes,
-    UnknownLawError,
     _check_count,
     _check_ids,
     largest_remainder,
+    lookup_law,
     single_member_result,
     threshold_base,
 )
@@ -101,10 +101,7 @@ def _one(threshold: Fraction, m: MaslikhatVotes) -> MaslikhatResult:
 
 def maslikhat_results(law_id: str, maslikhats: Sequence[MaslikhatVotes]) -> list[MaslikhatResult]:
     """Each maslikhat's list seats and district winners, in input order."""
-    try:
-        threshold = MASLIKHAT_LAWS[law_id]
-    except KeyError:
-        raise UnknownLawError(f"unknown maslikhat law {law_id!r}; known: {', '.join(MASLIKHAT_LAWS)}") from None
+    threshold = lookup_law(MASLIKHAT_LAWS, law_id, "unknown maslikhat law {law_id!r}; known: {known}")
     if not maslikhats:
         raise InvalidVotesError("no maslikhats given")
     _check_ids("maslikhat", [m.id for m in maslikhats])

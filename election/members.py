@@ -195,11 +195,12 @@ def member_from_data(precinct: int, d: Any) -> Member:
 
 def parse_members(raw: bytes, subject: str) -> CommissionMembers:
     try:
-        data = jsonfile.parse_json(raw, subject, max_bytes=MAX_MEMBERS_FILE_BYTES, what="a commission members file")
+        data = jsonfile.parse_headed(raw, subject, MEMBERS_FORMAT, MEMBERS_VERSION,
+                                     max_bytes=MAX_MEMBERS_FILE_BYTES, what="a commission members file")
+    except jsonfile.WrongFormatError as e:
+        raise MembersError(str(e)) from None
     except jsonfile.InputError as e:
         raise MembersError(f"members file refused ({e.reason}): {e}") from None
-    if not isinstance(data, dict) or data.get("format") != MEMBERS_FORMAT or data.get("version") != MEMBERS_VERSION:
-        raise MembersError(f"{subject}: not a {MEMBERS_FORMAT} v{MEMBERS_VERSION} file")
     unknown = sorted(set(data) - {"format", "version", "precinct", "members"})
     if unknown:
         raise MembersError(f"{subject}: unknown key(s) {', '.join(unknown)}")

@@ -38,7 +38,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
-from .law import CandidateVotes, InvalidVotesError, UnknownLawError, _check_count, _check_ids
+from .law import CandidateVotes, InvalidVotesError, _check_count, _check_ids, lookup_law
 
 __all__ = [
     "PresidentialLaw",
@@ -77,11 +77,7 @@ PRESIDENTIAL_LAWS: Mapping[str, PresidentialLaw] = MappingProxyType(
 
 
 def get_presidential_law(law_id: str) -> PresidentialLaw:
-    try:
-        return PRESIDENTIAL_LAWS[law_id]
-    except KeyError:
-        known = ", ".join(sorted(PRESIDENTIAL_LAWS))
-        raise UnknownLawError(f"unknown presidential law {law_id!r}; known: {known}") from None
+    return lookup_law(PRESIDENTIAL_LAWS, law_id, "unknown presidential law {law_id!r}; known: {known}")
 
 
 class PresidentialOutcome(enum.Enum):

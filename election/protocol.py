@@ -104,12 +104,12 @@ from .crypto import (
     KEY_ID_LEN,
     SIGNATURE_LEN,
     KeyFormatError,
+    KeyIdMismatch,
     SignatureError,
     ed25519_public_bytes,
     key_id,
     sign,
-    verify_key_from_bytes,
-    verify_signature,
+    verify_enclosed,
 )
 from .law import PartyVotes
 from .receipts import ReceiptCommitment, ReceiptListError
@@ -806,18 +806,21 @@ def verify_signed_protocol(
     only integrity. `trusted_keys` (key id -> raw public key, the stations enrolled
     for this election) makes it prove origin too; commissions must pass it.
     """
-    if key_id(signed.public_key) != signed.station_key_id:
-        raise ProtocolSignatureError(
-            f"station key id {signed.station_key_id.hex()} does not name the enclosed public key"
-        )
-    if trusted_keys is not None:
+
+    def enrolled() -> None:
+        if trusted_keys is None:
+            return
         trusted = trusted_keys.get(signed.station_key_id)
         if trusted is None:
             raise ProtocolSignatureError(f"station key {signed.station_key_id.hex()} is not enrolled")
         if bytes(trusted) != signed.public_key:
             raise ProtocolSignatureError(f"station key {signed.station_key_id.hex()} differs from the enrolled key")
+
     try:
-        verify_signature(verify_key_from_bytes(signed.public_key), signed.signature, signed.protocol.to_canonical_json())
+        verify_enclosed(signed.station_key_id, signed.public_key, signed.signature,
+                        signed.protocol.to_canonical_json(), enrolled)
+    except KeyIdMismatch as e:
+        raise ProtocolSignatureError(f"station {e}") from None
     except (SignatureError, KeyFormatError) as e:
         raise ProtocolSignatureError(f"protocol of precinct {signed.protocol.precinct}: {e}") from None
     return signed.protocol

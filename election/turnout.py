@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from . import filekind, jsonfile
-from .crypto import KEY_ID_LEN, SIGNATURE_LEN, KeyFormatError, SignatureError, ed25519_public_bytes, key_id, sign, verify_key_from_bytes, verify_signature
+from .crypto import KEY_ID_LEN, SIGNATURE_LEN, KeyFormatError, KeyIdMismatch, SignatureError, ed25519_public_bytes, key_id, sign, verify_enclosed
 from .definition import Election
 from .protocol import MAX_PRECINCT_COUNT, ProtocolFormatError, canonical_json
 
@@ -208,10 +208,10 @@ def sign_turnout(report: TurnoutReport, private_key: ed25519.Ed25519PrivateKey) 
 def verify_signed_turnout(signed: SignedTurnout) -> TurnoutReport:
     """The signature over the report's canonical bytes, under the enclosed key (the
     caller checks that key is the one enrolled for the precinct)."""
-    if key_id(signed.public_key) != signed.station_key_id:
-        raise TurnoutSignatureError(f"station key id {signed.station_key_id.hex()} does not name the enclosed public key")
     try:
-        verify_signature(verify_key_from_bytes(signed.public_key), signed.signature, signed.report.to_canonical_json())
+        verify_enclosed(signed.station_key_id, signed.public_key, signed.signature, signed.report.to_canonical_json())
+    except KeyIdMismatch as e:
+        raise TurnoutSignatureError(f"station {e}") from None
     except (SignatureError, KeyFormatError) as e:
         raise TurnoutSignatureError(f"turnout report of precinct {signed.report.precinct}: {e}") from None
     return signed.report

@@ -291,3 +291,17 @@ def test_json_depth_is_exact_on_any_text_json_accepts(text: str) -> None:
     except ValueError:
         return
     assert jsonfile.json_depth(text) == _depth(value)
+
+
+@pytest.mark.parametrize("raw", [b"[]", b'{"format": "x/other", "version": 1}', b'{"format": "x/kind", "version": 2}', b'{"version": 1}'])
+def test_parse_headed_refuses_a_file_of_another_format_by_name(raw):
+    with pytest.raises(jsonfile.WrongFormatError, match=r"^f\.json: not a x/kind v1 file$") as e:
+        jsonfile.parse_headed(raw, "f.json", "x/kind", 1, max_bytes=100, what="a test file")
+    assert e.value.reason == "format"
+
+
+def test_parse_headed_keeps_the_bounds_of_parse_json():
+    with pytest.raises(jsonfile.TooLargeError):
+        jsonfile.parse_headed(b'{"format": "x/kind", "version": 1}', "f.json", "x/kind", 1, max_bytes=10, what="a test file")
+    assert jsonfile.parse_headed(b'{"format": "x/kind", "version": 1, "a": 2}', "f.json", "x/kind", 1,
+                                 max_bytes=100, what="a test file") == {"format": "x/kind", "version": 1, "a": 2}

@@ -184,3 +184,29 @@ def test_cli_keys_help() -> None:
     terminal_help = runner.invoke(cli, ["keys", "terminal", "--help"]).output
     assert "key id" in terminal_help and "--out" in terminal_help
 
+
+
+def test_verify_enclosed_checks_key_id_then_enrolment_then_signature():
+    """The order callers rely on: a forged key id is named before the caller's
+    enrolment check runs, and the enrolment check runs before the signature."""
+    key = crypto.generate_signing_key()
+    public = crypto.ed25519_public_bytes(key.public_key())
+    kid = crypto.key_id(public)
+    message = b"canonical bytes"
+    good = crypto.sign(key, message)
+    calls: list[str] = []
+
+    def enrolled() -> None:
+        calls.append("enrolled")
+        raise LookupError("not enrolled")
+
+    with pytest.raises(crypto.KeyIdMismatch, match="does not name the enclosed public key"):
+        crypto.verify_enclosed(bytes(8), public, good, message, enrolled)
+    assert calls == []
+    with pytest.raises(LookupError):
+        crypto.verify_enclosed(kid, public, b"\0" * crypto.SIGNATURE_LEN, message, enrolled)
+    assert calls == ["enrolled"]
+    with pytest.raises(crypto.SignatureError) as bad:
+        crypto.verify_enclosed(kid, public, good, message + b"!")
+    assert not isinstance(bad.value, crypto.KeyIdMismatch)
+    crypto.verify_enclosed(kid, public, good, message)

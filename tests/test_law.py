@@ -366,3 +366,12 @@ def test_plurality_properties(votes, against):
     else:
         assert r.winner is None
         assert votes.count(top) > 1 or top <= against
+
+
+def test_lookup_law_words_the_refusal_as_its_caller_says_and_lists_known_ids_sorted():
+    from sailau.election.law import UnknownLawError, lookup_law
+
+    table = {"b-law": 2, "a-law": 1}
+    assert lookup_law(table, "b-law", "no {law_id!r}; known: {known}") == 2
+    with pytest.raises(UnknownLawError, match=r"^no 'c-law'; known: a-law, b-law$"):
+        lookup_law(table, "c-law", "no {law_id!r}; known: {known}")
