@@ -14,6 +14,9 @@ NIST_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "standards" / "NI
 def _validator():  # noqa: ANN202 - a jsonschema validator class instance
     import jsonschema
 
+    assert NIST_SCHEMA.is_file(), (
+        f"the official NIST v2 schema is read from {NIST_SCHEMA} (the shared standards folder beside the "
+        "repository, not committed here): clone the repository next to that shared/ folder")
     schema = json.loads(NIST_SCHEMA.read_text(encoding="utf-8"))
     return jsonschema.validators.validator_for(schema)(schema)  # the draft its $schema names (draft 4)
 
