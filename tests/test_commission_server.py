@@ -242,7 +242,11 @@ def test_forwarding_upstream_survives_an_absent_cec(published: Path, tmp_path: P
         for raw in sent:
             kind = "turnout" if b"signed-turnout" in raw[:40] else "protocols"
             assert post(tec_url, kind, raw).json()["status"] == "accepted"
-        time.sleep(1.5)  # the forwarder has tried and failed at least once
+        log = tmp_path / "tec.log"  # the forwarder has tried the absent CEC and failed at least once
+        deadline = time.monotonic() + 30
+        while b"not delivered" not in log.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert b"not delivered" in log.read_bytes(), "the forwarder never tried the absent CEC"
         cec = start_server(f"sqlite:///{tmp_path / 'cec.db'}", published, cec_port, log=tmp_path / "cec.log")
         try:
             deadline = time.monotonic() + 60
