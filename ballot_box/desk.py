@@ -229,7 +229,8 @@ def note_for_replace(result: ReplaceResult) -> Note:
 
 
 #: submit.Outcome -> the severity of its note (the code is `send.<outcome>`)
-_SENT_SEVERITY = {submit.Outcome.ACCEPTED: "ok", submit.Outcome.UNCHANGED: "ok", submit.Outcome.CONFLICT: "warn",
+_SENT_SEVERITY = {submit.Outcome.ACCEPTED: "ok", submit.Outcome.UNCHANGED: "ok", submit.Outcome.PENDING: "warn",
+                  submit.Outcome.CONFLICT: "warn",
                   submit.Outcome.REFUSED: "error", submit.Outcome.UNREACHABLE: "warn"}
 
 
@@ -717,14 +718,16 @@ class ClerkDesk:
 
     def signed_files(self) -> list[Path]:
         """The signed files this station has to send, from its protocol folder: the
+        members' co-signatures beside the protocol (`protocol.<key id>.cosig`), the
         protocol (`protocol.json`, written at close) and any signed turnout reports put
         there as `turnout-HH.json` (`sailau station turnout --out`; the app itself writes
-        none). Only what exists; the kind of each is checked again by `submit`."""
+        none), in `submit.send_order` (co-signatures first). Only what exists; the kind
+        of each is checked again by `submit`."""
         if self.out_dir is None:
             return []
         protocol = self.out_dir / "protocol.json"
         turnout = sorted(p for p in self.out_dir.glob("turnout-*.json") if p.is_file())
-        return ([protocol] if protocol.is_file() else []) + turnout
+        return submit.send_order(([protocol] if protocol.is_file() else []) + turnout)
 
     def send(self, url: str | None = None) -> DeskStep:
         """Submit the signed files to the commission at `url` (else the desk's

@@ -199,6 +199,8 @@ TEXTS: dict[str, str] = {
     # -- sending the signed files to the commission, by submit.Outcome (per file) -------------------------------
     "send.accepted": N_("{file}: accepted by the commission."),
     "send.unchanged": N_("{file}: the commission already had this file. Nothing more to do."),
+    "send.pending": N_("{file}: received; the commission holds it until a majority of the commission's members "
+                       "co-sign it. Members co-sign, then send again."),
     "send.conflict": N_("{file}: received, but the commission holds another signed file for this precinct; neither "
                         "counts until the commission decides. Call the commission."),
     "send.refused": N_("{file}: refused by the commission ({reason}). The file is kept as it is; call the commission."),

@@ -218,22 +218,26 @@ def turnout(db_url: str, election_path: Path, station_key_path: Path, hour: str,
 def submit(url: str, files: tuple[Path, ...], attempts: int, timeout: float) -> None:
     """Send signed protocols and turnout reports (FILE...) to the commission server.
 
-    The files stay as they are: submit again at any time (the server answers
+    The members' co-signatures beside a protocol (protocol.<key id>.cosig) go
+    with it, before it, so the commission decides the protocol with them. The
+    files stay as they are: submit again at any time (the server answers
     "already had it"). Exit 0 when every file was accepted or already there,
     1 when one was refused or in conflict, 3 when the server could not be reached
-    for one (nothing is lost: submit again later).
+    for one (nothing is lost: submit again later), 4 when a protocol is pending
+    co-signatures (fewer than a majority of the members co-signed it: they
+    co-sign, then submit again).
     """
     import sys
 
     import httpx
 
-    from sailau.ballot_box.submit import Outcome, submit_file
+    from sailau.ballot_box.submit import Outcome, send_order, submit_file
 
     worst = 0
     with httpx.Client(timeout=timeout) as client:
-        for path in files:
+        for path in send_order(list(files)):
             result = submit_file(client, url, path, attempts=attempts)
             click.echo(result.line(), err=result.outcome not in (Outcome.ACCEPTED, Outcome.UNCHANGED))
-            code = {Outcome.REFUSED: 1, Outcome.CONFLICT: 1, Outcome.UNREACHABLE: 3}.get(result.outcome, 0)
+            code = {Outcome.REFUSED: 1, Outcome.CONFLICT: 1, Outcome.UNREACHABLE: 3, Outcome.PENDING: 4}.get(result.outcome, 0)
             worst = max(worst, code)
     sys.exit(worst)

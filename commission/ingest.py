@@ -15,6 +15,13 @@ Idempotent: the same bytes again are `unchanged` ("already have it"), whether
 they were stored a second ago in the same batch or last week. A different valid
 file for a precinct is kept as a version and the precinct is in `conflict`
 (neither counts) until a signed decision, exactly as on import.
+
+Members' co-signatures (`submit_cosignature`, cosignstore.py) go through the same
+writer: a batch keeps its co-signatures first, then decides the protocols that
+await a majority (those arriving now, and those held whose co-signatures just
+came), so a protocol and its co-signatures in one batch, in any order, are decided
+together. A protocol of a precinct with enrolled members and no majority yet is
+`pending` (held, not a version), not refused.
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ from anyio import to_thread
 
 from sailau.election.definition import Election
 
-from .checks import CheckedProtocol, Refusal, check_protocol_file
+from . import cosignstore
+from .checks import CheckedProtocol, Refusal
 from .conflicts import PrecinctStatus
+from .cosignstore import AwaitingMajority, CheckedCosignature
 from .db import CommissionDB
 from .importer import _Importer
 from .registry import StationRegistry
@@ -46,6 +55,7 @@ class Status(str, enum.Enum):
     UNCHANGED = "unchanged"  # these very bytes were stored before: already have it
     CONFLICT = "conflict"  # stored as a version, but the precinct has another valid one: neither counts
     REFUSED = "refused"  # a check failed; `reason` names it as `commission import` does
+    PENDING = "pending"  # a protocol held until a majority of its commission's members co-sign (not a version yet)
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class Answer:
 
     @property
     def http_status(self) -> int:
-        return {Status.ACCEPTED: 200, Status.UNCHANGED: 200, Status.CONFLICT: 409}.get(
+        return {Status.ACCEPTED: 200, Status.UNCHANGED: 200, Status.PENDING: 202, Status.CONFLICT: 409}.get(
             self.status, 413 if self.reason == "too_large" else 422)
 
     def to_json(self) -> dict:
@@ -75,7 +85,7 @@ def refused(r: Refusal) -> Answer:
 
 @dataclass
 class _Item:
-    checked: CheckedProtocol | CheckedTurnout
+    checked: CheckedProtocol | AwaitingMajority | CheckedCosignature | CheckedTurnout
     done: asyncio.Future
 
 
@@ -101,10 +111,22 @@ class Ingest:
         await cancel_and_wait(self._task)
 
     async def submit_protocol(self, raw: bytes, source: str) -> Answer:
-        checked = check_protocol_file(raw, source, self.election, self.registry)
+        checked = cosignstore.check_protocol_awaiting(raw, source, self.election, self.registry)
         if isinstance(checked, Refusal):
             return refused(checked)
         return await self._enqueue(checked)
+
+    async def submit_cosignature(self, raw: bytes, source: str) -> Answer:
+        checked = cosignstore.check_cosignature_file(raw, source, self.election, self.registry)
+        if isinstance(checked, Refusal):
+            return refused(checked)
+        return await self._enqueue(checked)
+
+    def release_ready(self) -> None:
+        """Store as versions the held protocols whose majority is already kept (a crash
+        between storing a released version and forgetting its held row, or two
+        processes racing). Run once at start, in a worker thread."""
+        self._store([], sweep=True)
 
     async def submit_turnout(self, raw: bytes, source: str) -> Answer:
         checked = check_turnout_file(raw, source, self.election, self.registry)
@@ -112,7 +134,7 @@ class Ingest:
             return refused(checked)
         return await self._enqueue(checked)
 
-    async def _enqueue(self, checked: CheckedProtocol | CheckedTurnout) -> Answer:
+    async def _enqueue(self, checked: CheckedProtocol | AwaitingMajority | CheckedCosignature | CheckedTurnout) -> Answer:
         done = asyncio.get_running_loop().create_future()
         await self._queue.put(_Item(checked, done))
         return await done
@@ -133,18 +155,42 @@ class Ingest:
                 if not item.done.done():
                     item.done.set_result(answer)
 
-    def _store(self, checked: list[CheckedProtocol | CheckedTurnout]) -> list[Answer]:
-        """One batch: protocols through the import's writer, turnout reports through
-        `store_turnout`; an answer per item, in order. Runs in a worker thread."""
+    def _store(self, checked: list[CheckedProtocol | AwaitingMajority | CheckedCosignature | CheckedTurnout],
+               *, sweep: bool = False) -> list[Answer]:
+        """One batch: co-signatures kept first (cosignstore.keep), then the protocols
+        awaiting a majority settled against them (held or ready), then protocols
+        through the import's writer, turnout reports through `store_turnout`; an
+        answer per item, in order. `sweep`: also settle every held protocol (at
+        start). Runs in a worker thread."""
+        index = self.registry.member_index
+        cosigs = [c for c in checked if isinstance(c, CheckedCosignature)]
+        awaiting = [c for c in checked if isinstance(c, AwaitingMajority)]
         protocols = [c for c in checked if isinstance(c, CheckedProtocol)]
         turnouts = [c for c in checked if isinstance(c, CheckedTurnout)]
         answers: dict[int, Answer] = {}
-        if protocols:
+        stored_new = False
+        kept = cosignstore.keep(self.db, cosigs) if cosigs else []
+        for c, k in zip(cosigs, kept):
+            if k.refusal is not None:
+                answers[id(c)] = refused(k.refusal)
+            stored_new = stored_new or k.new
+        named = {c.cosignature.protocol_sha256 for c, k in zip(cosigs, kept) if k.refusal is None}
+        candidates = [a.checked for a in awaiting] + cosignstore.held_for(self.db, named)
+        if sweep:
+            candidates += cosignstore.all_held(self.db)
+        settled = cosignstore.settle(self.db, candidates, index)
+        held = {c.digest: check for c, check in settled.held}
+        released = [c for c in settled.ready if c.digest not in {a.checked.digest for a in awaiting}]
+        writing = protocols + [a.checked for a in awaiting if a.checked.digest not in held] + released
+        if writing:
             importer = _Importer(self.db, self.election, self.registry)
-            importer.write(protocols)
+            importer.write(writing)
+            cosignstore.release(self.db, [c.digest for c in settled.ready])
             new = set(importer.summary.new_versions)
+            stored_new = stored_new or bool(new)
             seen: set[str] = set()
-            for c in protocols:
+            answered = [(c, c) for c in protocols] + [(a, a.checked) for a in awaiting if a.checked.digest not in held]
+            for item, c in answered:
                 n = c.protocol.precinct
                 outcome = importer.latest[n]
                 first = c.digest in new and c.digest not in seen
@@ -156,7 +202,22 @@ class Ingest:
                         f" ({outcome.why})" if outcome.status is PrecinctStatus.RESOLVED else "")
                 else:
                     status, msg = Status.CONFLICT, f"precinct {n}: stored, not counted: {outcome.why}"
-                answers[id(c)] = Answer(status, msg, n, None, c.digest)
+                answers[id(item)] = Answer(status, msg, n, None, c.digest)
+        for a in awaiting:
+            if a.checked.digest in held:
+                check = held[a.checked.digest]
+                n = a.checked.protocol.precinct
+                answers[id(a)] = Answer(
+                    Status.PENDING, f"precinct {n}: pending co-signatures: {len(check.valid)} of the {len(check.enrolled)} "
+                                    f"members enrolled co-signed, a majority is {len(check.enrolled) // 2 + 1}; "
+                                    "held until the members' co-signatures arrive", n, None, a.checked.digest)
+        if cosigs:
+            where = cosignstore.states(self.db, named, index)
+            for c, k in zip(cosigs, kept):
+                if k.refusal is None:
+                    what = f"precinct {c.precinct}: {c.member.role.value} {c.member.name}: " + \
+                        where[c.cosignature.protocol_sha256].words()
+                    answers[id(c)] = Answer(Status.ACCEPTED if k.new else Status.UNCHANGED, what, c.precinct, None, c.digest)
         if turnouts:
             for c, t in zip(turnouts, store_turnout(self.db, turnouts)):
                 if t.unchanged:
@@ -166,6 +227,7 @@ class Ingest:
                 else:
                     status, msg = Status.CONFLICT, f"precinct {t.precinct} at {t.hour}: stored, not counted: {t.why}"
                 answers[id(c)] = Answer(status, msg, t.precinct, None, c.digest)
-        if self.on_stored is not None and any(a.status is not Status.UNCHANGED for a in answers.values()):
+        if self.on_stored is not None and (stored_new or any(a.status in (Status.ACCEPTED, Status.CONFLICT)
+                                                              for a in answers.values())):
             self.on_stored()
         return [answers[id(c)] for c in checked]

@@ -139,7 +139,36 @@ upstream_forwarded = Table(
     "upstream_forwarded",
     metadata,
     Column("digest", String(64), primary_key=True),
-    Column("kind", String(16), nullable=False),  # "protocol" | "turnout"
+    Column("kind", String(16), nullable=False),  # "protocol" | "turnout" | "cosignature"
     Column("answer", String(32), nullable=False),  # the upstream's status: accepted, unchanged, conflict, refused
     Column("message", String(2000), nullable=False),
+)
+
+#: Commission members' co-signatures received over the network (commission/cosignstore.py),
+#: each checked on arrival against the registry (member of that precinct, signature, role),
+#: by SHA-256 of its canonical bytes. One per member per protocol file: a member's second,
+#: different co-signature of the same file is refused. Kept whether or not its protocol has
+#: arrived, so the order of arrival does not matter. Forwarded upstream like the versions.
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the co-signature's canonical bytes
+    Column("protocol_sha256", String(64), nullable=False),  # the signed protocol file it co-signs
+    Column("precinct", BigInteger, nullable=False),
+    Column("member_key_id", String(16), nullable=False),
+    Column("signed", LargeBinary, nullable=False),  # the canonical co-signature file, for forwarding and publication
+    Index("ux_cosignatures_member", "protocol_sha256", "member_key_id", unique=True),
+    Index("ix_cosignatures_precinct", "precinct"),
+)
+
+#: Protocols that passed every check but the majority rule: held, "pending co-signatures",
+#: until enough members' co-signatures arrive (then they become a version, and this row goes).
+#: Not a version: a held protocol neither counts nor puts its precinct in conflict.
+pending_protocols = Table(
+    "pending_protocols",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the signed protocol file
+    Column("precinct", BigInteger, nullable=False),
+    Column("signed", LargeBinary, nullable=False),
+    Index("ix_pending_protocols_precinct", "precinct"),
 )

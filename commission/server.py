@@ -12,6 +12,16 @@ Endpoints (JSON answers; a refusal carries the name `commission import` gives it
   it, and for nothing else. Bodies are bounded before they are read
   (`MAX_SIGNED_PROTOCOL_BYTES`, `MAX_SIGNED_TURNOUT_BYTES`). Idempotent: the same
   file again is `unchanged`, so a station may retry until it hears an answer.
+- `POST /api/cosignatures`: one commission member's co-signature of a protocol
+  (`*.cosig`, election/cosign.py), at most `MAX_COSIGNATURE_BYTES`. Checked on
+  arrival (a member of the precinct it names, its signature, role) and kept
+  whether or not its protocol is here yet (cosignstore.py). Where the registry
+  enrols members for a precinct, a protocol without a majority of their
+  co-signatures is answered `pending` (HTTP 202: held, not a version, not
+  counted) and counts as soon as the co-signatures that make the majority
+  arrive; a station sends its co-signatures first, so its protocol is decided at
+  once. The same co-signature again is `unchanged`; a member's second, different
+  one of the same protocol file is refused (`cosign`, `cosign:duplicate_member`).
 - `GET /api/results/{national|region|district}`: exactly the JSON of
   `sailau commission report --level L --json -` (commission/report.py).
 - `GET /api/results/precinct/{n}`: the precinct's status and the signed protocol
@@ -24,7 +34,8 @@ it is installed: `site_routes(ctx: ServerContext) -> list[BaseRoute]`, appended
 after the API routes (see `_site_routes`).
 
 `--upstream URL` (upstream.py) forwards every file stored here, unchanged, to the
-next level up, from a durable outbox (the stored versions themselves).
+next level up, from a durable outbox (the stored versions and co-signatures
+themselves; co-signatures before protocols, so the upstream decides at once too).
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sailau.election.cosign import MAX_COSIGNATURE_BYTES
 from sailau.election.definition import DefinitionError, Election, load_election
 from sailau.election.protocol import MAX_SIGNED_PROTOCOL_BYTES
 from sailau.election.turnout import MAX_SIGNED_TURNOUT_BYTES
@@ -52,6 +64,7 @@ from sailau.election.turnout import MAX_SIGNED_TURNOUT_BYTES
 from . import models
 from .aggregate import LEVELS, LevelError
 from .conflicts import decide_precinct
+from .cosignstore import held_in_precinct
 from .db import CommissionDB, open_commission_db
 from .ingest import Answer, Ingest, Status
 from .registry import RegistryError, SignedRegistry, load_registry
@@ -168,6 +181,7 @@ def create_app(db_url: str, setup_dir: Path, *, upstream: str | None = None, bat
         ingest = Ingest(db, election, registry.registry, on_stored=forwarder.wake if forwarder else None,
                         **({"batch": batch} if batch else {}))
         state["ingest"] = ingest
+        await _thread(ingest.release_ready)  # held protocols whose majority arrived before a crash
         ingest.start()
         if forwarder:
             forwarder.start()
@@ -194,6 +208,12 @@ def create_app(db_url: str, setup_dir: Path, *, upstream: str | None = None, bat
         if isinstance(body, Answer):
             return _answer(body)
         return _answer(await state["ingest"].submit_turnout(body, source(request)))
+
+    async def post_cosignature(request: Request) -> Response:
+        body = await _read(request, MAX_COSIGNATURE_BYTES)
+        if isinstance(body, Answer):
+            return _answer(body)
+        return _answer(await state["ingest"].submit_cosignature(body, source(request)))
 
     def cached(key: str, make: Any) -> bytes:
         """Reports are recomputed only when something was stored since (versions or
@@ -237,6 +257,7 @@ def create_app(db_url: str, setup_dir: Path, *, upstream: str | None = None, bat
     routes: list[BaseRoute] = [
         Route("/api/protocols", post_protocol, methods=["POST"]),
         Route("/api/turnout", post_turnout, methods=["POST"]),
+        Route("/api/cosignatures", post_cosignature, methods=["POST"]),
         Route("/api/turnout", turnout, methods=["GET"]),
         Route("/api/results/precinct/{n:int}", precinct, methods=["GET"]),
         Route("/api/results/{level}", results, methods=["GET"]),
@@ -270,7 +291,8 @@ def _precinct_status(db: CommissionDB, n: int) -> dict[str, Any]:
             if counted else None
         decided = conn.execute(select(func.count()).select_from(D).where(D.c.precinct == n)).scalar_one()
     status = decide_precinct(n, versions, ()).status.value if not decided else ("resolved" if counted else "conflict")
-    out: dict[str, Any] = {"precinct": n, "status": status, "versions": sorted(versions), "counted": counted}
+    out: dict[str, Any] = {"precinct": n, "status": status, "versions": sorted(versions), "counted": counted,
+                           "pending_cosignatures": held_in_precinct(db, n)}
     if signed is not None:
         out["signed_protocol"] = json.loads(bytes(signed))
     return out

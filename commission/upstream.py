@@ -2,7 +2,9 @@
 (territorial -> regional -> CEC), so the CEC holds every original signature.
 
 The outbox is the database itself: every valid signed file a commission stores
-is a row of `protocol_versions` or `turnout_versions`, and it stays "to send"
+is a row of `protocol_versions`, `turnout_versions` or `cosignatures` (members'
+co-signatures; a protocol held for them is no version and waits here until its
+majority arrives), and it stays "to send"
 until `upstream_forwarded` records the upstream's definite answer for its digest.
 So nothing accepted here is lost when the upstream is down or this server
 crashes: after a restart the forwarder finds the same rows unsent and sends them
@@ -13,6 +15,9 @@ A definite answer is any JSON answer from the upstream's submit endpoints
 it is recorded and never retried. No answer (connection refused, a timeout, a
 5xx) is retried with bounded exponential backoff (1 s doubling to 60 s).
 Conflicts and versions both travel: the upstream decides as every level does.
+Co-signatures are sent before protocols (first the batch's co-signatures, then
+the rest), so the upstream decides a protocol with its co-signatures at once
+rather than holding it as pending for a moment.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ log = logging.getLogger("sailau.commission.upstream")
 
 PROTOCOLS_PATH = "/api/protocols"
 TURNOUT_PATH = "/api/turnout"
+COSIGNATURES_PATH = "/api/cosignatures"
+PATHS = {"protocol": PROTOCOLS_PATH, "turnout": TURNOUT_PATH, "cosignature": COSIGNATURES_PATH}
 MAX_BACKOFF = 60.0
 BATCH = 200
 
@@ -42,16 +49,17 @@ BATCH = 200
 @dataclass(frozen=True)
 class Pending:
     digest: str
-    kind: str  # "protocol" | "turnout"
+    kind: str  # "cosignature" | "protocol" | "turnout"
     signed: bytes
 
 
 def pending(db: CommissionDB, limit: int = BATCH) -> list[Pending]:
-    """Stored signed files the upstream has not answered yet (oldest kind first)."""
+    """Stored signed files the upstream has not answered yet (co-signatures first)."""
     F = models.upstream_forwarded
     out: list[Pending] = []
     with db.begin() as conn:
-        for kind, table in (("protocol", models.protocol_versions), ("turnout", models.turnout_versions)):
+        for kind, table in (("cosignature", models.cosignatures), ("protocol", models.protocol_versions),
+                            ("turnout", models.turnout_versions)):
             q = (select(table.c.digest, table.c.signed)
                  .where(table.c.digest.not_in(select(F.c.digest))).limit(limit - len(out)))
             out.extend(Pending(d, kind, bytes(s)) for d, s in conn.execute(q))
@@ -133,7 +141,7 @@ class Forwarder:
         failed: list[str] = []
 
         async def one(p: Pending) -> None:
-            path = PROTOCOLS_PATH if p.kind == "protocol" else TURNOUT_PATH
+            path = PATHS[p.kind]
             async with sem:
                 try:
                     r = await client.post(self.upstream + path, content=p.signed, headers={"content-type": "application/json"})
@@ -153,5 +161,7 @@ class Forwarder:
                 log.warning("upstream refused a %s file (sha256 %s): %s (%s)", p.kind, p.digest[:16], data.get("reason"), message)
             answers.append((p, status, message))
 
-        await asyncio.gather(*(one(p) for p in batch))
+        # co-signatures first: the upstream then finds them when their protocol arrives
+        await asyncio.gather(*(one(p) for p in batch if p.kind == "cosignature"))
+        await asyncio.gather(*(one(p) for p in batch if p.kind != "cosignature"))
         return answers, failed

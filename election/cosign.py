@@ -297,6 +297,36 @@ def is_majority(signed: int, enrolled: int) -> bool:
     return enrolled > 0 and 2 * signed > enrolled
 
 
+def check_signer(c: Cosignature, index: MemberIndex, precinct: int, *, election_id: str,
+                 protocol_sha256: str | None = None) -> tuple[Member, None] | tuple[None, tuple[CosignProblem, str]]:
+    """One co-signature against the registry's members, in this order: the key is a
+    member key (`not_enrolled`), of `precinct` (`other_precinct`), the signature
+    verifies (`signature`), it co-signs this election's protocol of that precinct
+    and, when `protocol_sha256` is given, those very bytes (`other_bytes`), in the
+    enrolled role (`role`). The member, or the first problem and its message. The
+    one per-file rule: `check_cosignatures` applies it to each file given with a
+    protocol, and a commission that receives co-signatures before or after their
+    protocol (commission/cosignstore.py) applies it to each on arrival."""
+    kid = c.member_key_id
+    member = index.by_key.get(kid)
+    if member is None or member.public_key != c.public_key:
+        return None, (CosignProblem.NOT_ENROLLED, f"key {kid.hex()} is not a commission member key in the registry")
+    if member.precinct != precinct:
+        return None, (CosignProblem.OTHER_PRECINCT,
+                      f"key {kid.hex()} ({member.name}) is a member of precinct {member.precinct}, not of {precinct}")
+    if not c.verifies():
+        return None, (CosignProblem.SIGNATURE, f"the signature of {member.name} ({kid.hex()}) does not verify: "
+                                               "the co-signature (or its dissenting opinion) was changed after signing")
+    if (c.election_id, c.precinct) != (election_id, precinct) or (
+            protocol_sha256 is not None and c.protocol_sha256 != protocol_sha256):
+        this = f"this one is {protocol_sha256[:16]}..." if protocol_sha256 is not None else f"this is election {election_id}"
+        return None, (CosignProblem.OTHER_BYTES, f"{member.name} signed protocol file {c.protocol_sha256[:16]}... of "
+                                                 f"precinct {c.precinct} of election {c.election_id}, {this}")
+    if c.role is not member.role:
+        return None, (CosignProblem.ROLE, f"{member.name} signs as {c.role.value}, enrolled as {member.role.value}")
+    return member, None
+
+
 def check_cosignatures(signed: SignedProtocol, cosignatures: Sequence[tuple[str, Cosignature]],
                        members: MemberIndex | Iterable[Member]) -> CosignCheck:
     """Check every co-signature (source, parsed) of `signed` against `members` (all
@@ -305,7 +335,6 @@ def check_cosignatures(signed: SignedProtocol, cosignatures: Sequence[tuple[str,
     module docstring for the order of the per-file checks."""
     p = signed.protocol
     index = members if isinstance(members, MemberIndex) else MemberIndex(members)
-    everyone = index.by_key
     enrolled = index.of(p.precinct)
     if not enrolled and not cosignatures:  # nothing to check (most precincts of an import without members)
         return CosignCheck((), (), ())
@@ -317,28 +346,14 @@ def check_cosignatures(signed: SignedProtocol, cosignatures: Sequence[tuple[str,
                                       f"{len(cosignatures)} co-signatures: more than any commission has members ({MAX_COSIGNATURES})"))
         cosignatures = ()
     for source, c in cosignatures:
-        def add(problem: CosignProblem, message: str) -> None:
-            findings.append(CosignFinding(source, problem, message))
-
-        kid = c.member_key_id
-        member = everyone.get(kid)
-        if member is None or member.public_key != c.public_key:
-            add(CosignProblem.NOT_ENROLLED, f"key {kid.hex()} is not a commission member key in the registry")
-        elif member.precinct != p.precinct:
-            add(CosignProblem.OTHER_PRECINCT,
-                f"key {kid.hex()} ({member.name}) is a member of precinct {member.precinct}, not of {p.precinct}")
-        elif not c.verifies():
-            add(CosignProblem.SIGNATURE, f"the signature of {member.name} ({kid.hex()}) does not verify: "
-                                         "the co-signature (or its dissenting opinion) was changed after signing")
-        elif (c.election_id, c.precinct, c.protocol_sha256) != (p.election_id, p.precinct, digest):
-            add(CosignProblem.OTHER_BYTES, f"{member.name} signed protocol file {c.protocol_sha256[:16]}... of precinct "
-                                           f"{c.precinct}, this one is {digest[:16]}...")
-        elif c.role is not member.role:
-            add(CosignProblem.ROLE, f"{member.name} signs as {c.role.value}, enrolled as {member.role.value}")
-        elif kid in valid:
-            add(CosignProblem.DUPLICATE_MEMBER, f"{member.name} ({kid.hex()}) co-signed more than once")
+        member, problem = check_signer(c, index, p.precinct, election_id=p.election_id, protocol_sha256=digest)
+        if problem is not None:
+            findings.append(CosignFinding(source, *problem))
+        elif member.key_id in valid:
+            findings.append(CosignFinding(source, CosignProblem.DUPLICATE_MEMBER,
+                                          f"{member.name} ({member.key_id.hex()}) co-signed more than once"))
         else:
-            valid[kid] = (member, c)
+            valid[member.key_id] = (member, c)
     if enrolled and not is_majority(len(valid), len(enrolled)):
         findings.append(CosignFinding(
             f"precinct {p.precinct}", CosignProblem.NO_MAJORITY,

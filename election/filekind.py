@@ -34,6 +34,7 @@ __all__ = [
     "ELECTION",
     "SIGNED_PROTOCOL",
     "SIGNED_TURNOUT",
+    "PROTOCOL_COSIGNATURE",
     "PROTOCOL",
     "PROTOCOL_TOTALS",
     "STATION_KEYS",
@@ -84,6 +85,13 @@ SIGNED_TURNOUT = FileKind(
     'a signed turnout report has "format": "sailau/signed-turnout", one precinct\'s voters who received a ballot '
     "by a CEC hour, of those on the list, and the station's signature (sailau station turnout writes it)",
     "sailau/signed-turnout",
+)
+PROTOCOL_COSIGNATURE = FileKind(
+    "protocol-cosignature", "a commission member's co-signature of a protocol",
+    'a co-signature has "format": "sailau/protocol-cosignature", the SHA-256 of one signed protocol file, the '
+    "member's key, role, local time of signing, an optional dissenting opinion and the member's signature "
+    "(sailau protocol cosign writes it beside protocol.json as protocol.<key id>.cosig)",
+    "sailau/protocol-cosignature",
 )
 PROTOCOL = FileKind(
     "protocol", "an unsigned precinct protocol",
@@ -148,7 +156,7 @@ SEATS_INPUT = FileKind(
 
 #: Every kind, the ones with a `format` member first.
 KINDS: tuple[FileKind, ...] = (
-    ELECTION, SIGNED_PROTOCOL, SIGNED_TURNOUT, PROTOCOL, PROTOCOL_TOTALS, STATION_KEYS, RECEIPT_CODES, RECEIPT_PROOF,
+    ELECTION, SIGNED_PROTOCOL, SIGNED_TURNOUT, PROTOCOL_COSIGNATURE, PROTOCOL, PROTOCOL_TOTALS, STATION_KEYS, RECEIPT_CODES, RECEIPT_PROOF,
     CONFLICT_DECISION, KEY_SHARE,
     COMMISSION_REPORT, SYNTH_PRIVATE_KEYS, NIST_RESULTS, SEATS_INPUT,
 )

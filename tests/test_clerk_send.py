@@ -5,7 +5,8 @@ send; unreachable while the server is down (the signed files stay on disk byte
 for byte, the clerk reads "send again later") and accepted once it is back;
 refused by name when the server's registry does not enrol this station's key
 or the server holds another election;
-no address; nothing to send before the close."""
+no address; nothing to send before the close; the members' co-signatures beside
+the protocol sent before it (pending co-signatures until a majority, then counted)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,10 @@ from sailau.ballot_box.submit import Outcome
 from sailau.ballot_box.widgets import NoteView
 from sailau.commission.netbench import free_port, start_server, stop_server
 from sailau.commission.registry import build_registry, sign_registry, write_registry
+from sailau.election.cosign import cosign, cosignature_file_name, write_cosignature
 from sailau.election.crypto import ed25519_public_bytes
+from sailau.election.members import Member, Role
+from sailau.election.protocol import SignedProtocol
 from sailau.election.definition import load_election, write_election
 from sailau.election.turnout import make_turnout_report, sign_turnout
 from sailau.simulator.booth_rig import Rig
@@ -48,6 +52,8 @@ from sailau.smartcard.transport import InProcessTransport
 
 ROOT_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x33" * 32)
 OTHER_STATION_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x44" * 32)
+MEMBER_KEYS = tuple(ed25519.Ed25519PrivateKey.from_private_bytes(bytes([0x60 + i]) * 32) for i in range(3))
+MEMBER_ROLES = (Role.CHAIR, Role.SECRETARY, Role.MEMBER)
 
 
 def _pub(key: ed25519.Ed25519PrivateKey) -> bytes:
@@ -60,6 +66,7 @@ class Setups:
     enrolled: Path  # a commission set-up enrolling this station's key
     foreign: Path  # one whose registry enrols another key for this precinct
     other_election: Path  # a set-up of another election (another definition fingerprint)
+    with_members: Path  # enrols this station's key and three commission members for the precinct
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +75,15 @@ def setups(tmp_path_factory) -> Setups:
     draft = rig().election.model_copy(update={"registry_root_key": _pub(ROOT_KEY).hex()})
     write_election(draft, base / "election.json")
     election = load_election(base / "election.json")  # the bytes the commission hashes
-    for name, station_key in (("enrolled", STATION_KEY), ("foreign", OTHER_STATION_KEY)):
+    members = {PRECINCT: [Member(PRECINCT, r, n, _pub(k)) for r, n, k in
+                          zip(MEMBER_ROLES, ("Әсел Серікова", "Ирина Ким", "Дәурен Беков"), MEMBER_KEYS)]}
+    for name, station_key, enrolled in (("enrolled", STATION_KEY, {}), ("foreign", OTHER_STATION_KEY, {}),
+                                        ("with_members", STATION_KEY, members)):
         d = base / name
         d.mkdir()
         (d / "election.json").write_bytes((base / "election.json").read_bytes())
         registry = build_registry(election.id, election.fingerprint_hex, [(PRECINCT, _pub(station_key))],
-                                  {PRECINCT: [_pub(TERMINAL_KEY)]})
+                                  {PRECINCT: [_pub(TERMINAL_KEY)]}, enrolled)
         write_registry(sign_registry(registry, ROOT_KEY), d / "stations.json")
     # another election: the same definition under another registry root, so another fingerprint
     other = base / "other_election"
@@ -88,7 +98,7 @@ def setups(tmp_path_factory) -> Setups:
     write_registry(sign_registry(registry, other_root), other / "stations.json")
     station_rig = Rig(election, ELECTION_KEY, rig().shares, TERMINAL_KEY, STATION_KEY, CARD_MASTER_KEY, PRECINCT,
                       list(IINS))
-    return Setups(station_rig, base / "enrolled", base / "foreign", other)
+    return Setups(station_rig, base / "enrolled", base / "foreign", other, base / "with_members")
 
 
 @pytest.fixture
@@ -166,6 +176,44 @@ def test_send_is_accepted_then_unchanged_and_the_files_never_change(server, setu
     assert [s.outcome for s in again.sent] == [Outcome.UNCHANGED, Outcome.UNCHANGED]
     assert [s.note.code for s in again.sent] == ["send.unchanged", "send.unchanged"]
     assert digests(out) == before
+
+
+def test_the_members_cosignatures_go_first_and_the_protocol_waits_for_its_majority(server, setups: Setups, closed) -> None:
+    """A precinct with enrolled members: the co-signatures written beside protocol.json
+    are sent before it; with one of three the commission holds the protocol (pending,
+    a warning the clerk reads), and once a second member co-signs, sending again
+    makes it count. The files on disk never change."""
+    station, out = closed
+    url, _ = server(setups.with_members)
+    signed = SignedProtocol.from_canonical_json((out / "protocol.json").read_bytes())
+
+    def member_signs(i: int) -> str:
+        c = cosign(signed, MEMBER_KEYS[i], MEMBER_ROLES[i])
+        name = cosignature_file_name("protocol.json", c)
+        write_cosignature(c, out / name)
+        return name
+
+    first_name = member_signs(0)
+    desk = desk_for(station, out, commission_url=url)
+    before = digests(out)
+    step = desk.send()
+    assert [(s.path.name, s.outcome) for s in step.sent] == [
+        (first_name, Outcome.ACCEPTED), ("protocol.json", Outcome.PENDING), ("turnout-10.json", Outcome.ACCEPTED)]
+    assert step.note is not None and step.note.code == "send.pending" and step.note.severity == "warn"
+    assert "until a majority of the commission's members co-sign" in render(step.note)
+    held = httpx.get(f"{url}/api/results/precinct/{PRECINCT}", timeout=10).json()
+    assert held["counted"] is None and len(held["pending_cosignatures"]) == 1
+    assert digests(out) == before
+
+    second_name = member_signs(1)
+    again = desk.send()
+    assert {s.path.name: s.outcome for s in again.sent} == {
+        first_name: Outcome.UNCHANGED, second_name: Outcome.ACCEPTED, "protocol.json": Outcome.UNCHANGED,
+        "turnout-10.json": Outcome.UNCHANGED}
+    assert [s.path.name for s in again.sent][-2:] == ["protocol.json", "turnout-10.json"]  # co-signatures first
+    assert again.note.severity == "ok"
+    counted = httpx.get(f"{url}/api/results/precinct/{PRECINCT}", timeout=10).json()
+    assert counted["status"] == "accepted" and counted["pending_cosignatures"] == []
 
 
 def test_unreachable_keeps_the_files_and_says_send_later_then_the_same_files_go(server, setups: Setups, closed,

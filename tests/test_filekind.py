@@ -40,11 +40,12 @@ def a_protocol(published: Path) -> Path:
 def test_format_strings_are_the_writers_own() -> None:
     """filekind.py imports nothing of ours; these keep its strings equal to the writers'."""
     from sailau.commission import conflicts, registry, report
-    from sailau.election import definition, protocol, receipts, shares, turnout
+    from sailau.election import cosign, definition, protocol, receipts, shares, turnout
 
     assert filekind.ELECTION.format == definition.FORMAT
     assert filekind.SIGNED_PROTOCOL.format == protocol.SIGNED_FORMAT
     assert filekind.SIGNED_TURNOUT.format == turnout.SIGNED_TURNOUT_FORMAT
+    assert filekind.PROTOCOL_COSIGNATURE.format == cosign.COSIGN_FORMAT
     assert filekind.PROTOCOL.format == protocol.PROTOCOL_FORMAT
     assert filekind.PROTOCOL_TOTALS.format == protocol.TOTALS_FORMAT
     assert filekind.RECEIPT_CODES.format == receipts.RECEIPTS_FORMAT

@@ -9,8 +9,9 @@
   it (PEM), for `sailau protocol verify --station-key`;
 - `published.tar`: the whole published set as `sailau verify` reads it: the two
   files above, every stored protocol version, the signed conflict decisions, the
-  receipt lists of the setup directory for precincts with a protocol, and
-  `report.json` (the national report now). `sailau verify set --report
+  receipt lists of the setup directory for precincts with a protocol, the
+  members' co-signatures of those versions (`cosignatures/`, as the server kept
+  them: commission/cosignstore.py), and `report.json` (the national report now). `sailau verify set --report
   set/report.json` then recomputes everything from the signed files; until every
   precinct is in, it names the missing ones and exits 1.
 """
@@ -95,6 +96,17 @@ def read_published(db: CommissionDB, state) -> tuple[list, list, bytes]:  # noqa
     raise RuntimeError("results kept arriving while the published set was being read; try again")
 
 
+def _cosignatures(db: CommissionDB, protocol_digests: list[str]) -> list[tuple[int, str, bytes]]:
+    """The co-signatures kept for these protocol versions (none of a held protocol:
+    verify would find it co-signing bytes the set does not hold)."""
+    C = models.cosignatures
+    wanted = set(protocol_digests)
+    with db.begin() as conn:
+        rows = conn.execute(select(C.c.precinct, C.c.digest, C.c.protocol_sha256, C.c.signed)
+                            .order_by(C.c.precinct, C.c.digest)).all()
+    return [(int(n), d, bytes(s)) for n, d, target, s in rows if target in wanted]
+
+
 def published_tar(setup_dir: Path, db: CommissionDB, parts: tuple[list, list, bytes]) -> Iterator[bytes]:
     """The published set (`read_published`'s parts) as a tar stream, built in a temporary file."""
     versions, decisions, report = parts
@@ -110,6 +122,8 @@ def published_tar(setup_dir: Path, db: CommissionDB, parts: tuple[list, list, by
                 _add(tar, f"protocols/{name}", signed, now)
             for n, digest, signed in decisions:
                 _add(tar, f"decisions/precinct-{n:06d}-{digest[:16]}.json", signed, now)
+            for n, digest, signed in _cosignatures(db, [d for _, d, _ in versions]):
+                _add(tar, f"cosignatures/precinct-{n:06d}-{digest[:16]}.cosig", signed + b"\n", now)
             receipts = Path(setup_dir) / "receipts"
             for n in sorted(precincts):
                 path = receipts / protocol_name(n)
