@@ -66,7 +66,7 @@ def test_2021_national_result_from_synthetic_protocols(db_url: str, set_2021: Pa
     assert report["seats"] == SEATS_2021
     assert report["complete"] is True and report["precincts"] == {"expected": 300, "reported": 300, "missing": [], "conflicts": []}
     assert report["allocation"]["qualified"] == ["NO", "QHP", "AZ"]
-    assert report["party_list"]["ballots"] == report["counts"]["ballots_cast"]
+    assert report["party_list"]["ballots"] == report["counts"]["ballots_counted"]
 
 
 def test_sql_totals_equal_python_sums_per_region(db_url: str, set_2021: Path) -> None:
@@ -80,7 +80,7 @@ def test_sql_totals_equal_python_sums_per_region(db_url: str, set_2021: Path) ->
     table = read_table(TABLE)
     assert {u["code"]: u["totals"] for u in report["units"]} == table.votes
     assert all(u["precincts_reported"] == u["precincts_expected"] and not u["missing"] for u in report["units"])
-    assert sum(u["ballots_cast"] for u in report["units"]) == report["counts"]["ballots_cast"]
+    assert sum(u["ballots_counted"] for u in report["units"]) == report["counts"]["ballots_counted"]
 
 
 def test_reimport_is_idempotent_and_a_resubmission_is_a_conflict_until_decided(db_url: str, tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_reimport_is_idempotent_and_a_resubmission_is_a_conflict_until_decided(d
         withdrawn = commission_report(db, "region")
         assert withdrawn["precincts"]["missing"] == [4] and withdrawn["precincts"]["conflicts"] == [4]
         assert withdrawn["complete"] is False
-        assert withdrawn["counts"]["ballots_cast"] == before["counts"]["ballots_cast"] - p.ballots_cast
+        assert withdrawn["counts"]["ballots_counted"] == before["counts"]["ballots_counted"] - p.ballots_counted
         again = import_protocols(db, [d, resubmitted])  # still both: still neither, whatever the order
         assert again.imported == [] and [o.precinct for o in again.conflicts] == [4]
 
