@@ -65,13 +65,15 @@ and verify refuse it by name, `discrepancy`: commission/checks.py).
 `validate_protocol` still reports those relations; `check_protocol` and
 `sign_protocol` accept a protocol whose violations are exactly the ones it
 declares. The receipt relations (`receipts:missing`, `receipts==cast`) cannot
-be declared (`UNDECLARABLE_RELATIONS`): format 3 is signed only with a
-commitment that counts the ballots cast.
+be declared (`UNDECLARABLE_RELATIONS`): formats 3 and 4 are signed only with a
+commitment that counts the ballots cast. Neither can any `paper:`, `electronic:`
+or `voters:` relation (election/paper.py): hand-entered and pollbook figures are
+corrected before signing, so the station refuses to sign and names the relation.
 
 `receipts`: the commitment to the precinct's published receipt list (election/
 receipts.py: how many codes and the Merkle root over them sorted), so a list
 changed after signing is caught and a voter can prove their code is under what
-the station signed. Every signed protocol carries one (format 3); its count is
+the station signed. Every signed protocol carries one (since format 3); its count is
 the ballots cast (`receipts==cast`), and a protocol without one breaks
 `receipts:missing`: `sign_protocol` refuses it, and so do import and verify.
 
