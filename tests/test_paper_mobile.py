@@ -241,3 +241,73 @@ def test_migration_from_0003_keeps_card_voters_as_card_voters(station_db_url: st
             rows = session.execute(text("SELECT ballot_form, additional FROM voters ORDER BY id")).all()
         assert [(form, bool(extra)) for form, extra in rows] == [("card", False), ("none", False)]
         assert store.counters(db).voters_paper == 0 and paper.ledger(db) == paper.PaperLedger()
+
+
+# --- the commands a clerk runs without the app ------------------------------------------------------
+
+
+def test_cli_paper_receipt_mobile_box_and_additional_list(rig: Rig, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sailau.cli.main import cli
+    from sailau.election import crypto
+    from sailau.election.definition import write_election
+
+    write_election(rig.election, tmp_path / "election.json")
+    crypto.save_signing_key(tmp_path / "station.pem", rig.station_key)
+    url = f"sqlite:///{tmp_path / 'station.db'}"
+    runner = CliRunner()
+    common = ["--db", url]
+    signed = ["--election", str(tmp_path / "election.json"), "--station-key", str(tmp_path / "station.pem")]
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(cli, list(args))
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+        return result.exit_code, result.output
+
+    code, out = run("station", "mobile", "withdraw", *common, "--iin", rig.iins[0])
+    assert code == 1 and "station init" in out  # no station yet: said plainly
+    assert run("station", "init", *common, *signed, "--precinct", str(rig.precinct),
+               "--voters", str(rig.voters_csv(tmp_path / "voters.csv")))[0] == 0
+    code, out = run("station", "paper-receipt", *common, *signed, "--count", "40", "--from", "TEC",
+                    "--received-by", "Secretary", "--out", str(tmp_path / "out"))
+    assert code == 0 and "paper-receipt-1.json" in out and "at the table 40" in out
+    act = paper.read_receipt_act((tmp_path / "out" / "paper-receipt-1.json").read_bytes())
+    assert (act.count, act.from_whom, act.received_by) == (40, "TEC", "Secretary")
+    code, out = run("station", "paper-receipt", *common, *signed, "--count", "0", "--from", "TEC",
+                    "--received-by", "Secretary")
+    assert code == 1 and "between 1 and" in out
+    code, out = run("station", "mobile", "request", *common, "--election", str(tmp_path / "election.json"),
+                    "--iin", rig.iins[0], "--reason", "ill", "--received-by", "Secretary")
+    assert code == 0 and "request recorded for Voter0 Test" in out
+    code, out = run("station", "mobile", "request", *common, "--election", str(tmp_path / "election.json"),
+                    "--iin", rig.iins[0], "--reason", "ill", "--received-by", "Secretary")
+    assert code == 1 and "already has an open request" in out
+    code, out = run("station", "mobile", "send", *common, "--member", "A", "--member", "B", "--ballots", "2")
+    assert code == 1 and "polls are setup" in out  # the team goes out while the polls are open
+    with open_station_db(url) as db:
+        rig.station(db).open_polls([rig.terminal])
+    code, out = run("station", "mobile", "send", *common, "--member", "A", "--member", "B", "--ballots", "2")
+    assert code == 0 and "trip 1: A, B took 2 paper ballots and 1 requests" in out
+    code, out = run("station", "mobile", "return", *common, "--trip", "1", "--voted", rig.iins[0], "--unused", "0",
+                    "--spoiled", "0")
+    assert code == 1 and "must equal the ballots the team took" in out
+    code, out = run("station", "mobile", "return", *common, "--trip", "1", "--voted", rig.iins[0], "--unused", "1",
+                    "--spoiled", "0")
+    assert code == 0 and "1 voted outside, 1 unused, 0 spoiled" in out
+    code, out = run("station", "mobile", "withdraw", *common, "--iin", "123")
+    assert code == 1 and "IIN" in out
+    new = make_iin(dt.date(1970, 2, 2), Sex.FEMALE, 12)
+    add = ["pollbook", "add", *common, "--iin", new, "--surname", "Омарова", "--given-name", "Айгүл",
+           "--birth-date", "1970-02-02"]
+    code, out = run(*add)
+    assert code == 0 and "additional list: Омарова Айгүл" in out
+    code, out = run(*add)
+    assert code == 1 and "already on the list" in out
+    code, out = run("pollbook", "add", *common, "--iin", new[:-1] + "0", "--surname", "X", "--given-name", "Y",
+                    "--birth-date", "1970-02-02")
+    assert code == 1 and "cannot be added" in out
+    with open_station_db(url) as db:
+        ledger, counters = paper.ledger(db), store.counters(db)
+    assert (ledger.received, ledger.issued_outside, ledger.in_hand, ledger.balances()) == (40, 1, 39, True)
+    assert (counters.voters_outside, counters.voters_additional) == (1, 1)
