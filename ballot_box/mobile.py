@@ -30,7 +30,8 @@ chained as ``mobile_refused``):
   voter marked is on its list (NOT_ON_TRIP); voters marked + unused + spoiled =
   ballots taken (MOBILE_COUNTS_MISMATCH).
 
-Lock order (store.py): station_state (share) -> voter rows (ascending id) ->
+Lock order (store.py): station_state (share; exclusive to send a team, which
+numbers its trip) -> voter rows (ascending id) ->
 request rows -> trip row -> paper counters -> audit head. Each step is one
 transaction: a crash before its COMMIT leaves nothing (do it again), after it
 everything (rows, counters, the audit event). Audit events never name a voter;
@@ -57,7 +58,7 @@ from .models import BallotForm, MobileRequestRow, MobileRequestState, MobileTrip
 from .paper import EntryError, check_count, clean_text, local_time, refuse
 from .pollbook import VoterNotFound
 from .refusal import Refusal
-from .store import bump_paper, paper_counts, paper_in_hand, require_state
+from .store import bump_paper, paper_counts, paper_in_hand, require_state, require_state_exclusive
 
 __all__ = ["MAX_MEMBERS", "MAX_REASON", "MobileRequest", "MobileTrip", "request", "requests", "return_team",
            "send_team", "trips", "withdraw"]
@@ -182,7 +183,7 @@ def send_team(db: StationDB, members: Sequence[str], ballots: int, iins: Sequenc
     ballots = check_count(ballots, "the number of ballots the team takes", minimum=1)
     wanted = None if iins is None else _iins(iins, "the list of requests")
     with db.write() as session:
-        require_state(session, "send the mobile team", PollsState.OPEN)
+        require_state_exclusive(session, "send the mobile team", PollsState.OPEN)  # numbers the trip
         if wanted is None:
             pending = session.execute(
                 select(VoterRow.iin).join(MobileRequestRow, MobileRequestRow.voter_id == VoterRow.id)

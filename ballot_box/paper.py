@@ -29,8 +29,8 @@ member of the commission, when (the precinct's local time, Asia/Almaty unless th
 election says otherwise), signed with the station key as the small canonical JSON
 file `RECEIPT_ACT_FORMAT`, written to the out dir as ``paper-receipt-<seq>.json``.
 
-Lock order (store.py): station_state (share) -> voter row -> paper_counts rows
-(FOR UPDATE) -> audit head. Every step is one transaction: a crash before its
+Lock order (store.py): station_state (share; exclusive for an act of receipt,
+which numbers it) -> voter row -> paper_counts rows (FOR UPDATE) -> audit head. Every step is one transaction: a crash before its
 COMMIT leaves nothing, after it everything (counter, act, audit event).
 """
 
@@ -69,7 +69,7 @@ from .models import (
 )
 from .refusal import Refusal, Refused
 from .pollbook import VoterNotFound
-from .store import bump_paper, paper_counts, paper_in_hand, require_state
+from .store import bump_paper, paper_counts, paper_in_hand, require_state, require_state_exclusive
 
 __all__ = [
     "EntryError",
@@ -306,7 +306,7 @@ def receive(db: StationDB, election: Election, precinct: int, key: ed25519.Ed255
     received_by = clean_text(received_by, "who received them")
     at = local_time(db, election, now)
     with db.write() as session:
-        require_state(session, "receive paper ballots", PollsState.SETUP, PollsState.OPEN)
+        require_state_exclusive(session, "receive paper ballots", PollsState.SETUP, PollsState.OPEN)
         paper_counts(session, lock=True)
         seq = (session.scalar(select(func.max(PaperReceiptRow.seq))) or 0) + 1
         signed = _sign_act(_act_data(election, precinct, seq, count, from_whom, received_by, at), key)

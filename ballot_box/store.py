@@ -253,6 +253,17 @@ def require_state(session: Session, operation: str, *allowed: PollsState) -> _St
     return row
 
 
+def require_state_exclusive(session: Session, operation: str, *allowed: PollsState) -> _StateRow:
+    """Lock the station row exclusively (FOR UPDATE) and check the polls state: for the
+    rare steps that number their rows (an act of receipt, a mobile trip), so two of them
+    never take the same number; every other writer waits only while one runs."""
+    row = _state_row(session, lock="update")
+    state = PollsState(row.state)
+    if state not in allowed:
+        raise WrongPollsState(operation, state, allowed)
+    return row
+
+
 def setup_station(db: StationDB, election_fingerprint: bytes, precinct: int, station_key_id: bytes) -> StationInfo:
     """Bind this station database to one election and precinct (once)."""
     _need_len("election fingerprint", election_fingerprint, FINGERPRINT_LEN)
@@ -752,7 +763,11 @@ def paper_counts(session: Session, *, lock: bool = False) -> dict[PaperKind, int
     (the lock order puts them after the voter and request rows, before the audit head)."""
     query = select(PaperCountRow.kind, PaperCountRow.count)
     if lock:
-        query = query.with_for_update()
+        # Lock first, read after, in two statements: under READ COMMITTED a locking read
+        # that waited returns the locked rows' new versions but not a row the other
+        # transaction inserted (a counter's first bump); the next statement's snapshot
+        # sees it. (A taker of paper always finds the `received` row there to lock.)
+        session.execute(query.with_for_update()).all()
     found = {PaperKind(k): c for k, c in session.execute(query).all()}
     return {kind: found.get(kind, 0) for kind in PaperKind}
 

@@ -311,3 +311,42 @@ def test_cli_paper_receipt_mobile_box_and_additional_list(rig: Rig, tmp_path: Pa
         ledger, counters = paper.ledger(db), store.counters(db)
     assert (ledger.received, ledger.issued_outside, ledger.in_hand, ledger.balances()) == (40, 1, 39, True)
     assert (counters.voters_outside, counters.voters_additional) == (1, 1)
+
+
+def test_the_last_paper_ballot_goes_to_one_voter_when_two_race(rig: Rig, station: Station) -> None:
+    """Two paper check-ins for the last ballot: the second waits for the first (PostgreSQL:
+    on the counter rows' lock, then reads the counter the first one inserted; SQLite: the
+    write lock) and is refused NO_PAPER_LEFT. The first one here is held open by hand at the
+    point a check-in has bumped the counter's first row and not committed yet."""
+    import threading
+
+    from station_support import wait_until_blocked_on_a_lock
+
+    station.receive_paper(1, "TEC", "Chair", now=ALMATY_NOON)
+    if station.db.dialect != "postgresql":
+        station.check_in(rig.iins[0], BallotForm.PAPER)
+        with _Refusal(Refusal.NO_PAPER_LEFT):
+            station.check_in(rig.iins[1], BallotForm.PAPER)
+        return
+    with station.db.engine.connect() as holder:  # the first check-in's transaction, not committed yet
+        holder.execute(text("SELECT count FROM paper_counts FOR UPDATE")).all()
+        holder.execute(text("UPDATE voters SET checked_in = true, ballot_form = 'paper' WHERE iin = :i"),
+                       {"i": rig.iins[0]})
+        holder.execute(text("INSERT INTO paper_counts (kind, count) VALUES ('issued_in_station', 1)"))
+        outcome: list[object] = []
+
+        def second() -> None:
+            try:
+                outcome.append(station.check_in(rig.iins[1], BallotForm.PAPER))
+            except Refused as exc:
+                outcome.append(exc.reason)
+
+        racer = threading.Thread(target=second)
+        racer.start()
+        wait_until_blocked_on_a_lock(station.db, "paper check-in")
+        assert outcome == []
+        holder.commit()
+        racer.join(timeout=60)
+    assert outcome == [Refusal.NO_PAPER_LEFT]
+    ledger = station.paper_ledger()
+    assert (ledger.issued_in_station, ledger.in_hand, ledger.voters_paper) == (1, 0, 1) and ledger.balances()
