@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from sailau.ballot_box import mobile as box
-from sailau.ballot_box import pollbook, store
+from sailau.ballot_box import paper, pollbook, store
 from sailau.ballot_box.iin import InvalidIIN
 from sailau.ballot_box.paper import EntryError
 from sailau.ballot_box.refusal import Refused
@@ -125,6 +125,7 @@ def status(db_url: str, election_path: Path | None) -> None:
     with db:
         try:
             now = read_status(db, election)
+            ledger = paper.ledger(db)
         except store.StationNotSetUp:
             raise click.ClickException(_NOT_SET_UP) from None
         except StationError as exc:
@@ -137,6 +138,12 @@ def status(db_url: str, election_path: Path | None) -> None:
     click.echo(f"polls {info.state.value}{sealed}; on list {c.on_list}, checked in {c.checked_in}, issued {c.issued}, "
                f"cast {c.cast}, cancelled {c.cancelled}, replaced {c.replaced} ({c.not_returned} not handed back), "
                f"outstanding {c.outstanding}")
+    if ledger.used or c.voters_additional:
+        click.echo(f"voters: additional list {c.voters_additional}, paper {c.voters_paper}, "
+                   f"outside {c.voters_outside}")
+        click.echo(f"paper ballots: received {ledger.received}, issued in the station {ledger.issued_in_station}, "
+                   f"outside {ledger.issued_outside}, spoiled {ledger.spoiled}, at the table {ledger.in_hand}, "
+                   f"out with the mobile team {ledger.out_with_teams}; requests to vote outside {ledger.requests}")
     click.echo(f"precinct {info.precinct}, {named}, station key {info.station_key_id.hex()}")
 
 

@@ -307,6 +307,8 @@ def test_cli_paper_receipt_mobile_box_and_additional_list(rig: Rig, tmp_path: Pa
     code, out = run("pollbook", "add", *common, "--iin", new[:-1] + "0", "--surname", "X", "--given-name", "Y",
                     "--birth-date", "1970-02-02")
     assert code == 1 and "cannot be added" in out
+    code, out = run("station", "status", *common)
+    assert code == 0 and "additional list 1, paper 0, outside 1" in out and "at the table 39" in out
     with open_station_db(url) as db:
         ledger, counters = paper.ledger(db), store.counters(db)
     assert (ledger.received, ledger.issued_outside, ledger.in_hand, ledger.balances()) == (40, 1, 39, True)
