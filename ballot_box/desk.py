@@ -663,16 +663,33 @@ class ClerkDesk:
     def receive_paper(self, count: int, from_whom: str, received_by: str, *,
                       now: dt.datetime | None = None) -> DeskStep:
         """Record and sign an act of receipt; the act is written to the out dir (if set) as
-        ``paper-receipt-<seq>.json``. The act is stored first, so a file that failed to be
-        written is written again from the station (`Station.paper_receipts`)."""
-
-        def receive() -> tuple[Any, Path | None]:
-            act = self.station.receive_paper(count, from_whom, received_by, now=now)
-            return act, None if self.out_dir is None else act.write(self.out_dir)
-
-        return self._paper_step(receive, "receive paper", lambda done: DeskStep(
-            Note("paper_received", "ok", {"seq": done[0].seq, "count": done[0].count}),
-            paper=self.station.paper_ledger(), receipt=done[1]))
+        ``paper-receipt-<seq>.json``. The act is stored first (the record), its file after:
+        a file that could not be written is said (the receipt must not be recorded twice)
+        and written again with the next act, since every stored act missing from the out
+        dir is written each time."""
+        with self._work:
+            act, failed = self._desk_call(lambda: self.station.receive_paper(count, from_whom, received_by, now=now),
+                                          "receive paper")
+            if act is None:
+                self._reload()
+                return DeskStep(failed)
+            fields = {"seq": act.seq, "count": act.count}
+            path: Path | None = None
+            note = Note("paper_received", "ok", fields)
+            if self.out_dir is not None:
+                try:
+                    for stored in self.station.paper_receipts():
+                        written = stored.write(self.out_dir)
+                        path = written if stored.seq == act.seq else path
+                except Exception as exc:  # the act is recorded: say the file is missing, never "try again"
+                    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+                    oplog.failure("write paper receipt act", exc)
+                    note = Note("paper_receipt_not_written", "warn", {**fields, "reason": reason})
+            self._set(desk=note)
+            self._reload()
+            with self._state:
+                ledger = self._paper
+            return DeskStep(note, paper=ledger, receipt=path)
 
     def add_voter(self, iin: str, surname: str, given_name: str, patronymic: str,
                   birth_date: dt.date | str) -> DeskStep:

@@ -139,6 +139,9 @@ TEXTS: dict[str, str] = {
     # -- paper ballots, the additional list, the mobile box (desk.py); refusals by refusal.PAPER_REFUSALS --
     "checked_in_paper": N_("Checked in: {name}. Give them a paper ballot."),
     "paper_received": N_("Act of receipt {seq} signed: {count} paper ballots received."),
+    "paper_receipt_not_written": N_("Act of receipt {seq} is recorded ({count} paper ballots), but its file could not "
+                                     "be written ({reason}). Do not record the receipt again: fix the folder; the file "
+                                     "is written with the next act (or: sailau station paper-acts)."),
     "paper_exchanged": N_("Spoiled paper ballot cancelled. Give the voter a new one."),
     "voter_added": N_("Added to the additional list: {name}."),
     "mobile_requested": N_("Request to vote outside recorded for {name}."),

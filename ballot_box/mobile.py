@@ -211,7 +211,8 @@ def send_team(db: StationDB, members: Sequence[str], ballots: int, iins: Sequenc
             bump_paper(session, PaperKind.MOBILE_TAKEN, ballots)
             audit.append(session, AuditDraft(AuditKind.MOBILE_SENT, {
                 "trip": trip_id, "members": list(names), "taken": ballots, "requests": len(rows)}), db.clock())
-            return MobileTrip(trip_id, names, ballots, tuple(wanted), TripState.OUT)
+            carried = tuple(sorted(wanted, key=lambda i: voters[i].id))  # list order, as `trips` gives it
+            return MobileTrip(trip_id, names, ballots, carried, TripState.OUT)
     raise refuse(db, AuditKind.MOBILE_REFUSED, "send", found)
 
 

@@ -275,11 +275,33 @@ def paper_receipt(db_url: str, election_path: Path, station_key_path: Path, coun
             act = st.receive_paper(count, from_whom, received_by)
         except _STEP_ERRORS as exc:
             raise click.ClickException(str(exc)) from None
-        path = act.write(out_dir)
         ledger = st.paper_ledger()
-    click.echo(f"act {act.seq}: {act.count} paper ballots received from {act.from_whom} by {act.received_by} "
-               f"at {act.received_at}; signed act written to {path}")
-    click.echo(f"paper ballots received {ledger.received}, at the table {ledger.in_hand}")
+        click.echo(f"act {act.seq}: {act.count} paper ballots received from {act.from_whom} by {act.received_by} "
+                   f"at {act.received_at}")
+        click.echo(f"paper ballots received {ledger.received}, at the table {ledger.in_hand}")
+        _write_acts(db, out_dir, recorded=act.seq)
+
+
+def _write_acts(db, out_dir: Path, *, recorded: int | None = None) -> None:  # noqa: ANN001
+    """Write every stored act missing from `out_dir` (the same bytes again are no change)."""
+    try:
+        for act in paper.receipt_acts(db):
+            click.echo(f"signed act {act.seq} written to {act.write(out_dir)}")
+    except OSError as exc:
+        done = "" if recorded is None else f"act {recorded} is recorded, do not record it again; "
+        raise click.ClickException(f"{done}the signed act could not be written to {out_dir} "
+                                   f"({exc.strerror or type(exc).__name__}): fix the folder, then run "
+                                   "sailau station paper-acts --out DIR") from None
+
+
+@station.command("paper-acts")
+@_DB
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder every stored act of receipt is written to as paper-receipt-<seq>.json")
+def paper_acts(db_url: str, out_dir: Path) -> None:
+    """Write the signed acts of receipt of paper ballots again (read from the station; no key needed)."""
+    with _open_db(db_url) as db:
+        _write_acts(db, out_dir)
 
 
 @station.group()

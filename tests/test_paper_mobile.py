@@ -274,6 +274,13 @@ def test_cli_paper_receipt_mobile_box_and_additional_list(rig: Rig, tmp_path: Pa
     assert code == 0 and "paper-receipt-1.json" in out and "at the table 40" in out
     act = paper.read_receipt_act((tmp_path / "out" / "paper-receipt-1.json").read_bytes())
     assert (act.count, act.from_whom, act.received_by) == (40, "TEC", "Secretary")
+    (tmp_path / "out" / "paper-receipt-1.json").unlink()
+    code, out = run("station", "paper-acts", *common, "--out", str(tmp_path / "out"))
+    assert code == 0 and paper.read_receipt_act((tmp_path / "out" / "paper-receipt-1.json").read_bytes()) == act
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    code, out = run("station", "paper-receipt", *common, *signed, "--count", "1", "--from", "TEC",
+                    "--received-by", "Secretary", "--out", str(tmp_path / "blocked" / "out"))
+    assert code == 1 and "act 2 is recorded, do not record it again" in out and "paper-acts" in out
     code, out = run("station", "paper-receipt", *common, *signed, "--count", "0", "--from", "TEC",
                     "--received-by", "Secretary")
     assert code == 1 and "between 1 and" in out
@@ -308,10 +315,10 @@ def test_cli_paper_receipt_mobile_box_and_additional_list(rig: Rig, tmp_path: Pa
                     "--birth-date", "1970-02-02")
     assert code == 1 and "cannot be added" in out
     code, out = run("station", "status", *common)
-    assert code == 0 and "additional list 1, paper 0, outside 1" in out and "at the table 39" in out
+    assert code == 0 and "additional list 1, paper 0, outside 1" in out and "at the table 40" in out
     with open_station_db(url) as db:
         ledger, counters = paper.ledger(db), store.counters(db)
-    assert (ledger.received, ledger.issued_outside, ledger.in_hand, ledger.balances()) == (40, 1, 39, True)
+    assert (ledger.received, ledger.issued_outside, ledger.in_hand, ledger.balances()) == (41, 1, 40, True)
     assert (counters.voters_outside, counters.voters_additional) == (1, 1)
 
 
@@ -352,3 +359,38 @@ def test_the_last_paper_ballot_goes_to_one_voter_when_two_race(rig: Rig, station
     assert outcome == [Refusal.NO_PAPER_LEFT]
     ledger = station.paper_ledger()
     assert (ledger.issued_in_station, ledger.in_hand, ledger.voters_paper) == (1, 0, 1) and ledger.balances()
+
+
+def test_the_desk_writes_each_act_and_says_when_a_file_could_not_be_written(rig: Rig, station: Station,
+                                                                             tmp_path: Path) -> None:
+    from sailau.ballot_box.desk import ClerkDesk
+
+    def no_reader():  # noqa: ANN202 - paper steps never touch the reader
+        raise AssertionError("a paper step opened the card reader")
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the out dir should be")
+    desk = ClerkDesk(station, no_reader, out_dir=blocked)
+    step = desk.receive_paper(5, "TEC", "Chair", now=ALMATY_NOON)
+    assert step.note is not None and step.note.code == "paper_receipt_not_written" and step.receipt is None
+    assert step.paper is not None and step.paper.received == 5  # recorded all the same
+    desk.out_dir = tmp_path / "out"
+    step = desk.receive_paper(3, "TEC", "Chair", now=ALMATY_NOON)
+    assert step.note is not None and step.note.code == "paper_received"
+    assert step.receipt == tmp_path / "out" / "paper-receipt-2.json"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["paper-receipt-1.json", "paper-receipt-2.json"]
+    view = desk.view()
+    assert view.paper is not None and (view.paper.received, view.paper.in_hand) == (8, 8)
+    step = desk.check_in(rig.iins[0], BallotForm.PAPER)
+    assert step.note is not None and step.note.code == "checked_in_paper" and step.issued is None
+    assert desk.view().waiting == ()
+    assert desk.exchange_paper(rig.iins[0]).note.code == "paper_exchanged"  # type: ignore[union-attr]
+    assert desk.request_mobile(rig.iins[1], "ill", "Secretary").note.code == "mobile_requested"  # type: ignore[union-attr]
+    assert [r.iin for r in desk.view().mobile] == [rig.iins[1]]
+    sent = desk.send_mobile_team(["A"], 1)
+    assert sent.trip is not None and desk.view().trips == (sent.trip,)
+    back = desk.return_mobile_team(sent.trip.id, [rig.iins[1]], 0, 0)
+    assert back.note is not None and back.note.code == "mobile_returned" and desk.view().trips == (back.trip,)
+    refused = desk.check_in(rig.iins[1])
+    assert refused.note is not None and refused.note.code == "refused.voted_outside"
+    assert desk.view().desk_note == refused.note
