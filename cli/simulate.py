@@ -29,17 +29,29 @@ _HELP_ELECTION = ("election definition JSON. Without --shares it is a template: 
               help="keep the signed protocol, NIST JSON, PDF and receipts here")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the figures as JSON")
+@click.option("--paper", "paper_share", type=click.FloatRange(0, 1), default=0.10, show_default=True,
+              help="share of voters at the table who take a paper ballot instead of a card (0: cards only)")
+@click.option("--mobile", "mobile_share", type=click.FloatRange(0, 1), default=0.02, show_default=True,
+              help="share of voters who ask in writing to vote outside the station (the mobile ballot box)")
+@click.option("--spoil", "spoil_share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="share of paper voters who spoil their ballot and exchange it")
+@click.option("--count-mistakes", type=click.IntRange(0, 20), default=2, show_default=True,
+              help="hand-count lines a member enters wrong (the double entry must catch each, then it is corrected)")
 def simulate(election_path: Path | None, shares_dir: Path | None, voters: int, seed: int, precinct: int | None,
              pcsc: bool, faults_spec: str, party_shares: str | None, out_dir: Path | None,
-             json_out: Path | None) -> None:
-    """Simulate a polling day: check-in, issue, vote at the terminal, cast; close and compare.
+             json_out: Path | None, paper_share: float, mobile_share: float, spoil_share: float,
+             count_mistakes: int) -> None:
+    """Simulate a polling day: check-in, issue, vote at the terminal, cast; paper voters,
+    the mobile ballot box, the hand count entered twice; close, co-sign and compare.
 
     Exit status 1 if anything was lost, counted twice, differs from the intended
-    ballots, a fraudulent card got in, or the protocol is not valid.
+    ballots (or, for paper, from what the ballots in the boxes say), a fraudulent
+    card got in, a hand-count mistake went uncaught, or the protocol is not valid.
     """
     from rich.console import Console
 
     from sailau.simulator.faults import FaultSpecError, parse_fault_spec
+    from sailau.simulator.paper_day import PaperShares
     from sailau.simulator.pollbook_gen import SharesSpecError, parse_party_shares
     from sailau.simulator.simulation import PCSC_PORTS, SimulationConfig
 
@@ -51,7 +63,9 @@ def simulate(election_path: Path | None, shares_dir: Path | None, voters: int, s
     if shares_dir is not None and election_path is None:
         raise click.UsageError("--shares needs --election (the definition those shares open)")
     config = SimulationConfig(voters=voters, seed=seed, election=election_path, shares_dir=shares_dir,
-                              precinct=precinct, pcsc=pcsc, faults=faults, party_shares=shares, out_dir=out_dir)
+                              precinct=precinct, pcsc=pcsc, faults=faults, party_shares=shares, out_dir=out_dir,
+                              paper=PaperShares(paper=paper_share, mobile=mobile_share, spoil=spoil_share,
+                                                mistakes=count_mistakes))
     console = Console(stderr=True)
     with contextlib.ExitStack() as leases:
         if pcsc:  # the same locks as test sessions and `sailau bench`: pcscd and both reader slots
@@ -101,6 +115,23 @@ def summary(report) -> str:  # SimulationReport
         f"  discrepancies {report.discrepancies}, lost {report.lost}, double counted {report.double_counted}, "
         f"fraudulent cards accepted {report.fraud_accepted}",
     ]
+    if report.paper.get("received") or report.mobile.get("requests"):
+        pp, mb, hc = report.paper, report.mobile, report.hand_count
+        lines += [
+            f"  paper: received {pp['received']}, issued in the station {pp['issued_in_station']} "
+            f"(voters {pp['voters_paper']}), outside {pp['issued_outside']}, spoiled {pp['spoiled']}, "
+            f"unused {pp['unused']}; found in the stationary box {pp['found_stationary']}, "
+            f"in the mobile box {pp['found_mobile']}",
+            f"  mobile box: {mb['requests']} written requests, {mb['trips']} trip(s) with {mb['taken']} ballots, "
+            f"{mb['voted_outside']} voted outside, {mb['not_at_home_came_in_person']} not at home (came in person)",
+            f"  hand count: {hc.get('entries', 0)} entries, {hc.get('mistakes_injected', 0)} mistakes entered, "
+            f"{hc.get('mistakes_caught', 0)} caught by the double entry"
+            + (", signing refused until corrected" if hc.get("signing_blocked") else ""),
+        ]
+    if report.cosign:
+        c = report.cosign
+        lines.append(f"  co-signed by {c['cosigned']} of {c['members']} members (majority: "
+                     f"{'yes' if c['majority'] else 'NO'}), dissenting opinions {c['dissents']}")
     for d in report.diffs[:10]:
         lines.append(f"    {d.contest} / {d.position}: intended {d.intended}, tallied {d.tallied}")
     faults = report.faults.as_dict()

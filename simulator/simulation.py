@@ -72,9 +72,14 @@ from pathlib import Path
 from sailau.ballot_box import pollbook
 from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.desk import ClerkDesk, DeskStep
+from sailau.ballot_box.models import BallotForm, PollsState
+from sailau.ballot_box.refusal import Refusal
+from sailau.ballot_box.results import HandCountRefused
 from sailau.ballot_box.station import ActionKind, CastStatus, ReplaceReason, Station, TerminalKey
 from sailau.election import crypto
 from sailau.election.ballot import Choice, Mark
+from sailau.election.cosign import COSIGN_SUFFIX, check_cosignatures, read_cosignature_file
+from sailau.election.members import CommissionMembers, Member, Role
 from sailau.election.protocol import ProtocolSignatureError, validate_protocol, verify_signed_protocol
 from sailau.election.receipts import read_receipt_list
 from sailau.simulator.card_app import VirtualBallotCard
@@ -92,10 +97,28 @@ from sailau.simulator.faults import (
     foreign_card,
     tear_point,
 )
+from sailau.simulator.paper_day import (
+    MOBILE_REASONS,
+    NO_PAPER,
+    Form,
+    PaperShares,
+    PaperTally,
+    ballots_to_receive,
+    mark_paper,
+    with_mistakes,
+)
 from sailau.simulator.pollbook_gen import BallotPlan, SimVoter, generate_voters, write_pollbook_csv
 from sailau.simulator.readers import InProcessSlot, PcscSlot, ReaderSlot
 from sailau.smartcard.apdu import CardState
 from sailau.terminal.session import CardCheck, CastOutcome, TerminalConfig, TerminalSession
+
+#: The precinct commission of a simulated day (fictional people), in the protocol's order.
+MEMBER_ROLES = (Role.CHAIR, Role.DEPUTY_CHAIR, Role.SECRETARY, Role.MEMBER, Role.MEMBER)
+MEMBER_NAMES = ("Серікова Әсел Нұрланқызы", "Жақсылықов Ерлан Болатұлы", "Ким Ирина Викторовна",
+                "Беков Дәурен Асқарұлы", "Омарова Гүлнар Сейітқызы")
+#: Members who co-sign the protocol (a majority of five; the last one is away), and the one who dissents.
+COSIGNERS = 4
+DISSENT = "Бір бюллетень даулы болды: екі белгі қойылған, жарамсыз деп танылды."  # one disputed paper ballot
 
 #: The VVSG 2005 / 1.0 accuracy test volume, in ballot positions.
 VVSG_POSITIONS = 1_549_703
@@ -112,6 +135,8 @@ class Outcome(enum.StrEnum):
     COUNTED_UNACKNOWLEDGED = "counted_unacknowledged"
     REJECTED_CORRUPT = "rejected_corrupt"
     NOT_ISSUED_AFTER_CRASH = "not_issued_after_crash"
+    PAPER = "paper"  # a paper ballot at the table, in the stationary box (paper_day.py)
+    OUTSIDE = "outside"  # voted at home, into the mobile box
 
 
 COUNTED = (Outcome.ACKNOWLEDGED, Outcome.COUNTED_UNACKNOWLEDGED)
@@ -129,6 +154,9 @@ class SimulationConfig:
     party_shares: Mapping[str, float] | None = None  # default: 2021 national result
     workdir: Path | None = None  # default: a temporary directory, removed afterwards
     out_dir: Path | None = None  # protocol outputs; default workdir/protocol
+    # paper voters, the mobile box, hand-count mistakes (paper_day.py); the library's default is a
+    # day of cards only (benches, fault tests), `sailau simulate` passes `paper_day.DAY_SHARES`
+    paper: PaperShares = NO_PAPER
 
 
 @dataclass(frozen=True)
@@ -167,6 +195,10 @@ class SimulationReport:
     precinct: int = 0
     mode: str = "in-process"
     protocol_file: Path | None = None
+    paper: dict[str, int] = field(default_factory=dict)  # the paper protocol's figures as the day produced them
+    mobile: dict[str, int] = field(default_factory=dict)  # requests, trips, voted outside, not at home
+    hand_count: dict[str, object] = field(default_factory=dict)  # entries, mistakes injected / caught, signing blocked
+    cosign: dict[str, object] = field(default_factory=dict)  # members, co-signed, dissents, majority
 
     def to_json(self) -> dict[str, object]:
         """Exactly the `--json` document of `sailau simulate`."""
@@ -175,13 +207,25 @@ class SimulationReport:
             "cancelled": self.cancelled, "protocol_valid": self.protocol_valid,
             "discrepancies": self.discrepancies, "lost": self.lost, "double_counted": self.double_counted,
             "ballot_positions": self.ballot_positions, "faults_injected": self.faults.as_dict(),
+            "paper": dict(self.paper), "mobile": dict(self.mobile), "hand_count": dict(self.hand_count),
+            "cosign": {k: v for k, v in self.cosign.items() if k != "problems"},
             "timings": dict(self.timings),
         }
 
     @property
+    def double_entry_held(self) -> bool:
+        """Every hand-count mistake entered was shown as a differing line, no other line
+        was, and the station refused to sign until it was corrected."""
+        hc = self.hand_count
+        injected = hc.get("mistakes_injected", 0)
+        return (hc.get("mistakes_caught", 0) == injected and not hc.get("lines_shown_not_wrong", 0)
+                and (not injected or bool(hc.get("signing_blocked"))))
+
+    @property
     def ok(self) -> bool:
         return (self.protocol_valid and not self.discrepancies and not self.lost and not self.double_counted
-                and not self.fraud_accepted)
+                and not self.fraud_accepted and self.double_entry_held
+                and (not self.cosign or bool(self.cosign.get("majority"))))
 
 
 @dataclass
@@ -202,6 +246,10 @@ class _Voter:
     intended: dict[str, Choice]
     receipt: str | None = None
     outcome: Outcome | None = None
+    form: Form = Form.CARD
+    spoils: bool = False  # a paper voter who spoils the first ballot and exchanges it
+    additional: bool = False  # not on the list: added to the additional list at the table
+    paper: dict[str, str] | None = None  # what the paper ballot put in a box says (paper_day.mark_paper)
 
 
 class PollingDay:
@@ -226,12 +274,24 @@ class PollingDay:
         plan = BallotPlan.for_style(self.election, self.style, config.party_shares)
         rng_ballots = random.Random(f"sailau-sim:{seed}:ballots")
         self.voters = [_Voter(v, plan.draw(rng_ballots)) for v in voters]
+        self._draw_forms(random.Random(f"sailau-sim:{seed}:paper"))
+        self.tally = PaperTally()
+        self.handcount: dict[str, object] = {}
+        self.cosigned: dict[str, object] = {}
+        self.trips = 0
+        self.mistake_lines: list[str] = []
+        self.caught_lines: list[str] = []
         self.ledger = FaultLedger()
         self.crash = CrashSwitch()
         self.terminal_key = crypto.generate_signing_key()
         self.station_key = crypto.generate_signing_key()
+        self.member_keys = [crypto.generate_signing_key() for _ in MEMBER_ROLES]
+        self.members = tuple(Member(self.precinct, role, name, crypto.ed25519_public_bytes(k.public_key()))
+                             for role, name, k in zip(MEMBER_ROLES, MEMBER_NAMES, self.member_keys))
+        self.member_names = [m.name for m in self.members]
         self.master_key = self.rng_faults.randbytes(16)
         self.db_url = f"sqlite:///{workdir / 'station.db'}"
+        self.out_dir = config.out_dir or workdir / "protocol"
         self.restarts = 0
         self.cancels = 0  # cards cancelled by a replacement with the card in hand (see _after_issue_crash)
         self.replacements = 0
@@ -250,6 +310,21 @@ class PollingDay:
         self.box: ReaderSlot
         self.term: ReaderSlot
 
+    def _draw_forms(self, rng: random.Random) -> None:
+        """Who takes paper, who asks to vote outside (and is not at home when the team
+        comes), who spoils a ballot, who is not on the list: drawn up front from their
+        own stream, so the day's card faults and ballots do not shift with them."""
+        shares = self.config.paper
+        for v in self.voters:
+            roll_mobile, roll_home, roll_paper, roll_spoil, roll_extra = (rng.random() for _ in range(5))
+            if roll_mobile < shares.mobile:
+                v.form = Form.NOT_HOME if roll_home < shares.not_home else Form.OUTSIDE
+            else:
+                v.form = Form.PAPER if roll_paper < shares.paper else Form.CARD
+                v.additional = roll_extra < shares.additional
+            v.spoils = v.form in (Form.PAPER, Form.OUTSIDE) and roll_spoil < shares.spoil
+        self.rng_paper = rng
+
     # -- set-up ------------------------------------------------------------------------
 
     def _new_card(self) -> FaultyCard:
@@ -259,7 +334,7 @@ class PollingDay:
         self.db = open_station_db(self.db_url)
         self.station = Station.attach(self.db, self.election, self.station_key, self.master_key,
                                       fault_hook=self.crash)
-        self.desk = ClerkDesk(self.station, self._box_card)
+        self.desk = ClerkDesk(self.station, self._box_card, out_dir=self.out_dir)
         return self.station
 
     def _box_card(self) -> nullcontext:
@@ -298,19 +373,107 @@ class PollingDay:
         return self._open_station()
 
     def _setup(self) -> None:
-        csv = write_pollbook_csv([v.voter for v in self.voters], self.workdir / "pollbook.csv")
+        csv = write_pollbook_csv([v.voter for v in self.voters if not v.additional], self.workdir / "pollbook.csv")
         self.db = open_station_db(self.db_url)
         station = Station(self.db, self.election, self.precinct, self.station_key, self.master_key,
                           fault_hook=self.crash)
         pollbook.import_voters(self.db, csv)
+        station.load_members(CommissionMembers(self.precinct, self.members))
         station.open_polls([TerminalKey(crypto.ed25519_public_bytes(self.terminal_key.public_key()), "booth 1")])
         self.station = station
-        self.desk = ClerkDesk(station, self._box_card)
+        self.desk = ClerkDesk(station, self._box_card, out_dir=self.out_dir)
         self.session = TerminalSession(TerminalConfig(self.election, self.precinct, self.terminal_key))
+        self._paper_setup()
         if self.config.pcsc:
             self.box, self.term = PcscSlot("ballot box", PCSC_PORTS[0]), PcscSlot("terminal", PCSC_PORTS[1])
         else:
             self.box, self.term = InProcessSlot("ballot box"), InProcessSlot("terminal")
+
+    def _paper_setup(self) -> None:
+        """The paper ballots arrive (one signed act of receipt, enough for the day's
+        drawn needs and a tenth spare) and the written requests to vote outside are
+        recorded, before the first voter."""
+        desk = self.desk
+        assert desk is not None
+        requesters = [v for v in self.voters if v.form in (Form.OUTSIDE, Form.NOT_HOME)]
+        self.team_ballots = len(requesters) + 2 if requesters else 0
+        needed = sum(1 + v.spoils for v in self.voters if v.form is Form.PAPER) + self.team_ballots
+        count = ballots_to_receive(needed)
+        if count:
+            step = desk.receive_paper(count, "territorial election commission", self.member_names[2])
+            if step.note is None or step.note.severity != "ok":
+                raise SimulationError(f"paper ballots not received: {step.note}")
+            self.tally.received += count
+        for v in requesters:
+            reason = self.rng_paper.choice(MOBILE_REASONS)
+            step = desk.request_mobile(v.voter.iin, reason, self.member_names[2])
+            if step.note is None or step.note.severity != "ok":
+                raise SimulationError(f"voter {v.voter.iin}: request to vote outside not recorded: {step.note}")
+            self.tally.requests += 1
+
+    def _mobile_trip(self) -> None:
+        """The mobile team (two members) goes out with the requests and counted ballots;
+        each voter at home marks a paper ballot into the mobile box (one who spoils it
+        gets another, while the team has one); the team comes back and says who voted,
+        what is unused and what spoiled (voted + unused + spoiled = taken)."""
+        desk = self.desk
+        assert desk is not None
+        requesters = [v for v in self.voters if v.form in (Form.OUTSIDE, Form.NOT_HOME)]
+        if not requesters:
+            return
+        team = [self.member_names[3], self.member_names[4]]
+        step = desk.send_mobile_team(team, self.team_ballots, [v.voter.iin for v in requesters])
+        if step.trip is None:
+            raise SimulationError(f"the mobile team could not leave: {step.note}")
+        self.trips += 1
+        self.tally.taken_by_teams += self.team_ballots
+        left = self.team_ballots
+        voted: list[str] = []
+        spoiled = 0
+        for v in requesters:
+            if v.form is Form.NOT_HOME:
+                continue
+            if v.spoils and left >= 2:
+                spoiled += 1
+                left -= 1
+            v.paper = mark_paper(v.intended, self.rng_paper, self.config.paper.invalid)
+            self.tally.mobile.append(v.paper)
+            v.outcome = Outcome.OUTSIDE
+            left -= 1
+            voted.append(v.voter.iin)
+        step = desk.return_mobile_team(step.trip.id, voted, left, spoiled)
+        if step.trip is None:
+            raise SimulationError(f"the mobile team's return was refused: {step.note}")
+        self.tally.issued_outside += len(voted)
+        self.tally.spoiled += spoiled
+        self.tally.returned_unused += left
+
+    def _serve_paper(self, v: _Voter) -> None:
+        """A voter takes a paper ballot at the table (the pollbook records the form and
+        nothing else), marks it in the booth, maybe spoils it and exchanges it, and puts
+        it in the stationary box."""
+        desk = self.desk
+        assert desk is not None
+        step = desk.check_in(v.voter.iin, form=BallotForm.PAPER)
+        if step.voter is None:
+            raise SimulationError(f"voter {v.voter.iin}: not given a paper ballot: {step.note}")
+        self.tally.issued_in_station += 1
+        if v.spoils:
+            step = desk.exchange_paper(v.voter.iin)
+            if step.note is None or step.note.severity != "ok":
+                raise SimulationError(f"voter {v.voter.iin}: spoiled ballot not exchanged: {step.note}")
+            self.tally.spoiled += 1
+        v.paper = mark_paper(v.intended, self.rng_paper, self.config.paper.invalid)
+        self.tally.stationary.append(v.paper)
+        v.outcome = Outcome.PAPER
+
+    def _add_to_list(self, v: _Voter) -> None:
+        """A voter not on the list, with their documents: added to the additional list."""
+        assert self.desk is not None
+        p = v.voter
+        step = self.desk.add_voter(p.iin, p.surname, p.given_name, "", p.birth_date)
+        if step.voter is None:
+            raise SimulationError(f"voter {p.iin}: not added to the additional list: {step.note}")
 
     # -- the day -----------------------------------------------------------------------
 
@@ -322,13 +485,31 @@ class PollingDay:
         per_voter: list[float] = []
         t1 = time.perf_counter()
         try:
-            for i, v in enumerate(self.voters):
+            # at the table in list order; the mobile team goes out when half of them are
+            # served; those it did not find at home come in person at the end of the day
+            table = [i for i, v in enumerate(self.voters) if v.form in (Form.CARD, Form.PAPER)]
+            late = [i for i, v in enumerate(self.voters) if v.form is Form.NOT_HOME]
+            half = len(table) // 2
+            done = 0
+            for n, i in enumerate(table + late):
+                if n == half:
+                    self._mobile_trip()
+                v = self.voters[i]
                 tv = time.perf_counter()
                 forced = self.plan_for(i) if self.plan_for else None
                 drawn = self._draw_plan()  # drawn even when forced, so the stream stays the same
-                self._serve(v, forced or drawn)
+                if v.additional:
+                    self._add_to_list(v)
+                if v.form is Form.PAPER:
+                    self._serve_paper(v)
+                else:
+                    self._serve(v, forced or drawn)
                 per_voter.append(time.perf_counter() - tv)
-                self.progress(i + 1, len(self.voters))
+                done += 1
+                self.progress(done, len(self.voters))
+            if not table and not late:
+                self._mobile_trip()
+            self.progress(len(self.voters), len(self.voters))
             timings["polling_s"] = time.perf_counter() - t1
             t2 = time.perf_counter()
             report = self._close()
@@ -685,12 +866,70 @@ class PollingDay:
 
     # -- close and compare -----------------------------------------------------------------
 
+    def _count_by_hand(self) -> None:
+        """Voting ends (no shares yet); the members open the mobile box, then the
+        stationary box, and count the paper ballots. Two members enter the count; the
+        second slips on `mistakes` lines, the desk shows exactly those lines as
+        differing and the station will not sign; the member enters it again, right."""
+        desk, station = self.desk, self.station
+        assert desk is not None and station is not None
+        step = desk.end_voting()
+        if station.polls_state is not PollsState.CLOSED:
+            raise SimulationError(f"voting did not end: {step.note}")
+        truth = self.tally.hand_count(self.election, self.style)
+        first, second = self.members[2], self.members[3]
+        desk.enter_hand_count(first.key_id, truth)
+        wrong, self.mistake_lines = with_mistakes(truth, self.config.paper.mistakes, self.rng_paper, self.election)
+        blocked = False
+        if self.mistake_lines:
+            desk.enter_hand_count(second.key_id, wrong)
+            state = desk.view().hand_count
+            if state is None:
+                raise SimulationError("the desk shows no hand count after two entries")
+            self.caught_lines = [d.line_key for d in state.differences]
+            try:
+                station.close_polls(list(self.kit.shares), self.out_dir)
+            except HandCountRefused as exc:  # the station refuses to sign while the entries differ
+                blocked = exc.reason is Refusal.HAND_COUNT_MISMATCH
+        desk.enter_hand_count(second.key_id, truth)
+        state = desk.view().hand_count
+        if state is None or state.agreed != truth:
+            raise SimulationError(f"the members' hand count is not agreed after the correction: {state}")
+        self.handcount = {"entries": 3 if self.mistake_lines else 2, "mistakes_injected": len(self.mistake_lines),
+                          "mistakes_caught": len(set(self.caught_lines) & set(self.mistake_lines)),
+                          "lines_shown_not_wrong": len(set(self.caught_lines) - set(self.mistake_lines)),
+                          "signing_blocked": blocked, "corrected": True}
+
+    def _cosign(self, closing) -> None:  # ClosingResult
+        """A majority of the members co-sign the signed protocol on this station with
+        their own keys (the last of them with a dissenting opinion); the co-signatures
+        are checked by the rule the commission applies."""
+        desk = self.desk
+        assert desk is not None
+        keys = self.workdir / "members"
+        keys.mkdir(exist_ok=True)
+        for i in range(COSIGNERS):
+            path = keys / f"member-{i + 1}.key"
+            if not path.exists():
+                crypto.save_signing_key(path, self.member_keys[i])
+            step = desk.cosign(path, DISSENT if i == COSIGNERS - 1 else None)
+            if step.note is None or step.note.severity not in ("ok", "info"):
+                raise SimulationError(f"{self.members[i].name} could not co-sign: {step.note}")
+        found = sorted(self.out_dir.glob(f"protocol.*{COSIGN_SUFFIX}"))
+        check = check_cosignatures(closing.signed, [(str(f), read_cosignature_file(f)) for f in found], self.members)
+        self.cosigned = {"members": len(self.members), "cosigned": len(check.valid), "dissents": len(check.dissents()),
+                         "majority": check.majority, "problems": [str(f) for f in check.findings]}
+
     def _close(self) -> SimulationReport:
         station = self.station
         assert station is not None
-        out_dir = self.config.out_dir or self.workdir / "protocol"
+        out_dir = self.out_dir
+        paper_used = self.tally.received > 0 or self.tally.requests > 0
+        if paper_used:
+            self._count_by_hand()
         closing = station.close_polls(list(self.kit.shares), out_dir)
         protocol = closing.protocol
+        self._cosign(closing)
         problems: list[str] = []
         station_pub = crypto.ed25519_public_bytes(self.station_key.public_key())
         try:
@@ -704,8 +943,13 @@ class PollingDay:
             raise SimulationError("a voter ended without an outcome")
         counted = [v for v in self.voters if v.outcome in COUNTED]
         corrupt = outcomes[Outcome.REJECTED_CORRUPT]
+        at_table = [v for v in self.voters if v.form is not Form.OUTSIDE]
         expected = {
-            "voters_checked_in": len(self.voters),
+            "voters_on_list": len(self.voters),
+            "voters_additional": sum(v.additional for v in self.voters),
+            "voters_checked_in": len(at_table),
+            "voters_paper": sum(v.form is Form.PAPER for v in self.voters),
+            "voters_outside": sum(v.form is Form.OUTSIDE for v in self.voters),
             "ballots_cast": len(counted),
             "cards_cancelled": self.cancels,
             "cards_replaced": self.replacements,
@@ -713,14 +957,18 @@ class PollingDay:
             "outstanding": self.revoked_tokens + corrupt,
         }
         actual = {
-            "voters_checked_in": protocol.voters_checked_in, "ballots_cast": protocol.ballots_cast,
+            "voters_on_list": protocol.voters_on_list, "voters_additional": protocol.voters_additional,
+            "voters_checked_in": protocol.voters_checked_in, "voters_paper": protocol.voters_paper,
+            "voters_outside": protocol.voters_outside, "ballots_cast": protocol.ballots_cast,
             "cards_cancelled": protocol.cards_cancelled, "cards_replaced": protocol.cards_replaced,
             "cards_not_returned": protocol.cards_not_returned,
             "outstanding": protocol.cards_issued - protocol.ballots_cast - protocol.cards_cancelled,
         }
         problems += [f"{k}: protocol {actual[k]}, the day {expected[k]}" for k in expected if actual[k] != expected[k]]
 
-        diffs = self._compare(protocol, counted)
+        diffs = self._compare(protocol, counted) + self._compare_paper(protocol)
+        if self.cosigned.get("problems"):
+            problems += [f"co-signatures: {p}" for p in self.cosigned["problems"]]  # type: ignore[union-attr]
         listed = read_receipt_list(out_dir / "receipts.json")
         if listed.commitment() != protocol.receipts:
             problems.append("receipts: the published receipt list is not the one the signed protocol commits to")
@@ -742,13 +990,59 @@ class PollingDay:
             election_origin=self.kit.origin, precinct=self.precinct,
             mode="pcscd+vpcd" if self.config.pcsc else "in-process",
             protocol_file=closing.files.protocol if closing.files else None,
+            paper=self._paper_figures(protocol), mobile=self._mobile_figures(), hand_count=dict(self.handcount),
+            cosign=dict(self.cosigned),
         )
 
+    def _paper_figures(self, protocol) -> dict[str, int]:
+        """The day's paper figures, from the simulator's ledger (the protocol was compared
+        with it line by line above: any difference is a discrepancy)."""
+        t = self.tally
+        paper = [v for v in self.voters if v.form is Form.PAPER]
+        return {"voters_paper": len(paper), "received": t.received, "issued_in_station": t.issued_in_station,
+                "issued_outside": t.issued_outside, "spoiled": t.spoiled, "unused": t.unused,
+                "found_stationary": len(t.stationary), "found_mobile": len(t.mobile),
+                "invalid_marks": sum(key == "invalid" for b in (*t.stationary, *t.mobile) for key in b.values()),
+                "voters_additional": protocol.voters_additional}
+
+    def _mobile_figures(self) -> dict[str, int]:
+        return {"requests": self.tally.requests, "trips": self.trips, "taken": self.tally.taken_by_teams,
+                "voted_outside": self.tally.issued_outside, "returned_unused": self.tally.returned_unused,
+                "not_at_home_came_in_person": sum(v.form is Form.NOT_HOME for v in self.voters)}
+
+    def _compare_paper(self, protocol) -> list[PositionDiff]:
+        """The paper protocol, line by line, against the simulator's own ledger (contest
+        "paper": the precinct lines; "paper:<contest>": that contest's paper results).
+        No paper used: the protocol must carry no paper section."""
+        t = self.tally
+        if not (t.received or t.requests):
+            return [] if protocol.paper is None else [PositionDiff("paper", "section", 0, 1)]
+        if protocol.paper is None:
+            return [PositionDiff("paper", "section", 1, 0)]
+        pc = protocol.paper
+        lines = {"received": t.received, "issued_in_station": t.issued_in_station, "issued_outside": t.issued_outside,
+                 "spoiled": t.spoiled, "unused": t.unused, "mobile_requests": t.requests,
+                 "found_stationary": len(t.stationary), "found_mobile": len(t.mobile)}
+        diffs = [PositionDiff("paper", k, n, getattr(pc, k)) for k, n in lines.items() if getattr(pc, k) != n]
+        signed = {c.contest_id: c for c in pc.contests}
+        for mine in t.contests(self.election, self.style):
+            theirs = signed.get(mine.contest_id)
+            for pos, n in [*mine.votes.items(), ("against_all", mine.against_all), ("blank", 0), ("invalid", mine.invalid)]:
+                got = 0 if theirs is None else theirs.votes.get(pos, 0) if pos in mine.votes else getattr(theirs, pos)
+                if got != n:
+                    diffs.append(PositionDiff(f"paper:{mine.contest_id}", pos, n, got))
+        return diffs
+
     def _compare(self, protocol, counted: list[_Voter]) -> list[PositionDiff]:
+        """The combined protocol (what the commission adds up) against the intentions of
+        the counted card voters plus what the paper ballots in the boxes say."""
         intended: Counter[tuple[str, str]] = Counter()
         for v in counted:
             for cid, choice in v.intended.items():
                 key = "blank" if choice is Mark.BLANK else "against_all" if choice is Mark.AGAINST_ALL else str(choice)
+                intended[(cid, key)] += 1
+        for ballot in (*self.tally.stationary, *self.tally.mobile):
+            for cid, key in ballot.items():
                 intended[(cid, key)] += 1
         tallied: dict[tuple[str, str], int] = {}
         for result in protocol.contests:

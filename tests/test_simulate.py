@@ -25,7 +25,7 @@ from sailau.simulator.simulation import (
 )
 
 JSON_KEYS = {"voters", "checked_in", "issued", "cast", "cancelled", "protocol_valid", "discrepancies", "lost",
-             "double_counted", "ballot_positions", "faults_injected", "timings"}
+             "double_counted", "ballot_positions", "faults_injected", "paper", "mobile", "hand_count", "cosign", "timings"}
 # every kind often enough that 300 voters meet each one several times
 HEAVY = "tear=0.05,pull=0.05,crash=0.05,corrupt=0.02,replay=0.03,foreign=0.03"
 FRAUD_ENDINGS = {"corrupt": "rejected_", "replay": "already_counted", "foreign": ("rejected_", "refused_")}
