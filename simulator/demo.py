@@ -8,6 +8,16 @@ by that root, a card master key, a pollbook and the station database);
 the real, unchanged app running in an `AppPane`, with one virtual ballot card
 between them and a "carry the card" control. A guide line says what to do next.
 
+The precinct's commission (five members, each with an own key in
+`commission/`, their members file beside them, loaded into the station) does
+what the apps' screens leave to people, each step through the clerk's own desk
+(`DemoCommission`): F10 takes a voter who asks for a paper ballot (the act of
+receipt of 20 ballots first), F11 a voter at home (a written request, the mobile
+team out with two ballots and back), and F12 the members' next step: at close,
+two members enter the hand count of the paper ballots, the second slips on a
+line, the double entry shows it and the station will not sign until the member
+enters it again; after the protocol is signed, a majority co-signs it.
+
 The card is one `VirtualBallotCard`. In-process, carrying it is
 `InProcessSlot.insert/remove` on each app's reader; with `--pcsc` it is served
 to the real pcscd through vpcd, one `VpcdBridge` per reader port, and carrying
@@ -37,16 +47,19 @@ from sailau.ballot_box import app as clerk_module
 from sailau.ballot_box import pollbook
 from sailau.ballot_box.app import ClerkApp
 from sailau.ballot_box.db import StationDB, open_station_db
-from sailau.ballot_box.models import PollsState
+from sailau.ballot_box.handcount import HandCount
+from sailau.ballot_box.models import BallotForm, PollsState
 from sailau.ballot_box.screens import CloseScreen, DeskScreen, OpenPollsScreen, ProtocolScreen
 from sailau.ballot_box.station import Station, TerminalKey
 from sailau.commission.registry import build_registry, sign_registry, write_registry
 from sailau.election import crypto, secretfile
 from sailau.election.definition import Election
+from sailau.election.members import CommissionMembers, Member, Role, write_members_file
 from sailau.election.shares import Share, write_share_file
 from sailau.simulator.app_pane import AppPane, HostedApp
 from sailau.simulator.card_app import VirtualBallotCard
 from sailau.simulator.election_kit import demo_election
+from sailau.simulator.paper_day import INVALID, PaperTally
 from sailau.simulator.pollbook_gen import SimVoter, generate_voters, write_pollbook_csv
 from sailau.smartcard.apdu import CardState
 from sailau.smartcard.card_keys import master_key_file_bytes
@@ -63,6 +76,11 @@ __all__ = ["CardPlace", "DemoApp", "DemoKeys", "DemoKit", "create_demo", "InProc
 DEMO_PRECINCT = 7101  # Astana: the Mäjilis list, the city maslikhat list and a district seat on one ballot
 DEMO_VOTERS = 12
 DEMO_SEED = 2021
+DEMO_PAPER = 20  # paper ballots in the demo's act of receipt
+#: The demo commission (fictional people), in the protocol's order.
+DEMO_MEMBERS = ((Role.CHAIR, "Серікова Әсел Нұрланқызы"), (Role.DEPUTY_CHAIR, "Жақсылықов Ерлан Болатұлы"),
+                (Role.SECRETARY, "Ким Ирина Викторовна"), (Role.MEMBER, "Беков Дәурен Асқарұлы"),
+                (Role.MEMBER, "Омарова Гүлнар Сейітқызы"))
 BOX_READER = "Virtual PCD 00 00"
 BOOTH_READER = "Virtual PCD 00 01"
 
@@ -77,10 +95,12 @@ class DemoKeys:
     station_key: ed25519.Ed25519PrivateKey
     terminal_key: ed25519.Ed25519PrivateKey
     card_master_key: bytes
+    member_keys: tuple[ed25519.Ed25519PrivateKey, ...] = ()  # the commission's, in DEMO_MEMBERS order (fresh if empty)
 
     @classmethod
     def fresh(cls) -> DemoKeys:
-        return cls(crypto.generate_signing_key(), crypto.generate_signing_key(), secrets.token_bytes(16))
+        return cls(crypto.generate_signing_key(), crypto.generate_signing_key(), secrets.token_bytes(16),
+                   tuple(crypto.generate_signing_key() for _ in DEMO_MEMBERS))
 
 
 @dataclass
@@ -104,6 +124,9 @@ class DemoKit:
     db: StationDB
     station: Station
     card: VirtualBallotCard = field(repr=False)
+    members: tuple[Member, ...] = ()  # the precinct commission, in DEMO_MEMBERS order
+    member_key_paths: tuple[Path, ...] = ()  # commission/member-N.key, one per member (0600)
+    members_path: Path | None = None  # commission/members.json
 
     @property
     def terminal(self) -> TerminalKey:
@@ -149,19 +172,178 @@ def create_demo(workdir: Path, *, voters: int = DEMO_VOTERS, seed: int = DEMO_SE
                               {DEMO_PRECINCT: [crypto.ed25519_public_bytes(keys.terminal_key.public_key())]})
     write_registry(sign_registry(registry, kit.registry_root), workdir / "stations.json")
 
+    member_keys = keys.member_keys or tuple(crypto.generate_signing_key() for _ in DEMO_MEMBERS)
+    members = tuple(Member(DEMO_PRECINCT, role, name, crypto.ed25519_public_bytes(k.public_key()))
+                    for (role, name), k in zip(DEMO_MEMBERS, member_keys))
+    commission_dir = workdir / "commission"
+    commission_dir.mkdir(exist_ok=True)
+    member_key_paths = []
+    for i, k in enumerate(member_keys, 1):
+        path = commission_dir / f"member-{i}.key"
+        crypto.save_signing_key(path, k)
+        member_key_paths.append(path)
+    members_path = commission_dir / "members.json"
+    write_members_file(CommissionMembers(DEMO_PRECINCT, members), members_path)
+
     people = generate_voters(voters, random.Random(seed))
     pollbook_path = write_pollbook_csv(people, workdir / "voters.csv")
     db = open_station_db(f"sqlite:///{workdir / 'station.db'}")
     try:
         station = Station(db, election, DEMO_PRECINCT, keys.station_key, keys.card_master_key)
         pollbook.import_voters(db, pollbook_path)
+        station.load_members(CommissionMembers(DEMO_PRECINCT, members))
     except BaseException:
         db.close()
         raise
     card = VirtualBallotCard(master_key=keys.card_master_key)
     return DemoKit(workdir, election, DEMO_PRECINCT, keys, kit.shares, people, kit.path, share_paths,
                    station_key_path, terminal_key_path, terminal_pub_path, master_path, pollbook_path,
-                   workdir / "protocol", db, station, card)
+                   workdir / "protocol", db, station, card, members, tuple(member_key_paths), members_path)
+
+
+# --- the commission's own steps ----------------------------------------------------------
+
+
+class CommissionStage(enum.Enum):
+    """Where the members are in the demo's close (F12 moves them on)."""
+
+    VOTING = "voting"  # nothing for the members yet
+    SLIPPED = "slipped"  # two entries of the hand count differ (the second member slipped on one line)
+    AGREED = "agreed"  # the hand count is agreed: the station may sign
+    COSIGNED = "cosigned"  # a majority co-signed the signed protocol
+
+
+class DemoCommission:
+    """What the commission does in the demo that the apps' screens leave to people,
+    each step through the clerk's own desk (`ClerkDesk`), so the station's rules
+    apply exactly as at a real table. It keeps the demo's own ledger of the paper
+    ballots (`paper_day.PaperTally`) to count them by hand at close."""
+
+    #: what the demo's paper voters mark: the n-th party of the Mäjilis list; other contests left unmarked
+    def __init__(self, kit: DemoKit, desk_of: Callable[[], Any]) -> None:
+        self.kit = kit
+        self.desk_of = desk_of  # the clerk app's ClerkDesk (read when used: the app makes it)
+        self.tally = PaperTally()
+        self.stage = CommissionStage.VOTING
+        self.paper_voter: SimVoter | None = None
+        self.mobile_voter: SimVoter | None = None
+        self.slipped_lines: tuple[str, ...] = ()
+        self.last: str = ""  # what the last step did, in words for the guide
+
+    @property
+    def used_paper(self) -> bool:
+        return self.tally.received > 0 or self.tally.requests > 0
+
+    def _ballot(self, party: int) -> dict[str, str]:
+        election = self.kit.election
+        marks: dict[str, str] = {}
+        for i, contest in enumerate(election.contests_for_style(election.precinct(self.kit.precinct).style)):
+            options = election.options(contest.id)
+            marks[contest.id] = options[party % len(options)].id if i == 0 else INVALID
+        return marks
+
+    def _ok(self, step: Any, what: str) -> Any:
+        if step.note is not None and step.note.severity == "error":
+            raise DemoStepError(f"{what}: {step.note.code}")
+        return step
+
+    def _receive(self) -> None:
+        if self.tally.received:
+            return
+        secretary = self.kit.members[2].name
+        self._ok(self.desk_of().receive_paper(DEMO_PAPER, "territorial election commission", secretary),
+                 "act of receipt")
+        self.tally.received = DEMO_PAPER
+
+    def take_paper_voter(self) -> SimVoter:
+        """The next voter not yet at the table asks for a paper ballot: checked in with
+        the PAPER form, marks it behind the curtain, drops it in the stationary box."""
+        if self.paper_voter is not None:
+            raise DemoStepError("the demo's paper voter has voted already")
+        voter = self._next_voter()
+        self._receive()
+        self._ok(self.desk_of().check_in(voter.iin, form=BallotForm.PAPER), "paper check-in")
+        self.tally.issued_in_station += 1
+        self.tally.stationary.append(self._ballot(0))
+        self.paper_voter = voter
+        self.last = f"{voter.surname} {voter.given_name} took a paper ballot, marked it and dropped it in the stationary box"
+        return voter
+
+    def take_mobile_voter(self) -> SimVoter:
+        """A voter at home asked in writing; two members take the request and two
+        ballots out, the voter marks one into the mobile box, the team brings one back
+        unused."""
+        if self.mobile_voter is not None:
+            raise DemoStepError("the demo's mobile-box voter has voted already")
+        voter = self._next_voter()
+        self._receive()
+        members = self.kit.members
+        desk = self.desk_of()
+        self._ok(desk.request_mobile(voter.iin, "illness", members[2].name), "written request")
+        self.tally.requests += 1
+        trip = self._ok(desk.send_mobile_team([members[3].name, members[4].name], 2, [voter.iin]), "team out").trip
+        self.tally.mobile.append(self._ballot(1))
+        self._ok(desk.return_mobile_team(trip.id, [voter.iin], 1, 0), "team back")
+        self.tally.issued_outside += 1
+        self.mobile_voter = voter
+        self.last = (f"{voter.surname} {voter.given_name} voted at home: the mobile team took 2 ballots, "
+                     "brought 1 back unused and the mobile box")
+        return voter
+
+    def _next_voter(self) -> SimVoter:
+        """The first voter of the list (after the guide's card voter) who has not voted in any form."""
+        for voter in self.kit.voters[1:]:
+            found = pollbook.find_by_iin(self.kit.db, voter.iin)
+            if found is not None and not found.checked_in and found.ballot_form is BallotForm.NONE:
+                return voter
+        raise DemoStepError("every voter on the demo list has voted")
+
+    @property
+    def protocol_signed(self) -> bool:
+        return (self.kit.out_dir / "protocol.json").is_file()
+
+    def next_step(self) -> str:
+        """F12: the members' next step. At close with paper: end voting, two entries of
+        the hand count (the second slips on one line: the double entry shows it), then
+        the correction; after the protocol: a majority co-signs."""
+        desk = self.desk_of()
+        secretary, member = self.kit.members[2], self.kit.members[3]
+        style = self.kit.election.precinct(self.kit.precinct).style
+        if self.protocol_signed:
+            if self.stage is CommissionStage.COSIGNED:
+                raise DemoStepError("the protocol is co-signed already")
+            for path in self.kit.member_key_paths[:3]:
+                self._ok(desk.cosign(path), "co-signature")
+            self.stage = CommissionStage.COSIGNED
+            self.last = "the chair, the deputy chair and the secretary co-signed the protocol: 3 of 5, a majority"
+        elif self.stage is CommissionStage.VOTING:
+            if not self.used_paper:
+                raise DemoStepError("no paper ballots were used: nothing to count by hand; close the polls (F4, F9)")
+            self._ok(desk.end_voting(), "end of voting")
+            truth = self.tally.hand_count(self.kit.election, style)
+            self._ok(desk.enter_hand_count(secretary.key_id, truth), "first entry")
+            slip = HandCount(truth.unused, truth.found_stationary + 1, truth.found_mobile, truth.contests)
+            desk.enter_hand_count(member.key_id, slip)
+            state = desk.view().hand_count
+            self.slipped_lines = tuple(d.line_key for d in state.differences) if state is not None else ()
+            self.stage = CommissionStage.SLIPPED
+            self.last = (f"the two entries differ on {', '.join(self.slipped_lines) or '?'}: the station will not sign; "
+                         f"{member.name} counts the stationary box again (F12)")
+        elif self.stage is CommissionStage.SLIPPED:
+            truth = self.tally.hand_count(self.kit.election, style)
+            self._ok(desk.enter_hand_count(member.key_id, truth), "second entry, corrected")
+            state = desk.view().hand_count
+            if state is None or state.agreed != truth:
+                raise DemoStepError("the hand count is not agreed after the correction")
+            self.stage = CommissionStage.AGREED
+            self.last = "the two entries of the hand count agree: the station may sign"
+        else:
+            raise DemoStepError("the hand count is agreed: hand in the shares (F9) and close the polls")
+        return self.last
+
+
+class DemoStepError(RuntimeError):
+    """A commission step the demo cannot take now (said in the guide, never a traceback)."""
 
 
 # --- carrying the card ------------------------------------------------------------------
@@ -307,6 +489,9 @@ class DemoApp(App[None]):
         Binding("f6", "to_desk", "Card to the desk", priority=True),
         Binding("f7", "switch_side", "Other side", priority=True),
         Binding("f9", "hand_in_shares", "Hand in the shares", priority=True),
+        Binding("f10", "paper_voter", "A paper voter", priority=True),
+        Binding("f11", "mobile_voter", "A voter at home", priority=True),
+        Binding("f12", "commission", "The members' next step", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -323,6 +508,7 @@ class DemoApp(App[None]):
         self.kiosk = DemoKioskApp(TerminalSession(config), carrier.booth_source,
                                   speaker=speaker if speaker is not None else Speaker.detect())
         self.ballots_counted = 0  # VOTED cards the ballot box turned BLANK, as seen from here
+        self.commission = DemoCommission(kit, lambda: self.clerk.desk)
         self._last_card_state: CardState | None = None
         self._carry_lock = threading.Lock()
         self.carrying = False
@@ -349,8 +535,8 @@ class DemoApp(App[None]):
             with Vertical(id="booth-side", classes="side"):
                 yield Static("BOOTH · the voting terminal", classes="side-title")
                 yield AppPane(self.kiosk, id="booth")
-        yield Static("Click a side to use it (F7 switches) · F2-F4 go to that side's app · F5 carry the card · "
-                     "F6 card to the desk · F9 hand in the shares · Ctrl+Q quit", id="keys")
+        yield Static("Click a side (F7 switches) · F2-F4 that side's app · F5 carry the card · F6 card to the desk · "
+                     "F9 shares · F10 paper voter · F11 voter at home · F12 the members · Ctrl+Q quit", id="keys")
 
     def on_mount(self) -> None:
         self.query_one("#box", AppPane).focus()
@@ -428,6 +614,35 @@ class DemoApp(App[None]):
                 field_.value = str(path)
                 screen.on_button_pressed(Button.Pressed(add))
 
+    # -- the commission's steps (DemoCommission, through the clerk's desk) -----------------
+
+    def _commission_step(self, step: Callable[[], object]) -> None:
+        clerk = self.clerk
+        with clerk._context():
+            if not clerk.is_running or not clerk._screen_stack:
+                return
+            try:
+                step()
+            except DemoStepError as exc:
+                self.notify(str(exc), severity="warning")
+            clerk.show()
+        self.refresh_guide()
+
+    def action_paper_voter(self) -> None:
+        if not isinstance(self.clerk_screen(), DeskScreen):
+            self.notify("A paper voter comes to the table while the polls are open (the desk screen).", severity="warning")
+            return
+        self._commission_step(self.commission.take_paper_voter)
+
+    def action_mobile_voter(self) -> None:
+        if not isinstance(self.clerk_screen(), DeskScreen):
+            self.notify("The mobile team goes out while the polls are open (the desk screen).", severity="warning")
+            return
+        self._commission_step(self.commission.take_mobile_voter)
+
+    def action_commission(self) -> None:
+        self._commission_step(self.commission.next_step)
+
     # -- the guide -------------------------------------------------------------------------
 
     def clerk_screen(self) -> Any:
@@ -462,14 +677,25 @@ class DemoApp(App[None]):
         voter = self.kit.voters[0]
         if screen is None:
             return "Starting the ballot box and the booth…"
+        members = self.commission
         if isinstance(screen, ProtocolScreen):
-            return (f"Done: the polls are closed and the protocol is signed. Its files are in {shown_path(self.kit.out_dir)} "
-                    f"(check it: sailau protocol verify {shown_path(self.kit.out_dir / 'protocol.json')}). Ctrl+Q quits.")
+            files = (f"Its files are in {shown_path(self.kit.out_dir)} (check it: sailau protocol verify "
+                     f"{shown_path(self.kit.out_dir / 'protocol.json')}).")
+            if members.stage is not CommissionStage.COSIGNED:
+                return (f"The polls are closed and the protocol is signed. {files} "
+                        "Step 11 · The members co-sign it, each with their own key: press F12.")
+            return f"Done: the protocol is signed and co-signed by 3 of the 5 members. {files} Ctrl+Q quits."
         if isinstance(screen, OpenPollsScreen):
             return ("Step 1 · Ballot box: press «Open the polls» (the booth's key is enrolled, the zero report "
                     "shows an empty box), then «Start checking in voters».")
         if isinstance(screen, CloseScreen):
-            return ("Step 7 · The commission brings 3 of its 5 key shares: press F9 to hand them in "
+            if members.used_paper and members.stage is CommissionStage.VOTING:
+                return ("Step 9 · Paper ballots were used: the members count them by hand, the mobile box first, and "
+                        "two of them enter the count: press F12.")
+            if members.stage is CommissionStage.SLIPPED:
+                return (f"The double entry caught a slip: {members.last}. The station will not sign until they agree: "
+                        "press F12.")
+            return ("Step 10 · The commission brings 3 of its 5 key shares: press F9 to hand them in "
                     f"(files in {shown_path(self.kit.workdir / 'shares')}), then «Close the polls and sign the protocol».")
         if not isinstance(screen, DeskScreen):
             return "Ballot box: answer the question on its screen."
@@ -480,7 +706,14 @@ class DemoApp(App[None]):
         if place is CardPlace.BOX:
             if state is CardState.BLANK:
                 if self.ballots_counted:
-                    return ("Counted! Step 6 · Close the polls: click the ballot box and press F4. "
+                    done = f"Done: {members.last}. " if members.last else "Counted! "
+                    if members.paper_voter is None:
+                        return (f"{done}Step 6 · The next voter asks for a paper ballot instead of a card: press F10 "
+                                "(the table receives 20 paper ballots first, under a signed act).")
+                    if members.mobile_voter is None:
+                        return (f"{done}Step 7 · A voter who cannot come asked in writing to vote at home: press F11 "
+                                "(two members take the mobile box out and back).")
+                    return (f"{done}Step 8 · Close the polls: click the ballot box and press F4. "
                             "(Or vote again: F6 puts the card on the desk, check in the next voter, F5 inserts it.)")
                 return (f"Step 3 · Find a voter: click the ballot box, type the IIN {voter.iin} (or a surname's "
                         f"first letters, e.g. {voter.surname[:3]}) and Enter, then «Check in»: the card is issued.")

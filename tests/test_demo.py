@@ -22,6 +22,8 @@ from sailau.ballot_box.screens import CloseScreen, ConfirmScreen, DeskScreen, Op
 from sailau.cli.main import cli
 from sailau.commission.registry import load_registry
 from sailau.election import crypto
+from sailau.election.cosign import check_cosignatures, read_cosignature_file
+from sailau.election.members import read_members_file
 from sailau.election.protocol import SignedProtocol, verify_signed_protocol
 from sailau.election.receipts import read_receipt_list
 from sailau.simulator.app_pane import AppPane
@@ -137,11 +139,27 @@ async def run_demo_flow(pilot, app: DemoApp) -> str:
     await pilot.press("f5")  # back to the ballot box: counted and cleared
     await until(pilot, lambda: card.state is CardState.BLANK and app.carrier.place is CardPlace.BOX, "cast")
     assert clerk.station.counters().cast == 1
-    await until(pilot, lambda: "Step 6" in guide(app), "guide: close the polls")
+    await until(pilot, lambda: "Step 6" in guide(app), "guide: a paper voter")
+
+    await pilot.press("f10")  # a voter takes a paper ballot (the table receives 20 first)
+    await until(pilot, lambda: "Step 7" in guide(app), "guide: a voter at home")
+    ledger = clerk.station.paper_ledger()
+    assert (ledger.received, ledger.issued_in_station, ledger.voters_paper) == (20, 1, 1)
+    await pilot.press("f11")  # the mobile team: a written request, out with two ballots, back
+    await until(pilot, lambda: "Step 8" in guide(app), "guide: close the polls")
+    ledger = clerk.station.paper_ledger()
+    assert (ledger.issued_outside, ledger.voters_outside, ledger.requests, ledger.in_hand) == (1, 1, 1, 18)
 
     await pilot.click("#box")
     await pilot.press("f4")
     await until(pilot, lambda: isinstance(hosted_screen(box), CloseScreen), "close screen")
+    await until(pilot, lambda: "Step 9" in guide(app), "guide: count the paper by hand")
+    await pilot.press("f12")  # two members enter the hand count; the second slips on one line
+    await until(pilot, lambda: "double entry caught a slip" in guide(app), "guide: the slip")
+    assert app.commission.slipped_lines == ("found_stationary",)
+    assert clerk.desk.view().hand_count.agreed is None
+    await pilot.press("f12")  # the member counts the stationary box again
+    await until(pilot, lambda: "Step 10" in guide(app), "guide: hand in the shares")
     await pilot.press("f9")  # the commission hands in its shares
     await until(pilot, lambda: not hosted_screen(box).query_one("#close").disabled, "k shares entered")
     await click_in(pilot, box, "#close")
@@ -149,7 +167,9 @@ async def run_demo_flow(pilot, app: DemoApp) -> str:
     await click_in(pilot, box, "#yes")
     await until(pilot, lambda: isinstance(hosted_screen(box), ProtocolScreen), "protocol", timeout=60)
     # the guide follows the clerk's screen on a 0.2 s refresh, so wait for it as for every step above
-    await until(pilot, lambda: "protocol is signed" in guide(app), "guide: done")
+    await until(pilot, lambda: "Step 11" in guide(app), "guide: the members co-sign")
+    await pilot.press("f12")  # three of the five members co-sign with their own keys
+    await until(pilot, lambda: "co-signed by 3 of the 5" in guide(app), "guide: done")
     return receipt
 
 
@@ -157,11 +177,21 @@ def assert_protocol_counts_the_vote(app: DemoApp, receipt: str) -> None:
     closing = app.clerk.closing
     assert closing is not None and app.kit.station.polls_state is PollsState.CLOSED
     protocol = closing.protocol
-    assert (protocol.voters_checked_in, protocol.cards_issued, protocol.ballots_cast) == (1, 1, 1)
+    # one card voter and one paper voter checked in at the table; one voted at home
+    assert (protocol.voters_checked_in, protocol.cards_issued, protocol.ballots_cast) == (2, 1, 1)
+    assert (protocol.voters_paper, protocol.voters_outside, protocol.ballots_counted) == (1, 1, 3)
     majilis = protocol.contests[0]
-    first_party = app.kit.election.options(majilis.contest_id)[0].id
-    assert majilis.votes[first_party] == 1 and majilis.total == 1
-    assert all(c.blank == 1 for c in protocol.contests[1:])
+    first, second = (o.id for o in app.kit.election.options(majilis.contest_id)[:2])
+    # the card and the paper ballot for the first party, the mobile box's for the second
+    assert (majilis.votes[first], majilis.votes[second], majilis.total) == (2, 1, 3)
+    assert all((c.blank, c.invalid) == (1, 2) for c in protocol.contests[1:])  # unmarked on paper is invalid
+    paper = protocol.paper
+    assert paper is not None and (paper.received, paper.issued_in_station, paper.issued_outside, paper.unused,
+                                  paper.found_stationary, paper.found_mobile) == (20, 1, 1, 18, 1, 1)
+    cosigned = sorted(app.kit.out_dir.glob("protocol.*.cosig"))
+    check = check_cosignatures(SignedProtocol.from_canonical_json((app.kit.out_dir / "protocol.json").read_bytes()),
+                               [(str(f), read_cosignature_file(f)) for f in cosigned], app.kit.members)
+    assert len(cosigned) == 3 and check.ok and check.majority
     screen = hosted_screen(app.query_one("#box", AppPane))
     with app.clerk._context():
         counts = str(screen.query_one("#protocol-counts").render())
@@ -235,7 +265,7 @@ def test_demo_files_make_a_working_precinct(demo_dir: Path) -> None:
     try:
         names = {p.name for p in demo_dir.iterdir()}
         assert {"election.json", "station.db", "voters.csv", "station.key", "station.pub", "booth1.key",
-                "booth1.pub", "card-master.key", "shares", "registry-root.key", "stations.json"} <= names
+                "booth1.pub", "card-master.key", "shares", "registry-root.key", "stations.json", "commission"} <= names
         station_pub = crypto.load_verify_key(demo_dir / "station.pub")
         assert crypto.ed25519_public_bytes(station_pub) == crypto.ed25519_public_bytes(kit.keys.station_key.public_key())
         # the station and booth keys are enrolled under the root the demo definition names
@@ -244,6 +274,11 @@ def test_demo_files_make_a_working_precinct(demo_dir: Path) -> None:
         assert [t.public_key for t in enrolled.terminals] == [crypto.ed25519_public_bytes(kit.keys.terminal_key.public_key())]
         assert (demo_dir / "registry-root.key").stat().st_mode & 0o077 == 0
         assert len(kit.share_paths) == 3 and kit.station.counters().on_list == 5
+        # the commission: five members, each with an own key (0600), their members file, loaded into the station
+        assert [m.role.value for m in kit.members] == ["chair", "deputy_chair", "secretary", "member", "member"]
+        assert all(p.stat().st_mode & 0o077 == 0 for p in kit.member_key_paths) and len(kit.member_key_paths) == 5
+        assert read_members_file(demo_dir / "commission" / "members.json").members == kit.members
+        assert {m.key_id for m in kit.station.members()} == {m.key_id for m in kit.members}
         assert kit.station.polls_state is PollsState.SETUP
         assert kit.election.precinct(kit.precinct).style == 1  # all three contests on the ballot
     finally:
