@@ -158,3 +158,16 @@ def test_a_share_out_of_range_is_refused() -> None:
         PaperShares(paper=1.5)
     result = CliRunner().invoke(cli, ["simulate", "--voters", "3", "--paper", "2"])
     assert result.exit_code == 2 and "--paper" in result.output
+
+
+@pytest.mark.slow
+def test_a_campaign_of_paper_days_stays_exact() -> None:
+    """The long run (-m slow): five 1,000-voter days with every card fault and the
+    command's paper day (`DAY_SHARES`), each exact line by line, every mistake caught."""
+    from sailau.simulator.paper_day import DAY_SHARES
+
+    faults = parse_fault_spec("all")
+    for day in range(5):
+        report = run_simulation(SimulationConfig(voters=1000, seed=500 + day, paper=DAY_SHARES, faults=faults))
+        assert report.ok, (day, report.problems, report.diffs[:5])
+        assert report.paper["found_stationary"] > 50 and report.hand_count["mistakes_caught"] == DAY_SHARES.mistakes
