@@ -219,7 +219,6 @@ class DemoCommission:
     apply exactly as at a real table. It keeps the demo's own ledger of the paper
     ballots (`paper_day.PaperTally`) to count them by hand at close."""
 
-    #: what the demo's paper voters mark: the n-th party of the Mäjilis list; other contests left unmarked
     def __init__(self, kit: DemoKit, desk_of: Callable[[], Any]) -> None:
         self.kit = kit
         self.desk_of = desk_of  # the clerk app's ClerkDesk (read when used: the app makes it)
@@ -235,6 +234,8 @@ class DemoCommission:
         return self.tally.received > 0 or self.tally.requests > 0
 
     def _ballot(self, party: int) -> dict[str, str]:
+        """A demo paper ballot: the `party`-th party of the Mäjilis list, the local races
+        left unmarked (invalid on paper: there is no blank)."""
         election = self.kit.election
         marks: dict[str, str] = {}
         for i, contest in enumerate(election.contests_for_style(election.precinct(self.kit.precinct).style)):

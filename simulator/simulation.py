@@ -43,6 +43,19 @@ Accounting (what "correct" means here):
   corrupted cards refused; and the published receipt list is the one the
   protocol's receipt commitment signs.
 
+Paper (paper_day.py; `SimulationConfig.paper`, none by default, `sailau simulate`'s
+`--paper/--mobile/--spoil/--count-mistakes`): voters who take a paper ballot at the
+table (some spoil and exchange it), voters at home served by the mobile team when
+half the table's voters are through (those not at home come in person at the end),
+voters added to the additional list; the paper arrives under one signed act of
+receipt. At close voting ends, two members enter the hand count, the second with
+`mistakes` lines wrong: the desk must show exactly those lines and the station must
+refuse to sign until they are corrected (`SimulationReport.double_entry_held`). A
+majority of the five members then co-sign (one dissent). The expected combined tally
+adds what the paper ballots in both boxes say (`PaperTally`, the simulator's own
+ledger); every line of the paper protocol is compared with that ledger, and the
+voters on the list, additional, on paper and outside with what happened.
+
 The clerk is the ballot box's own `ClerkDesk` (ballot_box/desk.py), the object
 the clerk app drives: the day checks voters in, inserts and removes cards, answers
 the cancel offer and replaces cards through it, so the desk's rules (a blank card
