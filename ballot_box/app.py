@@ -31,6 +31,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
+from sailau.election.turnout import election_time_zone
 from sailau.smartcard.events import CardEvent, CardEventMessage, CardInserted
 from sailau.smartcard.events import CardEventCallback
 from sailau.smartcard.transport import Transport
@@ -88,6 +89,8 @@ class ClerkApp(App[None]):
         self.station = station  # for the caller and tests; screens draw `view` only
         self.election = station.election
         self.precinct = station.precinct
+        #: the precinct's time zone: times are shown in it, with its name (never the clock's UTC)
+        self.time_zone = election_time_zone(station.election)
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.desk = ClerkDesk(station, transport_opener(transport), terminal_keys=terminal_keys,
                               out_dir=self.out_dir, commission_url=commission_url)

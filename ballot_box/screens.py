@@ -24,9 +24,9 @@ from textual.widgets import DataTable, Input, Static, TextArea
 
 from textual.message import Message
 
-from .i18n import LANGUAGE_NAMES, N_
+from .i18n import LANGUAGE_NAMES, N_, local_time
 from .messages import Note
-from .widgets import CountersPanel, NoteView, Tr, TrButton
+from .widgets import CountersPanel, Figures, NoteView, Tr, TrButton
 
 if TYPE_CHECKING:
     from sailau.election.protocol import ContestResult
@@ -146,7 +146,7 @@ class OpenPollsScreen(ClerkScreen):
             t(N_("Voters on the list: {count}"), count=report.voters_on_list),
             t(N_("Terminals enrolled: {ids}"), ids=", ".join(report.terminals)),
             t(N_("Audit chain: {n} events, head {head}"), n=report.audit_events, head=report.audit_head[:16]),
-            t(N_("Polls opened at {time}"), time=report.opened_at),
+            t(N_("Polls opened at {time}"), time=local_time(report.opened_at, self.clerk.time_zone)),
         ]
         self.query_one("#zero-report", Static).update("\n".join(lines))
 
@@ -268,7 +268,7 @@ class DeskScreen(ClerkScreen):
 
     def show_view(self, view: DeskView) -> None:
         """Counters, waiting queue, reader line and the notes, as the desk last saw them."""
-        self.query_one("#counters", CountersPanel).show(view.counters)
+        self.query_one("#counters", CountersPanel).show_counters(view.counters)
         self._fill_waiting(view)
         self.query_one("#reader-state", Tr).set_message(READER_TEXT[view.reader.value])
         self.query_one("#card-note", NoteView).show(view.card_note)
@@ -622,7 +622,8 @@ class ProtocolScreen(ClerkScreen):
         yield self.header()
         with VerticalScroll(id="protocol-body"):
             yield Tr(N_("Results protocol (signed)"), classes="title")
-            yield Static("", id="protocol-counts")
+            yield Figures(id="protocol-counts")
+            yield Static("", id="protocol-problems")
             yield Vertical(id="contests")
             yield Static("", id="protocol-signature")
             yield TrButton(N_("Send to commission"), id="send")
@@ -653,13 +654,16 @@ class ProtocolScreen(ClerkScreen):
             (N_("of which not handed back"), protocol.cards_not_returned),
             (N_("Cards outstanding"), result.outstanding),
         ]
-        lines = [f"{t(label):<24} {value:>6}" for label, value in counts]
+        self.query_one("#protocol-counts", Figures).show([(t(label), value) for label, value in counts])
+        lines = []
         if result.invalid:
             lines.append(t(N_("Ballots that could not be counted: {n}"), n=len(result.invalid)))
         if protocol.discrepancies:
             lines.append(t(N_("Control relations that fail (named in the signed protocol): {names}"),
                            names=", ".join(protocol.discrepancies)))
-        self.query_one("#protocol-counts", Static).update("\n".join(lines))
+        problems = self.query_one("#protocol-problems", Static)
+        problems.update("\n".join(lines))
+        problems.display = bool(lines)
         for contest in protocol.contests:
             self._fill_contest(contest)
         signed = result.signed

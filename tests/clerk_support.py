@@ -8,6 +8,7 @@ voter in, issue a card, vote and cast), each waiting until the app has done its 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -241,3 +242,62 @@ async def vote_and_cast(pilot: Pilot, desk: Desk, card: VirtualBallotCard, i: in
     if not keep:
         await remove(pilot, desk)
     return receipt
+
+
+async def close_with_shares(pilot: Pilot) -> None:
+    """F4, the first k shares entered (already checked: the desk's set_shares), Close and
+    Yes: wait for the signed protocol screen."""
+    from sailau.ballot_box.desk import EnteredShare
+    from sailau.ballot_box.screens import CloseScreen, ProtocolScreen
+
+    app = pilot.app
+    await pilot.press("f4")
+    await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
+    app.desk.set_shares([EnteredShare(s.index, "file", s) for s in rig().shares[:2]])
+    app.show()
+    await press(pilot, "#close")
+    await press(pilot, "#yes")
+    await settle(pilot, lambda: isinstance(app.screen, ProtocolScreen), "protocol", timeout=60)
+
+
+def on_screen(widget, y: int) -> bool:
+    """Whether row `y` (0 = the widget's top line) of `widget` is drawn on the screen now:
+    inside the screen and the widget is what the screen shows there (not clipped by a
+    container, not under a docked bar)."""
+    region = widget.region
+    x, y = region.x + 1, region.y + y
+    screen = widget.screen
+    if not screen.region.contains(x, y):
+        return False
+    try:
+        found, _ = screen.get_widget_at(x, y)
+    except Exception:  # no widget there at all
+        return False
+    return found is widget
+
+
+def rendered(widget) -> str:
+    """What `widget` draws, as plain text at its present width (a Static given a Rich
+    table draws it in columns; the text is what the clerk reads)."""
+    from rich.console import Console
+
+    console = Console(width=max(widget.content_size.width, 1), record=True, color_system=None,
+                      file=open(os.devnull, "w"), legacy_windows=False)
+    try:
+        console.print(widget.render())
+        return console.export_text()
+    finally:
+        console.file.close()
+
+
+def screen_lines(app) -> list[str]:
+    """The whole screen as the terminal shows it, one string per line."""
+    from rich.console import Console
+
+    width = app.size.width
+    console = Console(width=width, record=True, color_system=None, file=open(os.devnull, "w"))
+    try:
+        console.print(app.screen._compositor.render_update(full=True))
+        return console.export_text().splitlines()
+    finally:
+        console.file.close()
