@@ -710,6 +710,19 @@ class ClerkDesk:
             self._reload()
             return DeskStep(failed, closing=closing)
 
+    # -- end of voting and the count at close (issue 13, item 4) --------------------------------------
+
+    def end_voting(self) -> DeskStep:
+        """Voting ends: the polls close and the storage is sealed, without the shares, so the
+        commission opens the boxes and counts the paper ballots first (`Station.end_voting`).
+        Close of polls (`close_polls`) then counts the electronic ballots and signs."""
+        with self._work:
+            _, failed = self._call(self.station.end_voting, "end voting")
+            self._reload()
+            note = failed or Note("voting_ended", "ok")
+            self._set(desk=note)
+            return DeskStep(note)
+
     # -- sending to the commission ----------------------------------------------------------------------
 
     #: the environment variable the commission's address is read from when none is given

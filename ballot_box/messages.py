@@ -152,6 +152,9 @@ TEXTS: dict[str, str] = {
     "file_not_written": N_("A file could not be written ({reason}). Fix the folder or free space, then try again: "
                            "close of polls resumes where it stopped."),
     "station_refused": N_("The station refused: {detail}"),
+    # -- end of voting and the count at close (issue 13, item 4) ---------------------------------------
+    "voting_ended": N_("Voting has ended: the polls are closed and the ballot box sealed. Open the mobile box, then "
+                       "the stationary box, and count the paper ballots; then close with the shares."),
     # -- shares at entry, by close.ShareRefusal; fields: index, k, need ------------------------------------
     "share.wrong_election": N_("Share {index} is for another election: it was not added."),
     "share.wrong_key": N_("Share {index} is for another election key: it was not added."),

@@ -375,6 +375,26 @@ class Station:
 
         return close_and_sign(self, shares, out_dir)
 
+    # -- end of voting and the count at close (issue 13, item 4) ----------------------
+
+    @storage_guard(StationOperation.CLOSE)
+    def end_voting(self) -> None:
+        """Voting ends: polls open -> closed, and the storage is sealed, without the shares,
+        so the boxes can be opened and the paper ballots counted by hand before the
+        electronic ballots are decrypted (`close_polls` then resumes from CLOSED).
+
+        Idempotent: on closed polls whose sealing did not finish (a crash, a reader
+        holding the file) it seals again; on closed, sealed polls it does nothing.
+        Raises WrongPollsState before the polls opened, SealingFailed when sealing
+        fails (the polls stay closed; call again)."""
+        info = store.station_info(self.db)
+        if info.state is PollsState.OPEN:
+            store.record_polls_closed(self.db)
+        elif info.state is not PollsState.CLOSED:
+            raise WrongPollsState("end voting", info.state, (PollsState.OPEN, PollsState.CLOSED))
+        elif not info.storage_sealed:
+            store.seal_storage(self.db)
+
     # -- what the steps share --------------------------------------------------------
 
     def master_key(self) -> bytes:
