@@ -45,7 +45,8 @@ class Tr(Static):
         self.retranslate()
 
     def retranslate(self) -> None:
-        self.update(_translate(self)(self.msgid, **self.fields))
+        # "" is no message (gettext would give the catalogue's header): an empty line until set
+        self.update(_translate(self)(self.msgid, **self.fields) if self.msgid else "")
 
 
 class TrButton(Button):

@@ -375,18 +375,18 @@ async def test_language_switch_retranslates_the_screen(tmp_path: Path) -> None:
     async with running_desk(tmp_path, size=SIZE, language="kk") as (desk, pilot):
         station, app = desk.station, desk.app
         button = app.screen.query_one("#check-in", Button)
-        assert str(button.label) == "Тіркеу"
+        assert str(button.label) == "Тіркеу: карта"
         card = foreign_voted_card()
         await insert(pilot, desk, card, "rejected", lambda: app.card_note is not None)
         assert card_note(app) == "Бұл карта басқа сайлауға тиесілі. Ол есептелмеді және өзгертілмеді."
         await pilot.press("f2")
         await pilot.pause()
-        assert app.language == "ru" and str(button.label) == "Отметить"
+        assert app.language == "ru" and str(button.label) == "Отметить: карта"
         assert "другим выборам" in note_text(app, "#card-note")
         assert "Русский" in str(app.screen.query_one("#header").render())
         await pilot.press("f2")
         await pilot.pause()
-        assert app.language == "en" and str(button.label) == "Check in"
+        assert app.language == "en" and str(button.label) == "Check in: card"
         assert "another election" in note_text(app, "#card-note")
 
 
@@ -459,7 +459,8 @@ async def test_close_with_a_share_of_another_key_closes_nothing(tmp_path: Path) 
 
 # --- catalogs ---------------------------------------------------------------------------
 
-SOURCES = [Path(i18n.__file__).with_name(n) for n in ("app.py", "screens.py", "widgets.py", "messages.py", "desk.py")]
+SOURCES = [Path(i18n.__file__).with_name(n) for n in ("app.py", "screens.py", "paper_screens.py", "count_screens.py",
+                                                      "widgets.py", "messages.py", "desk.py")]
 MARKERS = {"N_", "t", "Tr", "TrButton"}  # a Note takes a catalogue code (messages.TEXTS), not a message id
 SAME_IN_EVERY_LANGUAGE = {"NIST SP 1500-100 (JSON)", "Hash"}
 
@@ -473,6 +474,7 @@ def _marked_messages() -> set[str]:
                 name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
                 if name in MARKERS and isinstance(node.args[0].value, str):
                     found.add(node.args[0].value)
+    found.discard("")  # Tr("") is an empty line until a message is set, not a message
     return found
 
 
