@@ -453,8 +453,8 @@ class ClerkApp(App[None]):
             return self.desk.enter_hand_count(message.member_key_id, count)
 
         def done(step: DeskStep) -> None:
-            if isinstance(self.screen, HandCountScreen) and step.note is not None and step.note.severity == "ok":
-                self.screen.clear()  # the next member starts from an empty form
+            if isinstance(self.screen, HandCountScreen) and step.hand_count is not None:
+                self.screen.clear()  # kept: the next member starts from an empty form
 
         self._run(enter, done)
 
@@ -483,8 +483,8 @@ class ClerkApp(App[None]):
         self.push_screen(CosignScreen(), answer)
 
     def _cosigned(self, step: DeskStep) -> None:
-        if step.note is not None and isinstance(self.screen, ProtocolScreen):
-            self.screen.step_done(DeskStep(step.note))
+        if isinstance(self.screen, ProtocolScreen):
+            self.screen.cosigned(step)
 
     def on_protocol_screen_send(self, _message: ProtocolScreen.Send) -> None:
         if isinstance(self.screen, ProtocolScreen):

@@ -12,7 +12,7 @@ the desk and the station service (tests/test_clerk_desk.py scans this module).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +24,14 @@ from textual.widgets import DataTable, Input, Static, TextArea
 
 from textual.message import Message
 
+from sailau.election.protocol import ContestResult
+
+from . import wallcopy
 from .i18n import LANGUAGE_NAMES, N_, local_time
 from .messages import Note
 from .widgets import CountersPanel, Figures, NoteView, Tr, TrButton
 
 if TYPE_CHECKING:
-    from sailau.election.protocol import ContestResult
-
     from .app import ClerkApp
     from .audit import AuditEvent, ChainReport
     from .close import ClosingResult
@@ -773,11 +774,16 @@ class ProtocolScreen(ClerkScreen):
         yield self.header()
         with VerticalScroll(id="protocol-body"):
             yield Tr(N_("Results protocol (signed)"), classes="title")
+            yield Static("", id="electronic-title", classes="subtitle")
             yield Figures(id="protocol-counts")
+            yield Static("", id="paper-title", classes="subtitle")
+            yield Figures(id="paper-protocol")
             yield Static("", id="protocol-problems")
+            yield Static("", id="combined-title", classes="subtitle")
             yield Vertical(id="contests")
             yield Static("", id="protocol-signature")
             yield Static("", id="cosignatures")
+            yield NoteView(id="cosign-note")
             with Horizontal(classes="row"):
                 yield TrButton(N_("Co-sign"), id="cosign", variant="primary")
                 yield TrButton(N_("Send to commission"), id="send")
@@ -810,6 +816,7 @@ class ProtocolScreen(ClerkScreen):
             (N_("Cards outstanding"), result.outstanding),
         ]
         self.query_one("#protocol-counts", Figures).show([(t(label), value) for label, value in counts])
+        self._show_three(protocol)
         lines = []
         if result.invalid:
             lines.append(t(N_("Ballots that could not be counted: {n}"), n=len(result.invalid)))
@@ -865,6 +872,10 @@ class ProtocolScreen(ClerkScreen):
             lines.append("  " + t(N_("Not counted: {finding}"), finding=str(finding)))
         box.update("\n".join(lines))
 
+    def cosigned(self, step: DeskStep) -> None:
+        """A member co-signed, or why not (the list above is redrawn from the desk's view)."""
+        self.query_one("#cosign-note", NoteView).show(step.note)
+
     def step_done(self, step: DeskStep) -> None:
         """Sending: the step's note (working, no address, nothing to send), then one line per file."""
         self.query_one("#send-note", NoteView).show(None if step.sent else step.note)
@@ -878,18 +889,56 @@ class ProtocolScreen(ClerkScreen):
         except ValueError:
             return str(path)
 
+    def _show_three(self, protocol: Any) -> None:
+        """The three protocols (issue 13, item 5): the electronic one (the card counts above
+        and the electronic column), the paper one (its lines, numbered as on its form, and the
+        paper column) and the combined one (the result: the contests' totals). Titles and
+        the paper lines come from the one table of protocol labels (wallcopy.py). Without
+        paper the combined protocol is the electronic one: the card counts and the contests."""
+        lang = self.clerk.language
+        paper = protocol.paper is not None
+        titles = {"#electronic-title": "protocol.electronic", "#paper-title": "protocol.paper",
+                  "#combined-title": "protocol.combined"}
+        for selector, key in titles.items():
+            widget = self.query_one(selector, Static)
+            widget.display = paper
+            widget.update(wallcopy.TEXT[key][lang])
+        figures = self.query_one("#paper-protocol", Figures)
+        figures.display = paper
+        if paper:
+            lines = wallcopy.protocol_lines(protocol, self.clerk.election, lang, wallcopy.PAPER)[0].lines
+            figures.show([(f"{line.number}. {line.label}", line.value) for line in lines])
+
     def _fill_contest(self, contest: ContestResult) -> None:
+        """One contest of the combined protocol; with paper, its electronic and paper parts beside the total."""
         app = self.clerk
         t, election, lang = app.t, app.election, app.language
-        title = next(w for w in self.query(".contest-title").results(Static) if w.name == contest.contest_id)
-        title.update(f"[b]{election.contest(contest.contest_id).name.get(lang)}[/b]")
-        table = next(w for w in self.query(".contest").results(DataTable) if w.name == contest.contest_id)
+        protocol = self.result.protocol
+        cid = contest.contest_id
+        title = next(w for w in self.query(".contest-title").results(Static) if w.name == cid)
+        title.update(f"[b]{election.contest(cid).name.get(lang)}[/b]")
+        table = next(w for w in self.query(".contest").results(DataTable) if w.name == cid)
         table.clear(columns=True)
-        table.add_columns(t(N_("Option")), t(N_("Votes")))
-        for option in election.options(contest.contest_id):
-            table.add_row(option.name.get(lang), contest.votes.get(option.id, 0))
-        if election.contest(contest.contest_id).against_all:
-            table.add_row(t(N_("Against all")), contest.against_all)
-        table.add_row(t(N_("Blank")), contest.blank)
-        table.add_row(t(N_("Invalid")), contest.invalid)
-        table.add_row(t(N_("Total")), contest.total)
+        parts: list[ContestResult] = []
+        if protocol.paper is not None:  # electronic, paper, total
+            parts = [_contest_in(protocol.electronic_contests, cid), _contest_in(protocol.paper.contests, cid)]
+            table.add_columns(t(N_("Option")), wallcopy.TEXT["electronic"][lang], wallcopy.TEXT["paper"][lang],
+                              t(N_("Votes")))
+        else:
+            table.add_columns(t(N_("Option")), t(N_("Votes")))
+
+        def row(label: str, value: Callable[[ContestResult], int]) -> None:
+            table.add_row(label, *(value(p) for p in parts), value(contest))
+
+        for option in election.options(cid):
+            row(option.name.get(lang), lambda c, oid=option.id: c.votes.get(oid, 0))
+        if election.contest(cid).against_all:
+            row(t(N_("Against all")), lambda c: c.against_all)
+        row(t(N_("Blank")), lambda c: c.blank)
+        row(t(N_("Invalid")), lambda c: c.invalid)
+        row(t(N_("Total")), lambda c: c.total)
+
+
+def _contest_in(contests: Sequence[ContestResult], contest_id: str) -> ContestResult:
+    """The contest's part in one protocol (an empty count when that protocol has none)."""
+    return next((c for c in contests if c.contest_id == contest_id), ContestResult(contest_id, {}))
