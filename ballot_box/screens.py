@@ -123,7 +123,7 @@ PAPER_DESK_ROWS: tuple[tuple[str, str], ...] = (
     ("received", N_("Received")),
     ("issued_in_station", N_("Issued in the station")),
     ("spoiled", N_("Spoiled (exchanged)")),
-    ("mobile_taken", N_("With the mobile team")),
+    ("out_with_teams", N_("With the mobile team")),
     ("in_hand", N_("Left at the table")),
 )
 
@@ -923,7 +923,7 @@ class ProtocolScreen(ClerkScreen):
         if protocol.paper is not None:  # electronic, paper, total
             parts = [_contest_in(protocol.electronic_contests, cid), _contest_in(protocol.paper.contests, cid)]
             table.add_columns(t(N_("Option")), wallcopy.TEXT["electronic"][lang], wallcopy.TEXT["paper"][lang],
-                              t(N_("Votes")))
+                              wallcopy.TEXT["total"][lang])
         else:
             table.add_columns(t(N_("Option")), t(N_("Votes")))
 
