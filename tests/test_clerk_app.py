@@ -137,14 +137,16 @@ async def test_search_check_in_issue_cast_and_counters(tmp_path: Path) -> None:
 @pytest.mark.parametrize("language", ["kk", "ru", "en"])
 async def test_replace_card_is_on_screen_not_cut_off(tmp_path: Path, language: str) -> None:
     """Before: the third button of the row ("Replace card") lay past the desk's edge. Each
-    desk button is whole and drawn (not clipped, not under the hint bar) at the app's sizes."""
+    desk button (the paper and mobile ones too) is whole and drawn, its label not cut (not
+    clipped, not under the hint bar) at the app's sizes."""
     for size in ((110, 34), (120, 40), (200, 50)):
         (tmp_path / str(size[0])).mkdir()
         async with running_desk(tmp_path / str(size[0]), size=size, language=language) as (desk, pilot):
             await pilot.pause()
             screen = desk.app.screen
             left = screen.query_one("#desk-left").region
-            for selector in ("#check-in", "#select", "#replace"):
+            for selector in ("#find", "#add-voter", "#check-in", "#check-in-paper", "#select", "#replace",
+                             "#exchange-paper", "#request-mobile"):
                 button = screen.query_one(selector, Button)
                 assert left.contains_region(button.region), (size, selector, button.region, left)
                 assert button.region.width >= len(str(button.label)) + 2
