@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from .handcount import HandCount
 from .i18n import N_
-from .paper_screens import _Form, count_input
+from .paper_screens import FormScreen, count_input
 from .screens import ClerkScreen, hand_count_status
 from . import wallcopy
 from .widgets import NoteView, Tr, TrButton
@@ -72,7 +72,7 @@ class HandCountScreen(ClerkScreen):
                 for n, key in enumerate(self.keys):
                     with Horizontal(classes="field count-line"):
                         yield Static("", classes="field-label count-label", name=key)
-                        field = count_input(f"line-{n}")
+                        field = count_input(f"line-{n}", compact=True)
                         field.name = key
                         yield field
             yield Tr("", id="form-hint", classes="form-hint")
@@ -175,7 +175,7 @@ class HandCountScreen(ClerkScreen):
                 field.value = str(figures[field.name])
 
 
-class CosignScreen(_Form):
+class CosignScreen(FormScreen):
     """A member co-signs the signed protocol on this station with their own key file, and
     may attach a dissenting opinion (signed with it). Dismissed with (key file path,
     dissent or None); the desk reads the key and signs (`ClerkDesk.cosign`)."""

@@ -25,7 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, SelectionList
 
 from .i18n import N_, local_time
-from .screens import ClerkScreen, _voter_name
+from .screens import ClerkScreen, voter_name
 from .widgets import Figures, NoteView, Tr, TrButton
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AddVoterScreen",
+    "FormScreen",
     "MobileRequestScreen",
     "MobileScreen",
     "PaperScreen",
@@ -70,12 +71,12 @@ REQUEST_STATES: dict[str, str] = {
 TRIP_STATES: dict[str, str] = {"out": N_("out"), "returned": N_("back")}
 
 DIGITS = r"\d*"  # a count: digits only (the station refuses what is out of range, by name)
-MAX_DIGITS = 7
+MAX_DIGITS = 6  # below the hand count's bound (10**6), so a typed count is never out of range there
 
 
-def count_input(id: str) -> Input:
-    """An input for one count (digits only)."""
-    return Input(id=id, restrict=DIGITS, max_length=MAX_DIGITS, classes="count")
+def count_input(id: str, *, compact: bool = False) -> Input:
+    """An input for one count (digits only; `compact`: one line high, for long forms)."""
+    return Input(id=id, restrict=DIGITS, max_length=MAX_DIGITS, classes="count", compact=compact)
 
 
 def _value(state: Any) -> str:
@@ -86,7 +87,7 @@ def _request_name(request: Any) -> str:
     return " ".join(p for p in (request.surname, request.given_name, request.patronymic) if p)
 
 
-class _Form(ModalScreen[Any]):
+class FormScreen(ModalScreen[Any]):
     """A small dialog of typed fields; dismissed with what was typed, or None (Back, Esc).
     A missing field is said in the dialog (`#form-hint`), nothing is sent."""
 
@@ -142,7 +143,7 @@ def _labelled(label: str, widget: Input) -> Horizontal:
 # --- the additional list ----------------------------------------------------------------------
 
 
-class AddVoterScreen(_Form):
+class AddVoterScreen(FormScreen):
     """A voter not on the list who proves their right to vote here: dismissed with
     (iin, surname, given name, patronymic, birth date as typed) for `ClerkDesk.add_voter`,
     which checks every field (the IIN's checksum and date too) and says what is wrong."""
@@ -174,7 +175,7 @@ class AddVoterScreen(_Form):
 # --- a written request to vote outside -----------------------------------------------------------
 
 
-class MobileRequestScreen(_Form):
+class MobileRequestScreen(FormScreen):
     """The voter's written request to vote outside the station: dismissed with
     (reason, received by) for `ClerkDesk.request_mobile` (the time is the station's)."""
 
@@ -185,7 +186,7 @@ class MobileRequestScreen(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="form"):
             yield Tr(N_("Written request of {voter} to vote outside the station (Art. 43 of the election law: "
-                        "illness, age, caring for someone...)."), id="question", voter=_voter_name(self.voter))
+                        "illness, age, caring for someone...)."), id="question", voter=voter_name(self.voter))
             yield _labelled(N_("Reason"), Input(id="request-reason", max_length=400))
             yield _labelled(N_("Received by"), Input(id="request-by", max_length=200))
             yield Tr("", id="form-hint", classes="form-hint")
@@ -391,7 +392,7 @@ class MobileScreen(ClerkScreen):
             self.app.pop_screen()
 
 
-class SendTeamScreen(_Form):
+class SendTeamScreen(FormScreen):
     """The mobile team leaves: its members (the commission's, ticked, and anyone else
     typed), the paper ballots counted out to it, the requests it carries (every pending
     one ticked at first). Dismissed with (members, ballots, IINs)."""
@@ -437,7 +438,7 @@ class SendTeamScreen(_Form):
         self.dismiss((tuple(chosen + others), int(ballots), iins))
 
 
-class ReturnTeamScreen(_Form):
+class ReturnTeamScreen(FormScreen):
     """The mobile team is back: tick the voters who voted outside, count the unused and
     the spoiled ballots. Dismissed with (trip id, IINs who voted, unused, spoiled); the
     station checks that they add up to the ballots taken."""

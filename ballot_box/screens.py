@@ -70,7 +70,7 @@ class ClerkScreen(Screen[None]):
         self._retranslate_header()
 
 
-def _voter_name(voter: Voter) -> str:
+def voter_name(voter: Voter) -> str:
     return " ".join(part for part in (voter.surname, voter.given_name, voter.patronymic) if part)
 
 
@@ -368,7 +368,7 @@ class DeskScreen(ClerkScreen):
         table.add_columns(t(N_("IIN")), t(N_("Name")), t(N_("Born")), t(N_("Status")))
         requested = _requested_iins(self.clerk.view)
         for voter in self.results:
-            table.add_row(voter.iin, _voter_name(voter), voter.birth_date.isoformat(),
+            table.add_row(voter.iin, voter_name(voter), voter.birth_date.isoformat(),
                           t(_voter_status(voter, voter.iin in requested)), key=voter.iin)
 
     def _fill_waiting(self, view: DeskView) -> None:
@@ -378,7 +378,7 @@ class DeskScreen(ClerkScreen):
         table.add_columns("", app.t(N_("IIN")), app.t(N_("Name")))
         for voter in view.waiting:
             mark = "▶" if view.selected == voter.iin else ""
-            table.add_row(mark, voter.iin, _voter_name(voter), key=voter.iin)
+            table.add_row(mark, voter.iin, voter_name(voter), key=voter.iin)
 
     def show_results(self, voters: Sequence[Voter]) -> None:
         self.results = list(voters)
@@ -517,7 +517,7 @@ class ReplaceCardScreen(ModalScreen[str | None]):
         with Vertical(id="dialog"):
             yield Tr(N_("Replace the card of {voter}: their card was issued but not cast (spoilt, damaged, "
                         "lost, or the issue was interrupted). Put the old card in the reader if you have it."),
-                     id="question", voter=_voter_name(self.voter))
+                     id="question", voter=voter_name(self.voter))
             with Vertical(classes="choices"):
                 yield TrButton(N_("Old card is in the reader"), id="in-reader", variant="primary")
                 yield TrButton(N_("Issue interrupted: no card to hand back"), id="issue_interrupted", variant="warning")
