@@ -347,11 +347,12 @@ class MobileScreen(ClerkScreen):
         requests = self.query_one("#requests", DataTable)
         row = requests.cursor_row
         requests.clear(columns=True)
-        requests.add_columns(t(N_("Name")), t(N_("IIN")), t(N_("Reason")), t(N_("Received")), t(N_("Received by")),
-                             t(N_("State")), t(N_("Trip")))
+        requests.add_columns(t(N_("Name")), t(N_("IIN")), t(N_("Reason")), f"{t(N_('Received'))} ({zone})",
+                             t(N_("Received by")), t(N_("State")), t(N_("Trip")))
         for r in view.mobile:
             state = _value(r.state)
-            requests.add_row(_request_name(r), r.iin, r.reason, local_time(r.received_at, zone), r.received_by,
+            requests.add_row(_request_name(r), r.iin, r.reason, local_time(r.received_at, zone, named=False),
+                             r.received_by,
                              t(REQUEST_STATES[state]) if state in REQUEST_STATES else state,
                              "" if r.trip is None else str(r.trip), key=r.iin)
         if view.mobile:
@@ -359,8 +360,8 @@ class MobileScreen(ClerkScreen):
         trips = self.query_one("#trips", DataTable)
         row = trips.cursor_row
         trips.clear(columns=True)
-        trips.add_columns(t(N_("Trip")), t(N_("Members")), t(N_("Ballots taken")), t(N_("Requests")),
-                          t(N_("State")), t(N_("Voted outside")), t(N_("Unused")), t(N_("Spoiled")))
+        trips.add_columns(t(N_("Trip")), t(N_("Members")), t(N_("Taken")), t(N_("Requests")),
+                          t(N_("State")), t(N_("Voted")), t(N_("Unused")), t(N_("Spoiled")))
         for trip in view.trips:
             state = _value(trip.state)
             back = state == "returned"

@@ -230,7 +230,8 @@ async def test_a_mobile_request_then_the_team_out_and_back(tmp_path: Path, langu
         assert set(rows) == {"Сәрсенова Гүлнар", "Жұмабек Дәулет Асқарұлы"}
         sarsenova = rows["Сәрсенова Гүлнар"]
         assert sarsenova[1:3] == [IINS[5], "науқас / болеет"] and sarsenova[4] == "Ахметова Д."
-        assert sarsenova[5] == app.t("waiting for the team") and "Asia/Almaty" in sarsenova[3]  # local, zone named
+        assert sarsenova[5] == app.t("waiting for the team") and sarsenova[3] == "2023-03-19 09:00"  # local time
+        assert "(Asia/Almaty)" in str(list(table.columns.values())[3].label)  # the zone, in the heading
 
         await press(pilot, "#send-team")
         await settle(pilot, lambda: isinstance(app.screen, SendTeamScreen), "departure form")
