@@ -550,6 +550,17 @@ AUDIT_KINDS: dict[str, str] = {
     "issue_refused": N_("card refused: voter has one"),
     "replacement_refused": N_("replacement refused"),
     "polls_closed": N_("polls closed"),
+    "paper_received": N_("paper ballots received"),
+    "paper_issued": N_("paper ballot issued"),
+    "paper_spoiled": N_("spoiled paper ballot exchanged"),
+    "paper_refused": N_("paper step refused"),
+    "voter_added": N_("voter added to the additional list"),
+    "voter_add_refused": N_("voter not added"),
+    "mobile_requested": N_("request to vote outside"),
+    "mobile_withdrawn": N_("request withdrawn"),
+    "mobile_sent": N_("mobile team sent"),
+    "mobile_returned": N_("mobile team back"),
+    "mobile_refused": N_("mobile box step refused"),
 }
 
 AUDIT_SHOWN = 40
