@@ -123,8 +123,13 @@ class FormScreen(ModalScreen[Any]):
         elif event.button.id == "submit":
             self.submit()
 
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        self.submit()
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter goes on to the next field; in the last one it sends the form."""
+        inputs = list(self.query(Input).results(Input))
+        if inputs and event.input is not inputs[-1]:
+            self.focus_next()
+        else:
+            self.submit()
 
     def submit(self) -> None:
         raise NotImplementedError
@@ -262,8 +267,12 @@ class PaperScreen(ClerkScreen):
         elif event.button.id == "back":
             self.app.pop_screen()
 
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        self._receive()
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter goes on to the next field; in the last one it signs the act."""
+        if event.input.id == "receipt-by":
+            self._receive()
+        else:
+            self.focus_next()
 
     def _receive(self) -> None:
         count = self.query_one("#receipt-count", Input).value.strip()

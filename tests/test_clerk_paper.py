@@ -202,7 +202,10 @@ async def request_outside(pilot, query: str, reason: str, received_by: str) -> N
     await settle(pilot, lambda: isinstance(app.screen, MobileRequestScreen), "request form")
     await type_into(pilot, {"#request-reason": reason, "#request-by": received_by})
     before = len(app.station.mobile_requests())
-    await press(pilot, "#submit")
+    app.screen.query_one("#request-reason", Input).focus()
+    await pilot.press("enter")  # Enter goes on to the next field...
+    assert app.screen.query_one("#request-by", Input).has_focus and len(app.station.mobile_requests()) == before
+    await pilot.press("enter")  # ...and in the last one sends the form
     await settle(pilot, lambda: len(app.station.mobile_requests()) == before + 1, "request recorded")
 
 
