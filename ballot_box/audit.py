@@ -58,6 +58,18 @@ class AuditKind(str, Enum):
     ISSUE_REFUSED = "issue_refused"  # a card for a voter who already holds one
     REPLACEMENT_REFUSED = "replacement_refused"
     POLLS_CLOSED = "polls_closed"
+    # paper ballots, the additional list, the mobile box (paper.py, pollbook.py, mobile.py): no voter in any
+    PAPER_RECEIVED = "paper_received"  # payload: seq, count, from_whom, received_by (the act of receipt)
+    PAPER_ISSUED = "paper_issued"  # a paper ballot handed over at check-in (like card_issued: empty)
+    PAPER_SPOILED = "paper_spoiled"  # a spoiled paper ballot exchanged (empty)
+    PAPER_REFUSED = "paper_refused"  # payload: step, reason
+    VOTER_ADDED = "voter_added"  # a voter added to the additional list (empty)
+    VOTER_ADD_REFUSED = "voter_add_refused"  # payload: reason (already_on_list)
+    MOBILE_REQUESTED = "mobile_requested"  # payload: received_by (a member, never the voter)
+    MOBILE_WITHDRAWN = "mobile_withdrawn"  # empty
+    MOBILE_SENT = "mobile_sent"  # payload: trip, members, taken, requests
+    MOBILE_RETURNED = "mobile_returned"  # payload: trip, voted_outside, unused, spoiled
+    MOBILE_REFUSED = "mobile_refused"  # payload: step, reason
 
 
 # payload keys that would name a voter or carry ballot content

@@ -41,6 +41,7 @@ not an `Exception` (the simulator's `StationCrash`, a KeyboardInterrupt) passes.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -62,8 +63,11 @@ from . import audit, oplog, pollbook, store, submit
 from .close import ClosingResult, ProtocolRefused, ShareRefusal, ShareRefused, check_share
 from .iin import InvalidIIN
 from .messages import TEXTS, Note
-from .models import PollsState
+from .mobile import MobileRequest, MobileTrip
+from .models import BallotForm, PollsState
+from .paper import EntryError, PaperLedger
 from .pollbook import Voter
+from .refusal import Refused
 from .station import (
     ActionKind,
     CancelResult,
@@ -171,6 +175,8 @@ _RAISED: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Call
     (ProtocolRefused, lambda e: Note("protocol_refused", "error", detail=str(e))),
     (store.SealingFailed, lambda e: Note("sealing_failed", "error", detail=str(e))),
     (ShareError, lambda e: Note("shares_do_not_rebuild", "error", detail=str(e))),
+    (Refused, lambda e: Note(f"refused.{e.reason.value}", "error")),
+    ((EntryError, pollbook.InvalidVoterEntry), lambda e: Note("invalid_entry", "error", detail=str(e))),
     (StationError, lambda e: Note("station_refused", "error", {"detail": str(e)})),
 )
 
@@ -291,6 +297,9 @@ class DeskView:
     polls: PollsState | None  # None: unknown (the database failed)
     shares: tuple[EnteredShare, ...]
     threshold: int | None  # shares needed (None: learnt from the first share)
+    paper: PaperLedger | None = None  # the paper figures (None: the database cannot be read now)
+    mobile: tuple[MobileRequest, ...] = ()  # the written requests to vote outside, in list order
+    trips: tuple[MobileTrip, ...] = ()  # the mobile team's trips, in order
 
 
 @dataclass(frozen=True)
@@ -311,6 +320,10 @@ class DeskStep:
     audit: tuple[list[audit.AuditEvent], audit.ChainReport] | None = None  # read_audit
     share: EnteredShare | None = None  # enter_share: the share added
     sent: tuple[SentFile, ...] = ()  # send: one status per signed file, in the order sent
+    paper: PaperLedger | None = None  # exchange_paper, receive_paper: the figures after the step
+    receipt: Path | None = None  # receive_paper: the signed act's file (None: no out dir)
+    request: MobileRequest | None = None  # request_mobile, withdraw_mobile
+    trip: MobileTrip | None = None  # send_mobile_team, return_mobile_team
 
 
 @dataclass(frozen=True)
@@ -351,6 +364,9 @@ class ClerkDesk:
         self._waiting: tuple[Voter, ...] = ()
         self._selected: str | None = None
         self._polls: PollsState | None = None
+        self._paper: PaperLedger | None = None
+        self._mobile: tuple[MobileRequest, ...] = ()
+        self._trips: tuple[MobileTrip, ...] = ()
         # share entry at close
         ceremony = station.election.key_ceremony
         self._need: int | None = None if ceremony is None else ceremony.threshold
@@ -365,7 +381,8 @@ class ClerkDesk:
             reader = Reader.BUSY if self._busy else Reader.PRESENT if self._present else Reader.EMPTY
             return DeskView(reader, self._present, self._busy, self._blank_waiting, self._cancel_offered,
                             self._card_note, self._desk_note, self._counters, self._waiting, self._selected,
-                            self._polls, tuple(self._shares), self._threshold)
+                            self._polls, tuple(self._shares), self._threshold, self._paper, self._mobile,
+                            self._trips)
 
     def refresh(self) -> DeskView:
         """Read the storage figures again (blocking) and return the view. At start (the
@@ -392,15 +409,21 @@ class ClerkDesk:
     def _reload(self) -> None:
         """Counters, queue, selection and polls state, read under `_work` after each operation."""
         station = self.station
+        paper: PaperLedger | None = None
+        requests: tuple[MobileRequest, ...] = ()
+        trips: tuple[MobileTrip, ...] = ()
         try:
             counters: ProtocolCounters | None = station.counters()
             polls: PollsState | None = station.polls_state
+            paper = station.paper_ledger()
+            requests, trips = tuple(station.mobile_requests()), tuple(station.mobile_trips())
         except StorageFailed as exc:
             counters, polls = None, None
             self._set(desk=note_for_storage(exc))
         waiting, selected = tuple(station.waiting), station.selected_voter
         with self._state:
             self._counters, self._polls = counters, polls
+            self._paper, self._mobile, self._trips = paper, requests, trips
             self._waiting, self._selected = waiting, None if selected is None else selected.iin
 
     # -- the reader's events (any thread; no I/O) ----------------------------------------------
@@ -610,9 +633,92 @@ class ClerkDesk:
             self._set(desk=note)
             return DeskStep(note, voters=tuple(voters))
 
-    def check_in(self, iin: str) -> DeskStep:
-        """Check a voter in; they are selected, so a blank card waiting is issued to them."""
+    def check_in(self, iin: str, form: BallotForm = BallotForm.CARD) -> DeskStep:
+        """Check a voter in for `form`. A card voter is selected, so a blank card waiting is
+        issued to them; a paper voter is handed a paper ballot (no card)."""
+        if BallotForm(form) is BallotForm.PAPER:
+            return self._paper_step(lambda: self.station.check_in(iin, BallotForm.PAPER), "check in",
+                                    lambda v: DeskStep(Note("checked_in_paper", "ok", {"name": _name(v)}), voter=v))
         return self._choose(lambda: self.station.check_in(iin), "checked_in", "check in")
+
+    # -- paper ballots, the additional list, the mobile box -------------------------------------------
+
+    def _paper_step(self, call: Callable[[], T], what: str, done: Callable[[T], DeskStep]) -> DeskStep:
+        """Run one paper or mobile step: its note (or the refusal's) as the desk note, figures re-read."""
+        with self._work:
+            value, failed = self._desk_call(call, what)
+            if failed is not None:
+                self._reload()
+                return DeskStep(failed)
+            step = done(value)  # type: ignore[arg-type]
+            self._set(desk=step.note)
+            self._reload()
+            return step
+
+    def exchange_paper(self, iin: str) -> DeskStep:
+        """A paper voter's spoiled ballot is cancelled and a new one handed over."""
+        return self._paper_step(lambda: self.station.exchange_paper(iin), "exchange paper",
+                                lambda ledger: DeskStep(Note("paper_exchanged", "ok"), paper=ledger))
+
+    def receive_paper(self, count: int, from_whom: str, received_by: str, *,
+                      now: dt.datetime | None = None) -> DeskStep:
+        """Record and sign an act of receipt; the act is written to the out dir (if set) as
+        ``paper-receipt-<seq>.json``. The act is stored first (the record), its file after:
+        a file that could not be written is said (the receipt must not be recorded twice)
+        and written again with the next act, since every stored act missing from the out
+        dir is written each time."""
+        with self._work:
+            act, failed = self._desk_call(lambda: self.station.receive_paper(count, from_whom, received_by, now=now),
+                                          "receive paper")
+            if act is None:
+                self._reload()
+                return DeskStep(failed)
+            fields = {"seq": act.seq, "count": act.count}
+            path: Path | None = None
+            note = Note("paper_received", "ok", fields)
+            if self.out_dir is not None:
+                try:
+                    for stored in self.station.paper_receipts():
+                        written = stored.write(self.out_dir)
+                        path = written if stored.seq == act.seq else path
+                except Exception as exc:  # the act is recorded: say the file is missing, never "try again"
+                    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+                    oplog.failure("write paper receipt act", exc)
+                    note = Note("paper_receipt_not_written", "warn", {**fields, "reason": reason})
+            self._set(desk=note)
+            self._reload()
+            with self._state:
+                ledger = self._paper
+            return DeskStep(note, paper=ledger, receipt=path)
+
+    def add_voter(self, iin: str, surname: str, given_name: str, patronymic: str,
+                  birth_date: dt.date | str) -> DeskStep:
+        """Add a voter to the additional list (then check them in as anyone)."""
+        return self._paper_step(lambda: self.station.add_voter(iin, surname, given_name, patronymic, birth_date),
+                                "add voter", lambda v: DeskStep(Note("voter_added", "ok", {"name": _name(v)}), voter=v))
+
+    def request_mobile(self, iin: str, reason: str, received_by: str, *, now: dt.datetime | None = None) -> DeskStep:
+        """Record a written request to vote outside the station."""
+        return self._paper_step(lambda: self.station.request_mobile(iin, reason, received_by, now=now),
+                                "request mobile", lambda r: DeskStep(
+                                    Note("mobile_requested", "ok", {"name": f"{r.surname} {r.given_name}"}), request=r))
+
+    def withdraw_mobile(self, iin: str) -> DeskStep:
+        """Withdraw a pending request (the voter came in person)."""
+        return self._paper_step(lambda: self.station.withdraw_mobile(iin), "withdraw mobile", lambda r: DeskStep(
+            Note("mobile_withdrawn", "ok", {"name": f"{r.surname} {r.given_name}"}), request=r))
+
+    def send_mobile_team(self, members: Sequence[str], ballots: int, iins: Sequence[str] | None = None) -> DeskStep:
+        """The mobile team leaves with counted paper ballots and its list of requests."""
+        return self._paper_step(lambda: self.station.send_mobile_team(members, ballots, iins), "send mobile team",
+                                lambda t: DeskStep(Note("mobile_sent", "ok", {
+                                    "trip": t.id, "ballots": t.ballots, "requests": len(t.iins)}), trip=t))
+
+    def return_mobile_team(self, trip_id: int, voted: Sequence[str], unused: int, spoiled: int) -> DeskStep:
+        """The mobile team is back: who voted outside, unused and spoiled ballots."""
+        return self._paper_step(lambda: self.station.return_mobile_team(trip_id, voted, unused, spoiled),
+                                "return mobile team", lambda t: DeskStep(Note("mobile_returned", "ok", {
+                                    "trip": t.id, "voted": t.voted, "unused": t.unused, "spoiled": t.spoiled}), trip=t))
 
     def select_voter(self, iin: str) -> DeskStep:
         """Make a checked-in voter the one the next blank card goes to (one waiting: issued now)."""

@@ -136,6 +136,36 @@ TEXTS: dict[str, str] = {
     "old_card_needed": N_("Insert the old card to replace it, or confirm it is not handed back."),
     "voter_not_waiting": N_("This voter cannot get a card now (not checked in, or already got one)."),
     "no_voter_selected": N_("Check a voter in first."),
+    # -- paper ballots, the additional list, the mobile box (desk.py); refusals by refusal.PAPER_REFUSALS --
+    "checked_in_paper": N_("Checked in: {name}. Give them a paper ballot."),
+    "paper_received": N_("Act of receipt {seq} signed: {count} paper ballots received."),
+    "paper_receipt_not_written": N_("Act of receipt {seq} is recorded ({count} paper ballots), but its file could not "
+                                     "be written ({reason}). Do not record the receipt again: fix the folder; the file "
+                                     "is written with the next act (or: sailau station paper-acts)."),
+    "paper_exchanged": N_("Spoiled paper ballot cancelled. Give the voter a new one."),
+    "voter_added": N_("Added to the additional list: {name}."),
+    "mobile_requested": N_("Request to vote outside recorded for {name}."),
+    "mobile_withdrawn": N_("Request to vote outside withdrawn for {name}: they may vote at the table."),
+    "mobile_sent": N_("Mobile team {trip} sent with {ballots} paper ballots and {requests} requests."),
+    "mobile_returned": N_("Mobile team {trip} is back: {voted} voted outside, {unused} unused, {spoiled} spoiled."),
+    "invalid_entry": N_("This entry cannot be used; nothing was recorded."),
+    "refused.already_voted": N_("Not recorded: this voter has already received a ballot."),
+    "refused.mobile_requested": N_("Not checked in: this voter asked to vote outside the station. Withdraw the "
+                                   "request first if they came in person."),
+    "refused.voted_outside": N_("Not checked in: this voter already voted outside the station (mobile ballot box)."),
+    "refused.no_paper_left": N_("There are not enough paper ballots left at the table. Record the receipt of more "
+                                "paper ballots first."),
+    "refused.mobile_counts_mismatch": N_("Not recorded: voters who voted outside plus unused plus spoiled ballots "
+                                         "must equal the ballots the team took. Count again."),
+    "refused.already_on_list": N_("Not added: this IIN is already on the list."),
+    "refused.no_paper_ballot": N_("Not exchanged: this voter was not given a paper ballot."),
+    "refused.already_requested": N_("Not recorded: this voter already has an open request to vote outside."),
+    "refused.request_not_pending": N_("Not possible: this voter has no request waiting for the mobile team."),
+    "refused.no_requests": N_("There is no request waiting: the mobile team was not sent."),
+    "refused.too_few_ballots": N_("The mobile team needs at least one paper ballot for each request it carries."),
+    "refused.unknown_trip": N_("There is no mobile team trip with this number."),
+    "refused.trip_returned": N_("This mobile team trip was already recorded as back."),
+    "refused.not_on_trip": N_("Not recorded: a voter marked as voted outside was not on this team's list."),
     # -- opening, polls, closing ---------------------------------------------------------------------------
     "terminal_key_unusable": N_("This terminal key file cannot be used."),
     "terminal_key_added": N_("Terminal key added."),
@@ -193,6 +223,10 @@ TEXTS: dict[str, str] = {
                                      "then open them again."),
     "storage.close_polls.nothing": N_("Close of polls did not finish: the station could not use its database. "
                                       "Nothing was signed. Call the technician, then close again: it resumes."),
+    "storage.paper.nothing": N_("Not recorded: the station could not save the paper ballot step. Nothing was "
+                                "changed: try again when the station works."),
+    "storage.mobile.nothing": N_("Not recorded: the station could not save the mobile box step. Nothing was changed: "
+                                 "try again when the station works."),
     "storage.other": N_("The station cannot use its database right now; nothing was changed. Call the technician."),
     "cause.disk_full": N_("Cause: the station's disk is full. Details are in the operator log."),
     "cause.read_only": N_("Cause: the station's database cannot be written (read-only). Details are in the operator "

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    ForeignKey,
     Integer,
     LargeBinary,
     MetaData,
@@ -69,6 +70,56 @@ class VoterCard(str, Enum):
         return self is VoterCard.ISSUED
 
 
+class BallotForm(str, Enum):
+    """Which ballot form a voter received (a flag like ``checked_in``: no time, nothing
+    that links to a ballot). CARD and PAPER are set at check-in at the table (so a
+    checked-in voter is exactly one of them); OUTSIDE is set when the mobile team
+    comes back and marks the voter as having voted outside the station (never
+    checked in). NONE: not yet."""
+
+    NONE = "none"
+    CARD = "card"
+    PAPER = "paper"
+    OUTSIDE = "outside"
+
+    @property
+    def voted(self) -> bool:
+        """The voter received a ballot, in the station or outside it."""
+        return self is not BallotForm.NONE
+
+
+class PaperKind(str, Enum):
+    """The paper-ballot counters (`paper_counts` rows; see paper.py for what each counts)."""
+
+    RECEIVED = "received"  # sum of the signed acts of receipt
+    ISSUED_IN_STATION = "issued_in_station"  # voters handed a paper ballot at the table
+    SPOILED = "spoiled"  # spoiled ballots exchanged at the table
+    MOBILE_TAKEN = "mobile_taken"  # ballots the mobile teams took out
+    MOBILE_UNUSED = "mobile_unused"  # of those, brought back unused
+    MOBILE_SPOILED = "mobile_spoiled"  # of those, brought back spoiled
+    ISSUED_OUTSIDE = "issued_outside"  # of those, handed to voters outside (one per voter marked)
+
+
+class MobileRequestState(str, Enum):
+    """Where a written request to vote outside the station stands (mobile.py)."""
+
+    PENDING = "pending"  # received, not yet with a team
+    OUT = "out"  # on the list of a team that is out
+    VOTED = "voted"  # the team came back and the voter voted outside
+    NOT_VOTED = "not_voted"  # the team came back and the voter did not vote (may come in person)
+    WITHDRAWN = "withdrawn"  # withdrawn before a team took it
+
+    @property
+    def open(self) -> bool:
+        """Pending or out: the voter cannot check in at the table meanwhile."""
+        return self in (MobileRequestState.PENDING, MobileRequestState.OUT)
+
+
+class TripState(str, Enum):
+    OUT = "out"
+    RETURNED = "returned"
+
+
 class ReplacementKind(str, Enum):
     """The two replacement counters (see `store.replace_card`)."""
 
@@ -112,6 +163,10 @@ class VoterRow(Base):
         CheckConstraint("card IN ('none', 'issued')", name="card"),
         CheckConstraint("checked_in OR card = 'none'", name="card_needs_check_in"),
         CheckConstraint("card = 'issued' OR card_link IS NULL", name="link_needs_card"),
+        CheckConstraint("ballot_form IN ('none', 'card', 'paper', 'outside')", name="ballot_form"),
+        CheckConstraint("(checked_in AND ballot_form IN ('card', 'paper')) OR "
+                        "(NOT checked_in AND ballot_form IN ('none', 'outside'))", name="form_matches_check_in"),
+        CheckConstraint("card = 'none' OR ballot_form = 'card'", name="card_needs_card_form"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -123,6 +178,10 @@ class VoterRow(Base):
     checked_in: Mapped[bool] = mapped_column(Boolean, default=False)
     card: Mapped[str] = mapped_column(String(8), default=VoterCard.NONE.value, server_default=VoterCard.NONE.value)
     card_link: Mapped[bytes | None] = mapped_column(LargeBinary(CARD_LINK_LEN), nullable=True)
+    # which form the voter received (BallotForm), and whether they were added on election day
+    ballot_form: Mapped[str] = mapped_column(String(8), default=BallotForm.NONE.value,
+                                             server_default=BallotForm.NONE.value)
+    additional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # casefolded copies for prefix search: SQLite's lower()/LIKE only fold ASCII
     surname_key: Mapped[str] = mapped_column(String(200), index=True)
     given_name_key: Mapped[str] = mapped_column(String(200))
@@ -145,6 +204,75 @@ class ReplacementRow(Base):
 
     kind: Mapped[str] = mapped_column(String(12), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class PaperCountRow(Base):
+    """The paper-ballot counters, per kind (`PaperKind`): counts only, no voter, no time."""
+
+    __tablename__ = "paper_counts"
+    __table_args__ = (
+        CheckConstraint("kind IN ('received', 'issued_in_station', 'spoiled', 'mobile_taken', 'mobile_unused', "
+                        "'mobile_spoiled', 'issued_outside')", name="kind"),
+        CheckConstraint("count >= 0", name="count"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class PaperReceiptRow(Base):
+    """One signed act of receipt of paper ballots (paper.py): who handed over how many,
+    to whom, when (local time with offset), and the act as signed by the station key."""
+
+    __tablename__ = "paper_receipts"
+    __table_args__ = (CheckConstraint("count > 0", name="count"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+    from_whom: Mapped[str] = mapped_column(String(200))
+    received_by: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[str] = mapped_column(String(40))
+    signed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MobileRequestRow(Base):
+    """A written request to vote outside the station (mobile.py): the voter, the reason,
+    when it was received (local time with offset) and by whom, where it stands, and the
+    trip that carries it. A request names a voter, never a ballot."""
+
+    __tablename__ = "mobile_requests"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'out', 'voted', 'not_voted', 'withdrawn')", name="state"),
+        CheckConstraint("state NOT IN ('out', 'voted', 'not_voted') OR trip IS NOT NULL", name="trip_needed"),
+    )
+
+    voter_id: Mapped[int] = mapped_column(ForeignKey("voters.id"), primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(String(400))
+    received_at: Mapped[str] = mapped_column(String(40))
+    received_by: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(10))
+    trip: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class MobileTripRow(Base):
+    """One trip of the mobile team: its members (canonical JSON list of names), the
+    ballots it took, and on return the unused and spoiled ballots it brought back."""
+
+    __tablename__ = "mobile_trips"
+    __table_args__ = (
+        CheckConstraint("state IN ('out', 'returned')", name="state"),
+        CheckConstraint("taken >= 0", name="taken"),
+        CheckConstraint("(state = 'out' AND unused IS NULL AND spoiled IS NULL) OR "
+                        "(state = 'returned' AND unused >= 0 AND spoiled >= 0)", name="return_counts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    members: Mapped[str] = mapped_column(Text)
+    # "taken", not "ballots_taken": no column but the token table's names a ballot or token
+    taken: Mapped[int] = mapped_column(Integer)
+    unused: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    spoiled: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    state: Mapped[str] = mapped_column(String(8))
 
 
 class IssuedTokenRow(Base):

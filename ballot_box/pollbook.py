@@ -1,8 +1,16 @@
-"""The precinct's list of voters: import, search, check-in, hourly turnout.
+"""The precinct's list of voters: import, search, check-in, the additional list, hourly turnout.
 
 A check-in sets a flag and bumps the current hour's turnout counter. It stores
 no time, no card and no token: nothing that could later be lined up with the
-issued tokens or the ballots (DESIGN.md §2 step 1, §5).
+issued tokens or the ballots (DESIGN.md §2 step 1, §5). The voter takes a card
+or a paper ballot (`BallotForm`): the pollbook records which form, nothing else;
+for paper the table's counter moves in the same transaction (paper.py has the
+ledger). A voter whose written request to vote outside is pending or with the
+mobile team, or whom the team marked as having voted outside, is refused at the
+table (mobile.py has the requests).
+
+The additional list (`add_voter`): a voter not on the list who proves their right
+to vote here is added on election day, flagged ``additional``.
 
 Names are searched by prefix on casefolded copies (``search_key``), because
 SQLite's ``lower()`` and ``LIKE`` fold ASCII only and the list is Kazakh and
@@ -26,8 +34,19 @@ from . import audit
 from .audit import AuditDraft, AuditKind
 from .db import StationDB
 from .iin import InvalidIIN, validate_iin
-from .models import PollsState, StationStateRow, TurnoutRow, VoterCard, VoterRow
-from .store import WrongPollsState, require_state
+from .models import (
+    BallotForm,
+    MobileRequestRow,
+    MobileRequestState,
+    PaperKind,
+    PollsState,
+    StationStateRow,
+    TurnoutRow,
+    VoterCard,
+    VoterRow,
+)
+from .refusal import Refusal, Refused
+from .store import WrongPollsState, bump_paper, paper_counts, paper_in_hand, require_state
 
 COLUMNS = ("iin", "surname", "given_name", "patronymic", "birth_date")
 _HEADER_FIRST_CELLS = {"iin", "иин", "жсн"}
@@ -49,6 +68,8 @@ class VoterRecord:
 class Voter(VoterRecord):
     checked_in: bool = False
     card: VoterCard = VoterCard.NONE  # whether a card was issued (see models.VoterCard)
+    ballot_form: BallotForm = BallotForm.NONE  # which form the voter received (card, paper, outside)
+    additional: bool = False  # added on election day (the additional list)
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,11 @@ class VoterNotFound(LookupError):
 
 class AlreadyCheckedIn(Exception):
     """The voter was already checked in: a voter gets at most one card."""
+
+
+class InvalidVoterEntry(ValueError):
+    """A voter typed in for the additional list has bad fields; nothing was added.
+    The text lists every problem."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +240,7 @@ def _lines_of(path: str | Path, iins: set[str]) -> dict[str, int]:
 
 def _voter(row: VoterRow) -> Voter:
     return Voter(row.iin, row.surname, row.given_name, row.patronymic, row.birth_date, bool(row.checked_in),
-                 VoterCard(row.card))
+                 VoterCard(row.card), BallotForm(row.ballot_form), bool(row.additional))
 
 
 def find_by_iin(db: StationDB, iin: str) -> Voter | None:
@@ -258,29 +284,86 @@ def search(db: StationDB, query: str, *, limit: int = 50) -> list[Voter]:
 # --- check-in and turnout ---------------------------------------------------------
 
 
-def check_in(db: StationDB, iin: str) -> Voter:
-    """Mark a voter as checked in (polls must be open).
+def check_in(db: StationDB, iin: str, form: BallotForm = BallotForm.CARD) -> Voter:
+    """Mark a voter as checked in, receiving `form` (CARD or PAPER; polls must be open).
 
-    A second check-in raises AlreadyCheckedIn and chains a check_in_refused event
-    (no identity in it); an IIN not on the list raises VoterNotFound.
+    ONE transaction (lock order: station_state, the voter row, the paper counters,
+    the audit head): the flag and the form, the hour's turnout bucket and, for
+    PAPER, ``issued_in_station`` += 1 and a ``paper_issued`` event (no voter). A crash
+    before the COMMIT leaves the voter not checked in (check in again); after it the
+    voter holds their form (a card voter then gets the card, issue.py).
+
+    Refused, nothing changed, a check_in_refused event (reason, no identity) chained:
+    a second check-in (AlreadyCheckedIn); a voter the mobile team marked as having
+    voted outside (Refused VOTED_OUTSIDE); a voter whose request to vote outside is
+    pending or with the team (Refused MOBILE_REQUESTED: withdraw it first); PAPER with
+    no paper ballot left at the table (Refused NO_PAPER_LEFT). An IIN not on the list
+    raises VoterNotFound.
     """
+    form = BallotForm(form)
+    if form not in (BallotForm.CARD, BallotForm.PAPER):
+        raise ValueError(f"a voter checks in for a card or a paper ballot, not {form.value}")
     value = validate_iin(iin.strip()).value
     with db.write() as session:
         require_state(session, "check in a voter", PollsState.OPEN)
-        marked = session.execute(
-            update(VoterRow)
-            .where(VoterRow.iin == value, VoterRow.checked_in.is_(False))
-            .values(checked_in=True)
-            .execution_options(synchronize_session=False)
-        )
-        row = session.scalar(select(VoterRow).where(VoterRow.iin == value))
-        if marked.rowcount == 1:
+        row = session.execute(select(VoterRow).where(VoterRow.iin == value).with_for_update()).scalar_one_or_none()
+        if row is None:
+            raise VoterNotFound(f"IIN {value} is not on this precinct's list")
+        refusal = _check_in_refusal(session, row, form)
+        if refusal is None:
+            row.checked_in = True
+            row.ballot_form = form.value
+            session.flush()
             _bump_turnout(session, hour_bucket(db.clock()))
+            if form is BallotForm.PAPER:
+                bump_paper(session, PaperKind.ISSUED_IN_STATION)
+                audit.append(session, AuditDraft(AuditKind.PAPER_ISSUED), db.clock())
             return _voter(row)
-    if row is None:
-        raise VoterNotFound(f"IIN {value} is not on this precinct's list")
-    audit.record(db, AuditDraft(AuditKind.CHECK_IN_REFUSED, {"reason": "already_checked_in"}))
-    raise AlreadyCheckedIn(f"voter with IIN {value} is already checked in: a voter gets one card")
+    audit.record(db, AuditDraft(AuditKind.CHECK_IN_REFUSED, {"reason": refusal}))
+    if refusal == "already_checked_in":
+        raise AlreadyCheckedIn(f"voter with IIN {value} is already checked in: a voter gets one card")
+    raise Refused(Refusal(refusal))
+
+
+def _check_in_refusal(session: Session, row: VoterRow, form: BallotForm) -> str | None:
+    """Why this voter cannot check in now (the check_in_refused reason), or None."""
+    if row.checked_in:
+        return "already_checked_in"
+    if BallotForm(row.ballot_form) is BallotForm.OUTSIDE:
+        return Refusal.VOTED_OUTSIDE.value
+    request = session.scalar(select(MobileRequestRow.state).where(MobileRequestRow.voter_id == row.id)
+                             .with_for_update())
+    if request is not None and MobileRequestState(request).open:
+        return Refusal.MOBILE_REQUESTED.value
+    if form is BallotForm.PAPER and paper_in_hand(paper_counts(session, lock=True)) <= 0:
+        return Refusal.NO_PAPER_LEFT.value
+    return None
+
+
+def add_voter(db: StationDB, iin: str, surname: str, given_name: str, patronymic: str,
+              birth_date: dt.date | str) -> Voter:
+    """Add a voter to the additional list (polls in set-up or open): checked as an imported
+    row is (IIN, names, the birth date the IIN encodes; InvalidVoterEntry lists every
+    problem). ONE transaction: the row (``additional``) and a ``voter_added`` event (no
+    identity). An IIN already on the list is refused (Refused ALREADY_ON_LIST, a
+    voter_add_refused event): nothing added."""
+    birth = birth_date.isoformat() if isinstance(birth_date, dt.date) else str(birth_date)
+    record, problems = _parse_row([str(iin), str(surname), str(given_name), str(patronymic or ""), birth])
+    if record is None:
+        raise InvalidVoterEntry("this voter cannot be added: " + "; ".join(problems))
+    with db.write() as session:
+        require_state(session, "add a voter to the additional list", PollsState.SETUP, PollsState.OPEN)
+        if session.scalar(select(VoterRow.id).where(VoterRow.iin == record.iin)) is None:
+            row = VoterRow(iin=record.iin, surname=record.surname, given_name=record.given_name,
+                           patronymic=record.patronymic, birth_date=record.birth_date, checked_in=False,
+                           card=VoterCard.NONE.value, ballot_form=BallotForm.NONE.value, additional=True,
+                           surname_key=search_key(record.surname), given_name_key=search_key(record.given_name))
+            session.add(row)
+            session.flush()
+            audit.append(session, AuditDraft(AuditKind.VOTER_ADDED), db.clock())
+            return _voter(row)
+    audit.record(db, AuditDraft(AuditKind.VOTER_ADD_REFUSED, {"reason": Refusal.ALREADY_ON_LIST.value}))
+    raise Refused(Refusal.ALREADY_ON_LIST)
 
 
 def _bump_turnout(session: Session, hour: str) -> None:

@@ -24,7 +24,13 @@ Which step gives which refusal:
 * replace: NOT_CHECKED_IN, UNKNOWN_VOTER, NO_CARD_TO_REPLACE, ALREADY_COUNTED
   (the voter's card is counted), CARD_REVOKED, UNKNOWN_TOKEN (the handed-back
   card was never issued here), NOT_THEIR_CARD, CARD_UNLINKED, CARD_NOT_ISSUED,
-  and the card checks above.
+  and the card checks above;
+* paper ballots, the additional list, the mobile box (`PAPER_REFUSALS`, raised as
+  `Refused`): check-in gives MOBILE_REQUESTED, VOTED_OUTSIDE, NO_PAPER_LEFT; an
+  exchange NO_PAPER_BALLOT, NO_PAPER_LEFT; adding a voter ALREADY_ON_LIST; a request
+  ALREADY_VOTED, ALREADY_REQUESTED; withdraw REQUEST_NOT_PENDING; sending a team
+  REQUEST_NOT_PENDING, NO_REQUESTS, TOO_FEW_BALLOTS, NO_PAPER_LEFT; its return
+  UNKNOWN_TRIP, TRIP_RETURNED, NOT_ON_TRIP, MOBILE_COUNTS_MISMATCH.
 
 Wrong style. Whether a card belongs here is one rule,
 `sailau.election.styles.card_mismatch`, which the booth and the close of polls
@@ -45,7 +51,7 @@ from enum import Enum
 
 from sailau.election.styles import Mismatch
 
-__all__ = ["CARD_REFUSALS", "Refusal", "for_mismatch"]
+__all__ = ["CARD_REFUSALS", "PAPER_REFUSALS", "Refusal", "Refused", "for_mismatch"]
 
 
 class Refusal(str, Enum):
@@ -74,6 +80,21 @@ class Refusal(str, Enum):
     NO_CARD_TO_REPLACE = "no_card_to_replace"  # the voter holds no issued card
     NOT_THEIR_CARD = "not_their_card"  # the handed-back card is not the one this voter holds
     CARD_UNLINKED = "card_unlinked"  # the voter's card cannot be named: only with the card in hand
+    # paper ballots, the additional list, the mobile ballot box (pollbook.py, paper.py, mobile.py)
+    ALREADY_VOTED = "already_voted"  # a request to vote outside for a voter who received a ballot
+    MOBILE_REQUESTED = "mobile_requested"  # check-in of a voter whose request is pending or with a team
+    VOTED_OUTSIDE = "voted_outside"  # check-in of a voter the mobile team marked as having voted outside
+    NO_PAPER_LEFT = "no_paper_left"  # no paper ballot left at the table (issue, exchange, a team's ballots)
+    MOBILE_COUNTS_MISMATCH = "mobile_counts_mismatch"  # a team's voted + unused + spoiled != ballots taken
+    ALREADY_ON_LIST = "already_on_list"  # the additional list: this IIN is on the list already
+    NO_PAPER_BALLOT = "no_paper_ballot"  # exchange for a voter who was not given a paper ballot
+    ALREADY_REQUESTED = "already_requested"  # a second open request for one voter
+    REQUEST_NOT_PENDING = "request_not_pending"  # withdraw or send a request that is not pending
+    NO_REQUESTS = "no_requests"  # a team sent with no pending request to carry
+    TOO_FEW_BALLOTS = "too_few_ballots"  # a team takes fewer ballots than the requests it carries
+    UNKNOWN_TRIP = "unknown_trip"  # no such mobile team trip
+    TRIP_RETURNED = "trip_returned"  # this trip came back already
+    NOT_ON_TRIP = "not_on_trip"  # marked as voted outside, but not on the returning team's list
 
 
 #: the refusals a cast or a cancel result (and so the card note at the table) can carry
@@ -82,6 +103,28 @@ CARD_REFUSALS: frozenset[Refusal] = frozenset({
     Refusal.BAD_SIGNATURE, Refusal.CARD_NOT_VOTED, Refusal.CARD_NOT_ISSUED, Refusal.CARD_REMOVED,
     Refusal.UNKNOWN_TOKEN, Refusal.ALREADY_COUNTED, Refusal.CARD_CANCELLED, Refusal.CARD_REVOKED,
 })
+
+#: the refusals of the paper, additional-list and mobile-box steps: each raises `Refused`, and
+#: the clerk reads the catalogue's ``refused.<value>`` text (messages.py)
+PAPER_REFUSALS: tuple[Refusal, ...] = (
+    Refusal.ALREADY_VOTED, Refusal.MOBILE_REQUESTED, Refusal.VOTED_OUTSIDE, Refusal.NO_PAPER_LEFT,
+    Refusal.MOBILE_COUNTS_MISMATCH, Refusal.ALREADY_ON_LIST, Refusal.NO_PAPER_BALLOT, Refusal.ALREADY_REQUESTED,
+    Refusal.REQUEST_NOT_PENDING, Refusal.NO_REQUESTS, Refusal.TOO_FEW_BALLOTS, Refusal.UNKNOWN_TRIP,
+    Refusal.TRIP_RETURNED, Refusal.NOT_ON_TRIP,
+)
+
+
+class Refused(Exception):
+    """A paper, additional-list or mobile-box step was refused (one of `PAPER_REFUSALS`):
+    nothing was changed, and the refusal was chained in the audit log. ``str()`` is the
+    catalogue's English text (for the command line and logs; it names no voter)."""
+
+    def __init__(self, reason: Refusal) -> None:
+        from .messages import text_of  # the one catalogue; imported late (it imports no refusal)
+
+        self.reason = Refusal(reason)
+        super().__init__(text_of(f"refused.{self.reason.value}"))
+
 
 _FOR_MISMATCH = {
     Mismatch.WRONG_ELECTION: Refusal.WRONG_ELECTION,

@@ -125,6 +125,8 @@ class StationOperation(str, Enum):
     CANCEL = "cancel"
     REPLACE = "replace"
     READ = "read"  # counters, polls state, the card's state
+    PAPER = "paper"  # paper ballots: act of receipt, exchange, additional list
+    MOBILE = "mobile"  # the mobile box: requests, the team's trips
     CLOSE = "close_polls"
 
 

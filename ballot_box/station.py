@@ -32,6 +32,7 @@ plain message) and a ``card_rejected`` audit event is chained.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +49,14 @@ from sailau.smartcard.apdu import CardState
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.errors import CardError, CardRemovedError
 
-from . import audit, cancel, cast, issue, oplog, pollbook, replace, results, store
+from . import audit, cancel, cast, issue, mobile, oplog, paper, pollbook, replace, results, store
 from .audit import AuditDraft, AuditKind
 from .cardlink import CardLinkKey
 from .db import StationDB
 from .issue import IssueQueue
-from .models import PollsState
+from .mobile import MobileRequest, MobileTrip
+from .models import BallotForm, PollsState
+from .paper import PaperLedger, PaperReceiptAct
 from .pollbook import Voter
 from .refusal import Refusal, for_mismatch
 from .results import (
@@ -277,12 +280,78 @@ class Station:
         return pollbook.search(self.db, query, limit=limit)
 
     @storage_guard(StationOperation.CHECK_IN)
-    def check_in(self, iin: str) -> Voter:
-        """Check a voter in (pollbook rules) and queue them for a card; they become selected."""
-        voter = pollbook.check_in(self.db, iin)
-        self.queue.waiting[voter.iin] = voter
-        self.queue.selected = voter.iin
+    def check_in(self, iin: str, form: BallotForm = BallotForm.CARD) -> Voter:
+        """Check a voter in (pollbook rules) for `form`. A CARD voter is queued for a card and
+        becomes selected; a PAPER voter is handed a paper ballot (the table's count moves in
+        the check-in's transaction) and is not queued. Refusals: pollbook.check_in."""
+        voter = pollbook.check_in(self.db, iin, BallotForm(form))
+        if voter.ballot_form is BallotForm.CARD:
+            self.queue.waiting[voter.iin] = voter
+            self.queue.selected = voter.iin
         return voter
+
+    # -- paper ballots and the additional list (paper.py, pollbook.py) -----------------
+
+    @storage_guard(StationOperation.PAPER)
+    def exchange_paper(self, iin: str) -> PaperLedger:
+        """A paper voter's spoiled ballot is cancelled and a new one handed over: paper.exchange."""
+        return paper.exchange(self.db, iin)
+
+    @storage_guard(StationOperation.PAPER)
+    def receive_paper(self, count: int, from_whom: str, received_by: str, *,
+                      now: dt.datetime | None = None) -> PaperReceiptAct:
+        """Record and sign an act of receipt of paper ballots (station key): paper.receive.
+        The caller writes the act to its out dir (`PaperReceiptAct.write`)."""
+        return paper.receive(self.db, self.election, self.precinct, self.station_key, count, from_whom,
+                             received_by, now=now)
+
+    @storage_guard(StationOperation.PAPER)
+    def add_voter(self, iin: str, surname: str, given_name: str, patronymic: str,
+                  birth_date: dt.date | str) -> Voter:
+        """Add a voter to the additional list: pollbook.add_voter."""
+        return pollbook.add_voter(self.db, iin, surname, given_name, patronymic, birth_date)
+
+    @storage_guard(StationOperation.READ)
+    def paper_ledger(self) -> PaperLedger:
+        """The paper figures (received, issued, spoiled, in hand, out with teams, ...): paper.ledger."""
+        return paper.ledger(self.db)
+
+    @storage_guard(StationOperation.READ)
+    def paper_receipts(self) -> list[PaperReceiptAct]:
+        """Every signed act of receipt, in order (to write them again after a crash)."""
+        return paper.receipt_acts(self.db)
+
+    # -- the mobile ballot box (mobile.py) ----------------------------------------------
+
+    @storage_guard(StationOperation.MOBILE)
+    def request_mobile(self, iin: str, reason: str, received_by: str, *,
+                       now: dt.datetime | None = None) -> MobileRequest:
+        """Record a written request to vote outside: mobile.request."""
+        return mobile.request(self.db, self.election, iin, reason, received_by, now=now)
+
+    @storage_guard(StationOperation.MOBILE)
+    def withdraw_mobile(self, iin: str) -> MobileRequest:
+        """Withdraw a pending request to vote outside: mobile.withdraw."""
+        return mobile.withdraw(self.db, iin)
+
+    @storage_guard(StationOperation.MOBILE)
+    def send_mobile_team(self, members: Sequence[str], ballots: int,
+                         iins: Sequence[str] | None = None) -> MobileTrip:
+        """The mobile team leaves with counted paper ballots and its list: mobile.send_team."""
+        return mobile.send_team(self.db, members, ballots, iins)
+
+    @storage_guard(StationOperation.MOBILE)
+    def return_mobile_team(self, trip_id: int, voted: Sequence[str], unused: int, spoiled: int) -> MobileTrip:
+        """The mobile team is back (voters marked OUTSIDE, unused and spoiled counted): mobile.return_team."""
+        return mobile.return_team(self.db, trip_id, voted, unused, spoiled)
+
+    @storage_guard(StationOperation.READ)
+    def mobile_requests(self) -> list[MobileRequest]:
+        return mobile.requests(self.db)
+
+    @storage_guard(StationOperation.READ)
+    def mobile_trips(self) -> list[MobileTrip]:
+        return mobile.trips(self.db)
 
     @storage_guard(StationOperation.SELECT)
     def select_voter(self, iin: str) -> Voter:
@@ -297,6 +366,8 @@ class Station:
             raise pollbook.VoterNotFound(f"IIN {iin} is not on this precinct's list")
         if not voter.checked_in:
             raise VoterNotWaiting(f"voter {voter.iin} is not checked in: check them in first")
+        if voter.ballot_form is BallotForm.PAPER:
+            raise VoterNotWaiting(f"voter {voter.iin} took a paper ballot: no card for them")
         if voter.card.holds_card:
             self.queue.waiting.pop(voter.iin, None)
             audit.record(self.db, AuditDraft(AuditKind.ISSUE_REFUSED, {"reason": Refusal.CARD_ALREADY_ISSUED.value}))

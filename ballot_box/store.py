@@ -19,8 +19,9 @@ Hence every checked-in voter has at most one token that can still be cast, and
 at most one used token: counted ballots <= voters checked in, by construction.
 
 Lock order in every write transaction, to rule out deadlocks on PostgreSQL:
-station_state (FOR SHARE; close takes it exclusively) -> voter row -> token
-row -> audit head (FOR UPDATE, always last).
+station_state (FOR SHARE; close takes it exclusively) -> voter rows (several:
+in ascending id) -> mobile request rows -> mobile trip row -> paper counter
+rows (FOR UPDATE) -> token row -> audit head (FOR UPDATE, always last).
 
 Secrecy: a ballot row is (random 16-byte id, style code, sealed bytes); a token
 row is (hash, state). Nothing links them or records when. Ballots are always
@@ -60,7 +61,10 @@ from .cardlink import CardLinkError, CardLinkKey
 from .db import SQLITE_BUSY_TIMEOUT_MS, PreparedStatement, StationDB
 from .refusal import Refusal
 from .models import (
+    BallotForm,
     BallotRow,
+    PaperCountRow,
+    PaperKind,
     IssuedTokenRow,
     PollsState,
     ReplacementKind,
@@ -180,12 +184,22 @@ class ProtocolCounters:
     not_returned: int = 0  # of which the old card was not handed back: its token revoked
     revoked: int = 0  # tokens in state revoked (= not_returned; not a protocol line):
     #                   cast + cancelled + outstanding + revoked = issued
+    voters_additional: int = 0  # of on_list, added on election day (the additional list)
+    voters_paper: int = 0  # of checked_in, given a paper ballot (the rest took a card)
+    voters_outside: int = 0  # marked by the mobile team as having voted outside (never checked in)
 
     def as_payload(self) -> dict[str, int]:
-        """The protocol's lines (the polls_closed audit payload)."""
-        return {"on_list": self.on_list, "checked_in": self.checked_in, "issued": self.issued,
-                "cast": self.cast, "cancelled": self.cancelled, "outstanding": self.outstanding,
-                "replaced": self.replaced, "not_returned": self.not_returned}
+        """The protocol's lines (the polls_closed audit payload). The three voter counts of
+        paper and the mobile box are there only when one is not zero, so a card-only
+        station's payload is what it always was."""
+        payload = {"on_list": self.on_list, "checked_in": self.checked_in, "issued": self.issued,
+                   "cast": self.cast, "cancelled": self.cancelled, "outstanding": self.outstanding,
+                   "replaced": self.replaced, "not_returned": self.not_returned}
+        extra = {"voters_additional": self.voters_additional, "voters_paper": self.voters_paper,
+                 "voters_outside": self.voters_outside}
+        if any(extra.values()):
+            payload.update(extra)
+        return payload
 
 
 def _need_len(name: str, value: bytes, length: int) -> None:
@@ -233,6 +247,17 @@ def _state_of(found: Any) -> _StateRow:
 def require_state(session: Session, operation: str, *allowed: PollsState) -> _StateRow:
     """Share-lock the station row and check the polls state (used by pollbook too)."""
     row = _state_row(session, lock="share")
+    state = PollsState(row.state)
+    if state not in allowed:
+        raise WrongPollsState(operation, state, allowed)
+    return row
+
+
+def require_state_exclusive(session: Session, operation: str, *allowed: PollsState) -> _StateRow:
+    """Lock the station row exclusively (FOR UPDATE) and check the polls state: for the
+    rare steps that number their rows (an act of receipt, a mobile trip), so two of them
+    never take the same number; every other writer waits only while one runs."""
+    row = _state_row(session, lock="update")
     state = PollsState(row.state)
     if state not in allowed:
         raise WrongPollsState(operation, state, allowed)
@@ -706,6 +731,9 @@ def counters(db: StationDB) -> ProtocolCounters:
     """The protocol count lines, read in one snapshot."""
     with db.read() as session:
         on_list = session.scalar(select(func.count()).select_from(VoterRow)) or 0
+        forms = dict(session.execute(select(VoterRow.ballot_form, func.count()).group_by(VoterRow.ballot_form)).all())
+        additional = session.scalar(select(func.count()).select_from(VoterRow)
+                                    .where(VoterRow.additional.is_(True))) or 0
         checked_in = session.scalar(select(func.count()).select_from(VoterRow).where(VoterRow.checked_in.is_(True))) or 0
         by_state = dict(session.execute(select(IssuedTokenRow.state, func.count()).group_by(IssuedTokenRow.state)).all())
         cast = session.scalar(select(func.count()).select_from(BallotRow)) or 0
@@ -720,5 +748,44 @@ def counters(db: StationDB) -> ProtocolCounters:
         replaced=sum(replaced.values()),
         not_returned=replaced.get(ReplacementKind.NOT_RETURNED.value, 0),
         revoked=by_state.get(TokenState.REVOKED.value, 0),
+        voters_additional=additional,
+        voters_paper=forms.get(BallotForm.PAPER.value, 0),
+        voters_outside=forms.get(BallotForm.OUTSIDE.value, 0),
     )
+
+
+# --- paper-ballot counters (the rules that move them: pollbook.check_in, paper.py, mobile.py) ----
+
+
+def paper_counts(session: Session, *, lock: bool = False) -> dict[PaperKind, int]:
+    """Every paper counter (0 when never bumped), inside the caller's transaction. `lock`:
+    FOR UPDATE on the counter rows, so two steps that take paper queue on PostgreSQL
+    (the lock order puts them after the voter and request rows, before the audit head)."""
+    query = select(PaperCountRow.kind, PaperCountRow.count)
+    if lock:
+        # Lock first, read after, in two statements: under READ COMMITTED a locking read
+        # that waited returns the locked rows' new versions but not a row the other
+        # transaction inserted (a counter's first bump); the next statement's snapshot
+        # sees it. (A taker of paper always finds the `received` row there to lock.)
+        session.execute(query.with_for_update()).all()
+    found = {PaperKind(k): c for k, c in session.execute(query).all()}
+    return {kind: found.get(kind, 0) for kind in PaperKind}
+
+
+def paper_in_hand(counts: Mapping[PaperKind, int]) -> int:
+    """Paper ballots left at the table: received - issued in the station - spoiled at the
+    table - taken by the mobile teams + brought back unused (paper.py)."""
+    return (counts[PaperKind.RECEIVED] - counts[PaperKind.ISSUED_IN_STATION] - counts[PaperKind.SPOILED]
+            - counts[PaperKind.MOBILE_TAKEN] + counts[PaperKind.MOBILE_UNUSED])
+
+
+def bump_paper(session: Session, kind: PaperKind, by: int = 1) -> None:
+    """Add `by` to one paper counter, inside the caller's transaction."""
+    if by == 0:
+        return
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(PaperCountRow).values(kind=kind.value, count=by)
+    statement = statement.on_conflict_do_update(index_elements=[PaperCountRow.kind],
+                                                set_={"count": PaperCountRow.count + by})
+    session.execute(statement)
 

@@ -13,6 +13,8 @@ import click
 from sailau.ballot_box import pollbook as book
 from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.iin import InvalidIIN
+from sailau.ballot_box.refusal import Refused
+from sailau.ballot_box.store import StoreError
 
 from .options import db_url_option
 
@@ -62,3 +64,20 @@ def turnout(db_url: str) -> None:
     for bucket in buckets:
         total += bucket.count
         click.echo(f"{bucket.hour}  {bucket.count:6d}  (total {total})")
+
+
+@pollbook.command()
+@db_url_option()
+@click.option("--iin", required=True, help="the voter's IIN (12 digits)")
+@click.option("--surname", required=True, help="surname as in the identity document")
+@click.option("--given-name", required=True, help="given name as in the identity document")
+@click.option("--patronymic", default="", help="patronymic (may be empty)")
+@click.option("--birth-date", required=True, help="birth date YYYY-MM-DD (must match the IIN)")
+def add(db_url: str, iin: str, surname: str, given_name: str, patronymic: str, birth_date: str) -> None:
+    """Add a voter to the additional list on election day."""
+    with open_station_db(db_url) as db:
+        try:
+            voter = book.add_voter(db, iin, surname, given_name, patronymic, birth_date)
+        except (Refused, book.InvalidVoterEntry, InvalidIIN, StoreError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"added to the additional list: {voter.surname} {voter.given_name}")

@@ -14,7 +14,11 @@ from pathlib import Path
 
 import click
 
-from sailau.ballot_box import pollbook, store
+from sailau.ballot_box import mobile as box
+from sailau.ballot_box import paper, pollbook, store
+from sailau.ballot_box.iin import InvalidIIN
+from sailau.ballot_box.paper import EntryError
+from sailau.ballot_box.refusal import Refused
 from sailau.ballot_box.close import ProtocolRefused
 from sailau.ballot_box.db import SchemaNotCurrent, open_station_db
 from sailau.ballot_box.models import PollsState
@@ -121,6 +125,7 @@ def status(db_url: str, election_path: Path | None) -> None:
     with db:
         try:
             now = read_status(db, election)
+            ledger = paper.ledger(db)
         except store.StationNotSetUp:
             raise click.ClickException(_NOT_SET_UP) from None
         except StationError as exc:
@@ -133,6 +138,12 @@ def status(db_url: str, election_path: Path | None) -> None:
     click.echo(f"polls {info.state.value}{sealed}; on list {c.on_list}, checked in {c.checked_in}, issued {c.issued}, "
                f"cast {c.cast}, cancelled {c.cancelled}, replaced {c.replaced} ({c.not_returned} not handed back), "
                f"outstanding {c.outstanding}")
+    if ledger.used or c.voters_additional:
+        click.echo(f"voters: additional list {c.voters_additional}, paper {c.voters_paper}, "
+                   f"outside {c.voters_outside}")
+        click.echo(f"paper ballots: received {ledger.received}, issued in the station {ledger.issued_in_station}, "
+                   f"outside {ledger.issued_outside}, spoiled {ledger.spoiled}, at the table {ledger.in_hand}, "
+                   f"out with the mobile team {ledger.out_with_teams}; requests to vote outside {ledger.requests}")
     click.echo(f"precinct {info.precinct}, {named}, station key {info.station_key_id.hex()}")
 
 
@@ -237,3 +248,143 @@ def submit(url: str, files: tuple[Path, ...], attempts: int, timeout: float) -> 
             code = {Outcome.REFUSED: 1, Outcome.CONFLICT: 1, Outcome.UNREACHABLE: 3}.get(result.outcome, 0)
             worst = max(worst, code)
     sys.exit(worst)
+
+
+# --- paper ballots and the mobile box (paper.py, mobile.py) -------------------------------------------
+
+
+#: the paper and mobile steps' refusals and bad entries, said in plain words
+_STEP_ERRORS = (Refused, EntryError, InvalidIIN, pollbook.VoterNotFound, store.StoreError, StationError)
+
+
+@station.command("paper-receipt")
+@_DB
+@_ELECTION
+@_STATION_KEY
+@click.option("--count", type=int, required=True, help="how many paper ballots were received")
+@click.option("--from", "from_whom", required=True, help="who handed them over (e.g. the territorial commission)")
+@click.option("--received-by", required=True, help="the commission member who received them")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="folder the signed act is written to as paper-receipt-<seq>.json")
+def paper_receipt(db_url: str, election_path: Path, station_key_path: Path, count: int, from_whom: str,
+                  received_by: str, out_dir: Path) -> None:
+    """Record a receipt of paper ballots and write its act, signed with the station key."""
+    db, st = _station(db_url, election_path, station_key_path)
+    with db:
+        try:
+            act = st.receive_paper(count, from_whom, received_by)
+        except _STEP_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+        ledger = st.paper_ledger()
+        click.echo(f"act {act.seq}: {act.count} paper ballots received from {act.from_whom} by {act.received_by} "
+                   f"at {act.received_at}")
+        click.echo(f"paper ballots received {ledger.received}, at the table {ledger.in_hand}")
+        _write_acts(db, out_dir, recorded=act.seq)
+
+
+def _write_acts(db, out_dir: Path, *, recorded: int | None = None) -> None:  # noqa: ANN001
+    """Write every stored act missing from `out_dir` (the same bytes again are no change)."""
+    try:
+        for act in paper.receipt_acts(db):
+            click.echo(f"signed act {act.seq} written to {act.write(out_dir)}")
+    except OSError as exc:
+        done = "" if recorded is None else f"act {recorded} is recorded, do not record it again; "
+        raise click.ClickException(f"{done}the signed act could not be written to {out_dir} "
+                                   f"({exc.strerror or type(exc).__name__}): fix the folder, then run "
+                                   "sailau station paper-acts --out DIR") from None
+
+
+@station.command("paper-acts")
+@_DB
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder every stored act of receipt is written to as paper-receipt-<seq>.json")
+def paper_acts(db_url: str, out_dir: Path) -> None:
+    """Write the signed acts of receipt of paper ballots again (read from the station; no key needed)."""
+    with _open_db(db_url) as db:
+        _write_acts(db, out_dir)
+
+
+@station.group()
+def mobile() -> None:
+    """The mobile ballot box: requests to vote outside the station, the team sent and back."""
+
+
+_IIN = click.option("--iin", required=True, help="the voter's IIN (12 digits)")
+
+
+def _open_db(db_url: str):  # noqa: ANN202
+    db = open_station_db(db_url)
+    try:
+        store.station_info(db)
+    except store.StationNotSetUp:
+        db.close()
+        raise click.ClickException(_NOT_SET_UP) from None
+    return db
+
+
+@mobile.command("request")
+@_DB
+@_ELECTION
+@_IIN
+@click.option("--reason", required=True, help="why the voter cannot come, as written in the request")
+@click.option("--received-by", required=True, help="the commission member who received the request")
+def mobile_request(db_url: str, election_path: Path, iin: str, reason: str, received_by: str) -> None:
+    """Record a written request to vote outside the station (received now, local time)."""
+    try:
+        election = load_election(election_path)
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from None
+    with _open_db(db_url) as db:
+        try:
+            found = box.request(db, election, iin, reason, received_by)
+        except _STEP_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"request recorded for {found.surname} {found.given_name} at {found.received_at}")
+
+
+@mobile.command("withdraw")
+@_DB
+@_IIN
+def mobile_withdraw(db_url: str, iin: str) -> None:
+    """Withdraw a pending request (the voter will come to the station)."""
+    with _open_db(db_url) as db:
+        try:
+            found = box.withdraw(db, iin)
+        except _STEP_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"request withdrawn for {found.surname} {found.given_name}")
+
+
+@mobile.command("send")
+@_DB
+@click.option("--member", "members", multiple=True, required=True,
+              help="a member of the mobile team (repeat for each)")
+@click.option("--ballots", type=int, required=True, help="paper ballots the team takes, counted")
+@click.option("--iin", "iins", multiple=True,
+              help="a request the team carries (repeat; default: every pending request)")
+def mobile_send(db_url: str, members: tuple[str, ...], ballots: int, iins: tuple[str, ...]) -> None:
+    """Send the mobile team with counted paper ballots and its list of requests."""
+    with _open_db(db_url) as db:
+        try:
+            trip = box.send_team(db, members, ballots, list(iins) or None)
+        except _STEP_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"trip {trip.id}: {', '.join(trip.members)} took {trip.ballots} paper ballots "
+               f"and {len(trip.iins)} requests")
+
+
+@mobile.command("return")
+@_DB
+@click.option("--trip", "trip_id", type=int, required=True, help="the trip number given when the team was sent")
+@click.option("--voted", "voted", multiple=True,
+              help="IIN of a voter who voted outside (repeat for each; none: nobody voted)")
+@click.option("--unused", type=int, required=True, help="unused paper ballots the team brought back")
+@click.option("--spoiled", type=int, required=True, help="spoiled paper ballots the team brought back")
+def mobile_return(db_url: str, trip_id: int, voted: tuple[str, ...], unused: int, spoiled: int) -> None:
+    """Record the team's return: who voted outside, unused and spoiled ballots (must add up)."""
+    with _open_db(db_url) as db:
+        try:
+            trip = box.return_team(db, trip_id, list(voted), unused, spoiled)
+        except _STEP_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"trip {trip.id} back: {trip.voted} voted outside, {trip.unused} unused, {trip.spoiled} spoiled")

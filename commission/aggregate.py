@@ -5,6 +5,10 @@ report is built the same way from the commission's SQL sums and from an
 observer's own sums of the published files (`verify.py`), and the two can be
 compared field by field.
 
+"Voters who took part" is `took_part` (ballots counted: cast by card + paper ballots
+found in the stationary and mobile boxes), and a contest's is `contest_took_part`:
+every report, the site, the outcome and the turnout read it there.
+
 Levels: `national` (one unit), `region` (territory.regions), `district` (the
 Mäjilis single-member districts; only elections under a law that has them).
 """
@@ -18,7 +22,15 @@ from typing import Any
 from sqlalchemy import func, literal, select
 
 from sailau.election.definition import Election
-from sailau.election.protocol import PRECINCT_COUNTS, ContestResult, Protocol, ProtocolTotals, sum_protocols
+from sailau.election.protocol import (
+    PAPER_COUNTS,
+    PRECINCT_COUNTS,
+    ContestResult,
+    PaperCount,
+    Protocol,
+    ProtocolTotals,
+    sum_protocols,
+)
 
 from . import models
 from .db import CommissionDB
@@ -59,7 +71,18 @@ def unit_names(election: Election, level: str) -> dict[str, str]:
     return {d.code: d.name.en for d in election.territory.districts if d.level == "national"}
 
 
-def _totals(election: Election, precincts: Iterable[int], counts: Mapping[str, int], contests: Mapping[str, list[int]], votes: Mapping[str, dict[str, int]]) -> ProtocolTotals:
+def took_part(p: Protocol | ProtocolTotals) -> int:
+    """Voters who took part: the ballots counted (card + paper found in the boxes)."""
+    return p.ballots_counted
+
+
+def contest_took_part(totals: ProtocolTotals, contest_id: str) -> int:
+    """Voters who took part in a contest: the ballots counted that carried it."""
+    return totals.contest_ballots.get(contest_id, took_part(totals))
+
+
+def _totals(election: Election, precincts: Iterable[int], counts: Mapping[str, int], contests: Mapping[str, list[int]],
+            votes: Mapping[str, dict[str, int]], paper: PaperCount | None) -> ProtocolTotals:
     return ProtocolTotals(
         election_id=election.id,
         election_fingerprint=election.fingerprint_hex,
@@ -67,6 +90,7 @@ def _totals(election: Election, precincts: Iterable[int], counts: Mapping[str, i
         **{name: int(counts[name]) for name in PRECINCT_COUNTS},
         contests=tuple(ContestResult(cid, votes.get(cid, {}), against_all=o[0], blank=o[1], invalid=o[2]) for cid, o in contests.items()),
         contest_ballots={cid: o[3] for cid, o in contests.items()},
+        paper=paper,
     )
 
 
@@ -97,9 +121,39 @@ def db_unit_totals(db: CommissionDB, election: Election, level: str) -> dict[str
             .group_by(key, O.c.contest_id, O.c.option_id)
         ):
             votes[unit][cid][oid] = int(n)
+        paper = _db_paper(conn, key)
     return {
-        unit: _totals(election, precincts[unit], counts[unit], contests.get(unit, {}), votes.get(unit, {}))
+        unit: _totals(election, precincts[unit], counts[unit], contests.get(unit, {}), votes.get(unit, {}), paper.get(unit))
         for unit in counts
+        if unit is not None
+    }
+
+
+def _db_paper(conn: Any, key: Any) -> dict[str, PaperCount]:
+    """The paper sections summed per unit over the precincts that used paper (as
+    `sum_protocols` adds them); a unit with none is absent."""
+    P, C, O = models.protocols, models.contest_results, models.option_votes
+    counts = {
+        row[0]: [int(x) for x in row[1:]]
+        for row in conn.execute(select(key, *(func.sum(getattr(P.c, f"paper_{n}")) for n in PAPER_COUNTS))
+                                .where(P.c.has_paper).group_by(key))
+    }
+    others: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    for row in conn.execute(
+        select(key, C.c.contest_id, func.sum(C.c.paper_against_all), func.sum(C.c.paper_blank), func.sum(C.c.paper_invalid))
+        .join_from(C, P, C.c.precinct == P.c.precinct).where(P.c.has_paper).group_by(key, C.c.contest_id)
+    ):
+        others[row[0]][row[1]] = [int(x) for x in row[2:]]
+    votes: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for unit, cid, oid, n in conn.execute(
+        select(key, O.c.contest_id, O.c.option_id, func.sum(O.c.paper_votes))
+        .join_from(O, P, O.c.precinct == P.c.precinct).where(P.c.has_paper).group_by(key, O.c.contest_id, O.c.option_id)
+    ):
+        votes[unit][cid][oid] = int(n)
+    return {
+        unit: PaperCount(**dict(zip(PAPER_COUNTS, c)),
+                         contests=tuple(ContestResult(cid, votes[unit].get(cid, {}), *o) for cid, o in others[unit].items()))
+        for unit, c in counts.items()
         if unit is not None
     }
 
@@ -121,8 +175,12 @@ def percent(part: int, whole: int) -> float | None:
 
 
 def counts_of(totals: ProtocolTotals | None) -> dict[str, int]:
-    """The precinct counts of a unit's totals (zeros for a unit nothing came from)."""
-    return {name: (getattr(totals, name) if totals is not None else 0) for name in PRECINCT_COUNTS}
+    """The precinct counts of a unit's totals (zeros for a unit nothing came from),
+    with `ballots_counted` (voters who took part) and the paper ballots found."""
+    counts = {name: (getattr(totals, name) if totals is not None else 0) for name in PRECINCT_COUNTS}
+    counts["ballots_counted"] = took_part(totals) if totals is not None else 0
+    counts["paper_found"] = totals.paper.found if totals is not None and totals.paper is not None else 0
+    return counts
 
 
 def report_coverage(election: Election, level: str, national: ProtocolTotals | None, conflicts: Iterable[int]) -> dict[str, Any]:
@@ -139,7 +197,7 @@ def report_coverage(election: Election, level: str, national: ProtocolTotals | N
         "precincts": {"expected": len(expected), "reported": len(reported), "missing": missing,
                       "conflicts": sorted(set(conflicts))},
         "counts": counts,
-        "turnout_percent": percent(counts["ballots_cast"], counts["voters_on_list"]),
+        "turnout_percent": percent(counts["ballots_counted"], counts["voters_on_list"]),
     }
 
 
@@ -169,5 +227,5 @@ def unit_row(code: str, name: str, precincts: Iterable[int], totals: ProtocolTot
         "precincts_reported": len(got),
         "missing": [n for n in mine if n not in got],
         **c,
-        "turnout_percent": percent(c["ballots_cast"], c["voters_on_list"]),
+        "turnout_percent": percent(c["ballots_counted"], c["voters_on_list"]),
     }

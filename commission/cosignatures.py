@@ -35,16 +35,28 @@ class GatheredCosignatures:
 
 
 def cosignature_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The co-signature files that go with the protocol files or published sets in `paths`."""
+    """The co-signature files that go with the protocol files or published sets in `paths`.
+
+    Each directory is listed once however many protocol files are given from it (a
+    national import names 10,000 files of one directory: listing it per file was
+    quadratic, minutes of directory scans)."""
     out: list[Path] = []
+    listed: dict[Path, list[Path]] = {}
+
+    def cosigs_in(directory: Path) -> list[Path]:
+        if directory not in listed:
+            listed[directory] = sorted(directory.glob(f"*{COSIGN_SUFFIX}"))
+        return listed[directory]
+
     for p in map(Path, paths):
         if p.is_dir():
             sub = p / "protocols"
-            out.extend(sorted((sub if sub.is_dir() else p).glob(f"*{COSIGN_SUFFIX}")))
-            out.extend(sorted((p / "cosignatures").glob(f"*{COSIGN_SUFFIX}")))
+            out.extend(cosigs_in(sub if sub.is_dir() else p))
+            out.extend(cosigs_in(p / "cosignatures"))
         else:
             stem = p.name[:-5] if p.name.endswith(".json") else p.name
-            out.extend(sorted(p.parent.glob(f"{stem}.*{COSIGN_SUFFIX}")))
+            out.extend(f for f in cosigs_in(p.parent)  # as the glob f"{stem}.*{COSIGN_SUFFIX}"
+                       if f.name.startswith(f"{stem}.") and len(f.name) >= len(stem) + 1 + len(COSIGN_SUFFIX))
     return list({f.resolve(): f for f in out}.values())
 
 

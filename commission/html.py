@@ -54,8 +54,8 @@ def render_html(report: Mapping[str, Any]) -> str:
     )
     counts = _table(["", "count"], [[k.replace("_", " "), v] for k, v in report["counts"].items()] + [["turnout %", report["turnout_percent"]]])
     units = _table(
-        [LEVEL_UNIT.get(report["level"], report["level"]), "precincts", "reported", "voters on list", "ballots cast", "turnout %", *[names.get(p, p) for p in report["totals"]]],
-        [[u["name"], u["precincts_expected"], u["precincts_reported"], u["voters_on_list"], u["ballots_cast"], u["turnout_percent"], *u["totals"].values()] for u in report["units"]],
+        [LEVEL_UNIT.get(report["level"], report["level"]), "precincts", "reported", "voters on list", "voters who took part", "turnout %", *[names.get(p, p) for p in report["totals"]]],
+        [[u["name"], u["precincts_expected"], u["precincts_reported"], u["voters_on_list"], u["ballots_counted"], u["turnout_percent"], *u["totals"].values()] for u in report["units"]],
     )
     single = ""
     if report["single_member"]:

@@ -57,10 +57,11 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from sailau.election.definition import Election
-from sailau.election.protocol import SignedProtocol
+from sailau.election.protocol import PAPER_COUNTS, ContestResult, SignedProtocol
 from sailau.election.receipts import ReceiptCommitment
 
 from . import models
+from .aggregate import took_part
 from .checks import CheckedProtocol, ReceiptFinding, Refusal, check_protocol_path, check_receipt_lists
 from .conflicts import ConflictDecision, PrecinctOutcome, PrecinctStatus, check_decision_file, check_decision_path, decide_precinct
 from .cosignatures import GatheredCosignatures, cosignature_files, gather, left_over
@@ -169,13 +170,23 @@ def _rows(p_signed: SignedProtocol, digest: str) -> tuple[dict, list[dict], list
         "cards_not_returned": p.cards_not_returned,
         "receipts_count": p.receipts.count,
         "receipts_root": p.receipts.root,
+        "voters_additional": p.voters_additional,
+        "voters_paper": p.voters_paper,
+        "voters_outside": p.voters_outside,
+        "ballots_counted": took_part(p),
+        "has_paper": p.paper is not None,
+        **{f"paper_{name}": (getattr(p.paper, name) if p.paper is not None else 0) for name in PAPER_COUNTS},
     }
+    paper = {c.contest_id: c for c in p.paper.contests} if p.paper is not None else {}
+    none = ContestResult("none", {})
     contests = [
-        {"precinct": p.precinct, "contest_id": r.contest_id, "against_all": r.against_all, "blank": r.blank, "invalid": r.invalid, "ballots": p.ballots_cast}
+        {"precinct": p.precinct, "contest_id": r.contest_id, "against_all": r.against_all, "blank": r.blank, "invalid": r.invalid,
+         "ballots": took_part(p), **{f"paper_{w}": getattr(paper.get(r.contest_id, none), w) for w in ("against_all", "blank", "invalid")}}
         for r in p.contests
     ]
     options = [
-        {"precinct": p.precinct, "contest_id": r.contest_id, "option_id": oid, "votes": n}
+        {"precinct": p.precinct, "contest_id": r.contest_id, "option_id": oid, "votes": n,
+         "paper_votes": paper.get(r.contest_id, none).votes.get(oid, 0)}
         for r in p.contests
         for oid, n in r.votes.items()
     ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -26,10 +27,13 @@ from sqlalchemy import (
     Table,
 )
 
-SCHEMA_VERSION = 4  # 2: cards_replaced, cards_not_returned (protocol format 2)
+from sailau.election.protocol import PAPER_COUNTS
+
+SCHEMA_VERSION = 5  # 2: cards_replaced, cards_not_returned (protocol format 2)
 #                    3: every valid protocol version kept, conflict decisions, receipt commitments,
 #                       the registry signed under the election's root (protocol format 3)
 #                    4: signed hourly turnout reports, the upstream forwarding ledger (commission server)
+#                    5: protocol format 4: voter counts, the paper protocol, ballots counted
 
 metadata = MetaData()
 
@@ -91,6 +95,15 @@ protocols = Table(
     Column("cards_not_returned", BigInteger, nullable=False),
     Column("receipts_count", BigInteger, nullable=False),  # the receipt-list commitment it signs
     Column("receipts_root", String(64), nullable=False),
+    # protocol format 4: the voter counts and the paper protocol (all 0 and has_paper false
+    # when the precinct used no paper); ballots_counted = ballots_cast + paper found, "voters
+    # who took part" (aggregate.took_part), kept as a column for the per-precinct SQL reads
+    Column("voters_additional", BigInteger, nullable=False),
+    Column("voters_paper", BigInteger, nullable=False),
+    Column("voters_outside", BigInteger, nullable=False),
+    Column("ballots_counted", BigInteger, nullable=False),
+    Column("has_paper", Boolean, nullable=False),
+    *(Column(f"paper_{name}", BigInteger, nullable=False) for name in PAPER_COUNTS),
     Index("ix_protocols_region", "region"),
     Index("ix_protocols_district", "district"),
 )
@@ -103,7 +116,11 @@ contest_results = Table(
     Column("against_all", BigInteger, nullable=False),
     Column("blank", BigInteger, nullable=False),
     Column("invalid", BigInteger, nullable=False),
-    Column("ballots", BigInteger, nullable=False),  # ballots that carried the contest (= cast at the precinct)
+    Column("ballots", BigInteger, nullable=False),  # ballots that carried the contest (= counted at the precinct)
+    # the paper protocol's share of the combined counts above (0 without paper)
+    Column("paper_against_all", BigInteger, nullable=False),
+    Column("paper_blank", BigInteger, nullable=False),
+    Column("paper_invalid", BigInteger, nullable=False),
 )
 
 option_votes = Table(
@@ -112,7 +129,8 @@ option_votes = Table(
     Column("precinct", BigInteger, ForeignKey("protocols.precinct"), primary_key=True, autoincrement=False),
     Column("contest_id", String(64), primary_key=True),
     Column("option_id", String(64), primary_key=True),
-    Column("votes", BigInteger, nullable=False),
+    Column("votes", BigInteger, nullable=False),  # combined (card + paper)
+    Column("paper_votes", BigInteger, nullable=False),  # of those, on paper (0 without paper)
 )
 
 #: Every validly signed hourly turnout report (election/turnout.py), by precinct, local

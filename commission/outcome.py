@@ -12,8 +12,10 @@ there, not here.
 
 Readings fixed here:
 
-- "Voters who took part" in a precinct protocol is `ballots_cast` (the ballots in
-  the box, blank and invalid included); for a contest, the ballots that carried it.
+- "Voters who took part" in a precinct protocol is its ballots counted
+  (`aggregate.took_part`: cast by card + paper ballots found in the stationary and
+  mobile boxes, blank and invalid included); for a contest, the ballots that carried
+  it (`aggregate.contest_took_part`).
 - A referendum's regions are the definition's territory regions, every one of
   them: a region with no protocol reported took part with 0 and says no, so an
   incomplete count can only under-state adoption (`complete` says whether it is
@@ -38,9 +40,9 @@ from sailau.election.president import presidential_result
 from sailau.election.protocol import ContestResult, ProtocolTotals
 from sailau.election.referendum import RegionVotes, referendum_result
 
-from .aggregate import report_coverage, unit_rows
+from .aggregate import contest_took_part, report_coverage, unit_rows
 
-OUTCOME_REPORT_VERSION = 2  # the commission report's version: the same envelope
+OUTCOME_REPORT_VERSION = 3  # the commission report's envelope; 3: counts of protocol format 4
 
 
 def _contest(totals: ProtocolTotals | None, contest_id: str) -> ContestResult | None:
@@ -55,7 +57,7 @@ def _contest(totals: ProtocolTotals | None, contest_id: str) -> ContestResult | 
 def _ballots(totals: ProtocolTotals | None, contest_id: str) -> int:
     if totals is None:
         return 0
-    return totals.contest_ballots.get(contest_id, totals.ballots_cast)
+    return contest_took_part(totals, contest_id)
 
 
 def presidential_outcome(election: Election, national: ProtocolTotals | None) -> dict[str, Any]:

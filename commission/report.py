@@ -34,11 +34,11 @@ from sailau.election.protocol import ProtocolTotals, party_list_votes
 from . import models
 from .outcome import has_maslikhats as _has_maslikhats
 from .outcome import maslikhat_report as _maslikhats
-from .aggregate import NATIONAL, check_level, db_unit_totals, percent, report_coverage, unit_rows
+from .aggregate import NATIONAL, check_level, contest_took_part, db_unit_totals, percent, report_coverage, unit_rows
 from .db import CommissionDB
 
 REPORT_FORMAT = "sailau/commission-report"
-REPORT_VERSION = 3  # 2: precincts.conflicts; 3: party_colours
+REPORT_VERSION = 4  # 2: precincts.conflicts; 3: party_colours; 4: counts of protocol format 4 (ballots_counted, paper_found, voter counts)
 #: A district-level report of a national election is a few MB.
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 
@@ -130,7 +130,7 @@ def _contests(totals: ProtocolTotals | None) -> dict[str, Any]:
             "against_all": c.against_all,
             "blank": c.blank,
             "invalid": c.invalid,
-            "ballots": totals.contest_ballots.get(c.contest_id, totals.ballots_cast),
+            "ballots": contest_took_part(totals, c.contest_id),
         }
         for c in totals.contests
     }

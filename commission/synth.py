@@ -20,6 +20,10 @@ votes are split over its precincts by largest remainder on random precinct
 weights (with per-party noise, so precincts differ in composition). Around them
 each precinct gets realistic counts that satisfy every control relation: a few
 invalid ballots, cancelled cards, cards taken out, 55-80 % turnout of the list.
+About a quarter of the precincts (`PAPER_SHARE_OF_PRECINCTS`) voted partly on paper:
+their protocols carry a paper section (5-30 % of each line, a few ballots from the
+mobile box, spoiled and unused ballots), so reports, the site and the benches see
+real paper figures; the combined counts still sum to the table.
 
 Receipt codes are random 50-bit numbers from the seed (there are no ciphertexts
 to hash), written in sorted order, which says nothing about casting order either.
@@ -51,7 +55,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from sailau.election import jsonfile, secretfile
 from sailau.election.crypto import ed25519_public_bytes, save_signing_key, x25519_public_bytes
 from sailau.election.definition import Election, election_from_data, write_election
-from sailau.election.protocol import ContestResult, Protocol, sign_protocol
+from sailau.election.protocol import ContestResult, PaperCount, Protocol, sign_protocol
 from sailau.election.receipts import ReceiptList, commit_receipts
 from sailau.election.record import RECEIPT_CODE_ALPHABET
 
@@ -305,13 +309,18 @@ def _precinct_protocol(
     valid = sum(votes.values())
     against_all = votes.pop(AGAINST_ALL_COLUMN, 0)
     invalid = round(valid * rng.uniform(0.0, 0.012))
-    cast = valid + invalid
+    counted = valid + invalid
+    combined = ContestResult(election.contests[0].id, votes, against_all=against_all, invalid=invalid)
+    paper = _paper_count(combined, rng) if counted and rng.random() < PAPER_SHARE_OF_PRECINCTS else None
+    cast = counted - (paper.found if paper is not None else 0)  # the rest were cast by card
+    voters_paper = paper.issued_in_station if paper is not None else 0
+    voters_outside = paper.issued_outside if paper is not None else 0
     cancelled = rng.randint(0, 3) if cast else 0
     taken_out = rng.randint(0, 2) if cast else 0
     issued = cast + cancelled + taken_out
-    checked_in = issued
+    checked_in = issued + voters_paper
     turnout = rng.uniform(0.55, 0.80)
-    on_list = max(checked_in, math.ceil(cast / turnout)) if cast else rng.randint(50, 400)
+    on_list = max(checked_in + voters_outside, math.ceil(counted / turnout)) if counted else rng.randint(50, 400)
     codes = synthetic_receipt_codes(cast, receipts)
     protocol = Protocol(
         election_id=election.id,
@@ -324,10 +333,37 @@ def _precinct_protocol(
         cards_issued=issued,
         ballots_cast=cast,
         cards_cancelled=cancelled,
-        contests=(ContestResult(election.contests[0].id, votes, against_all=against_all, invalid=invalid),),
+        contests=(combined,),
         receipts=commit_receipts(codes),
+        voters_additional=rng.randint(0, max(0, on_list // 50)),
+        voters_paper=voters_paper,
+        voters_outside=voters_outside,
+        paper=paper,
     )
     return protocol, codes
+
+
+#: About this share of synthetic precincts vote partly on paper (and with the mobile box).
+PAPER_SHARE_OF_PRECINCTS = 0.25
+
+
+def _paper_count(combined: ContestResult, rng: random.Random) -> PaperCount:
+    """A paper protocol for a precinct whose combined result is `combined`: a random
+    5-30 % of each line on paper, a few of those from the mobile box, and the paper
+    ledger around them (received = issued + spoiled + unused, a voter or two who took
+    a ballot away, requests at least the ballots taken outside)."""
+    share = rng.uniform(0.05, 0.30)
+    part = ContestResult(combined.contest_id, {oid: int(n * share) for oid, n in combined.votes.items()},
+                         against_all=int(combined.against_all * share), invalid=int(combined.invalid * share))
+    found = part.total
+    found_mobile = min(found, rng.randint(0, 6))
+    issued_in_station = found - found_mobile + rng.randint(0, 1)  # a voter may leave with the ballot
+    spoiled, unused = rng.randint(0, 3), rng.randint(20, 150)
+    return PaperCount(
+        received=issued_in_station + found_mobile + spoiled + unused, issued_in_station=issued_in_station,
+        issued_outside=found_mobile, spoiled=spoiled, unused=unused, mobile_requests=found_mobile + rng.randint(0, 2),
+        found_stationary=found - found_mobile, found_mobile=found_mobile, contests=(part,),
+    )
 
 
 @dataclass(frozen=True)

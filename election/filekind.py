@@ -161,7 +161,8 @@ _NIST_TYPE = "ElectionResults.ElectionReport"
 _MARKS: tuple[tuple[FileKind, frozenset[str], int], ...] = (
     (SIGNED_TURNOUT, frozenset({"report"}), 1),  # before the protocol: both carry signature and station_key_id
     (SIGNED_PROTOCOL, frozenset({"protocol", "signature", "station_key_id"}), 2),
-    (PROTOCOL, frozenset({"voters_on_list", "voters_checked_in", "cards_issued", "ballots_cast", "cards_cancelled"}), 3),
+    (PROTOCOL, frozenset({"voters_on_list", "voters_checked_in", "cards_issued", "ballots_cast", "cards_cancelled",
+                          "voters_paper", "voters_outside", "paper"}), 3),
     (ELECTION, frozenset({"contests", "precincts", "ballot_styles", "territory", "key_ceremony"}), 2),
     (STATION_KEYS, frozenset({"stations"}), 1),
     (RECEIPT_CODES, frozenset({"codes"}), 1),

@@ -15,8 +15,11 @@ Mapping (`nist_results_report`):
   `SubUnitsReported` (in this file) how much of it that is: a single station's file
   does not pretend its region has one precinct.
 - Precinct counts: `VotersRegistered` = voters on the list, `VotersParticipated` =
-  voters who received a ballot (checked in), not ballots cast. The election's
-  `BallotCounts` per precinct: `BallotsCast`; `BallotsOutstanding` in its NIST
+  voters who received a ballot (checked in at the table, card or paper, plus those
+  who voted outside with the mobile box), not ballots counted. The election's
+  `BallotCounts` per precinct: `BallotsCast` = ballots counted (cast by card + paper
+  ballots found in the stationary and mobile boxes; the combined protocol's
+  `ballots_counted`); `BallotsOutstanding` in its NIST
   meaning, ballots still to be counted: 0, since a signed protocol is a complete
   count (cards issued but never cast are not ballots, and the CDF has no line for
   them); `BallotsRejected` = ballots the count found invalid (Sailau rejects a
@@ -37,6 +40,8 @@ Mapping (`nist_results_report`):
   `BallotMeasureSelection` with that text. Blank ballots are the contest's
   `OtherCounts` Undervotes per precinct.
 - Left out (no CDF field): cards issued, cancelled, replaced and not handed back,
+  the paper protocol's own lines (received, spoiled, unused, requests; its votes are
+  in the combined counts exported),
   the audit head, the receipt commitment, and the station signature (the CDF's
   signature slot is XML-DSig); the signed protocol.json is the record.
 """
@@ -191,11 +196,11 @@ def nist_results_report(
                 "Number": str(p.precinct),
                 "Name": international(_precinct_text(p.precinct)),
                 "VotersRegistered": p.voters_on_list,
-                "VotersParticipated": p.voters_checked_in,
+                "VotersParticipated": p.voters_checked_in + p.voters_outside,
             }
         )
         counts: dict[str, Any] = {"@type": _T + "BallotCounts", "Type": "total", "GpUnitId": pct_id[p.precinct],
-                                  "BallotsCast": p.ballots_cast, "BallotsOutstanding": 0}
+                                  "BallotsCast": p.ballots_counted, "BallotsOutstanding": 0}
         invalid = {c.invalid for c in p.contests}
         if len(invalid) == 1:
             counts["BallotsRejected"] = invalid.pop()

@@ -21,7 +21,10 @@ tell them apart:
     receipts==cast                        one receipt code per ballot cast
     contest:<id>:duplicate                a contest listed twice
     contest:<id>:nonnegative:<what>       <what> = option:<oid>, against_all, blank, invalid
-    contest:<id>:sum==cast                options + against all + blank + invalid = cast
+    contest:<id>:sum==cast                options + against all + blank + invalid = ballots counted
+                                          (cast by card + paper found in the boxes; Art. 44, confirm)
+    voters:..., paper:..., electronic:... the paper and electronic protocols and the new voter
+                                          counts: election/paper.py lists them with their articles
     contest:<id>:cast<=cast               (totals) a contest's ballots <= all ballots
   with the election definition:
     election:id, election:fingerprint     the protocol is for another election
@@ -32,6 +35,14 @@ tell them apart:
     contest:<id>:unknown_option:<oid>     no such option in the contest
     contest:<id>:missing_option:<oid>     option absent (a protocol lists every option, 0 too)
     contest:<id>:against_all_not_on_ballot
+
+Three protocols in one (format 4, election/paper.py): the combined protocol is the
+`Protocol` itself (`contests` = the result the commissions add up and the members
+co-sign), the paper protocol its optional `paper` section (`PaperCount`, the hand
+count), the electronic one its card counts and `electronic_contests` (combined minus
+paper). `ballots_counted` = `ballots_cast` + paper found in the boxes is "voters who
+took part". `voters_additional`, `voters_paper` and `voters_outside` are top-level
+(0 when no paper was used; `paper` is then absent).
 
 Every ballot at a precinct carries the same contests (one ballot style per
 precinct in the definition), so per contest the counts add up to the precinct's
@@ -54,13 +65,15 @@ and verify refuse it by name, `discrepancy`: commission/checks.py).
 `validate_protocol` still reports those relations; `check_protocol` and
 `sign_protocol` accept a protocol whose violations are exactly the ones it
 declares. The receipt relations (`receipts:missing`, `receipts==cast`) cannot
-be declared (`UNDECLARABLE_RELATIONS`): format 3 is signed only with a
-commitment that counts the ballots cast.
+be declared (`UNDECLARABLE_RELATIONS`): formats 3 and 4 are signed only with a
+commitment that counts the ballots cast. Neither can any `paper:`, `electronic:`
+or `voters:` relation (election/paper.py): hand-entered and pollbook figures are
+corrected before signing, so the station refuses to sign and names the relation.
 
 `receipts`: the commitment to the precinct's published receipt list (election/
 receipts.py: how many codes and the Merkle root over them sorted), so a list
 changed after signing is caught and a voter can prove their code is under what
-the station signed. Every signed protocol carries one (format 3); its count is
+the station signed. Every signed protocol carries one (since format 3); its count is
 the ballots cast (`receipts==cast`), and a protocol without one breaks
 `receipts:missing`: `sign_protocol` refuses it, and so do import and verify.
 
@@ -111,7 +124,38 @@ from .crypto import (
     sign,
     verify_enclosed,
 )
+from .contest_result import (
+    MAX_PRECINCT_COUNT,
+    ContestResult,
+    ProtocolError,
+    ProtocolFormatError,
+    ProtocolViolationError,
+    Violation,
+    _bound_contests,
+    _contests_from_data,
+    _find_contest,
+    _is_int,
+    _keys,
+    _object,
+    _require_count,
+    _require_int,
+    _require_str,
+    _sorted_contests,
+    contest_definition_violations,
+    contest_sign_violations,
+    sum_contests,
+)
 from .law import PartyVotes
+from .paper import (
+    PAPER_COUNTS,
+    UNDECLARABLE_PREFIXES,
+    VOTER_COUNTS,
+    PaperCount,
+    electronic_contests,
+    paper_violations,
+    sum_paper,
+    voter_violations,
+)
 from .receipts import ReceiptCommitment, ReceiptListError
 
 if TYPE_CHECKING:  # the definition is only read, never required to build a protocol
@@ -120,43 +164,16 @@ if TYPE_CHECKING:  # the definition is only read, never required to build a prot
 PROTOCOL_FORMAT = "sailau/protocol"
 TOTALS_FORMAT = "sailau/protocol-totals"
 SIGNED_FORMAT = "sailau/signed-protocol"
-FORMAT_VERSION = 3  # 2: cards_replaced, cards_not_returned, optional audit head; 3: receipts commitment, optional discrepancies
+FORMAT_VERSION = 4  # 2: cards_replaced, cards_not_returned, optional audit head; 3: receipts commitment, optional discrepancies;
+#                    4: voters_additional, voters_paper, voters_outside, optional paper section (election/paper.py)
 
 _FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 _HASH_RE = _FINGERPRINT_RE
 #: The largest signed protocol the definition allows is under 3 MB (134 contests
 #: of 254 options with 64-character ids, DESIGN.md 4); a real one is a few KB.
 MAX_SIGNED_PROTOCOL_BYTES = 4 * 1024 * 1024
-#: No count of one precinct exceeds this (Kazakhstan has about 12 million voters;
-#: a precinct at most a few thousand). 10**8 * (2**32 - 1) precincts < 2**63.
-MAX_PRECINCT_COUNT = 10**8
 PRECINCT_COUNTS = ("voters_on_list", "voters_checked_in", "cards_issued", "ballots_cast", "cards_cancelled",
-                   "cards_replaced", "cards_not_returned")
-
-
-class ProtocolError(ValueError):
-    """Base of the protocol errors."""
-
-
-class ProtocolFormatError(ProtocolError):
-    """Protocol bytes or fields are malformed (not a control-relation question).
-
-    `reason` names the refusal: `format`, or a bound (`too_large`, `too_deep`,
-    `count_out_of_range`; see the module docstring)."""
-
-    def __init__(self, message: str, reason: str = "format"):
-        super().__init__(message)
-        self.reason = reason
-
-
-class ProtocolViolationError(ProtocolError):
-    """The protocol breaks control relations; `violations` lists each one."""
-
-    def __init__(self, violations: Sequence[Violation]):
-        self.violations = tuple(violations)
-        super().__init__(
-            "protocol violates control relations:\n" + "\n".join(f"  {v.name}: {v.message}" for v in self.violations)
-        )
+                   "cards_replaced", "cards_not_returned", *VOTER_COUNTS)
 
 
 class ProtocolMismatchError(ProtocolError):
@@ -165,86 +182,6 @@ class ProtocolMismatchError(ProtocolError):
 
 class ProtocolSignatureError(ProtocolError):
     """A signed protocol does not verify, or its key is not the expected station key."""
-
-
-@dataclass(frozen=True)
-class Violation:
-    name: str  # stable relation name, see the module docstring
-    message: str  # the numbers, for people
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _require_int(what: str, value: object) -> None:
-    if not _is_int(value):
-        raise ProtocolFormatError(f"{what} must be an integer, got {value!r}")
-
-
-def _require_count(what: str, value: int) -> None:
-    """A precinct's count is within +-MAX_PRECINCT_COUNT (its sign is a control relation)."""
-    if not -MAX_PRECINCT_COUNT <= value <= MAX_PRECINCT_COUNT:
-        raise ProtocolFormatError(
-            f"{what} is {value:,}: beyond any precinct (a count is at most {MAX_PRECINCT_COUNT:,})",
-            reason="count_out_of_range",
-        )
-
-
-def _require_str(what: str, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise ProtocolFormatError(f"{what} must be a non-empty string, got {value!r}")
-
-
-@dataclass(frozen=True)
-class ContestResult:
-    """One contest's count: votes per option id, against all, blank, invalid."""
-
-    contest_id: str
-    votes: Mapping[str, int]
-    against_all: int = 0
-    blank: int = 0
-    invalid: int = 0
-
-    def __post_init__(self) -> None:
-        _require_str("contest id", self.contest_id)
-        if not isinstance(self.votes, Mapping):
-            raise ProtocolFormatError(f"contest {self.contest_id!r}: votes must be a mapping")
-        for oid, n in self.votes.items():
-            _require_str(f"contest {self.contest_id!r}: option id", oid)
-            _require_int(f"contest {self.contest_id!r}: votes for {oid!r}", n)
-        for name in ("against_all", "blank", "invalid"):
-            _require_int(f"contest {self.contest_id!r}: {name}", getattr(self, name))
-        object.__setattr__(self, "votes", dict(sorted(self.votes.items())))
-
-    @property
-    def total(self) -> int:
-        return sum(self.votes.values()) + self.against_all + self.blank + self.invalid
-
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "id": self.contest_id,
-            "votes": dict(self.votes),
-            "against_all": self.against_all,
-            "blank": self.blank,
-            "invalid": self.invalid,
-        }
-
-
-def _find_contest(contests: Iterable[ContestResult], contest_id: str, where: str) -> ContestResult:
-    """The contest named `contest_id`; KeyError naming `where` when it is not there."""
-    for c in contests:
-        if c.contest_id == contest_id:
-            return c
-    raise KeyError(f"contest {contest_id!r} is not in {where}")
-
-
-def _sorted_contests(contests: Iterable[ContestResult]) -> tuple[ContestResult, ...]:
-    contests = tuple(contests)
-    for c in contests:
-        if not isinstance(c, ContestResult):
-            raise ProtocolFormatError(f"contests must be ContestResult, got {type(c).__name__}")
-    return tuple(sorted(contests, key=lambda c: c.contest_id))
 
 
 def _check_election_ref(election_id: object, fingerprint: object) -> None:
@@ -297,6 +234,10 @@ class Protocol:
     audit: AuditAnchor | None = None  # the station's audit chain head at close
     receipts: ReceiptCommitment | None = None  # the receipt list's commitment; required to sign
     discrepancies: tuple[str, ...] = ()  # control relations the station found violated (sorted names)
+    voters_additional: int = 0  # of voters_on_list, those on the additional list
+    voters_paper: int = 0  # voters who took a paper ballot in the station (pollbook marks)
+    voters_outside: int = 0  # voters marked in the pollbook as having voted outside (mobile box)
+    paper: PaperCount | None = None  # the paper protocol (election/paper.py); None when no paper was used
 
     def __post_init__(self) -> None:
         _check_election_ref(self.election_id, self.election_fingerprint)
@@ -318,14 +259,22 @@ class Protocol:
             _require_int(name, getattr(self, name))
             _require_count(name, getattr(self, name))
         object.__setattr__(self, "contests", _sorted_contests(self.contests))
-        for c in self.contests:
-            for oid, n in c.votes.items():
-                _require_count(f"contest {c.contest_id!r}: votes for {oid!r}", n)
-            for name in ("against_all", "blank", "invalid"):
-                _require_count(f"contest {c.contest_id!r}: {name}", getattr(c, name))
+        _bound_contests(self.contests)
+        if self.paper is not None and not isinstance(self.paper, PaperCount):
+            raise ProtocolFormatError(f"paper must be a PaperCount, got {type(self.paper).__name__}")
 
     def contest(self, contest_id: str) -> ContestResult:
         return _find_contest(self.contests, contest_id, f"the protocol of precinct {self.precinct}")
+
+    @property
+    def ballots_counted(self) -> int:
+        """Voters who took part: ballots cast by card + paper ballots found in the boxes."""
+        return self.ballots_cast + (self.paper.found if self.paper is not None else 0)
+
+    @property
+    def electronic_contests(self) -> tuple[ContestResult, ...]:
+        """The electronic protocol's results: combined minus paper (election/paper.py)."""
+        return electronic_contests(self.contests, self.paper)
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -345,6 +294,8 @@ class Protocol:
             data["receipts"] = self.receipts.to_data()
         if self.discrepancies:
             data["discrepancies"] = list(self.discrepancies)
+        if self.paper is not None:
+            data["paper"] = self.paper.to_data()
         return data
 
     def to_canonical_json(self) -> bytes:
@@ -355,7 +306,7 @@ class Protocol:
         d = _object(data, "protocol")
         _kind(d, filekind.PROTOCOL)
         _keys(d, "protocol", required={"format", "version", "election", "precinct", "region", *PRECINCT_COUNTS, "contests"},
-              optional={"district", "audit", "receipts", "discrepancies"})
+              optional={"district", "audit", "receipts", "discrepancies", "paper"})
         _format(d, PROTOCOL_FORMAT)
         el = _object(d["election"], "election")
         _keys(el, "election", required={"id", "fingerprint"})
@@ -371,6 +322,7 @@ class Protocol:
                 audit=None if "audit" not in d else AuditAnchor.from_data(d["audit"]),
                 receipts=None if "receipts" not in d else _receipts_from_data(d["receipts"]),
                 discrepancies=_discrepancies_from_data(d.get("discrepancies", [])),
+                paper=None if "paper" not in d else PaperCount.from_data(d["paper"]),
             )
         except TypeError as e:  # pragma: no cover - guarded by _keys
             raise ProtocolFormatError(str(e)) from None
@@ -397,10 +349,14 @@ class ProtocolTotals:
     ballots_cast: int
     cards_cancelled: int
     contests: tuple[ContestResult, ...]
-    #: ballots that carried each contest (differs from ballots_cast across styles)
+    #: ballots counted (card + paper) that carried each contest (differs from ballots_counted across styles)
     contest_ballots: Mapping[str, int] = field(default_factory=dict)
     cards_replaced: int = 0
     cards_not_returned: int = 0
+    voters_additional: int = 0
+    voters_paper: int = 0
+    voters_outside: int = 0
+    paper: PaperCount | None = None  # the paper sections summed; None when no precinct used paper
 
     def __post_init__(self) -> None:
         _check_election_ref(self.election_id, self.election_fingerprint)
@@ -411,12 +367,24 @@ class ProtocolTotals:
             _require_int(name, getattr(self, name))
         object.__setattr__(self, "contests", _sorted_contests(self.contests))
         object.__setattr__(self, "contest_ballots", dict(sorted(self.contest_ballots.items())))
+        if self.paper is not None and not isinstance(self.paper, PaperCount):
+            raise ProtocolFormatError(f"paper must be a PaperCount, got {type(self.paper).__name__}")
 
     def contest(self, contest_id: str) -> ContestResult:
         return _find_contest(self.contests, contest_id, "these totals")
 
+    @property
+    def ballots_counted(self) -> int:
+        """Voters who took part: ballots cast by card + paper ballots found in the boxes."""
+        return self.ballots_cast + (self.paper.found if self.paper is not None else 0)
+
+    @property
+    def electronic_contests(self) -> tuple[ContestResult, ...]:
+        """The electronic results: combined minus paper (election/paper.py)."""
+        return electronic_contests(self.contests, self.paper)
+
     def to_data(self) -> dict[str, Any]:
-        return {
+        data = {
             "format": TOTALS_FORMAT,
             "version": FORMAT_VERSION,
             "election": {"id": self.election_id, "fingerprint": self.election_fingerprint},
@@ -425,6 +393,9 @@ class ProtocolTotals:
             "contests": [c.to_data() for c in self.contests],
             "contest_ballots": dict(self.contest_ballots),
         }
+        if self.paper is not None:
+            data["paper"] = self.paper.to_data()
+        return data
 
     def to_canonical_json(self) -> bytes:
         return canonical_json(self.to_data())
@@ -491,26 +462,11 @@ def _parse_as(raw: bytes, expected: filekind.FileKind) -> Any:
         raise
 
 
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ProtocolFormatError(f"{what} must be a JSON object")
-    return value
-
-
 def _kind(d: Mapping[str, Any], expected: filekind.FileKind) -> None:
     """Another kind of Sailau file is named plainly, before its keys are listed as unknown."""
     other = filekind.wrong_kind(d, expected)
     if other is not None:
         raise ProtocolFormatError(other)
-
-
-def _keys(d: Mapping[str, Any], what: str, required: set[str], optional: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-    missing = sorted(required - set(d))
-    if missing:
-        raise ProtocolFormatError(f"{what}: missing key(s) {', '.join(missing)}")
-    unknown = sorted(set(d) - required - optional)
-    if unknown:
-        raise ProtocolFormatError(f"{what}: unknown key(s) {', '.join(unknown)}")
 
 
 def _format(d: Mapping[str, Any], expected: str) -> None:
@@ -520,6 +476,11 @@ def _format(d: Mapping[str, Any], expected: str) -> None:
         raise ProtocolFormatError(
             f"{expected} version {d['version']} is an old format without a receipt commitment; this code reads "
             f"version {FORMAT_VERSION} only (the station must close with a current release to sign one)"
+        )
+    if _is_int(d["version"]) and d["version"] == 3:
+        raise ProtocolFormatError(
+            f"{expected} version 3 is the format before the paper protocol; this code reads version {FORMAT_VERSION} "
+            "only (close the station with a current release, or regenerate the file)"
         )
     if not _is_int(d["version"]) or d["version"] != FORMAT_VERSION:
         raise ProtocolFormatError(f"unsupported {expected} version {d['version']!r}; this code reads {FORMAT_VERSION}")
@@ -541,25 +502,6 @@ def _discrepancies_from_data(value: Any) -> tuple[str, ...]:
     for name in value:
         _require_str("discrepancy", name)
     return tuple(value)
-
-
-def _contests_from_data(value: Any) -> tuple[ContestResult, ...]:
-    if not isinstance(value, list):
-        raise ProtocolFormatError("contests must be a JSON list")
-    out = []
-    for i, item in enumerate(value):
-        c = _object(item, f"contests[{i}]")
-        _keys(c, f"contests[{i}]", required={"id", "votes", "against_all", "blank", "invalid"})
-        out.append(
-            ContestResult(
-                contest_id=c["id"],
-                votes=_object(c["votes"], f"contests[{i}].votes"),
-                against_all=c["against_all"],
-                blank=c["blank"],
-                invalid=c["invalid"],
-            )
-        )
-    return tuple(out)
 
 
 # --- control relations ---------------------------------------------------------------
@@ -608,35 +550,46 @@ def validate_protocol(protocol: Protocol | ProtocolTotals, election: Election | 
         elif p.receipts.count != p.ballots_cast:
             add("receipts==cast", f"{p.receipts.count} receipt codes committed but {p.ballots_cast} ballots cast")
 
+    out.extend(voter_violations(p))
+
+    out.extend(contest_sign_violations(p.contests))
     seen: set[str] = set()
+    counted = p.ballots_counted
     for c in p.contests:
         cid = c.contest_id
         if cid in seen:
-            add(f"contest:{cid}:duplicate", f"contest {cid!r} appears more than once")
             continue
         seen.add(cid)
-        for oid, n in c.votes.items():
-            if n < 0:
-                add(f"contest:{cid}:nonnegative:option:{oid}", f"option {oid!r} has {n} votes")
-        for what in ("against_all", "blank", "invalid"):
-            if getattr(c, what) < 0:
-                add(f"contest:{cid}:nonnegative:{what}", f"{what} is {getattr(c, what)}")
         if isinstance(p, ProtocolTotals):
-            cast = p.contest_ballots.get(cid, p.ballots_cast)
-            if cast > p.ballots_cast:
-                add(f"contest:{cid}:cast<=cast", f"{cast} ballots carried contest {cid!r} of {p.ballots_cast} cast")
+            cast = p.contest_ballots.get(cid, counted)
+            if cast > counted:
+                add(f"contest:{cid}:cast<=cast", f"{cast} ballots carried contest {cid!r} of {counted} counted")
         else:
-            cast = p.ballots_cast
+            cast = counted
         if c.total != cast:
             add(
                 f"contest:{cid}:sum==cast",
                 f"options {sum(c.votes.values())} + against all {c.against_all} + blank {c.blank} "
-                f"+ invalid {c.invalid} = {c.total}, but {cast} ballots cast",
+                f"+ invalid {c.invalid} = {c.total}, but {cast} ballots counted ({p.ballots_cast} by card)",
             )
 
+    style_contests: tuple[str, ...] | None = None
     if election is not None:
         out.extend(_election_violations(p, election))
+        style_contests = _style_contests(p, election)
+    out.extend(paper_violations(p, election, style_contests, getattr(p, "precinct", None),
+                                per_contest_sum=isinstance(p, Protocol)))
     return out
+
+
+def _style_contests(p: Protocol | ProtocolTotals, election: Election) -> tuple[str, ...] | None:
+    """The contests on the precinct's ballot style; None for totals or an unknown precinct."""
+    if not isinstance(p, Protocol):
+        return None
+    try:
+        return tuple(election.style(election.precinct(p.precinct).style).contests)
+    except LookupError:
+        return None
 
 
 def _election_violations(p: Protocol | ProtocolTotals, election: Election) -> list[Violation]:
@@ -649,8 +602,6 @@ def _election_violations(p: Protocol | ProtocolTotals, election: Election) -> li
         add("election:id", f"protocol is for election {p.election_id!r}, not {election.id!r}")
     if p.election_fingerprint != election.fingerprint_hex:
         add("election:fingerprint", f"protocol fingerprint {p.election_fingerprint} is not {election.fingerprint_hex}")
-    known_contests = {c.id: c for c in election.contests}
-    style_contests: tuple[str, ...] | None = None
     if isinstance(p, Protocol):
         try:
             definition = election.precinct(p.precinct)
@@ -666,47 +617,40 @@ def _election_violations(p: Protocol | ProtocolTotals, election: Election) -> li
                     "precinct:district",
                     f"precinct {p.precinct} is in district {definition.district!r}, protocol says {p.district!r}",
                 )
-            try:
-                style_contests = tuple(election.style(definition.style).contests)
-            except LookupError:
-                style_contests = None
     else:
         numbers = {pr.number for pr in election.precincts}
         for n in p.precincts:
             if n not in numbers:
                 add("precinct:unknown", f"precinct {n} is not in election {election.id}")
-
-    present = {c.contest_id for c in p.contests}
-    for c in p.contests:
-        cid = c.contest_id
-        contest = known_contests.get(cid)
-        if contest is None:
-            add(f"contest:{cid}:unknown", f"contest {cid!r} is not in election {election.id}")
-            continue
-        if style_contests is not None and cid not in style_contests:
-            add(f"contest:{cid}:not_on_style", f"contest {cid!r} is not on the ballot style of precinct {p.precinct}")
-        options = [o.id for o in election.options(cid)]
-        for oid in c.votes:
-            if oid not in options:
-                add(f"contest:{cid}:unknown_option:{oid}", f"option {oid!r} is not in contest {cid!r}")
-        for oid in options:
-            if oid not in c.votes:
-                add(f"contest:{cid}:missing_option:{oid}", f"option {oid!r} of contest {cid!r} is not in the protocol")
-        if c.against_all and not contest.against_all:
-            add(
-                f"contest:{cid}:against_all_not_on_ballot",
-                f"contest {cid!r} has no 'against all' but the protocol counts {c.against_all}",
-            )
-    for cid in style_contests or ():
-        if cid not in present:
-            add(f"contest:{cid}:missing", f"contest {cid!r} is on the ballot style but not in the protocol")
+    out.extend(contest_definition_violations(p.contests, election, _style_contests(p, election),
+                                             getattr(p, "precinct", None)))
     return out
 
 
+class _RelationNames(frozenset):  # type: ignore[type-arg]
+    """Relation names given exactly, plus the families given by a name prefix:
+    `name in UNDECLARABLE_RELATIONS` answers for both (set operations see only
+    the exact names)."""
+
+    prefixes: tuple[str, ...] = ()
+
+    def __new__(cls, names: Iterable[str], prefixes: tuple[str, ...]) -> _RelationNames:
+        self = super().__new__(cls, names)
+        self.prefixes = prefixes
+        return self
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or (isinstance(name, str) and name.startswith(self.prefixes))
+
+
 #: Relations a protocol cannot declare as discrepancies: the receipt commitment is
-#: the station's own output, not a count that can come out wrong, and format 3 is
-#: signed only with it (a protocol declaring one of these is still refused by it).
-UNDECLARABLE_RELATIONS = frozenset({"receipts:missing", "receipts==cast"})
+#: the station's own output, not a count that can come out wrong, and the format is
+#: signed only with it; every `paper:`, `electronic:` and `voters:` relation is on
+#: hand-entered or pollbook figures, which the members correct before signing (issue
+#: 13 item 5: the station refuses to sign and shows which). Machine-counted card
+#: relations keep the declare-and-sign rule (DESIGN.md section 7). A protocol
+#: declaring one of these is still refused by it.
+UNDECLARABLE_RELATIONS = _RelationNames({"receipts:missing", "receipts==cast"}, UNDECLARABLE_PREFIXES)
 
 
 def undeclared_violations(protocol: Protocol | ProtocolTotals, election: Election | None = None) -> list[Violation]:
@@ -718,10 +662,14 @@ def undeclared_violations(protocol: Protocol | ProtocolTotals, election: Electio
     violations = validate_protocol(protocol, election)
     out = [v for v in violations if v.name not in declared or v.name in UNDECLARABLE_RELATIONS]
     found = {v.name for v in violations}
-    out += [Violation(f"discrepancy:{name}", f"{name} cannot be declared: the receipt commitment is required to sign")
-            for name in sorted(declared & UNDECLARABLE_RELATIONS)]
+    undeclarable = {name for name in declared if name in UNDECLARABLE_RELATIONS}
+    out += [Violation(f"discrepancy:{name}",
+                      f"{name} cannot be declared: "
+                      + ("the receipt commitment is required to sign" if name.startswith("receipts")
+                         else "hand-entered and pollbook figures are corrected before signing"))
+            for name in sorted(undeclarable)]
     out += [Violation(f"discrepancy:{name}", f"declared violated, but {name} holds")
-            for name in sorted(declared - found - UNDECLARABLE_RELATIONS)]
+            for name in sorted(declared - found - undeclarable)]
     return out
 
 
@@ -842,8 +790,6 @@ def sum_protocols(protocols: Iterable[Protocol | ProtocolTotals]) -> ProtocolTot
     first = items[0]
     precincts: list[int] = []
     counts = dict.fromkeys(PRECINCT_COUNTS, 0)
-    votes: dict[str, dict[str, int]] = {}
-    others: dict[str, list[int]] = {}
     contest_ballots: dict[str, int] = {}
     for p in items:
         if (p.election_id, p.election_fingerprint) != (first.election_id, first.election_fingerprint):
@@ -859,24 +805,17 @@ def sum_protocols(protocols: Iterable[Protocol | ProtocolTotals]) -> ProtocolTot
         for name in PRECINCT_COUNTS:
             counts[name] += getattr(p, name)
         for c in p.contests:
-            v = votes.setdefault(c.contest_id, {})
-            for oid, n in c.votes.items():
-                v[oid] = v.get(oid, 0) + n
-            o = others.setdefault(c.contest_id, [0, 0, 0])
-            o[0] += c.against_all
-            o[1] += c.blank
-            o[2] += c.invalid
-            carried = p.contest_ballots.get(c.contest_id, p.ballots_cast) if isinstance(p, ProtocolTotals) else p.ballots_cast
+            carried = (p.contest_ballots.get(c.contest_id, p.ballots_counted) if isinstance(p, ProtocolTotals)
+                       else p.ballots_counted)
             contest_ballots[c.contest_id] = contest_ballots.get(c.contest_id, 0) + carried
     return ProtocolTotals(
         election_id=first.election_id,
         election_fingerprint=first.election_fingerprint,
         precincts=tuple(precincts),
         **counts,
-        contests=tuple(
-            ContestResult(cid, votes[cid], against_all=o[0], blank=o[1], invalid=o[2]) for cid, o in others.items()
-        ),
+        contests=sum_contests(p.contests for p in items),
         contest_ballots=contest_ballots,
+        paper=sum_paper(p.paper for p in items),
     )
 
 
@@ -889,7 +828,7 @@ def party_list_votes(
     result = totals.contest(contest.id)
     parties = [PartyVotes(p.id, result.votes.get(p.id, 0)) for p in election.parties if p.id in contest.options]
     if isinstance(totals, ProtocolTotals):
-        participated = totals.contest_ballots.get(contest.id, totals.ballots_cast)
+        participated = totals.contest_ballots.get(contest.id, totals.ballots_counted)
     else:
-        participated = totals.ballots_cast
+        participated = totals.ballots_counted
     return parties, participated, result.against_all

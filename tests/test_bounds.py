@@ -58,8 +58,10 @@ def forge(d: Path, n: int, keys, voters: int) -> None:
     p = json.loads(_path(d, n).read_bytes())["protocol"]
     for name in ("voters_on_list", "voters_checked_in", "cards_issued", "ballots_cast"):
         p[name] = voters
-    for name in ("cards_cancelled", "cards_replaced", "cards_not_returned"):
+    for name in ("cards_cancelled", "cards_replaced", "cards_not_returned", "voters_additional", "voters_paper",
+                 "voters_outside"):
         p[name] = 0
+    p.pop("paper", None)  # all by card (the synthesizer gives some precincts a paper section)
     contest = p["contests"][0]
     first = sorted(contest["votes"])[0]
     contest["votes"] = {oid: voters if oid == first else 0 for oid in contest["votes"]}

@@ -55,7 +55,9 @@ from sailau.ballot_box.station import (
     VoterNotWaiting,
     ZeroReportFailed,
 )
-from sailau.ballot_box.refusal import CARD_REFUSALS, Refusal
+from sailau.ballot_box.models import BallotForm
+from sailau.ballot_box.paper import EntryError
+from sailau.ballot_box.refusal import CARD_REFUSALS, PAPER_REFUSALS, Refusal, Refused
 from sailau.ballot_box.store import WrongPollsState
 from sailau.ballot_box.submit import Outcome, SubmitResult
 from sailau.election.shares import ShareError
@@ -278,6 +280,117 @@ TestDeskMachine.settings = settings(max_examples=30, stateful_step_count=25, dea
                                     suppress_health_check=[HealthCheck.too_slow])
 
 
+class PaperDeskMachine(RuleBasedStateMachine):
+    """Paper receipts, check-ins by card or paper, exchanges, requests to vote outside,
+    withdrawals, the team sent and back (with right and wrong counts), in any order.
+    Always: a voter gets at most one ballot form, and keeps it; a voter who voted outside
+    cannot check in; a request for a voter who voted is refused; the paper figures are
+    never negative and received = issued (in and outside) + spoiled + in hand + out with
+    the teams."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = tempfile.TemporaryDirectory()
+        path = Path(self.dir.name)
+        self.db = open_db(path)
+        self.desk = Table(make_station(self.db, path)).desk
+        self.form: dict[str, BallotForm] = {}  # what each voter received, once and for all
+        self.received = 0
+        self.trip: tuple[int, tuple[str, ...], int] | None = None  # id, the requests it carries, ballots taken
+
+    def teardown(self) -> None:
+        self.db.close()
+        self.dir.cleanup()
+
+    def _code(self, step) -> str:  # noqa: ANN001
+        assert step.note is not None
+        return step.note.code
+
+    @rule(n=st.integers(1, 3))
+    def receive(self, n: int) -> None:
+        assert self._code(self.desk.receive_paper(n, "TEC", "Secretary")) == "paper_received"
+        self.received += n
+
+    @rule(v=st.integers(0, len(IINS) - 1), paper=st.booleans())
+    def check_in(self, v: int, paper: bool) -> None:
+        iin = IINS[v]
+        code = self._code(self.desk.check_in(iin, BallotForm.PAPER if paper else BallotForm.CARD))
+        if self.form.get(iin) is BallotForm.OUTSIDE:
+            assert code == "refused.voted_outside"
+        elif iin in self.form:
+            assert code == "already_checked_in"
+        elif code in ("checked_in", "checked_in_paper"):
+            self.form[iin] = BallotForm.PAPER if paper else BallotForm.CARD
+        else:
+            assert code in ("refused.mobile_requested", "refused.no_paper_left"), code
+
+    @rule(v=st.integers(0, len(IINS) - 1))
+    def exchange(self, v: int) -> None:
+        code = self._code(self.desk.exchange_paper(IINS[v]))
+        assert code in (("paper_exchanged", "refused.no_paper_left") if self.form.get(IINS[v]) is BallotForm.PAPER
+                        else ("refused.no_paper_ballot",)), code
+
+    @rule(v=st.integers(0, len(IINS) - 1))
+    def request(self, v: int) -> None:
+        code = self._code(self.desk.request_mobile(IINS[v], "ill", "Member"))
+        if IINS[v] in self.form:
+            assert code == "refused.already_voted"
+        else:
+            assert code in ("mobile_requested", "refused.already_requested"), code
+
+    @rule(v=st.integers(0, len(IINS) - 1))
+    def withdraw(self, v: int) -> None:
+        assert self._code(self.desk.withdraw_mobile(IINS[v])) in ("mobile_withdrawn", "refused.request_not_pending")
+
+    @precondition(lambda self: self.trip is None)
+    @rule(extra=st.integers(0, 2))
+    def send(self, extra: int) -> None:
+        pending = [r.iin for r in self.desk.view().mobile if r.state.value == "pending"]
+        step = self.desk.send_mobile_team(["Member 1", "Member 2"], len(pending) + extra)
+        if step.trip is not None:
+            self.trip = (step.trip.id, step.trip.iins, step.trip.ballots)
+        else:
+            assert self._code(step) in ("refused.no_requests", "refused.no_paper_left", "invalid_entry")
+
+    @precondition(lambda self: self.trip is not None)
+    @rule(data=st.data(), off=st.sampled_from([0, 0, 0, 1]))
+    def come_back(self, data: st.DataObject, off: int) -> None:
+        assert self.trip is not None
+        trip_id, carried, taken = self.trip
+        voted = data.draw(st.lists(st.sampled_from(carried), unique=True)) if carried else []
+        spoiled = data.draw(st.integers(0, taken - len(voted)))
+        unused = taken - len(voted) - spoiled + off
+        step = self.desk.return_mobile_team(trip_id, voted, unused, spoiled)
+        if off == 0:
+            assert step.trip is not None, step.note
+            self.form.update({iin: BallotForm.OUTSIDE for iin in voted})
+            self.trip = None
+        else:
+            assert self._code(step) == "refused.mobile_counts_mismatch"
+
+    @invariant()
+    def the_figures_add_up(self) -> None:
+        view = self.desk.view()
+        ledger, counters = view.paper, view.counters
+        assert ledger is not None and counters is not None
+        assert ledger.balances() and ledger.received == self.received
+        assert ledger.voters_paper == sum(f is BallotForm.PAPER for f in self.form.values()) == ledger.issued_in_station
+        assert ledger.voters_outside == sum(f is BallotForm.OUTSIDE for f in self.form.values()) == ledger.issued_outside
+        assert counters.checked_in == sum(f in (BallotForm.CARD, BallotForm.PAPER) for f in self.form.values())
+        on_list = {v.iin: v for v in (self.desk.station.search(i)[0] for i in IINS)}
+        for iin, voter in on_list.items():
+            assert voter.ballot_form is self.form.get(iin, BallotForm.NONE)
+            assert voter.checked_in == (voter.ballot_form in (BallotForm.CARD, BallotForm.PAPER))
+        for request in view.mobile:
+            if request.state.value in ("pending", "out"):
+                assert request.iin not in self.form
+
+
+TestPaperDeskMachine = PaperDeskMachine.TestCase
+TestPaperDeskMachine.settings = settings(max_examples=25, stateful_step_count=30, deadline=None,
+                                         suppress_health_check=[HealthCheck.too_slow])
+
+
 # --- one catalogue for every note the desk can produce ----------------------------------------------
 
 
@@ -295,6 +408,7 @@ def _every_note() -> list[Note]:
         StorageFailed(op, problem, recorded) for op in StationOperation for problem in StorageProblem
         for recorded in Recorded]
     raised += [ReplacementRefused(r, "") for r in Refusal] + [ReplacementRefused("something new", "x")]  # type: ignore[arg-type]
+    raised += [Refused(r) for r in PAPER_REFUSALS] + [EntryError("x"), pollbook.InvalidVoterEntry("x")]
     raised += [pollbook.AlreadyCheckedIn("x"), pollbook.VoterNotFound("x"), CardAlreadyIssued("x"),
                OldCardNeeded("x"), VoterNotWaiting("x"), NoVoterSelected("x"), CardNotBlank("x"), IssueFailed("x"),
                CardRemovedError("x"), NoCardError("x"), WrongPollsState("cast", PollsState.CLOSED, (PollsState.OPEN,)),

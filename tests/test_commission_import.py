@@ -66,7 +66,7 @@ def test_2021_national_result_from_synthetic_protocols(db_url: str, set_2021: Pa
     assert report["seats"] == SEATS_2021
     assert report["complete"] is True and report["precincts"] == {"expected": 300, "reported": 300, "missing": [], "conflicts": []}
     assert report["allocation"]["qualified"] == ["NO", "QHP", "AZ"]
-    assert report["party_list"]["ballots"] == report["counts"]["ballots_cast"]
+    assert report["party_list"]["ballots"] == report["counts"]["ballots_counted"]
 
 
 def test_sql_totals_equal_python_sums_per_region(db_url: str, set_2021: Path) -> None:
@@ -80,7 +80,7 @@ def test_sql_totals_equal_python_sums_per_region(db_url: str, set_2021: Path) ->
     table = read_table(TABLE)
     assert {u["code"]: u["totals"] for u in report["units"]} == table.votes
     assert all(u["precincts_reported"] == u["precincts_expected"] and not u["missing"] for u in report["units"])
-    assert sum(u["ballots_cast"] for u in report["units"]) == report["counts"]["ballots_cast"]
+    assert sum(u["ballots_counted"] for u in report["units"]) == report["counts"]["ballots_counted"]
 
 
 def test_reimport_is_idempotent_and_a_resubmission_is_a_conflict_until_decided(db_url: str, tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_reimport_is_idempotent_and_a_resubmission_is_a_conflict_until_decided(d
         withdrawn = commission_report(db, "region")
         assert withdrawn["precincts"]["missing"] == [4] and withdrawn["precincts"]["conflicts"] == [4]
         assert withdrawn["complete"] is False
-        assert withdrawn["counts"]["ballots_cast"] == before["counts"]["ballots_cast"] - p.ballots_cast
+        assert withdrawn["counts"]["ballots_counted"] == before["counts"]["ballots_counted"] - p.ballots_counted
         again = import_protocols(db, [d, resubmitted])  # still both: still neither, whatever the order
         assert again.imported == [] and [o.precinct for o in again.conflicts] == [4]
 
@@ -219,3 +219,33 @@ def test_cli_checks_receipt_lists_given_with_single_files(tmp_path: Path) -> Non
     listed.write_text(json.dumps(data))
     out = CliRunner().invoke(cli, [*common, "--db", f"sqlite:///{tmp_path / 'b.db'}"])
     assert out.exit_code == 1 and "receipts:commitment" in out.output and "receipt-list problems 1" in out.output
+
+
+def test_paper_precincts_import_with_their_turnout(db_url: str, set_2021: Path) -> None:
+    """The synthesizer gives about a quarter of the precincts a paper protocol: the
+    database's sums rebuild the paper section exactly as an observer sums the files,
+    and turnout counts the paper ballots found (voters who took part), not only the cards."""
+    from sailau.commission.aggregate import db_unit_totals, python_unit_totals, took_part
+    from sailau.commission.site.data import precinct_payload
+
+    election = load_election(set_2021 / "election.json")
+    signed = [SignedProtocol.from_canonical_json(f.read_bytes()).protocol
+              for f in sorted((set_2021 / "protocols").glob("*.json"))]
+    with_paper = [p for p in signed if p.paper is not None]
+    assert 30 < len(with_paper) < 120 and all(p.paper.found > 0 for p in with_paper)
+    with open_commission_db(db_url) as db:
+        assert _first_import(db, set_2021).ok
+        for level in ("national", "region"):
+            assert db_unit_totals(db, election, level) == python_unit_totals(signed, election, level)
+        national = db_unit_totals(db, election, "national")["national"]
+        assert national.paper is not None
+        assert national.paper.found == sum(p.paper.found for p in with_paper) > 0
+        assert national.ballots_counted == national.ballots_cast + national.paper.found
+        report = commission_report(db, "national")
+        assert report["counts"]["ballots_counted"] == took_part(national)
+        assert report["turnout_percent"] == round(100 * took_part(national) / national.voters_on_list, 2)
+        p = with_paper[0]
+        page = precinct_payload(election, "stamp", report, p.precinct, db)
+    assert page["counts"]["ballots_counted"] == p.ballots_cast + p.paper.found_stationary + p.paper.found_mobile
+    assert page["counts"]["paper_found_mobile"] == p.paper.found_mobile
+    assert page["turnout_percent"] == round(100 * page["counts"]["ballots_counted"] / p.voters_on_list, 2)

@@ -42,7 +42,7 @@ def test_presidential_set_second_round_and_verify(tmp_path):
     o = report["outcome"]
     assert o["kind"] == "presidential" and o["outcome"] == "second_round" and o["second_round"] == ["A", "B"]
     assert o["votes"] == {"A": 1100, "B": 750, "C": 310} and o["against_all"] == 90
-    assert o["participated"] == report["counts"]["ballots_cast"]  # the base: ballots cast, invalid included
+    assert o["participated"] == report["counts"]["ballots_counted"]  # the base: ballots counted (card + paper), invalid included
     v = _verify(published, tmp_path / "report.json")
     assert v.exit_code == 0, v.output
     assert "second round: A and B" in v.output

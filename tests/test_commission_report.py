@@ -103,9 +103,9 @@ def test_2023_single_member_outcomes_and_district_level(set_2023: Path) -> None:
     assert report["majilis_seats"]["AMANAT"] == report["seats"]["AMANAT"] + 1
     units = {u["code"]: u for u in report["units"]}
     assert set(units) == {"AST-1", "AST-2", "ALA-1"}
-    assert units["AST-1"]["precincts_reported"] == 2 and units["AST-1"]["ballots_cast"] == (460 + 20) + (390 + 10) + 2 * 5
+    assert units["AST-1"]["precincts_reported"] == 2 and units["AST-1"]["ballots_counted"] == (460 + 20) + (390 + 10) + 2 * 5
     assert report["contests"]["majilis-smd-ala-1"]["against_all"] == 150
-    assert report["contests"]["maslikhat-astana-list"]["ballots"] == sum(units[c]["ballots_cast"] for c in ("AST-1", "AST-2"))
+    assert report["contests"]["maslikhat-astana-list"]["ballots"] == sum(units[c]["ballots_counted"] for c in ("AST-1", "AST-2"))
 
     result = verify_published(set_2023, report)
     assert result.findings == []

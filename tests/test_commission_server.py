@@ -118,7 +118,7 @@ def _bad_files(published: Path, tmp: Path) -> list[Path]:
     write("signature.json", bytes(flipped))
     write("format.json", good + b" ")
     write("deep.json", b"[" * 5000 + b"]" * 5000)
-    write("count.json", good.replace(b'"version":3', b'"version":99999999999999999999999'))
+    write("count.json", good.replace(b'"version":4', b'"version":99999999999999999999999'))
     other = dict(data, protocol=dict(data["protocol"], election=dict(data["protocol"]["election"], id="another-election")))
     write("election.json", json.dumps(other, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
     # precinct 2's file claiming to be precinct 1 (signed by 2's key: wrong station, or signature)

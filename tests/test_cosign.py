@@ -422,3 +422,28 @@ def test_a_cosignature_over_bytes_no_protocol_has_is_refused_by_the_commission(s
         assert len(named) == 1 and named[0].message.startswith("cosign:other_bytes")
     finally:
         target.unlink()
+
+
+def test_cosignature_files_lists_a_directory_once(tmp_path, monkeypatch):
+    """Regression: a national import names 10,000 protocol files of one directory, and
+    the co-signatures beside each were found by globbing that directory per file
+    (quadratic: the 10,060-precinct network bench timed out in it). Now each directory
+    is listed once, and a file still finds only its own co-signatures."""
+    import pathlib
+
+    from sailau.commission.cosignatures import cosignature_files
+
+    files = []
+    for n in range(1, 41):
+        f = tmp_path / f"precinct-{n:06d}.json"
+        f.write_bytes(b"{}")
+        files.append(f)
+    mine = tmp_path / "precinct-000007.0011223344556677.cosig"
+    mine.write_bytes(b"x")
+    (tmp_path / "precinct-0000070.0011223344556677.cosig").write_bytes(b"x")  # another stem with mine as prefix
+    (tmp_path / "precinct-000008.cosig").write_bytes(b"x")  # not <stem>.<something>.cosig
+    calls = []
+    real_glob = pathlib.Path.glob
+    monkeypatch.setattr(pathlib.Path, "glob", lambda self, pattern: calls.append(pattern) or real_glob(self, pattern))
+    assert cosignature_files(files) == [mine]
+    assert len(calls) == 1

@@ -182,7 +182,7 @@ def test_contest_sum_detected_and_named(election):
     )
     violations = validate_protocol(bad)
     assert names(violations) == ["contest:list:sum==cast"]
-    assert "= 99, but 100 ballots cast" in violations[0].message
+    assert "= 99, but 100 ballots counted" in violations[0].message
     with pytest.raises(ProtocolViolationError) as info:
         check_protocol(bad)
     assert info.value.violations == tuple(violations)
@@ -270,7 +270,7 @@ def test_canonical_json_shape_and_round_trip(election):
     assert b" " not in raw.replace(b"Party ", b"")
     data = json.loads(raw)
     assert list(data) == sorted(data)
-    assert data["format"] == "sailau/protocol" and data["version"] == 3
+    assert data["format"] == "sailau/protocol" and data["version"] == 4
     assert (data["cards_replaced"], data["cards_not_returned"]) == (0, 0) and "audit" not in data
     assert data["receipts"] == {"count": 100, "root": commit_receipts(codes(100)).root}
     assert Protocol.from_canonical_json(raw) == p
@@ -302,8 +302,9 @@ def test_canonical_json_is_utf8_not_escaped():
         (lambda s: s.replace('"region":"R1"', '"region":"R1","region":"R1"'), "duplicate key 'region'"),
         (lambda s: s.replace('"region":"R1"', '"region":"R1","extra":1'), "unknown key(s) extra"),
         (lambda s: s.replace('"region":"R1",', ""), "missing key(s) region"),
-        (lambda s: s.replace('"version":3', '"version":2'), "version 2 is an old format without a receipt commitment"),
-        (lambda s: s.replace('"version":3', '"version":4'), "unsupported sailau/protocol version 4"),
+        (lambda s: s.replace('"version":4', '"version":2'), "version 2 is an old format without a receipt commitment"),
+        (lambda s: s.replace('"version":4', '"version":3'), "version 3 is the format before the paper protocol"),
+        (lambda s: s.replace('"version":4', '"version":5'), "unsupported sailau/protocol version 5"),
         (lambda s: s.replace('"count":100', '"count":-1'), "receipt count must be a whole number"),
         (lambda s: s.replace('"count":100', '"count":"100"'), "receipts count must be an integer"),
         (lambda s: s.replace('"count":100', '"count":100,"codes":[]'), "receipts: unknown key(s) codes"),

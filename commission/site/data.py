@@ -31,12 +31,12 @@ from sqlalchemy import func, select
 
 from sailau.election.definition import Election
 from sailau.election.law import get_law
-from sailau.election.protocol import SignedProtocol
+from sailau.election.protocol import PAPER_COUNTS, SignedProtocol
 
 from .. import models
 from ..charts import hemicycle_positions
 from ..db import CommissionDB
-from ..aggregate import percent
+from ..aggregate import percent, took_part
 from ..report import commission_report, party_colours
 from ..wording import decimal_text, quota_line, threshold_line
 from .tiles import tile_layout
@@ -195,10 +195,10 @@ def region_payload(election: Election, stamp: str, report: Mapping[str, Any], co
     P = models.protocols
     with db.begin() as conn:
         rows = {int(r.precinct): r for r in conn.execute(
-            select(P.c.precinct, P.c.voters_on_list, P.c.ballots_cast).where(P.c.region == code))}
+            select(P.c.precinct, P.c.voters_on_list, P.c.ballots_counted).where(P.c.region == code))}
     colours = party_colours(election)
     parties = [{"id": pid, "names": _names(election.party(pid).name), "colour": colours[pid], "votes": v,
-                "share_percent": percent(v, unit["ballots_cast"])} for pid, v in unit["totals"].items()]  # of those who took part
+                "share_percent": percent(v, unit["ballots_counted"])} for pid, v in unit["totals"].items()]  # of those who took part
     return {
         "kind": "region",
         "stamp": stamp,
@@ -210,7 +210,7 @@ def region_payload(election: Election, stamp: str, report: Mapping[str, Any], co
         "counts": {k: unit[k] for k in report["counts"]},
         "parties": parties,
         "precincts": [{"number": n, "reported": n in rows,
-                       "turnout_percent": percent(int(rows[n].ballots_cast), int(rows[n].voters_on_list)) if n in rows else None}
+                       "turnout_percent": percent(int(rows[n].ballots_counted), int(rows[n].voters_on_list)) if n in rows else None}
                       for n in numbers],
         "missing": unit["missing"],
         "turnout_by_hour": turnout,
@@ -249,9 +249,13 @@ def precinct_payload(election: Election, stamp: str, report: Mapping[str, Any], 
         votes = dict(result.votes) if result else {}
         ballots = sum(votes.values()) + (result.against_all + result.blank + result.invalid if result else 0)
         out["protocol"] = {"digest": digest, "file": f"precinct-{number:06d}.json"}
-        out["counts"] = {"voters_on_list": p.voters_on_list, "voters_checked_in": p.voters_checked_in, "cards_issued": p.cards_issued,
-                         "ballots_cast": p.ballots_cast, "cards_cancelled": p.cards_cancelled}
-        out["turnout_percent"] = percent(p.ballots_cast, p.voters_on_list)
+        out["counts"] = {"voters_on_list": p.voters_on_list, "voters_additional": p.voters_additional,
+                         "voters_checked_in": p.voters_checked_in, "voters_outside": p.voters_outside,
+                         "cards_issued": p.cards_issued, "ballots_cast": p.ballots_cast, "cards_cancelled": p.cards_cancelled,
+                         "voters_paper": p.voters_paper, "ballots_counted": took_part(p)}
+        if p.paper is not None:  # the paper protocol's lines, as the wall copy numbers them
+            out["counts"].update({f"paper_{name}": getattr(p.paper, name) for name in PAPER_COUNTS})
+        out["turnout_percent"] = percent(took_part(p), p.voters_on_list)
         out["parties"] = [{"id": pid, "names": _names(election.party(pid).name), "colour": colours[pid], "votes": votes.get(pid, 0),
                            "share_percent": percent(votes.get(pid, 0), ballots)}
                           for pid in report["totals"]]
