@@ -910,15 +910,15 @@ class ProtocolScreen(ClerkScreen):
         paper = protocol.paper is not None
         titles = {"#electronic-title": "protocol.electronic", "#paper-title": "protocol.paper",
                   "#combined-title": "protocol.combined"}
+        for selector in (*titles, "#paper-protocol"):
+            self.query_one(selector).display = paper
+        if not paper:
+            return
         for selector, key in titles.items():
-            widget = self.query_one(selector, Static)
-            widget.display = paper
-            widget.update(wallcopy.TEXT[key][lang])
-        figures = self.query_one("#paper-protocol", Figures)
-        figures.display = paper
-        if paper:
-            lines = wallcopy.protocol_lines(protocol, self.clerk.election, lang, wallcopy.PAPER)[0].lines
-            figures.show([(f"{line.number}. {line.label}", line.value) for line in lines])
+            self.query_one(selector, Static).update(wallcopy.TEXT[key][lang])
+        lines = wallcopy.protocol_lines(protocol, self.clerk.election, lang, wallcopy.PAPER)[0].lines
+        self.query_one("#paper-protocol", Figures).show([(f"{line.number}. {line.label}", line.value)
+                                                         for line in lines])
 
     def _fill_contest(self, contest: ContestResult) -> None:
         """One contest of the combined protocol; with paper, its electronic and paper parts beside the total."""
