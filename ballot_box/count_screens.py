@@ -72,9 +72,7 @@ class HandCountScreen(ClerkScreen):
                 for n, key in enumerate(self.keys):
                     with Horizontal(classes="field count-line"):
                         yield Static("", classes="field-label count-label", name=key)
-                        field = count_input(f"line-{n}", compact=True)
-                        field.name = key
-                        yield field
+                        yield count_input(f"line-{n}", name=key, compact=True)
             yield Tr("", id="form-hint", classes="form-hint")
             with Horizontal(classes="row"):
                 yield TrButton(N_("Save this member's count"), id="save-count", variant="primary")
@@ -126,7 +124,11 @@ class HandCountScreen(ClerkScreen):
         differences = () if state is None else state.differences
         table.display = bool(differences)
         if differences:
-            table.add_columns(t(N_("Line")), t(N_("First entry")), t(N_("Second entry")))
+            # the state compares the entries in key order: with two, each column is a member's
+            assert state is not None
+            heads = ([names.get(k, k.hex()[:16]) for k in state.entries] if len(state.entries) == 2
+                     else [t(N_("First entry")), t(N_("Second entry"))])
+            table.add_columns(t(N_("Line")), *heads)
             for d in differences:
                 table.add_row(wallcopy.line_label(app.election, d.line_key, lang), "–" if d.first is None else str(d.first),
                               "–" if d.second is None else str(d.second))

@@ -74,9 +74,9 @@ DIGITS = r"\d*"  # a count: digits only (the station refuses what is out of rang
 MAX_DIGITS = 6  # below the hand count's bound (10**6), so a typed count is never out of range there
 
 
-def count_input(id: str, *, compact: bool = False) -> Input:
+def count_input(id: str, *, name: str | None = None, compact: bool = False) -> Input:
     """An input for one count (digits only; `compact`: one line high, for long forms)."""
-    return Input(id=id, restrict=DIGITS, max_length=MAX_DIGITS, classes="count", compact=compact)
+    return Input(id=id, name=name, restrict=DIGITS, max_length=MAX_DIGITS, classes="count", compact=compact)
 
 
 def _value(state: Any) -> str:

@@ -869,7 +869,7 @@ class ProtocolScreen(ClerkScreen):
         t, lang = app.t, app.language
         check = getattr(self.view, "cosignatures", None)  # (the desk's, once co-signing is there)
         box = self.query_one("#cosignatures", Static)
-        if check is None:
+        if check is None or not check.valid:
             box.update(t(N_("No member has co-signed yet.")))
             return
         lines = [t(N_("Co-signed by {n} of {m} members: majority reached.") if check.majority
@@ -879,8 +879,9 @@ class ProtocolScreen(ClerkScreen):
             lines.append(f"  {member.name} ({member.title(lang)}): {local_time(cosig.signed_at, cosig.time_zone)}")
             if cosig.dissent is not None:
                 lines.append("    " + t(N_("dissenting opinion attached")))
-        for finding in check.findings:
-            lines.append("  " + t(N_("Not counted: {finding}"), finding=str(finding)))
+        for finding in check.findings:  # a co-signature that does not count (the majority is said above)
+            if getattr(finding.problem, "value", finding.problem) != "no_majority":
+                lines.append("  " + t(N_("Not counted: {finding}"), finding=str(finding)))
         box.update("\n".join(lines))
 
     def cosigned(self, step: DeskStep) -> None:

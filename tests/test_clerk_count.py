@@ -55,8 +55,9 @@ def text(app, code: str, **fields) -> str:
 
 def paper_station(db, tmp_path: Path):
     """The station with its commission, 10 paper ballots received and two paper voters."""
-    station = make_station(db, tmp_path)
-    station.load_members(CommissionMembers(PRECINCT, tuple(MEMBERS)))
+    station = make_station(db, tmp_path, open_polls=False)
+    station.load_members(CommissionMembers(PRECINCT, tuple(MEMBERS)))  # at set-up, before the polls open
+    station.open_polls([rig().terminal])
     station.receive_paper(10, "ТИК № 1", "Бекова Сәуле")
     for iin in IINS[:2]:
         station.check_in(iin, BallotForm.PAPER)
@@ -160,9 +161,12 @@ async def test_a_hand_count_mismatch_then_agreement_then_signed_and_cosigned(tmp
             table = form.query_one("#differences", DataTable)
             assert table.display and table.row_count == 2
             rows = [[str(c) for c in table.get_row_at(i)] for i in range(2)]
+            heads = [str(c.label) for c in table.columns.values()]
+            by_name = {MEMBERS[0].name: count, MEMBERS[1].name: wrong}  # each column is one member's entry
+            assert heads[0] == app.t("Line") and sorted(heads[1:]) == sorted(by_name)
             assert rows == [[wallcopy.line_label(app.election, f"contest:{contest.id}:option:{oid}", language),
-                             str(count[f"contest:{contest.id}:option:{oid}"]),
-                             str(wrong[f"contest:{contest.id}:option:{oid}"])] for oid in (first, second)]
+                             *(str(by_name[h][f"contest:{contest.id}:option:{oid}"]) for h in heads[1:])]
+                            for oid in (first, second)]
             await pilot.press("escape")
             await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "back to close")
             assert close.query_one("#close", Button).disabled  # signing blocked until the entries agree

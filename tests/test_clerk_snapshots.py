@@ -182,8 +182,9 @@ def test_hand_count_mismatch_kk(snap_compare, station_dir: Path) -> None:
     members = [Member(PRECINCT, role, name, crypto.ed25519_public_bytes(k.public_key()))
                for (role, name), k in zip([(Role.CHAIR, "Бекова Сәуле"), (Role.SECRETARY, "Ли Виктор")], keys)]
     with open_db(station_dir) as db:
-        station = make_station(db, station_dir)
+        station = make_station(db, station_dir, open_polls=False)
         station.load_members(CommissionMembers(PRECINCT, tuple(members)))
+        station.open_polls([rig().terminal])
         station.receive_paper(10, "ТИК № 1", "Бекова Сәуле")
         station.check_in(IINS[0], BallotForm.PAPER)
         station.end_voting()
