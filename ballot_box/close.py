@@ -31,7 +31,24 @@ Order and why:
    refuses such a protocol by name, `discrepancy`, commission/README.md).
    (`ProtocolRefused` remains only for a station that reads a different number
    of ballots than it counts, an inconsistent read: run close again.)
-5. Signed, then written by outputs.py.
+   Where paper ballots were used (a signed act of receipt, or a written request
+   to vote outside: `PaperLedger.used`), the count at close comes first: voting
+   ends (`Station.end_voting`: closed and sealed, no shares needed), the
+   commission opens the mobile box, then the stationary box, and two different
+   members enter the hand count (handcount.py). Close refuses
+   (`HandCountRefused`: `hand_count_missing` / `hand_count_mismatch`, nothing
+   decrypted, signed or written) until their entries agree. The protocol is
+   then format 4: the paper protocol (`PaperCount`: the day's ledger + the
+   agreed hand count), the combined results (electronic + paper, option by
+   option) and the pollbook's voter lines. A relation that fails on those
+   hand-entered or pollbook figures (`paper:`, `electronic:`, `voters:`) is
+   never declared: close refuses to sign (`ProtocolRefused(hand_entered=True)`,
+   every failing relation named) so the members correct the count.
+5. Signed, then written by outputs.py: the signed protocol and, beside it, the
+   wall copies in kk and ru (wallcopy.py). Everything signed is read from the
+   storage (the sealed ballots, the counters, the ledger, the stored hand count
+   entries, the `polls_closed` anchor) and Ed25519 signs deterministically, so a
+   close resumed after a crash signs the very same bytes.
 
 The private key lives only inside `close_and_sign` and is dropped on return (and,
 for a moment, inside `check_share` when the k-th share is entered: rebuilt to see
@@ -56,9 +73,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sailau.election.ballot import AGAINST_ALL, BLANK, BallotEncodingError, decode_ballot
+from sailau.election.paper import UNDECLARABLE_PREFIXES
 from sailau.election.protocol import (
     AuditAnchor,
     ContestResult,
+    PaperCount,
     Protocol,
     UNDECLARABLE_RELATIONS,
     SignedProtocol,
@@ -80,9 +99,12 @@ from sailau.election.shares import (
 
 from . import audit, store
 from .audit import AuditKind
+from .handcount import HandCount
 from .models import PollsState
 from .outputs import OutputFiles, write_outputs
-from .refusal import for_mismatch
+from .paper import PaperLedger
+from .refusal import Refusal, for_mismatch
+from .results import HandCountRefused
 from .store import ProtocolCounters
 
 if TYPE_CHECKING:
@@ -90,16 +112,21 @@ if TYPE_CHECKING:
 
 
 class ProtocolRefused(Exception):
-    """The ballots read do not match the ballots counted, or the receipt commitment
-    does not count them (an inconsistent read): the station refuses to sign (nothing
-    written); running close again reads again."""
+    """The station refuses to sign (nothing written): the ballots read do not match the
+    ballots counted, or the receipt commitment does not count them (an inconsistent
+    read: running close again reads again); or, with `hand_entered`, a control relation
+    fails on the figures the members entered by hand (paper, mobile box, voter lines:
+    the members correct the hand count, then close again). Every failing relation is
+    named in `violations`."""
 
-    def __init__(self, violations: Sequence[Violation], protocol: Protocol) -> None:
+    def __init__(self, violations: Sequence[Violation], protocol: Protocol, *, hand_entered: bool = False) -> None:
         self.violations = tuple(violations)
         self.protocol = protocol
+        self.hand_entered = hand_entered
         lines = "\n".join(f"  {v.name}: {v.message}" for v in self.violations)
-        super().__init__(f"protocol of precinct {protocol.precinct} not signed: the ballots read do not match the "
-                         f"count; run close again:\n{lines}")
+        why = ("control relations fail on the figures entered by hand; correct the hand count, then close again"
+               if hand_entered else "the ballots read do not match the count; run close again")
+        super().__init__(f"protocol of precinct {protocol.precinct} not signed: {why}:\n{lines}")
 
 
 class ShareRefusal(str, Enum):
@@ -283,9 +310,62 @@ def closing_anchor(station: Station) -> AuditAnchor:
     return AuditAnchor(seq=event.seq, hash=event.hash)
 
 
+def paper_count(ledger: PaperLedger, hand: HandCount) -> PaperCount:
+    """The paper protocol: what the station recorded during the day (received by the signed
+    acts of receipt, issued in the station and outside, spoiled, written requests) and
+    what the members counted by hand at close (unused, found in the boxes, the results)."""
+    return PaperCount(received=ledger.received, issued_in_station=ledger.issued_in_station,
+                      issued_outside=ledger.issued_outside, spoiled=ledger.spoiled, unused=hand.unused,
+                      mobile_requests=ledger.requests, found_stationary=hand.found_stationary,
+                      found_mobile=hand.found_mobile, contests=hand.contests)
+
+
+def combine(electronic: Sequence[ContestResult], paper: PaperCount | None) -> tuple[ContestResult, ...]:
+    """The combined results: the electronic tally plus the paper results, option by option
+    (the protocol's `electronic_contests` gives the electronic part back exactly)."""
+    if paper is None:
+        return tuple(electronic)
+    by_id = {c.contest_id: c for c in paper.contests}
+    out = []
+    for c in electronic:
+        q = by_id.get(c.contest_id)
+        if q is None:
+            out.append(c)
+            continue
+        votes = {oid: n + q.votes.get(oid, 0) for oid, n in c.votes.items()}
+        votes.update({oid: n for oid, n in q.votes.items() if oid not in votes})
+        out.append(ContestResult(c.contest_id, votes, against_all=c.against_all + q.against_all,
+                                 blank=c.blank + q.blank, invalid=c.invalid + q.invalid))
+    known = {c.contest_id for c in electronic}
+    out += [q for q in paper.contests if q.contest_id not in known]  # named by the relations, not hidden
+    return tuple(out)
+
+
+def agreed_hand_count(station: Station, ledger: PaperLedger) -> HandCount | None:
+    """The hand count close signs with: None where no paper was used (no receipt, no written
+    request); else the count two different members entered alike, or `HandCountRefused`
+    (HAND_COUNT_MISSING: fewer than two entries; HAND_COUNT_MISMATCH: they differ, the
+    state names the lines). Nothing is signed or written then."""
+    if not ledger.used:
+        return None
+    state = station.hand_count()
+    if state.agreed is not None:
+        return state.agreed
+    if state.differences:
+        lines = ", ".join(d.line_key for d in state.differences)
+        raise HandCountRefused(Refusal.HAND_COUNT_MISMATCH, f"the hand count entries differ on {len(state.differences)} "
+                               f"line(s) ({lines}): count them again; nothing was signed", state)
+    raise HandCountRefused(Refusal.HAND_COUNT_MISSING, f"paper ballots were used: two different members must enter the "
+                           f"hand count ({len(state.entries)} entered); nothing was signed", state)
+
+
 def build_protocol(station: Station, counters: ProtocolCounters, results: Sequence[ContestResult],
-                   anchor: AuditAnchor | None = None, receipts: ReceiptCommitment | None = None) -> Protocol:
+                   anchor: AuditAnchor | None = None, receipts: ReceiptCommitment | None = None,
+                   ledger: PaperLedger | None = None, hand: HandCount | None = None) -> Protocol:
+    """The format-4 protocol: the counters, the electronic tally combined with the paper
+    protocol (when a hand count is given), the pollbook's voter lines from the ledger."""
     definition = station.election.precinct(station.precinct)
+    paper = None if ledger is None or hand is None else paper_count(ledger, hand)
     return Protocol(
         election_id=station.election.id,
         election_fingerprint=station.election.fingerprint_hex,
@@ -299,9 +379,13 @@ def build_protocol(station: Station, counters: ProtocolCounters, results: Sequen
         cards_cancelled=counters.cancelled,
         cards_replaced=counters.replaced,
         cards_not_returned=counters.not_returned,
-        contests=tuple(results),
+        contests=combine(results, paper),
         audit=anchor,
         receipts=receipts,
+        voters_additional=0 if ledger is None else ledger.voters_additional,
+        voters_paper=0 if ledger is None else ledger.voters_paper,
+        voters_outside=0 if ledger is None else ledger.voters_outside,
+        paper=paper,
     )
 
 
@@ -325,18 +409,27 @@ def close_and_sign(station: Station, shares: Sequence[Share | str], out_dir: str
     elif not info.storage_sealed:
         store.seal_storage(station.db)  # a close that failed or died while sealing: seal again
     timings["close"] = time.perf_counter() - t0 - timings["key"]
+    ledger = station.paper_ledger()
+    try:
+        hand = agreed_hand_count(station, ledger)  # before decrypting: the members count the paper first
+    except HandCountRefused:
+        del private_key
+        raise
     t1 = time.perf_counter()
     counted = tally(station, private_key)
     del private_key
     counters = store.counters(station.db)
     timings["decrypt_tally"] = time.perf_counter() - t1
     protocol = build_protocol(station, counters, counted.contests, closing_anchor(station),
-                              commit_receipts(counted.receipt_codes))
+                              commit_receipts(counted.receipt_codes), ledger, hand)
     if len(counted.receipt_codes) != counters.cast:
         raise ProtocolRefused([Violation("ballots==cast", f"{len(counted.receipt_codes)} ballots read, "
                                                           f"{counters.cast} counted as cast")], protocol)
     violations = validate_protocol(protocol, station.election)
-    own = [v for v in violations if v.name in UNDECLARABLE_RELATIONS]  # the commitment it just made: never declared
+    own = [v for v in violations if v.name in UNDECLARABLE_RELATIONS]  # never declared: corrected, or read again
+    hand_entered = [v for v in own if v.name.startswith(UNDECLARABLE_PREFIXES)]
+    if hand_entered:  # the members correct the hand count (or the day's paper records) and close again
+        raise ProtocolRefused(hand_entered, protocol, hand_entered=True)
     if own:
         raise ProtocolRefused(own, protocol)
     protocol = with_discrepancies(protocol, violations)
@@ -347,7 +440,7 @@ def close_and_sign(station: Station, shares: Sequence[Share | str], out_dir: str
     if out_dir is not None:
         t2 = time.perf_counter()
         files = write_outputs(Path(out_dir), signed, station.election, counted.receipt_codes,
-                              invalid=[i.reason for i in counted.invalid])
+                              invalid=[i.reason for i in counted.invalid], members=station.members())
         timings["outputs"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     return ClosingResult(signed, counters, counted.invalid, files, timings)

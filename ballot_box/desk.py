@@ -52,6 +52,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sailau.election import crypto, shares
+from sailau.election.cosign import (
+    COSIGN_SUFFIX,
+    MAX_COSIGNATURES,
+    CosignCheck,
+    CosignError,
+    check_cosignatures,
+    cosignature_file_name,
+    read_cosignature_file,
+    write_cosignature,
+)
+from sailau.election.cosign import cosign as make_cosignature
+from sailau.election.members import Member
+from sailau.election.protocol import ProtocolError, SignedProtocol
+from sailau.election.turnout import election_time_zone
 from sailau.election.shares import Share, ShareError
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
@@ -61,6 +75,8 @@ import httpx
 
 from . import audit, oplog, pollbook, store, submit
 from .close import ClosingResult, ProtocolRefused, ShareRefusal, ShareRefused, check_share
+from .handcount import HandCount, HandCountError, HandCountState
+from .wallcopy import write_wall_copies
 from .iin import InvalidIIN
 from .messages import TEXTS, Note
 from .mobile import MobileRequest, MobileTrip
@@ -78,6 +94,7 @@ from .station import (
     CastResult,
     CastStatus,
     ClearOutcome,
+    HandCountRefused,
     IssueFailed,
     IssueResult,
     NoVoterSelected,
@@ -107,6 +124,7 @@ __all__ = [
     "note_for_cancel",
     "note_for_cast",
     "note_for_error",
+    "note_for_hand_count",
     "note_for_issue",
     "note_for_replace",
     "note_for_storage",
@@ -172,7 +190,9 @@ _RAISED: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Call
     ((CardRemovedError, NoCardError), lambda e: Note("card_pulled", "error")),
     (WrongPollsState, lambda e: Note("wrong_polls_state", "error", {"state": e.state.value})),
     (ZeroReportFailed, lambda e: Note("zero_report_failed", "error", detail=str(e))),
-    (ProtocolRefused, lambda e: Note("protocol_refused", "error", detail=str(e))),
+    (HandCountRefused, lambda e: Note(f"hand_count.{e.reason.value}", "error",
+                                      {"n": len(e.state.differences) if e.state is not None else 0})),
+    (ProtocolRefused, lambda e: note_for_refused_protocol(e)),
     (store.SealingFailed, lambda e: Note("sealing_failed", "error", detail=str(e))),
     (ShareError, lambda e: Note("shares_do_not_rebuild", "error", detail=str(e))),
     (Refused, lambda e: Note(f"refused.{e.reason.value}", "error")),
@@ -232,6 +252,23 @@ def note_for_replace(result: ReplaceResult) -> Note:
     if result.clear is ClearOutcome.REFUSED:
         return Note("replaced.returned_not_cleared", "warn", fields)
     return Note("replaced.returned", "ok", fields)
+
+
+def note_for_hand_count(state: HandCountState) -> Note:
+    """Where the double entry stands after an entry: agreed, the lines differ, or more entries needed."""
+    if state.agreed is not None:
+        return Note("hand_count.agreed", "ok", {"n": len(state.entries)})
+    if state.differences:
+        return Note("hand_count.hand_count_mismatch", "warn", {"n": len(state.differences)})
+    return Note("hand_count.entered", "info", {"needed": state.needed})
+
+
+def note_for_refused_protocol(exc: ProtocolRefused) -> Note:
+    """Close refused to sign: relations that fail on the hand-entered figures (the members
+    correct the count, every failing relation named), or an inconsistent read (close again)."""
+    if exc.hand_entered:
+        return Note("hand_count.relations", "error", {"names": ", ".join(v.name for v in exc.violations)})
+    return Note("protocol_refused", "error", detail=str(exc))
 
 
 #: submit.Outcome -> the severity of its note (the code is `send.<outcome>`)
@@ -300,6 +337,10 @@ class DeskView:
     paper: PaperLedger | None = None  # the paper figures (None: the database cannot be read now)
     mobile: tuple[MobileRequest, ...] = ()  # the written requests to vote outside, in list order
     trips: tuple[MobileTrip, ...] = ()  # the mobile team's trips, in order
+    # the count at close (issue 13): the commission, the hand count's double entry, the co-signatures
+    members: tuple[Member, ...] = ()  # the precinct commission loaded at set-up, in role order
+    hand_count: HandCountState | None = None  # None: the storage could not be read
+    cosignatures: CosignCheck | None = None  # None: no signed protocol in the out folder yet
 
 
 @dataclass(frozen=True)
@@ -320,6 +361,8 @@ class DeskStep:
     audit: tuple[list[audit.AuditEvent], audit.ChainReport] | None = None  # read_audit
     share: EnteredShare | None = None  # enter_share: the share added
     sent: tuple[SentFile, ...] = ()  # send: one status per signed file, in the order sent
+    hand_count: HandCountState | None = None  # enter_hand_count: the double entry after this entry
+    cosignature: Path | None = None  # cosign: the co-signature file written
     paper: PaperLedger | None = None  # exchange_paper, receive_paper: the figures after the step
     receipt: Path | None = None  # receive_paper: the signed act's file (None: no out dir)
     request: MobileRequest | None = None  # request_mobile, withdraw_mobile
@@ -372,6 +415,10 @@ class ClerkDesk:
         self._need: int | None = None if ceremony is None else ceremony.threshold
         self._threshold = self._need
         self._shares: list[EnteredShare] = []
+        # the count at close (under _state; read by _reload_count)
+        self._members: tuple[Member, ...] = ()
+        self._hand_count: HandCountState | None = None
+        self._cosignatures: CosignCheck | None = None
 
     # -- what the UI draws ------------------------------------------------------------------
 
@@ -382,7 +429,8 @@ class ClerkDesk:
             return DeskView(reader, self._present, self._busy, self._blank_waiting, self._cancel_offered,
                             self._card_note, self._desk_note, self._counters, self._waiting, self._selected,
                             self._polls, tuple(self._shares), self._threshold, self._paper, self._mobile,
-                            self._trips)
+                            self._trips, members=self._members, hand_count=self._hand_count,
+                            cosignatures=self._cosignatures)
 
     def refresh(self) -> DeskView:
         """Read the storage figures again (blocking) and return the view. At start (the
@@ -425,6 +473,7 @@ class ClerkDesk:
             self._counters, self._polls = counters, polls
             self._paper, self._mobile, self._trips = paper, requests, trips
             self._waiting, self._selected = waiting, None if selected is None else selected.iin
+        self._reload_count()
 
     # -- the reader's events (any thread; no I/O) ----------------------------------------------
 
@@ -828,6 +877,107 @@ class ClerkDesk:
             note = failed or Note("voting_ended", "ok")
             self._set(desk=note)
             return DeskStep(note)
+
+    def _reload_count(self) -> None:
+        """The commission, the hand count's double entry and the co-signatures (after each operation)."""
+        try:
+            members: tuple[Member, ...] = self.station.members()
+            hand: HandCountState | None = self.station.hand_count()
+        except StorageFailed:
+            members, hand = (), None
+        check = self._check_cosignatures(members)
+        with self._state:
+            self._members, self._hand_count, self._cosignatures = members, hand, check
+
+    def _protocol_file(self) -> Path | None:
+        path = None if self.out_dir is None else self.out_dir / "protocol.json"
+        return path if path is not None and path.is_file() else None
+
+    def _check_cosignatures(self, members: Sequence[Member]) -> CosignCheck | None:
+        """The co-signatures beside the signed protocol, checked against the station's members
+        (`cosign.check_cosignatures`; the registry is the commission's check, not this one)."""
+        path = self._protocol_file()
+        if path is None:
+            return None
+        try:
+            signed = SignedProtocol.from_canonical_json(path.read_bytes())
+        except (OSError, ProtocolError) as exc:
+            oplog.failure("read the signed protocol", exc)
+            return None
+        found = []
+        for f in sorted(path.parent.glob("protocol.*" + COSIGN_SUFFIX))[:MAX_COSIGNATURES + 1]:
+            try:
+                found.append((f.name, read_cosignature_file(f)))
+            except CosignError as exc:
+                oplog.failure("read a co-signature", exc)
+        return check_cosignatures(signed, found, members)
+
+    def enter_hand_count(self, member_key_id: bytes, count: HandCount) -> DeskStep:
+        """A member enters the hand count of the paper ballots (after the end of voting). Two
+        different members must enter the same figures; a member's re-entry replaces their own.
+        The note says what is still needed, that the count agrees, or how many lines differ
+        (the lines: `view().hand_count.differences`)."""
+        with self._work:
+            state: HandCountState | None = None
+            try:
+                state = self.station.enter_hand_count(member_key_id, count)
+            except HandCountError as exc:
+                note = Note("hand_count.invalid", "error", detail=str(exc))
+            except Exception as exc:
+                note = note_for_error(exc, what="enter hand count")
+            else:
+                note = note_for_hand_count(state)
+            self._set(desk=note)
+            self._reload()
+            return DeskStep(note, hand_count=state)
+
+    def cosign(self, key_file: str | Path, dissent: str | None = None, *, role: str | None = None) -> DeskStep:
+        """A member co-signs the signed protocol on this station with their own key file
+        (`election.cosign`): the co-signature (with the dissenting opinion, if any) is
+        written beside the protocol as ``protocol.<key id>.cosig`` and never overwritten;
+        the wall copies are printed again with who has signed. The member must be one of
+        the station's members, in their own role (`role`, when given, must be it)."""
+        with self._work:
+            note, written = self._cosign(Path(key_file), dissent, role)
+            self._set(desk=note)
+            self._reload()
+            return DeskStep(note, cosignature=written)
+
+    def _cosign(self, key_file: Path, dissent: str | None, role: str | None) -> tuple[Note, Path | None]:
+        path = self._protocol_file()
+        if path is None:
+            return Note("cosign.nothing", "warn"), None
+        try:
+            key = crypto.load_signing_key(key_file)
+        except crypto.KeyFileError as exc:
+            return Note("cosign.key_unusable", "error", detail=str(exc)), None
+        try:
+            members = self.station.members()
+            raw = path.read_bytes()
+            signed = SignedProtocol.from_canonical_json(raw)
+        except Exception as exc:
+            return note_for_error(exc, what="co-sign"), None
+        mine = [m for m in members if m.public_key == crypto.ed25519_public_bytes(key.public_key())]
+        if not mine:
+            return Note("cosign.not_a_member", "error"), None
+        member = mine[0]
+        if role is not None and role != member.role.value:
+            return Note("cosign.role", "error", {"role": member.title("en")}), None
+        try:
+            cosig = make_cosignature(signed, key, member.role, when=self.station.db.clock(),
+                                     time_zone=election_time_zone(self.election), dissent=dissent or None)
+            target = path.with_name(cosignature_file_name(path.name, cosig))
+            write_cosignature(cosig, target)
+        except CosignError as exc:
+            code = "cosign.already" if "already exists" in str(exc) else "cosign.refused"
+            return Note(code, "warn" if code == "cosign.already" else "error", {"name": member.name}, detail=str(exc)), None
+        check = self._check_cosignatures(members)
+        try:
+            write_wall_copies(path.parent, signed, self.election, members, check)
+        except Exception as exc:  # the co-signature is written; the printed copies can be made again
+            oplog.failure("print the wall copies", exc)
+        fields = {"name": member.name, "n": 0 if check is None else len(check.valid), "of": len(members)}
+        return Note("cosign.majority" if check is not None and check.majority else "cosign.signed", "ok", fields), target
 
     # -- sending to the commission ----------------------------------------------------------------------
 

@@ -37,10 +37,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from sailau.election import jsonfile
 from sailau.election.canonical import canonical_json
 from sailau.election.definition import Election
 from sailau.election.protocol import ContestResult
+
+from .db import StationDB
+from .models import HandCountEntryRow, PollsState, StationMemberRow
+from .store import require_state
 
 __all__ = [
     "HAND_COUNT_FORMAT",
@@ -49,9 +55,12 @@ __all__ = [
     "HandCountDifference",
     "HandCountError",
     "HandCountState",
+    "NotAMember",
     "compare",
     "hand_count_state",
     "parse_hand_count",
+    "store_entry",
+    "stored_state",
 ]
 
 HAND_COUNT_FORMAT = "sailau/hand-count"
@@ -271,3 +280,39 @@ def hand_count_state(entries: Mapping[bytes, HandCount] | Iterable[tuple[bytes, 
     if other is not None:
         return HandCountState(members, None, compare(first, other))
     return HandCountState(members, first if len(counts) >= 2 else None, ())
+
+
+# --- the entries in the station's storage (``hand_count_entries``, migration 0005) -----------------
+
+
+class NotAMember(LookupError):
+    """The key id is not one of the station's members (`Refusal.NOT_A_MEMBER`)."""
+
+
+def store_entry(db: StationDB, member_key_id: bytes, count: HandCount) -> HandCountState:
+    """Store `count` as the member's entry (replacing their own earlier one) and return the
+    state of the double entry. Only once voting has ended (polls closed): the boxes are
+    opened after the end of voting. Raises `NotAMember`, `WrongPollsState`."""
+    data = count.to_json_bytes().decode("utf-8")
+    with db.write() as session:
+        require_state(session, "enter the hand count", PollsState.CLOSED)
+        if session.get(StationMemberRow, member_key_id) is None:
+            raise NotAMember(f"key {member_key_id.hex()} is not a member of this precinct's commission")
+        row = session.get(HandCountEntryRow, member_key_id)
+        if row is None:
+            session.add(HandCountEntryRow(member_key_id=member_key_id, data=data))
+        else:
+            row.data = data
+        rows = session.scalars(select(HandCountEntryRow)).all()
+        return hand_count_state([(bytes(r.member_key_id), _stored(r.data)) for r in rows])
+
+
+def stored_state(db: StationDB) -> HandCountState:
+    """The state of the double entry as stored."""
+    with db.read() as session:
+        rows = session.scalars(select(HandCountEntryRow)).all()
+        return hand_count_state([(bytes(r.member_key_id), _stored(r.data)) for r in rows])
+
+
+def _stored(data: str) -> HandCount:
+    return parse_hand_count(data.encode("utf-8"), "stored hand count entry")

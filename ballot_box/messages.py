@@ -18,6 +18,10 @@ the context in front, so the same refusal reads right where it happens:
 - ``storage.<operation>.<recorded>`` and ``cause.<problem>``: what a storage failure
   did (`StationOperation`, `Recorded`, `StorageProblem` values);
 - ``share.<refusal>``: a share refused at entry (`close.ShareRefusal` values);
+- ``hand_count.<refusal>``, ``hand_count.<state>``: the hand count's double entry
+  (`refusal.Refusal` values ``not_a_member``, ``hand_count_missing``,
+  ``hand_count_mismatch``; ``entered``, ``agreed``), ``cosign.<outcome>``: a member's
+  co-signature on the station;
 - ``send.<outcome>``: a signed file sent to the commission (`submit.Outcome`
   values: ``send.accepted``, ``send.refused`` with the refusal name as ``reason``...);
 - plain names for the rest (``checked_in``, ``need_voter``, ``unexpected.card``...).
@@ -185,6 +189,28 @@ TEXTS: dict[str, str] = {
     # -- end of voting and the count at close (issue 13, item 4) ---------------------------------------
     "voting_ended": N_("Voting has ended: the polls are closed and the ballot box sealed. Open the mobile box, then "
                        "the stationary box, and count the paper ballots; then close with the shares."),
+    "hand_count.entered": N_("Hand count entered. {needed} more member(s) must enter it: two different members enter "
+                             "the same count."),
+    "hand_count.agreed": N_("The hand count agrees: {n} members entered the same figures. Close with the shares to "
+                            "sign."),
+    "hand_count.hand_count_mismatch": N_("The hand count entries differ on {n} line(s): count those lines again and "
+                                         "enter them; the protocol cannot be signed until they agree."),
+    "hand_count.hand_count_missing": N_("Paper ballots were used: two different members must enter the hand count "
+                                        "before the protocol is signed. Nothing was signed."),
+    "hand_count.not_a_member": N_("This key is not one of this precinct commission's members: nothing was entered."),
+    "hand_count.invalid": N_("This hand count cannot be entered: it is not a count of this precinct's ballot."),
+    "hand_count.relations": N_("Not signed: control relations fail on the figures entered by hand ({names}). Count "
+                               "again, correct the hand count (both members), then close again."),
+    "cosign.nothing": N_("There is no signed protocol to co-sign yet: close the polls first."),
+    "cosign.key_unusable": N_("This member key file cannot be used."),
+    "cosign.not_a_member": N_("This key is not one of this precinct commission's members: the protocol was not "
+                              "co-signed."),
+    "cosign.role": N_("This member's role is {role}: the protocol was not co-signed in another role."),
+    "cosign.already": N_("{name} has already co-signed this protocol."),
+    "cosign.refused": N_("The co-signature of {name} could not be made."),
+    "cosign.signed": N_("{name} co-signed the protocol ({n} of {of} members). A majority of the members must sign."),
+    "cosign.majority": N_("{name} co-signed the protocol: {n} of {of} members have signed, a majority. The wall "
+                          "copies now show it."),
     # -- shares at entry, by close.ShareRefusal; fields: index, k, need ------------------------------------
     "share.wrong_election": N_("Share {index} is for another election: it was not added."),
     "share.wrong_key": N_("Share {index} is for another election key: it was not added."),

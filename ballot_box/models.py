@@ -332,3 +332,31 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- the commission at the station and the hand count (issue 13; migration 0005) ------------------
+
+
+class StationMemberRow(Base):
+    """One member of the precinct commission, loaded at set-up from the members file
+    (`sailau station init --members FILE`, `Station.load_members`): public data only."""
+
+    __tablename__ = "station_members"
+    __table_args__ = (CheckConstraint("role IN ('chair', 'deputy_chair', 'secretary', 'member')", name="role"),)
+
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(8), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class HandCountEntryRow(Base):
+    """A member's entry of the paper ballots' hand count (handcount.py's canonical JSON):
+    one per member, a re-entry replaces it. No time: only who entered what. The key id is
+    a station member's (checked when entered; loading another list clears the entries);
+    no foreign key, so the schema keeps its one reference (a request names its voter)."""
+
+    __tablename__ = "hand_count_entries"
+
+    member_key_id: Mapped[bytes] = mapped_column(LargeBinary(8), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)

@@ -9,6 +9,8 @@
   Cyrillic and Kazakh letters) with a QR code carrying the whole signed protocol
   in canonical JSON, so an observer who photographs the posted sheet can check
   the station signature and every number offline;
+- ``wall-kk.pdf``, ``wall-ru.pdf``: the wall copies (wallcopy.py), when the
+  commission's members are given (close of polls gives the station's);
 - ``receipts.json``: every stored ballot's receipt code, shuffled, in the
   published receipt-list format of ``sailau.election.receipts``
   with the OS CSPRNG (`secrets.SystemRandom`) so the list order says nothing.
@@ -30,7 +32,7 @@ import os
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -38,6 +40,7 @@ import segno
 from fpdf import FPDF
 
 from sailau.election.definition import Election
+from sailau.election.members import Member
 from sailau.election.nist import nist_results_report
 from sailau.election.protocol import SignedProtocol
 from sailau.election.receipts import ReceiptList
@@ -58,9 +61,10 @@ class OutputFiles:
     nist: Path
     pdf: Path
     receipts: Path
+    wall_copies: tuple[Path, ...] = ()  # wall-kk.pdf, wall-ru.pdf (wallcopy.py)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)
@@ -124,6 +128,19 @@ def protocol_pdf(signed: SignedProtocol, election: Election, invalid: Sequence[s
         ("Ауыстырылған карталар / Заменено карт / Cards replaced", p.cards_replaced),
         ("оның ішінде қайтарылмаған / из них не возвращено / of which not handed back", p.cards_not_returned),
     ]
+    if p.paper is not None:  # format 4: the paper protocol's lines (the wall copies carry the full form)
+        q = p.paper
+        rows += [
+            ("Қосымша тізімдегі сайлаушылар / В дополнительном списке / On the additional list", p.voters_additional),
+            ("Алынған қағаз бюллетеньдер / Получено бумажных бюллетеней / Paper ballots received", q.received),
+            ("Үй-жайда берілген / Выдано в помещении / Issued in the station", q.issued_in_station),
+            ("Үй-жайдан тыс берілген / Выдано вне помещения / Issued outside", q.issued_outside),
+            ("Бүлінген / Испорчено / Spoiled", q.spoiled),
+            ("Пайдаланылмаған, жойылған / Не использовано, погашено / Unused, cancelled", q.unused),
+            ("Тұрақты жәшіктерде / В стационарных ящиках / Found in the stationary box", q.found_stationary),
+            ("Жылжымалы жәшіктерде / В переносных ящиках / Found in the mobile box", q.found_mobile),
+            ("Есепке алынған бюллетеньдер / Учтено бюллетеней / Ballots counted", p.ballots_counted),
+        ]
     _table(pdf, rows)
     if p.discrepancies:  # the station signed a count that breaks these relations (close.py): say so on the wall
         pdf.set_font("DejaVu", "B", 9)
@@ -181,17 +198,24 @@ def write_outputs(
     *,
     invalid: Sequence[str] = (),
     issuer: str | None = None,
+    members: Sequence[Member] | None = None,
 ) -> OutputFiles:
-    """Write the four files (see the module doc) into `out_dir` (created if missing)."""
+    """Write the four files (see the module doc) into `out_dir` (created if missing) and,
+    given the commission's `members` (the station's; () prints no member rows), the wall
+    copies in kk and ru beside them (wallcopy.py)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     p = signed.protocol
     files = OutputFiles(out_dir / "protocol.json", out_dir / "protocol.nist.json", out_dir / "protocol.pdf",
                         out_dir / "receipts.json")
-    _atomic_write(files.protocol, signed.to_canonical_json())
+    atomic_write(files.protocol, signed.to_canonical_json())
     report = nist_results_report([p], election, issuer=issuer or f"Precinct election commission {p.precinct}",
                                  issuer_abbreviation=f"PEC-{p.precinct}")
-    _atomic_write(files.nist, (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
-    _atomic_write(files.pdf, protocol_pdf(signed, election, invalid))
+    atomic_write(files.nist, (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+    atomic_write(files.pdf, protocol_pdf(signed, election, invalid))
     receipts = ReceiptList(election.id, election.fingerprint_hex, p.precinct, tuple(shuffled_receipts(receipt_codes)))
-    _atomic_write(files.receipts, receipts.to_json_bytes())
+    atomic_write(files.receipts, receipts.to_json_bytes())
+    if members is not None:
+        from .wallcopy import write_wall_copies  # wallcopy draws with this module's fonts and QR code
+
+        files = replace(files, wall_copies=write_wall_copies(out_dir, signed, election, members))
     return files

@@ -25,6 +25,8 @@ Which step gives which refusal:
   (the voter's card is counted), CARD_REVOKED, UNKNOWN_TOKEN (the handed-back
   card was never issued here), NOT_THEIR_CARD, CARD_UNLINKED, CARD_NOT_ISSUED,
   and the card checks above;
+* the count at close: NOT_A_MEMBER (hand count entry, co-signing on the station),
+  HAND_COUNT_MISSING and HAND_COUNT_MISMATCH (close of polls where paper was used).
 * paper ballots, the additional list, the mobile box (`PAPER_REFUSALS`, raised as
   `Refused`): check-in gives MOBILE_REQUESTED, VOTED_OUTSIDE, NO_PAPER_LEFT; an
   exchange NO_PAPER_BALLOT, NO_PAPER_LEFT; adding a voter ALREADY_ON_LIST; a request
@@ -80,6 +82,10 @@ class Refusal(str, Enum):
     NO_CARD_TO_REPLACE = "no_card_to_replace"  # the voter holds no issued card
     NOT_THEIR_CARD = "not_their_card"  # the handed-back card is not the one this voter holds
     CARD_UNLINKED = "card_unlinked"  # the voter's card cannot be named: only with the card in hand
+    # the count at close (handcount.py, close.py)
+    NOT_A_MEMBER = "not_a_member"  # a hand count entered (or a co-signature made) by a key that is no station member
+    HAND_COUNT_MISSING = "hand_count_missing"  # paper was used: two members must enter the hand count before signing
+    HAND_COUNT_MISMATCH = "hand_count_mismatch"  # the members' entries differ: the differing lines are shown
     # paper ballots, the additional list, the mobile ballot box (pollbook.py, paper.py, mobile.py)
     ALREADY_VOTED = "already_voted"  # a request to vote outside for a voter who received a ballot
     MOBILE_REQUESTED = "mobile_requested"  # check-in of a voter whose request is pending or with a team

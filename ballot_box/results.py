@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,6 +28,9 @@ from .pollbook import Voter
 from .messages import text_of
 from .refusal import CARD_REFUSALS, Refusal
 from sailau.smartcard.apdu import CardState
+
+if TYPE_CHECKING:
+    from .handcount import HandCountState
 
 __all__ = [
     "ActionKind",
@@ -41,6 +44,7 @@ __all__ = [
     "CastResult",
     "CastStatus",
     "ClearOutcome",
+    "HandCountRefused",
     "IssueFailed",
     "IssueResult",
     "MESSAGES",
@@ -76,6 +80,17 @@ class StationMismatch(StationError):
 
 class ZeroReportFailed(StationError):
     """Opening the polls found the box not empty or the audit chain broken."""
+
+
+class HandCountRefused(StationError):
+    """The count at close refused (issue 13, item 4): `reason` is NOT_A_MEMBER (a hand
+    count entered by a key that is no station member), HAND_COUNT_MISSING (paper was used
+    and fewer than two members entered the hand count) or HAND_COUNT_MISMATCH (their
+    entries differ: `state.differences` names the lines). Nothing was signed or written."""
+
+    def __init__(self, reason: Refusal, message: str, state: HandCountState | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.state = reason, state
 
 
 class NoVoterSelected(StationError):
@@ -128,6 +143,8 @@ class StationOperation(str, Enum):
     PAPER = "paper"  # paper ballots: act of receipt, exchange, additional list
     MOBILE = "mobile"  # the mobile box: requests, the team's trips
     CLOSE = "close_polls"
+    SETUP = "setup"  # loading the commission's members
+    HAND_COUNT = "hand_count"  # a member's hand count entry
 
 
 class Recorded(str, Enum):

@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from sailau.election import crypto
 from sailau.election.definition import Election, ElectionLookupError
+from sailau.election.members import CommissionMembers, Member
 from sailau.election.record import IssueBlock
 from sailau.election.shares import Share
 from sailau.election.styles import PrecinctBallot, card_mismatch
@@ -49,10 +50,12 @@ from sailau.smartcard.apdu import CardState
 from sailau.smartcard.client import BallotCardClient
 from sailau.smartcard.errors import CardError, CardRemovedError
 
-from . import audit, cancel, cast, issue, mobile, oplog, paper, pollbook, replace, results, store
+from . import (audit, cancel, cast, handcount, issue, mobile, oplog, paper, pollbook, replace, results,
+               station_members, store)
 from .audit import AuditDraft, AuditKind
 from .cardlink import CardLinkKey
 from .db import StationDB
+from .handcount import HandCount, HandCountState
 from .issue import IssueQueue
 from .mobile import MobileRequest, MobileTrip
 from .models import BallotForm, PollsState
@@ -67,6 +70,7 @@ from .results import (
     CastResult,
     CastStatus,
     ClearOutcome,
+    HandCountRefused,
     IssueFailed,
     IssueResult,
     ReplaceReason,
@@ -465,6 +469,37 @@ class Station:
             raise WrongPollsState("end voting", info.state, (PollsState.OPEN, PollsState.CLOSED))
         elif not info.storage_sealed:
             store.seal_storage(self.db)
+
+    @storage_guard(StationOperation.SETUP)
+    def load_members(self, members: CommissionMembers) -> tuple[Member, ...]:
+        """Store the precinct commission's members (a members file, `election.members`),
+        replacing any loaded before; only before the polls open. `MembersRefused` for
+        another precinct's list (station_members.py)."""
+        return station_members.load_members(self.db, self.precinct, members)
+
+    @storage_guard(StationOperation.READ)
+    def members(self) -> tuple[Member, ...]:
+        """The precinct commission's members as loaded at set-up, in role order (none: ())."""
+        return station_members.members(self.db, self.precinct)
+
+    @storage_guard(StationOperation.HAND_COUNT)
+    def enter_hand_count(self, member_key_id: bytes, count: HandCount) -> HandCountState:
+        """A member's entry of the paper ballots' hand count (handcount.py), after the end of
+        voting. The member must be one of the station's members (else HandCountRefused
+        NOT_A_MEMBER); a re-entry replaces the member's own, so two different members must
+        enter the same figures for the count to agree. The count must be of this
+        precinct's ballot (every option, nothing else: `HandCountError`). Returns the state
+        of the double entry (who entered, agreed or the differing lines)."""
+        count.check_against(self.election, self.style)
+        try:
+            return handcount.store_entry(self.db, bytes(member_key_id), count)
+        except handcount.NotAMember as exc:
+            raise HandCountRefused(Refusal.NOT_A_MEMBER, str(exc)) from None
+
+    @storage_guard(StationOperation.READ)
+    def hand_count(self) -> HandCountState:
+        """Where the double entry of the hand count stands (nothing entered: no entries)."""
+        return handcount.stored_state(self.db)
 
     # -- what the steps share --------------------------------------------------------
 

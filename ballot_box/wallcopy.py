@@ -18,51 +18,139 @@ candidates, contest, region, address); ids never. The QR code carries exactly
 `outputs.qr_payload` (the signed protocol's canonical bytes), which `sailau
 protocol verify` accepts as a scanner gives it, a trailing newline included.
 
-Line numbering: the precinct lines are `PRECINCT_LINES` in the official form's
-order, then each contest's options, against all, blank and invalid, numbered
-on in one sequence. Lines are identified by key, so the paper-ballot and
-mobile-box lines of the full Kazakh form slot into `PRECINCT_LINES` later and
-every number after them follows.
+The three protocols (issue 13, item 5) on one copy: the combined protocol is
+the table; its precinct lines (`PRECINCT_LINES`, the one table of line labels in
+kk/ru/en, which the clerk's screens and `sailau protocol show` use too) are
+the voters' lines, the paper protocol's lines (received, issued in the station
+and outside, spoiled, unused, found in the stationary and mobile boxes) and the
+electronic protocol's (cards issued, replaced, cancelled, ballots cast by card);
+then each contest's options, against all, blank and invalid, numbered on in one
+sequence. At a precinct that used paper each contest line shows three columns:
+electronic, paper, total. `protocol_lines(..., protocol=ELECTRONIC|PAPER)`
+gives the lines of the other two protocols alone. Lines are identified by key
+(a hand count's lines use the same keys: `line_label`).
+
+At close the station writes the wall copies in kk and ru beside the signed
+protocol (`write_wall_copies`, `wall-kk.pdf`, `wall-ru.pdf`), and again after a
+member co-signs on the station.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from fpdf import FPDF
 
-from sailau.election.cosign import CosignCheck
+from sailau.election.cosign import CosignCheck, protocol_digest
 from sailau.election.definition import Election
 from sailau.election.members import Member
-from sailau.election.protocol import SignedProtocol
+from sailau.election.protocol import ContestResult, Protocol, SignedProtocol
 
-from .outputs import FONT_BOLD, FONT_REGULAR, qr_png
+from .outputs import FONT_BOLD, FONT_REGULAR, atomic_write, qr_png
 
 LANGUAGES = ("kk", "ru", "en")
 
-#: (protocol field, label per language), in the order of the official form.
-PRECINCT_LINES: tuple[tuple[str, dict[str, str]], ...] = (
-    ("voters_on_list", {"kk": "Сайлаушылар тізіміне енгізілген сайлаушылар саны",
-                        "ru": "Число избирателей, внесённых в список избирателей",
-                        "en": "Voters on the list"}),
-    ("voters_checked_in", {"kk": "Бюллетень алған сайлаушылар саны",
-                           "ru": "Число избирателей, получивших бюллетени",
-                           "en": "Voters who received a ballot"}),
-    ("cards_issued", {"kk": "Берілген электрондық бюллетень карталарының саны",
-                      "ru": "Число выданных карт электронного бюллетеня",
-                      "en": "Ballot cards issued"}),
-    ("cards_replaced", {"kk": "Ауыстырылған карталар саны", "ru": "Число заменённых карт",
-                        "en": "Cards replaced"}),
-    ("cards_not_returned", {"kk": "оның ішінде қайтарылмағандары", "ru": "из них не возвращённых",
-                            "en": "of which not handed back"}),
-    ("cards_cancelled", {"kk": "Жойылған карталар саны", "ru": "Число погашенных карт",
-                         "en": "Cards cancelled"}),
-    ("ballots_cast", {"kk": "Жәшіктегі электрондық бюллетеньдер саны",
-                      "ru": "Число электронных бюллетеней в ящике",
-                      "en": "Electronic ballots in the box"}),
+#: Which of the three protocols a line belongs to (the combined protocol holds every line).
+ELECTRONIC, PAPER, COMBINED = "electronic", "paper", "combined"
+PROTOCOLS = (ELECTRONIC, PAPER, COMBINED)
+
+
+def _paper(field: str) -> Callable[[Protocol], int]:
+    return lambda p: 0 if p.paper is None else getattr(p.paper, field)
+
+
+@dataclass(frozen=True)
+class LineDef:
+    """One precinct line of the form: stable key, the protocols it belongs to, its value
+    in a protocol, and its label in each printing language."""
+
+    key: str
+    protocols: tuple[str, ...]
+    value: Callable[[Protocol], int]
+    labels: Mapping[str, str]
+
+
+_E, _P, _EP = (ELECTRONIC, COMBINED), (PAPER, COMBINED), (ELECTRONIC, PAPER, COMBINED)
+
+#: The precinct lines in the order of the Kazakh precinct protocol (Constitutional Law
+#: "On Elections", Art. 44; the electronic lines after the voters' lines, Art. 44-1,
+#: confirm the form's exact order against the CEC's current form). Numbered in this
+#: order, then each contest's lines (`protocol_lines`). The one table of line labels:
+#: the clerk's screens and `sailau protocol show` use it too (`line_label`).
+PRECINCT_LINES: tuple[LineDef, ...] = (
+    LineDef("voters_main", _EP, lambda p: p.voters_on_list - p.voters_additional,
+            {"kk": "Сайлаушылардың негізгі тізіміне енгізілген сайлаушылар саны",
+             "ru": "Число избирателей, внесённых в основной список избирателей",
+             "en": "Voters on the main list"}),
+    LineDef("voters_additional", _EP, lambda p: p.voters_additional,
+            {"kk": "Сайлаушылардың қосымша тізіміне енгізілген сайлаушылар саны",
+             "ru": "Число избирателей, включённых в дополнительный список избирателей",
+             "en": "Voters on the additional list"}),
+    LineDef("paper_received", _P, _paper("received"),
+            {"kk": "Учаскелік сайлау комиссиясы алған бюллетеньдер саны",
+             "ru": "Число бюллетеней, полученных участковой избирательной комиссией",
+             "en": "Paper ballots received by the commission"}),
+    LineDef("paper_issued_in_station", _P, _paper("issued_in_station"),
+            {"kk": "Дауыс беру үй-жайында сайлаушыларға берілген бюллетеньдер саны",
+             "ru": "Число бюллетеней, выданных избирателям в помещении для голосования",
+             "en": "Paper ballots issued to voters in the station"}),
+    LineDef("paper_mobile_requests", _P, _paper("mobile_requests"),
+            {"kk": "Дауыс беру үй-жайынан тыс жерде дауыс беруге берілген жазбаша өтініштер саны",
+             "ru": "Число письменных заявлений о голосовании вне помещения для голосования",
+             "en": "Written requests to vote outside the station"}),
+    LineDef("paper_issued_outside", _P, _paper("issued_outside"),
+            {"kk": "Дауыс беру үй-жайынан тыс жерде сайлаушыларға берілген бюллетеньдер саны",
+             "ru": "Число бюллетеней, выданных избирателям вне помещения для голосования",
+             "en": "Paper ballots issued to voters outside the station"}),
+    LineDef("paper_spoiled", _P, _paper("spoiled"),
+            {"kk": "Бүлінген бюллетеньдер саны", "ru": "Число испорченных бюллетеней",
+             "en": "Spoiled paper ballots"}),
+    LineDef("paper_unused", _P, _paper("unused"),
+            {"kk": "Пайдаланылмаған және жойылған бюллетеньдер саны",
+             "ru": "Число неиспользованных и погашенных бюллетеней",
+             "en": "Unused paper ballots, cancelled"}),
+    LineDef("voters_checked_in", _EP, lambda p: p.voters_checked_in,
+            {"kk": "Дауыс беру үй-жайында бюллетень алған сайлаушылар саны",
+             "ru": "Число избирателей, получивших бюллетени в помещении для голосования",
+             "en": "Voters who received a ballot in the station"}),
+    LineDef("voters_outside", _P, lambda p: p.voters_outside,
+            {"kk": "Дауыс беру үй-жайынан тыс жерде дауыс берген сайлаушылар саны",
+             "ru": "Число избирателей, проголосовавших вне помещения для голосования",
+             "en": "Voters who voted outside the station"}),
+    LineDef("cards_issued", _E, lambda p: p.cards_issued,
+            {"kk": "Берілген электрондық бюллетень карталарының саны",
+             "ru": "Число выданных карт электронного бюллетеня",
+             "en": "Ballot cards issued"}),
+    LineDef("cards_replaced", _E, lambda p: p.cards_replaced,
+            {"kk": "Ауыстырылған карталар саны", "ru": "Число заменённых карт", "en": "Cards replaced"}),
+    LineDef("cards_not_returned", _E, lambda p: p.cards_not_returned,
+            {"kk": "оның ішінде қайтарылмағандары", "ru": "из них не возвращённых", "en": "of which not handed back"}),
+    LineDef("cards_cancelled", _E, lambda p: p.cards_cancelled,
+            {"kk": "Жойылған карталар саны", "ru": "Число погашенных карт", "en": "Cards cancelled"}),
+    LineDef("ballots_cast", _E, lambda p: p.ballots_cast,
+            {"kk": "Электрондық бюллетень картасымен дауыс берген сайлаушылар саны",
+             "ru": "Число избирателей, проголосовавших картой электронного бюллетеня",
+             "en": "Voters who voted by ballot card (electronic ballots in the box)"}),
+    LineDef("paper_found_stationary", _P, _paper("found_stationary"),
+            {"kk": "Тұрақты жәшіктерден табылған бюллетеньдер саны",
+             "ru": "Число бюллетеней, обнаруженных в стационарных ящиках для голосования",
+             "en": "Paper ballots found in the stationary box"}),
+    LineDef("paper_found_mobile", _P, _paper("found_mobile"),
+            {"kk": "Жылжымалы жәшіктерден табылған бюллетеньдер саны",
+             "ru": "Число бюллетеней, обнаруженных в переносных ящиках для голосования",
+             "en": "Paper ballots found in the mobile box"}),
+    LineDef("ballots_counted", (COMBINED,), lambda p: p.ballots_counted,
+            {"kk": "Есепке алынған бюллетеньдердің жалпы саны (электрондық және қағаз)",
+             "ru": "Общее число учтённых бюллетеней (электронных и бумажных)",
+             "en": "Ballots counted in all (electronic and paper)"}),
 )
+_BY_KEY = {d.key: d for d in PRECINCT_LINES}
+#: a hand count's precinct lines (handcount.py) are these lines of the form
+HAND_COUNT_LINES = {"unused": "paper_unused", "found_stationary": "paper_found_stationary",
+                    "found_mobile": "paper_found_mobile"}
 
 TEXT = {
     "title": {"kk": "Учаскелік сайлау комиссиясының дауыс беру қорытындылары туралы ХАТТАМАСЫ",
@@ -75,6 +163,16 @@ TEXT = {
     "district": {"kk": "Округ", "ru": "Округ", "en": "District"},
     "date": {"kk": "Сайлау күні", "ru": "День голосования", "en": "Election day"},
     "no": {"kk": "№", "ru": "№", "en": "No."},
+    "electronic": {"kk": "Электрондық", "ru": "Электронные", "en": "Electronic"},
+    "paper": {"kk": "Қағаз", "ru": "Бумажные", "en": "Paper"},
+    "total": {"kk": "Барлығы", "ru": "Всего", "en": "Total"},
+    "protocol.electronic": {"kk": "Электрондық дауыс беру хаттамасы", "ru": "Протокол электронного голосования",
+                            "en": "Electronic protocol (ballot cards)"},
+    "protocol.paper": {"kk": "Қағаз бюллетеньдер бойынша хаттама", "ru": "Протокол по бумажным бюллетеням",
+                       "en": "Paper protocol (hand count)"},
+    "protocol.combined": {"kk": "Жиынтық хаттама (дауыс беру қорытындысы)",
+                          "ru": "Сводный протокол (итоги голосования)",
+                          "en": "Combined protocol (the result)"},
     "line": {"kk": "Жол", "ru": "Строка", "en": "Line"},
     "count": {"kk": "Саны", "ru": "Число", "en": "Count"},
     "against_all": {"kk": "Барлығына қарсы", "ru": "Против всех", "en": "Against all"},
@@ -110,10 +208,15 @@ class WallCopyError(ValueError):
 
 @dataclass(frozen=True)
 class Line:
+    """One numbered line: its value in the combined protocol and, for a contest line of
+    a protocol with paper, its electronic and paper parts (None otherwise)."""
+
     number: int
-    key: str  # "voters_on_list", "contest:<id>:option:<oid>", "contest:<id>:against_all", ...
+    key: str  # "voters_main", "paper_received", "contest:<id>:option:<oid>", "contest:<id>:against_all", ...
     label: str
     value: int
+    electronic: int | None = None
+    paper: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,29 +225,84 @@ class Section:
     lines: tuple[Line, ...]
 
 
-def protocol_lines(signed: SignedProtocol, election: Election, lang: str) -> list[Section]:
-    """The numbered lines of the protocol in `lang`, in the form's order."""
+def _check_lang(lang: str) -> None:
     if lang not in LANGUAGES:
         raise WallCopyError(f"printing language must be one of {', '.join(LANGUAGES)}, got {lang!r}")
-    p = signed.protocol
+
+
+def _contest_lines(election: Election, contest: ContestResult, lang: str) -> list[tuple[str, str, str, int]]:
+    """(key, label, field, value) of a contest's lines: every option, against all (where on
+    the ballot), blank, invalid."""
+    definition = election.contest(contest.contest_id)
+    cid = contest.contest_id
+    out = [(f"contest:{cid}:option:{o.id}", o.name.get(lang), o.id, contest.votes.get(o.id, 0))
+           for o in election.options(cid)]
+    if definition.against_all:
+        out.append((f"contest:{cid}:against_all", TEXT["against_all"][lang], "against_all", contest.against_all))
+    out.append((f"contest:{cid}:blank", TEXT["blank"][lang], "blank", contest.blank))
+    out.append((f"contest:{cid}:invalid", TEXT["invalid"][lang], "invalid", contest.invalid))
+    return out
+
+
+def _part(contests: Sequence[ContestResult], cid: str, what: str) -> int:
+    for c in contests:
+        if c.contest_id == cid:
+            return getattr(c, what) if what in ("against_all", "blank", "invalid") else c.votes.get(what, 0)
+    return 0
+
+
+def protocol_lines(signed: SignedProtocol | Protocol, election: Election, lang: str,
+                   protocol: str = COMBINED) -> list[Section]:
+    """The numbered lines of one of the three protocols in `lang`, in the form's order:
+    the precinct lines of that protocol, then each contest's lines. For the combined
+    protocol of a precinct that used paper, a contest line carries its electronic and
+    paper parts too (the wall copy prints the three columns)."""
+    _check_lang(lang)
+    if protocol not in PROTOCOLS:
+        raise WallCopyError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    p = signed.protocol if isinstance(signed, SignedProtocol) else signed
     number = 0
 
-    def line(key: str, label: str, value: int) -> Line:
+    def line(key: str, label: str, value: int, electronic: int | None = None, paper: int | None = None) -> Line:
         nonlocal number
         number += 1
-        return Line(number, key, label, value)
+        return Line(number, key, label, value, electronic, paper)
 
-    sections = [Section(None, tuple(line(key, labels[lang], getattr(p, key)) for key, labels in PRECINCT_LINES))]
-    for contest in p.contests:
-        definition = election.contest(contest.contest_id)
-        lines = [line(f"contest:{contest.contest_id}:option:{o.id}", o.name.get(lang), contest.votes.get(o.id, 0))
-                 for o in election.options(contest.contest_id)]
-        if definition.against_all:
-            lines.append(line(f"contest:{contest.contest_id}:against_all", TEXT["against_all"][lang], contest.against_all))
-        lines.append(line(f"contest:{contest.contest_id}:blank", TEXT["blank"][lang], contest.blank))
-        lines.append(line(f"contest:{contest.contest_id}:invalid", TEXT["invalid"][lang], contest.invalid))
-        sections.append(Section(definition.name.get(lang), tuple(lines)))
+    sections = [Section(None, tuple(line(d.key, d.labels[lang], d.value(p)) for d in PRECINCT_LINES
+                                    if protocol in d.protocols))]
+    contests = {COMBINED: p.contests, ELECTRONIC: p.electronic_contests,
+                PAPER: () if p.paper is None else p.paper.contests}[protocol]
+    split = protocol == COMBINED and p.paper is not None
+    for contest in (contests if protocol != PAPER or p.paper is not None else ()):
+        cid = contest.contest_id
+        lines = [line(key, label, value, *((_part(p.electronic_contests, cid, what), _part(p.paper.contests, cid, what))
+                                           if split and p.paper is not None else ()))
+                 for key, label, what, value in _contest_lines(election, contest, lang)
+                 if not (protocol == PAPER and what == "blank")]  # a paper ballot has no blank: it is invalid
+        sections.append(Section(election.contest(cid).name.get(lang), tuple(lines)))
     return sections
+
+
+def line_label(election: Election, key: str, lang: str) -> str:
+    """The label of a line key in `lang`: a precinct line of the form (`PRECINCT_LINES`), a
+    hand count's line (`HAND_COUNT_LINES`), or a contest line ("<contest>: <option>")."""
+    _check_lang(lang)
+    definition = _BY_KEY.get(HAND_COUNT_LINES.get(key, key))
+    if definition is not None:
+        return definition.labels[lang]
+    parts = key.split(":")
+    if len(parts) >= 3 and parts[0] == "contest":
+        cid, what = parts[1], parts[2]
+        try:
+            contest = election.contest(cid).name.get(lang)
+            if what == "option" and len(parts) == 4:
+                option = next((o.name.get(lang) for o in election.options(cid) if o.id == parts[3]), parts[3])
+                return f"{contest}: {option}"
+        except Exception:  # a line of a contest not in the definition: named by its key
+            return key
+        if what in ("against_all", "blank", "invalid"):
+            return f"{contest}: {TEXT[what][lang]}"
+    return key
 
 
 def _signed_time(check: CosignCheck | None) -> str | None:
@@ -181,6 +339,8 @@ def wall_copy_pdf(signed: SignedProtocol, election: Election, lang: str, members
     para(t["wall"], 8, align="R")
     para(t["title"], 12, "B", 6, align="C")
     para(election.name.get(lang), 11, "B", 6, align="C")
+    para(t["protocol.combined"] + ("" if p.paper is None else f": {t['electronic']}, {t['paper']}, {t['total']}"),
+         10, "B", align="C")
     pdf.ln(1)
     precinct = election.precinct(p.precinct)
     regions = {r.code: r for r in election.territory.regions}
@@ -195,9 +355,11 @@ def wall_copy_pdf(signed: SignedProtocol, election: Election, lang: str, members
     pdf.ln(2)
 
     number_w, count_w = 12.0, 26.0
-    label_w = width - number_w - count_w
+    split = p.paper is not None  # contest lines in three columns: electronic, paper, total
 
-    def row(no: str, label: str, value: str, bold: bool = False) -> None:
+    def row(no: str, label: str, values: Sequence[str], bold: bool = False, size: float = 9) -> None:
+        value_w = count_w if len(values) == 1 else 22.0  # "Электронные" at 7 pt fits 22 mm
+        label_w = width - number_w - value_w * len(values)
         pdf.set_font("DejaVu", "B" if bold else "", 9)
         lines = pdf.multi_cell(label_w, 5, label, dry_run=True, output="LINES")
         h = 5 * max(1, len(lines))
@@ -207,15 +369,24 @@ def wall_copy_pdf(signed: SignedProtocol, election: Election, lang: str, members
         pdf.cell(number_w, h, no, border=1, align="C")
         pdf.multi_cell(label_w, 5, label, border=1, align="L", new_x="RIGHT", new_y="TOP", max_line_height=5)
         pdf.set_xy(x + number_w + label_w, y)
-        pdf.cell(count_w, h, value, border=1, align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("DejaVu", "B" if bold else "", size)
+        for i, value in enumerate(values):
+            last = i == len(values) - 1
+            pdf.cell(value_w, h, value, border=1, align="R", new_x="LMARGIN" if last else "RIGHT",
+                     new_y="NEXT" if last else "TOP")
 
-    row(t["no"], t["line"], t["count"], bold=True)
+    row(t["no"], t["line"], [t["count"]], bold=True)
     for section in sections:
         if section.title is not None:
+            if pdf.get_y() + 6 + 5 + 2 * 5 > pdf.h - pdf.b_margin:  # a contest's title never ends a page alone
+                pdf.add_page()
             pdf.set_font("DejaVu", "B", 9)
             pdf.multi_cell(width, 6, section.title, border=1, align="L", new_x="LMARGIN", new_y="NEXT")
+            if split:
+                row("", "", [t["electronic"], t["paper"], t["total"]], bold=True, size=7)
         for ln in section.lines:
-            row(str(ln.number), ln.label, str(ln.value))
+            parts = [ln.electronic, ln.paper] if ln.electronic is not None and ln.paper is not None else []
+            row(str(ln.number), ln.label, [*(str(v) for v in parts), str(ln.value)])
 
     if p.discrepancies:
         pdf.ln(2)
@@ -281,3 +452,25 @@ def _signature_block(pdf: FPDF, t: dict[str, str], lang: str, members: Sequence[
         pdf.cell(48, 3, f"({t['signature']}) {mark}", align="L")
         y += row_h
     pdf.set_xy(pdf.l_margin, max(y, stamp_y + 24))
+
+
+#: the printing languages of the wall copies written at close (a commission posts one, hands out both)
+CLOSE_LANGUAGES = ("kk", "ru")
+
+
+def wall_copy_name(lang: str) -> str:
+    return f"wall-{lang}.pdf"
+
+
+def write_wall_copies(out_dir: Path, signed: SignedProtocol, election: Election, members: Sequence[Member],
+                      check: CosignCheck | None = None) -> tuple[Path, ...]:
+    """Write the wall copies (kk, ru) beside the signed protocol, each atomically
+    (temporary name, fsync, rename): at close with no co-signature yet, and again after
+    each member co-signs on the station. The digest printed is the protocol file's."""
+    digest = protocol_digest(signed.to_canonical_json())
+    written = []
+    for lang in CLOSE_LANGUAGES:
+        path = out_dir / wall_copy_name(lang)
+        atomic_write(path, wall_copy_pdf(signed, election, lang, members, check, digest))
+        written.append(path)
+    return tuple(written)

@@ -14,8 +14,9 @@ majority rule (election/cosign.py); each problem is named `cosign:<name>`, and
 each dissenting opinion of a counted co-signature is printed in full.
 
 `sailau protocol cosign` makes a member's co-signature; `sailau protocol
-wallcopy` prints the A4 wall copy (ballot_box/wallcopy.py). A protocol file
-may end in one newline, as a QR scanner gives it."""
+wallcopy` prints the A4 wall copy (ballot_box/wallcopy.py); `sailau protocol
+show` prints the three protocols (electronic, paper, combined) as text. A
+protocol file may end in one newline, as a QR scanner gives it."""
 
 from __future__ import annotations
 
@@ -320,3 +321,49 @@ def wallcopy(path: Path, election_path: Path, lang: str, registry_path: Path | N
     except WallCopyError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {out}: wall copy of precinct {p.precinct} in {lang}, {len(check.valid)} of {len(members)} members co-signed")
+
+
+@protocol.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--election", "election_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The election definition: the names of contests, parties and candidates.")
+@click.option("--lang", type=click.Choice(["kk", "ru", "en"]), default="en", show_default=True,
+              help="The language of the line labels and names.")
+def show(path: Path, election_path: Path, lang: str) -> None:
+    """Print the three protocols in the signed protocol file PATH as text: the electronic
+    protocol (ballot cards), the paper protocol (the hand count; absent where no paper
+    was used) and the combined protocol (the result), each with its numbered lines.
+    Only reads: check the signature with `sailau protocol verify`."""
+    from sailau.ballot_box.wallcopy import COMBINED, ELECTRONIC, PAPER, TEXT, WallCopyError, protocol_lines
+
+    signed, _ = _load_signed(path)
+    election = read_election(election_path)
+    p = signed.protocol
+    try:
+        election.precinct(p.precinct)
+    except Exception:
+        raise click.ClickException(f"{path}: precinct {p.precinct} is not in the election definition {election_path}") from None
+    if p.election_id != election.id:
+        raise click.ClickException(f"{path}: a protocol of election {p.election_id!r}, the definition is {election.id!r}")
+    click.echo(f"{TEXT['precinct'][lang]} {p.precinct}: {election.name.get(lang)}")
+    for which in (ELECTRONIC, PAPER, COMBINED):
+        click.echo("")
+        click.echo(f"== {TEXT['protocol.' + which][lang]}")
+        if which == PAPER and p.paper is None:
+            click.echo("   —")
+            continue
+        try:
+            sections = protocol_lines(signed, election, lang, which)
+        except (WallCopyError, KeyError) as exc:
+            raise click.ClickException(f"{path}: {exc}") from None
+        split = which == COMBINED and p.paper is not None
+        for section in sections:
+            if section.title is not None:
+                click.echo(f"   {section.title}" + (f"  [{TEXT['electronic'][lang]} / {TEXT['paper'][lang]} / "
+                                                    f"{TEXT['total'][lang]}]" if split else ""))
+            for ln in section.lines:
+                parts = f"{ln.electronic} / {ln.paper} / " if ln.electronic is not None and ln.paper is not None else ""
+                click.echo(f"{ln.number:>4}. {ln.label}: {parts}{ln.value}")
+    if p.discrepancies:
+        click.echo("")
+        click.echo(f"{TEXT['discrepancies'][lang]}: {', '.join(p.discrepancies)}")

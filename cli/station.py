@@ -72,12 +72,25 @@ def station() -> None:
               help="card master key file, checked here (it is never stored in the database)")
 @click.option("--voters", "voters_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="import this pollbook CSV too")
+@click.option("--members", "members_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the precinct commission's members file (sailau registry members): who enters the hand count "
+                   "and co-signs on this station, and whose names the wall copies print; before the polls open")
 def init(db_url: str, election_path: Path, station_key_path: Path, precinct: int, master_path: Path | None,
-         voters_csv: Path | None) -> None:
+         voters_csv: Path | None, members_path: Path | None) -> None:
     """Bind the station database to one election, precinct and station key."""
     master = read_card_master_key(master_path, "--card-master-key") if master_path else None
     db, st = _station(db_url, election_path, station_key_path, precinct, master)
     with db:
+        if members_path is not None:
+            from sailau.ballot_box.station_members import MembersRefused
+            from sailau.election.members import MembersError, read_members_file
+
+            try:
+                loaded = st.load_members(read_members_file(members_path))
+            except (MembersError, MembersRefused, StationError, store.StoreError) as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"commission members loaded: {len(loaded)} ("
+                       + ", ".join(f"{m.role.value} {m.name}" for m in loaded) + ")")
         if voters_csv is not None:
             try:
                 count = pollbook.import_voters(db, voters_csv)
@@ -174,6 +187,11 @@ def close(db_url: str, election_path: Path, station_key_path: Path, share_paths:
         votes = ", ".join(f"{k} {v}" for k, v in contest.votes.items())
         click.echo(f"  {contest.contest_id}: {votes}; against all {contest.against_all}, blank {contest.blank}, "
                    f"invalid {contest.invalid}")
+    if p.paper is not None:
+        q = p.paper
+        click.echo(f"  paper: received {q.received}, issued in the station {q.issued_in_station}, outside "
+                   f"{q.issued_outside}, spoiled {q.spoiled}, unused {q.unused}; found in the stationary box "
+                   f"{q.found_stationary}, in the mobile box {q.found_mobile}; ballots counted {p.ballots_counted}")
     if result.invalid:  # by reason only: a receipt code tied to validity would tell its holder too much
         from sailau.ballot_box.outputs import invalid_by_reason
 
@@ -184,6 +202,8 @@ def close(db_url: str, election_path: Path, station_key_path: Path, share_paths:
                    + "; the signed protocol names them for the commission")
     assert result.files is not None
     click.echo(f"signed by station key {result.signed.station_key_id.hex()}; wrote {result.files.protocol.parent}/")
+    if result.files.wall_copies:
+        click.echo("wall copies: " + ", ".join(f.name for f in result.files.wall_copies))
 
 
 @station.command()
@@ -250,6 +270,71 @@ def submit(url: str, files: tuple[Path, ...], attempts: int, timeout: float) -> 
     sys.exit(worst)
 
 
+@station.command("end-voting")
+@_DB
+@_ELECTION
+@_STATION_KEY
+def end_voting(db_url: str, election_path: Path, station_key_path: Path) -> None:
+    """End the voting: the polls close and the ballot box is sealed, without the shares, so the
+    commission opens the mobile box, then the stationary box, and counts the paper ballots by
+    hand (sailau station hand-count) before `sailau station close` counts the cards and signs."""
+    db, st = _station(db_url, election_path, station_key_path)
+    with db:
+        try:
+            st.end_voting()
+        except (StationError, store.StoreError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"precinct {st.precinct}: voting ended, polls closed and storage sealed; count the paper ballots, "
+               "then close with the shares")
+
+
+@station.command("hand-count")
+@_DB
+@_ELECTION
+@_STATION_KEY
+@click.option("--member-key", "member_key_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the entering member's private key (member.key from sailau keys member; mode 0600): the entry is "
+                   "theirs, and a re-entry replaces their own")
+@click.option("--count", "count_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the hand count as JSON (format sailau/hand-count v1: unused, found_stationary, found_mobile, and per "
+                   "contest every option, against_all, invalid)")
+def hand_count(db_url: str, election_path: Path, station_key_path: Path, member_key_path: Path, count_path: Path) -> None:
+    """Enter a member's hand count of the paper ballots (after the end of voting).
+
+    Two different members must enter the same figures before close of polls signs;
+    when they differ, the differing lines are printed (exit 1). Exit 0 when the count
+    agrees or waits for a second member."""
+    from sailau.ballot_box.handcount import HandCountError, parse_hand_count
+    from sailau.ballot_box.station import HandCountRefused
+    from sailau.ballot_box.wallcopy import line_label
+    from sailau.election.jsonfile import InputError, read_bounded
+
+    try:
+        member = crypto.ed25519_public_bytes(crypto.load_signing_key(member_key_path).public_key())
+    except crypto.KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    db, st = _station(db_url, election_path, station_key_path)
+    with db:
+        try:
+            from sailau.ballot_box.handcount import MAX_HAND_COUNT_BYTES
+
+            raw = read_bounded(count_path, MAX_HAND_COUNT_BYTES, "a hand count", subject=str(count_path))
+            count = parse_hand_count(raw, str(count_path), st.election, st.style)
+            state = st.enter_hand_count(crypto.key_id(member), count)
+        except (OSError, InputError, HandCountError, HandCountRefused, StationError, store.StoreError) as exc:
+            raise click.ClickException(str(exc)) from None
+    who = {m.key_id: m for m in st.members()}
+    click.echo("entered by: " + ", ".join(f"{who[k].role.value} {who[k].name}" if k in who else k.hex()
+                                          for k in state.entries))
+    if state.agreed is not None:
+        click.echo(f"the hand count agrees ({len(state.entries)} members): close of polls can sign")
+    elif state.differences:
+        for d in state.differences:
+            click.echo(f"differs: {line_label(st.election, d.line_key, 'en')} ({d.line_key}): {d.first} / {d.second}",
+                       err=True)
+        raise click.ClickException(f"the entries differ on {len(state.differences)} line(s): count them again")
+    else:
+        click.echo(f"waiting for {state.needed} more member(s) to enter the same count")
 # --- paper ballots and the mobile box (paper.py, mobile.py) -------------------------------------------
 
 

@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from clerk_support import IINS, blank_card, make_station, open_db, vote
 from sailau.ballot_box import desk as desk_module
 from sailau.ballot_box import i18n, oplog, pollbook, store
-from sailau.ballot_box.close import ShareRefusal, ShareRefused
+from sailau.ballot_box.close import ProtocolRefused, ShareRefusal, ShareRefused
 from sailau.ballot_box.db import StorageProblem
 from sailau.ballot_box.desk import (
     ClerkDesk,
@@ -43,6 +43,7 @@ from sailau.ballot_box.station import (
     CastResult,
     CastStatus,
     ClearOutcome,
+    HandCountRefused,
     IssueFailed,
     NoVoterSelected,
     OldCardNeeded,
@@ -55,11 +56,13 @@ from sailau.ballot_box.station import (
     VoterNotWaiting,
     ZeroReportFailed,
 )
+from sailau.ballot_box.handcount import HandCount, hand_count_state
 from sailau.ballot_box.models import BallotForm
 from sailau.ballot_box.paper import EntryError
 from sailau.ballot_box.refusal import CARD_REFUSALS, PAPER_REFUSALS, Refusal, Refused
 from sailau.ballot_box.store import WrongPollsState
 from sailau.ballot_box.submit import Outcome, SubmitResult
+from sailau.election.protocol import ContestResult, Protocol, Violation
 from sailau.election.shares import ShareError
 from sailau.smartcard.apdu import CardState
 from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
@@ -393,6 +396,14 @@ TestPaperDeskMachine.settings = settings(max_examples=25, stateful_step_count=30
 
 # --- one catalogue for every note the desk can produce ----------------------------------------------
 
+_ONE = HandCount(0, 1, 0, (ContestResult("c", {"a": 1}),))
+_TWO = HandCount(0, 1, 0, (ContestResult("c", {"a": 0}, invalid=1),))
+#: the double entry: one entry, agreed, differing
+HAND_COUNT_STATES = (hand_count_state({b"1" * 8: _ONE}), hand_count_state({b"1" * 8: _ONE, b"2" * 8: _ONE}),
+                     hand_count_state({b"1" * 8: _ONE, b"2" * 8: _TWO}))
+PROTOCOL_STUB = Protocol("e", "0" * 64, 1, "R", None, 0, 0, 0, 0, 0, ())
+
+
 
 def _every_note() -> list[Note]:
     notes = [note_for_cast(CastResult(CastStatus.REJECTED, "", reason=r)) for r in CARD_REFUSALS]
@@ -420,6 +431,13 @@ def _every_note() -> list[Note]:
     finally:
         logging.getLogger(oplog.LOGGER_NAME).disabled = False
     notes += [desk_module._share_refused(ShareRefused(r, 1, "x", k=3), 2) for r in ShareRefusal]
+    # the count at close (issue 13): the double entry's states, its refusals, a close refused on hand-entered figures
+    notes += [desk_module.note_for_hand_count(state) for state in HAND_COUNT_STATES]
+    notes += [note_for_error(HandCountRefused(r, "x", state)) for r in
+              (Refusal.NOT_A_MEMBER, Refusal.HAND_COUNT_MISSING, Refusal.HAND_COUNT_MISMATCH)
+              for state in (None, HAND_COUNT_STATES[-1])]
+    refused = ProtocolRefused([Violation("paper:received==issued+spoiled+unused", "x")], PROTOCOL_STUB, hand_entered=True)
+    notes += [note_for_error(refused)]
     notes += [desk_module.note_for_submit(SubmitResult(Path("protocol.json"), outcome, "x", reason))
               for outcome in Outcome for reason in (None, "signature")]
     return notes

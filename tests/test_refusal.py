@@ -12,6 +12,7 @@ ON_DISK = {
     "card_not_voted", "card_not_issued", "card_removed", "unknown_token", "already_counted",
     "card_cancelled", "card_revoked", "unknown_voter", "not_checked_in", "card_already_issued",
     "no_card_to_replace", "not_their_card", "card_unlinked",
+    "not_a_member", "hand_count_missing", "hand_count_mismatch",  # issue 13: the count at close
     # issue 13: paper ballots, the additional list, the mobile box
     "already_voted", "mobile_requested", "voted_outside", "no_paper_left", "mobile_counts_mismatch",
     "already_on_list", "no_paper_ballot", "already_requested", "request_not_pending", "no_requests",

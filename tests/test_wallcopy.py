@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from sailau.ballot_box.outputs import qr_payload, qr_png
-from sailau.ballot_box.wallcopy import SIGNATURE_LINE, TEXT, protocol_lines, wall_copy_pdf
+from sailau.ballot_box.wallcopy import PRECINCT_LINES, SIGNATURE_LINE, TEXT, protocol_lines, wall_copy_pdf
 from sailau.election.cosign import check_cosignatures, cosign, protocol_digest
 from sailau.election.members import ROLE_TITLES, Member, Role
 from sailau.election import crypto
@@ -72,7 +72,8 @@ def test_every_line_name_and_signature_line_is_on_the_wall_copy(rig, copies, lan
     sections = protocol_lines(rig.signed, election, lang)
     numbered = [ln for s in sections for ln in s.lines]
     assert [ln.number for ln in numbered] == list(range(1, len(numbered) + 1))
-    assert len(numbered) == 7 + sum(len(election.options(c.contest_id)) + 3 for c in rig.signed.protocol.contests)
+    assert len(numbered) == len(PRECINCT_LINES) + sum(len(election.options(c.contest_id)) + 3
+                                                     for c in rig.signed.protocol.contests)
     for ln in numbered:
         assert f"{ln.number} {ln.label} {ln.value}" in text, (ln, lang)
     for s in sections[1:]:
@@ -97,7 +98,7 @@ def test_every_line_name_and_signature_line_is_on_the_wall_copy(rig, copies, lan
     assert protocol_digest(rig.signed.to_canonical_json()) in text
 
 
-PRECINCT_LABEL_OTHER = {"kk": "Сайлаушылар тізіміне енгізілген", "ru": "Число избирателей, внесённых"}
+PRECINCT_LABEL_OTHER = {"kk": "Сайлаушылардың негізгі тізіміне", "ru": "Число избирателей, внесённых"}
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
