@@ -97,7 +97,7 @@ class HandCountScreen(ClerkScreen):
         super().retranslate()
         app, view = self.clerk, self.view
         t, lang = app.t, app.language
-        members = getattr(view, "members", ())
+        members = view.members
         select = self.query_one("#member", Select)
         chosen = select.value
         select.set_options([(f"{m.name} ({m.title(lang)})", m.key_id.hex()) for m in members])

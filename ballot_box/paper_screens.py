@@ -412,7 +412,7 @@ class SendTeamScreen(FormScreen):
         self.view = view
 
     def compose(self) -> ComposeResult:
-        members = getattr(self.view, "members", ())  # the precinct's members, once loaded at set-up
+        members = self.view.members  # the precinct's commission, loaded at set-up
         pending = [r for r in self.view.mobile if _value(r.state) == "pending"]
         with VerticalScroll(id="dialog", classes="form wide"):
             yield Tr(N_("Send the mobile team"), classes="title")
@@ -429,7 +429,7 @@ class SendTeamScreen(FormScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#team-members").display = bool(getattr(self.view, "members", ()))
+        self.query_one("#team-members").display = bool(self.view.members)
 
     def retranslate(self) -> None:
         self.query_one("#team-others", Input).placeholder = self.clerk.t(N_("names, separated by commas"))

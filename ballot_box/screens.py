@@ -85,7 +85,7 @@ VOTER_STATUS: dict[str, str] = {
 def _voter_status(voter: Voter, requested: bool) -> str:
     """A voter's line in the search results: the form they took, a pending request to vote
     outside, or nothing (the message id; "" for nothing)."""
-    form = getattr(getattr(voter, "ballot_form", None), "value", None)
+    form = voter.ballot_form.value
     if form in VOTER_STATUS:
         return VOTER_STATUS[form]
     if voter.checked_in:
@@ -107,7 +107,7 @@ def _paper_used(view: DeskView) -> bool:
 def hand_count_status(view: DeskView) -> tuple[str, str, dict[str, Any]]:
     """(message id, severity, fields) of where the double entry stands, for the close
     screen and the hand count screen alike."""
-    state = getattr(view, "hand_count", None)  # (the desk's, once the hand count is there)
+    state = view.hand_count
     if state is None or not state.entries:
         return N_("Hand count: no entry yet. Two members each enter the count."), "warn", {}
     if state.agreed is not None:
@@ -707,13 +707,13 @@ class CloseScreen(ClerkScreen):
         """No paper here, or the hand count's entries agree (the station refuses to sign otherwise)."""
         if not _paper_used(self.view):
             return True
-        state = getattr(self.view, "hand_count", None)
+        state = self.view.hand_count
         return state is not None and state.agreed is not None
 
     def _show_voting(self) -> None:
         """Voting open (End voting offered) or ended; where the hand count stands, when paper was used."""
         view = self.view
-        polls = getattr(view.polls, "value", None)
+        polls = None if view.polls is None else view.polls.value
         self.query_one("#voting-state", Tr).set_message(
             N_("Voting is open.") if polls == "open" else N_("Voting has ended: open the boxes and count."))
         self.query_one("#end-voting").display = polls == "open"
@@ -847,7 +847,8 @@ class ProtocolScreen(ClerkScreen):
         else:
             sig.append(t(N_("Files written:")))
             for label, path in ((N_("protocol (JSON)"), files.protocol), (N_("NIST SP 1500-100 (JSON)"), files.nist),
-                                (N_("printable PDF with QR code"), files.pdf), (N_("receipt codes"), files.receipts)):
+                                (N_("printable PDF with QR code"), files.pdf), (N_("receipt codes"), files.receipts),
+                                *((N_("wall copy to post (A4 PDF)"), wall) for wall in files.wall_copies)):
                 sig.append(f"  {t(label)}: {self._shown_path(path)}")
         self.query_one("#protocol-signature", Static).update("\n".join(sig))
         self._show_cosignatures()
@@ -867,7 +868,7 @@ class ProtocolScreen(ClerkScreen):
         any co-signature that does not count (named)."""
         app = self.clerk
         t, lang = app.t, app.language
-        check = getattr(self.view, "cosignatures", None)  # (the desk's, once co-signing is there)
+        check = self.view.cosignatures
         box = self.query_one("#cosignatures", Static)
         if check is None or not check.valid:
             box.update(t(N_("No member has co-signed yet.")))
@@ -880,7 +881,7 @@ class ProtocolScreen(ClerkScreen):
             if cosig.dissent is not None:
                 lines.append("    " + t(N_("dissenting opinion attached")))
         for finding in check.findings:  # a co-signature that does not count (the majority is said above)
-            if getattr(finding.problem, "value", finding.problem) != "no_majority":
+            if finding.problem.value != "no_majority":
                 lines.append("  " + t(N_("Not counted: {finding}"), finding=str(finding)))
         box.update("\n".join(lines))
 
