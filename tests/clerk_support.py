@@ -25,7 +25,8 @@ from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.iin import Sex, make_iin
 from sailau.ballot_box.screens import CancelCardScreen
 from sailau.ballot_box.station import Station
-from sailau.election.crypto import ElectionKeyPair
+from sailau.election.crypto import ElectionKeyPair, ed25519_public_bytes
+from sailau.election.members import CommissionMembers, Member, Role
 from sailau.election.definition import load_election
 from sailau.election.record import new_issue_block
 from sailau.election.shares import split_election_key
@@ -44,6 +45,10 @@ ELECTION_KEY = ElectionKeyPair.from_private_bytes(bytes(range(1, 33)))
 TERMINAL_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x11" * 32)
 STATION_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x22" * 32)
 CARD_MASTER_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+
+#: the precinct commission (fixed keys): chair, secretary, member; loaded at set-up (`make_station(members=True)`)
+MEMBER_KEYS = [ed25519.Ed25519PrivateKey.from_private_bytes(bytes([0x40 + i]) * 32) for i in range(3)]
+MEMBER_ROLES = [("chair", "Бекова Сәуле"), ("secretary", "Ли Виктор"), ("member", "Омаров Арман")]
 
 VOTERS = [  # surname, given name, patronymic, birth date, sex
     ("Абаев", "Нұрлан", "Серікұлы", dt.date(1975, 4, 2), Sex.MALE),
@@ -88,10 +93,19 @@ def open_db(tmp_path: Path) -> StationDB:
     return open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW)
 
 
-def make_station(db: StationDB, tmp_path: Path, *, open_polls: bool = True) -> Station:
-    """Set up the station and import the list; open the polls unless told not to."""
+def members() -> list[Member]:
+    """The precinct's commission with the fixed `MEMBER_KEYS`."""
+    return [Member(PRECINCT, Role(role), name, ed25519_public_bytes(key.public_key()))
+            for (role, name), key in zip(MEMBER_ROLES, MEMBER_KEYS)]
+
+
+def make_station(db: StationDB, tmp_path: Path, *, open_polls: bool = True, with_members: bool = False) -> Station:
+    """Set up the station and import the list (and, `with_members`, load the commission, as
+    set-up does); open the polls unless told not to."""
     station = rig().station(db)
     pollbook.import_voters(db, voters_csv(tmp_path / "voters.csv"))
+    if with_members:
+        station.load_members(CommissionMembers(PRECINCT, tuple(members())))
     if open_polls:
         station.open_polls([rig().terminal])
     return station

@@ -15,12 +15,14 @@ from textual.widgets import Button, DataTable, Input, Select, TextArea
 
 from clerk_support import (
     IINS,
+    MEMBER_KEYS,
     PRECINCT,
     blank_card,
     desk_note,
     issue_card,
     make_desk,
     make_station,
+    members,
     open_db,
     press,
     rig,
@@ -36,15 +38,12 @@ from sailau.ballot_box.models import BallotForm, PollsState
 from sailau.ballot_box.screens import CloseScreen, ConfirmScreen, ProtocolScreen
 from sailau.election import crypto
 from sailau.election.cosign import read_cosignature_file
-from sailau.election.members import CommissionMembers, Member, Role
+from sailau.election.members import Member
 
 pytestmark = pytest.mark.asyncio
 
 SIZE = (120, 40)
-MEMBER_KEYS = [ed25519.Ed25519PrivateKey.from_private_bytes(bytes([0x40 + i]) * 32) for i in range(3)]
-MEMBERS = [Member(PRECINCT, role, name, crypto.ed25519_public_bytes(key.public_key()))
-           for (role, name), key in zip([(Role.CHAIR, "Бекова Сәуле"), (Role.SECRETARY, "Ли Виктор"),
-                                         (Role.MEMBER, "Омаров Арман")], MEMBER_KEYS)]
+MEMBERS = members()
 
 
 def text(app, code: str, **fields) -> str:
@@ -55,9 +54,7 @@ def text(app, code: str, **fields) -> str:
 
 def paper_station(db, tmp_path: Path):
     """The station with its commission, 10 paper ballots received and two paper voters."""
-    station = make_station(db, tmp_path, open_polls=False)
-    station.load_members(CommissionMembers(PRECINCT, tuple(MEMBERS)))  # at set-up, before the polls open
-    station.open_polls([rig().terminal])
+    station = make_station(db, tmp_path, with_members=True)  # the commission loaded at set-up
     station.receive_paper(10, "ТИК № 1", "Бекова Сәуле")
     for iin in IINS[:2]:
         station.check_in(iin, BallotForm.PAPER)

@@ -24,6 +24,7 @@ from clerk_support import (
     issue_card,
     make_desk,
     make_station,
+    members,
     offer_cancel,
     open_db,
     press,
@@ -170,21 +171,14 @@ def test_mobile_box_ru(snap_compare, station_dir: Path) -> None:
 
 def test_hand_count_mismatch_kk(snap_compare, station_dir: Path) -> None:
     """The hand count after two members' entries that differ on two lines: the lines shown."""
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
     from sailau.ballot_box.count_screens import HandCountScreen
     from sailau.ballot_box.handcount import HandCount
     from sailau.ballot_box.models import BallotForm
-    from sailau.election import crypto
-    from sailau.election.members import CommissionMembers, Member, Role
+    from sailau.election.protocol import ContestResult
 
-    keys = [ed25519.Ed25519PrivateKey.from_private_bytes(bytes([0x40 + i]) * 32) for i in range(2)]
-    members = [Member(PRECINCT, role, name, crypto.ed25519_public_bytes(k.public_key()))
-               for (role, name), k in zip([(Role.CHAIR, "Бекова Сәуле"), (Role.SECRETARY, "Ли Виктор")], keys)]
+    chair, secretary = members()[:2]
     with open_db(station_dir) as db:
-        station = make_station(db, station_dir, open_polls=False)
-        station.load_members(CommissionMembers(PRECINCT, tuple(members)))
-        station.open_polls([rig().terminal])
+        station = make_station(db, station_dir, with_members=True)
         station.receive_paper(10, "ТИК № 1", "Бекова Сәуле")
         station.check_in(IINS[0], BallotForm.PAPER)
         station.end_voting()
@@ -193,10 +187,10 @@ def test_hand_count_mismatch_kk(snap_compare, station_dir: Path) -> None:
         zero = HandCount.zero(election, style)
         first = zero.contests[0]
         option = election.options(first.contest_id)[0].id
-        right = HandCount(9, 1, 0, (type(first)(first.contest_id, {**first.votes, option: 1}), *zero.contests[1:]))
-        wrong = HandCount(9, 1, 0, (type(first)(first.contest_id, dict(first.votes), invalid=1), *zero.contests[1:]))
-        station.enter_hand_count(members[0].key_id, right)
-        station.enter_hand_count(members[1].key_id, wrong)
+        right = HandCount(9, 1, 0, (ContestResult(first.contest_id, {**first.votes, option: 1}), *zero.contests[1:]))
+        wrong = HandCount(9, 1, 0, (ContestResult(first.contest_id, dict(first.votes), invalid=1), *zero.contests[1:]))
+        station.enter_hand_count(chair.key_id, right)
+        station.enter_hand_count(secretary.key_id, wrong)
         desk = make_desk(station, language="kk")
 
         async def run_before(pilot) -> None:
