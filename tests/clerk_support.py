@@ -126,11 +126,12 @@ def make_desk(station: Station, *, language: str = "en", out_dir: Path | None = 
 
 @asynccontextmanager
 async def running_desk(tmp_path: Path, *, size: tuple[int, int], open_polls: bool = True, language: str = "en",
-                       out_dir: Path | None = None) -> AsyncIterator[tuple[Desk, Pilot]]:
+                       out_dir: Path | None = None, with_members: bool = False) -> AsyncIterator[tuple[Desk, Pilot]]:
     """A clerk app over a fresh station database in `tmp_path`, running under Pilot at
     `size`; the database is closed after the app."""
     with open_db(tmp_path) as db:
-        desk = make_desk(make_station(db, tmp_path, open_polls=open_polls), language=language, out_dir=out_dir)
+        station = make_station(db, tmp_path, open_polls=open_polls, with_members=with_members)
+        desk = make_desk(station, language=language, out_dir=out_dir)
         async with desk.app.run_test(size=size) as pilot:
             yield desk, pilot
 

@@ -691,3 +691,14 @@ async def test_the_footer_stops_asking_for_a_card_once_it_is_issued_or_cast(tmp_
         vote(card, 1)
         await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
         assert "Insert a blank card" not in "\n".join(screen_lines(app))
+
+
+async def test_the_audit_view_names_every_kind_of_event() -> None:
+    """Every audit event kind (the paper and mobile-box ones too) has its label in kk/ru/en."""
+    from sailau.ballot_box.audit import AuditKind
+    from sailau.ballot_box.screens import AUDIT_KINDS
+
+    assert {kind.value for kind in AuditKind} <= set(AUDIT_KINDS), sorted({k.value for k in AuditKind} - set(AUDIT_KINDS))
+    for language in ("kk", "ru"):
+        labels = {i18n.t(language, label) for label in AUDIT_KINDS.values()}
+        assert len(labels) == len(AUDIT_KINDS) and not labels & set(AUDIT_KINDS.values())

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, SelectionList
 from clerk_support import (
     IINS,
     desk_note,
+    members,
     press,
     rendered,
     running_desk,
@@ -307,3 +308,27 @@ async def test_a_pending_request_is_withdrawn_and_the_voter_checks_in(tmp_path: 
         await find(pilot, "Абаев")
         await press(pilot, "#check-in")
         await settle(pilot, lambda: station.counters().checked_in == 1, "checked in at the table")
+
+
+async def test_the_mobile_team_is_picked_from_the_commission(tmp_path: Path) -> None:
+    """With the commission loaded at set-up, the departure form offers its members to tick
+    (with their role); a name typed besides them joins the team too."""
+    async with running_desk(tmp_path, size=SIZE, language="ru", with_members=True) as (desk, pilot):
+        station, app = desk.station, desk.app
+        await receive_paper(pilot, 4)
+        await request_outside(pilot, "Иван", "болеет", "Ли Виктор")
+        await pilot.press("f6")
+        await settle(pilot, lambda: isinstance(app.screen, MobileScreen), "mobile screen")
+        await press(pilot, "#send-team")
+        await settle(pilot, lambda: isinstance(app.screen, SendTeamScreen), "departure form")
+        picker = app.screen.query_one("#team-members", SelectionList)
+        assert picker.display and picker.option_count == len(members())
+        assert [str(picker.get_option_at_index(i).prompt) for i in range(picker.option_count)] == [
+            f"{m.name} ({m.title('ru')})" for m in members()]
+        picker.select("Ли Виктор")
+        picker.select("Омаров Арман")
+        await type_into(pilot, {"#team-others": "Водитель Серик", "#team-ballots": "2"})
+        await press(pilot, "#submit")
+        await settle(pilot, lambda: len(station.mobile_trips()) == 1, "team sent")
+        trip = station.mobile_trips()[0]
+        assert trip.members == ("Ли Виктор", "Омаров Арман", "Водитель Серик") and trip.iins == (IINS[3],)
