@@ -355,8 +355,9 @@ def agreed_hand_count(station: Station, ledger: PaperLedger) -> HandCount | None
         lines = ", ".join(d.line_key for d in state.differences)
         raise HandCountRefused(Refusal.HAND_COUNT_MISMATCH, f"the hand count entries differ on {len(state.differences)} "
                                f"line(s) ({lines}): count them again; nothing was signed", state)
+    hint = "" if station.members() else " (no commission members are loaded: sailau station init --members FILE)"
     raise HandCountRefused(Refusal.HAND_COUNT_MISSING, f"paper ballots were used: two different members must enter the "
-                           f"hand count ({len(state.entries)} entered); nothing was signed", state)
+                           f"hand count ({len(state.entries)} entered{hint}); nothing was signed", state)
 
 
 def build_protocol(station: Station, counters: ProtocolCounters, results: Sequence[ContestResult],

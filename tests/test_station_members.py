@@ -57,8 +57,21 @@ def test_members_are_loaded_at_set_up_in_role_order(rig: Rig, station_db_url: st
             station.load_members(commission(7102)[0])
         station.open_polls([rig.terminal])
         with pytest.raises(WrongPollsState):
-            station.load_members(members)
+            station.load_members(members)  # once the polls are open, who may count does not change
         assert Station.attach(db, rig.election, rig.station_key, None).members() == other.members
+
+
+def test_a_station_set_up_without_members_may_load_them_once_later(rig: Rig, tmp_path: Path) -> None:
+    members, _ = commission()
+    with open_station_db(f"sqlite:///{tmp_path / 's.db'}") as db:
+        station = rig.station(db)
+        pollbook.import_voters(db, rig.voters_csv(tmp_path / "voters.csv"))
+        station.open_polls([rig.terminal])
+        station.end_voting()
+        station.load_members(members)  # else a precinct that used paper could never enter its count and sign
+        assert station.members() == members.members
+        with pytest.raises(WrongPollsState):
+            station.load_members(commission()[0])
 
 
 def test_the_hand_count_is_entered_by_members_after_the_end_of_voting(rig: Rig, tmp_path: Path) -> None:
