@@ -21,6 +21,8 @@ from sqlalchemy import delete, func, select
 
 from sailau.election.members import CommissionMembers, Member, role_order
 
+from . import audit
+from .audit import AuditDraft, AuditKind
 from .db import StationDB
 from .models import HandCountEntryRow, PollsState, StationMemberRow
 from .store import require_state
@@ -43,6 +45,7 @@ def load_members(db: StationDB, precinct: int, members: CommissionMembers) -> tu
         session.execute(delete(StationMemberRow))
         session.add_all(StationMemberRow(key_id=m.key_id, role=m.role.value, name=m.name, public_key=m.public_key)
                         for m in members.members)
+        audit.append(session, AuditDraft(AuditKind.MEMBERS_LOADED, {"count": len(members.members)}), db.clock())
     return members.members
 
 

@@ -5,12 +5,13 @@ count, when, and what."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from sailau.ballot_box import pollbook
+from sailau.ballot_box import audit, pollbook
 from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.handcount import HandCount, HandCountError
 from sailau.ballot_box.refusal import Refusal
@@ -97,6 +98,13 @@ def test_the_hand_count_is_entered_by_members_after_the_end_of_voting(rig: Rig, 
         assert first.agreed is None and first.needed == 1
         both = station.enter_hand_count(crypto.key_id(keys[3].public_key()), count)
         assert both.agreed == count and station.hand_count() == both
+        events = [(e.kind, e.payload) for e in audit.read_events(db)]
+        assert ("members_loaded", {"count": 5}) in events
+        digest = hashlib.sha256(count.to_json_bytes()).hexdigest()
+        entered = [p for k, p in events if k == "hand_count_entered"]
+        assert entered == [{"member": crypto.key_id(keys[0].public_key()).hex(), "entry_sha256": digest, "state": "entered"},
+                           {"member": crypto.key_id(keys[3].public_key()).hex(), "entry_sha256": digest, "state": "agreed"}]
+        assert audit.verify_db(db).ok
 
 
 def run(*args: object):  # noqa: ANN201
