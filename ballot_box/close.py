@@ -79,10 +79,10 @@ from sailau.election.protocol import (
     ContestResult,
     PaperCount,
     Protocol,
-    UNDECLARABLE_RELATIONS,
     SignedProtocol,
     Violation,
     sign_protocol,
+    undeclarable,
     validate_protocol,
 )
 from sailau.election.receipts import ReceiptCommitment, commit_receipts
@@ -355,8 +355,9 @@ def agreed_hand_count(station: Station, ledger: PaperLedger) -> HandCount | None
         lines = ", ".join(d.line_key for d in state.differences)
         raise HandCountRefused(Refusal.HAND_COUNT_MISMATCH, f"the hand count entries differ on {len(state.differences)} "
                                f"line(s) ({lines}): count them again; nothing was signed", state)
+    hint = "" if station.members() else " (no commission members are loaded: sailau station init --members FILE)"
     raise HandCountRefused(Refusal.HAND_COUNT_MISSING, f"paper ballots were used: two different members must enter the "
-                           f"hand count ({len(state.entries)} entered); nothing was signed", state)
+                           f"hand count ({len(state.entries)} entered{hint}); nothing was signed", state)
 
 
 def build_protocol(station: Station, counters: ProtocolCounters, results: Sequence[ContestResult],
@@ -426,7 +427,7 @@ def close_and_sign(station: Station, shares: Sequence[Share | str], out_dir: str
         raise ProtocolRefused([Violation("ballots==cast", f"{len(counted.receipt_codes)} ballots read, "
                                                           f"{counters.cast} counted as cast")], protocol)
     violations = validate_protocol(protocol, station.election)
-    own = [v for v in violations if v.name in UNDECLARABLE_RELATIONS]  # never declared: corrected, or read again
+    own = [v for v in violations if undeclarable(v.name)]  # never declared: corrected, or read again
     hand_entered = [v for v in own if v.name.startswith(UNDECLARABLE_PREFIXES)]
     if hand_entered:  # the members correct the hand count (or the day's paper records) and close again
         raise ProtocolRefused(hand_entered, protocol, hand_entered=True)
