@@ -561,6 +561,8 @@ AUDIT_KINDS: dict[str, str] = {
     "mobile_sent": N_("mobile team sent"),
     "mobile_returned": N_("mobile team back"),
     "mobile_refused": N_("mobile box step refused"),
+    "members_loaded": N_("commission members loaded"),
+    "hand_count_entered": N_("hand count entered"),
 }
 
 AUDIT_SHOWN = 40
