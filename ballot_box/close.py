@@ -73,7 +73,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sailau.election.ballot import AGAINST_ALL, BLANK, BallotEncodingError, decode_ballot
-from sailau.election.paper import UNDECLARABLE_PREFIXES
+from sailau.election.paper import UNDECLARABLE_PREFIXES, combined_contests
 from sailau.election.protocol import (
     AuditAnchor,
     ContestResult,
@@ -320,27 +320,6 @@ def paper_count(ledger: PaperLedger, hand: HandCount) -> PaperCount:
                       found_mobile=hand.found_mobile, contests=hand.contests)
 
 
-def combine(electronic: Sequence[ContestResult], paper: PaperCount | None) -> tuple[ContestResult, ...]:
-    """The combined results: the electronic tally plus the paper results, option by option
-    (the protocol's `electronic_contests` gives the electronic part back exactly)."""
-    if paper is None:
-        return tuple(electronic)
-    by_id = {c.contest_id: c for c in paper.contests}
-    out = []
-    for c in electronic:
-        q = by_id.get(c.contest_id)
-        if q is None:
-            out.append(c)
-            continue
-        votes = {oid: n + q.votes.get(oid, 0) for oid, n in c.votes.items()}
-        votes.update({oid: n for oid, n in q.votes.items() if oid not in votes})
-        out.append(ContestResult(c.contest_id, votes, against_all=c.against_all + q.against_all,
-                                 blank=c.blank + q.blank, invalid=c.invalid + q.invalid))
-    known = {c.contest_id for c in electronic}
-    out += [q for q in paper.contests if q.contest_id not in known]  # named by the relations, not hidden
-    return tuple(out)
-
-
 def agreed_hand_count(station: Station, ledger: PaperLedger) -> HandCount | None:
     """The hand count close signs with: None where no paper was used (no receipt, no written
     request); else the count two different members entered alike, or `HandCountRefused`
@@ -380,7 +359,7 @@ def build_protocol(station: Station, counters: ProtocolCounters, results: Sequen
         cards_cancelled=counters.cancelled,
         cards_replaced=counters.replaced,
         cards_not_returned=counters.not_returned,
-        contests=combine(results, paper),
+        contests=combined_contests(results, paper),
         audit=anchor,
         receipts=receipts,
         voters_additional=0 if ledger is None else ledger.voters_additional,
