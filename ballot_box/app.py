@@ -29,8 +29,10 @@ from typing import Any
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerState
 
+from sailau.election.turnout import election_time_zone
 from sailau.smartcard.events import CardEvent, CardEventMessage, CardInserted
 from sailau.smartcard.events import CardEventCallback
 from sailau.smartcard.transport import Transport
@@ -38,9 +40,12 @@ from sailau.smartcard.transport import Transport
 from . import oplog
 from .close import ClosingResult
 from .desk import ClerkDesk, DeskStep, DeskView, transport_opener
+from .handcount import HAND_COUNT_FORMAT, HAND_COUNT_VERSION, HandCountError, hand_count_from_data
 from .i18n import LANGUAGES, t
 from .messages import Note
-from .models import PollsState
+from .models import BallotForm, PollsState
+from .count_screens import CosignScreen, HandCountScreen
+from .paper_screens import AddVoterScreen, MobileRequestScreen, MobileScreen, PaperScreen, ReturnTeamScreen, SendTeamScreen
 from .screens import (
     AuditScreen,
     CancelCardScreen,
@@ -53,10 +58,31 @@ from .screens import (
 )
 from .station import ReplaceReason, Station, TerminalKey
 
-__all__ = ["ClerkApp", "Watch"]
+__all__ = ["ClerkApp", "Watch", "hand_count_data"]
 
 #: Start delivering card events to the callback; returns a function that stops it.
 Watch = Callable[[CardEventCallback], Callable[[], None]]
+
+
+def hand_count_data(figures: dict[str, int]) -> dict[str, Any]:
+    """The hand count form's lines (by line key: `unused`, `found_stationary`,
+    `found_mobile`, `contest:<id>:option:<oid>`, `contest:<id>:against_all`,
+    `contest:<id>:invalid`) as the hand count's data (`handcount.hand_count_from_data`
+    reads and checks it)."""
+    contests: dict[str, dict[str, Any]] = {}
+    data: dict[str, Any] = {"format": HAND_COUNT_FORMAT, "version": HAND_COUNT_VERSION}
+    for key, n in figures.items():
+        parts = key.split(":")
+        if parts[0] != "contest":
+            data[key] = n
+            continue
+        contest = contests.setdefault(parts[1], {"id": parts[1], "votes": {}, "against_all": 0, "invalid": 0})
+        if parts[2] == "option":
+            contest["votes"][parts[3]] = n
+        else:
+            contest[parts[2]] = n
+    data["contests"] = list(contests.values())
+    return data
 
 
 class ClerkApp(App[None]):
@@ -68,6 +94,8 @@ class ClerkApp(App[None]):
         Binding("f2", "language", "Language", show=False, priority=True),
         Binding("f3", "audit", "Audit log", show=False),
         Binding("f4", "close_polls", "Close polls", show=False),
+        Binding("f5", "paper", "Paper ballots", show=False),
+        Binding("f6", "mobile", "Mobile box", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -88,6 +116,8 @@ class ClerkApp(App[None]):
         self.station = station  # for the caller and tests; screens draw `view` only
         self.election = station.election
         self.precinct = station.precinct
+        #: the precinct's time zone: times are shown in it, with its name (never the clock's UTC)
+        self.time_zone = election_time_zone(station.election)
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.desk = ClerkDesk(station, transport_opener(transport), terminal_keys=terminal_keys,
                               out_dir=self.out_dir, commission_url=commission_url)
@@ -163,8 +193,9 @@ class ClerkApp(App[None]):
         before = self.view.card_note
         self.view = view if view is not None else self.desk.view()
         for screen in self.screen_stack:
-            if isinstance(screen, (DeskScreen, OpenPollsScreen, CloseScreen)) and screen.is_mounted:
-                screen.show_view(self.view)
+            show_view = getattr(screen, "show_view", None)  # the screens that draw the desk's view
+            if callable(show_view) and screen.is_mounted:
+                show_view(self.view)
         dialog = self.screen
         if isinstance(dialog, CancelCardScreen) and not self.view.cancel_offered and not dialog.answered:
             dialog.answered = True
@@ -216,8 +247,8 @@ class ClerkApp(App[None]):
     def search(self, query: str) -> None:
         self._run(lambda: self.desk.search(query), self._found)
 
-    def check_in(self, iin: str) -> None:
-        self._run(lambda: self.desk.check_in(iin), self._checked_in)
+    def check_in(self, iin: str, form: BallotForm = BallotForm.CARD) -> None:
+        self._run(lambda: self.desk.check_in(iin, form), self._checked_in)
 
     def select_voter(self, iin: str) -> None:
         self._run(lambda: self.desk.select_voter(iin))
@@ -226,7 +257,7 @@ class ClerkApp(App[None]):
         self.search(message.query)
 
     def on_desk_screen_check_in(self, message: DeskScreen.CheckIn) -> None:
-        self.check_in(message.iin)
+        self.check_in(message.iin, BallotForm(message.form))
 
     def on_desk_screen_select(self, message: DeskScreen.Select) -> None:
         self.select_voter(message.iin)
@@ -294,6 +325,75 @@ class ClerkApp(App[None]):
 
         self.push_screen(ConfirmScreen.replace_not_returned(name), answer)
 
+    # -- paper ballots, the additional list, the mobile box ---------------------------------------
+
+    def _modal_open(self) -> bool:
+        return isinstance(self.screen, ModalScreen)
+
+    def action_paper(self) -> None:
+        if not self._modal_open() and not isinstance(self.screen, PaperScreen):
+            self.push_screen(PaperScreen())
+
+    def action_mobile(self) -> None:
+        if not self._modal_open() and not isinstance(self.screen, MobileScreen):
+            self.push_screen(MobileScreen())
+
+    def on_paper_screen_receive(self, message: PaperScreen.Receive) -> None:
+        def done(step: DeskStep) -> None:
+            if step.paper is not None and isinstance(self.screen, PaperScreen):
+                self.screen.received(None if step.receipt is None else step.receipt.name)
+
+        self._run(lambda: self.desk.receive_paper(message.count, message.from_whom, message.received_by), done)
+
+    def on_desk_screen_exchange_paper(self, message: DeskScreen.ExchangePaper) -> None:
+        iin = message.voter.iin
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._run(lambda: self.desk.exchange_paper(iin))
+
+        self.push_screen(ConfirmScreen.exchange_paper(f"{message.voter.surname} {message.voter.given_name}"), answer)
+
+    def on_desk_screen_request_mobile(self, message: DeskScreen.RequestMobile) -> None:
+        iin = message.voter.iin
+
+        def answer(typed: tuple[str, str] | None) -> None:
+            if typed is not None:
+                self._run(lambda: self.desk.request_mobile(iin, *typed))
+
+        self.push_screen(MobileRequestScreen(message.voter), answer)
+
+    def on_desk_screen_add_voter(self, _message: DeskScreen.AddVoter) -> None:
+        def answer(typed: tuple[str, str, str, str, str] | None) -> None:
+            if typed is not None:
+                self._run(lambda: self.desk.add_voter(*typed), self._voter_added)
+
+        self.push_screen(AddVoterScreen(), answer)
+
+    def _voter_added(self, step: DeskStep) -> None:
+        """The voter is on the additional list: show them as found, ready to check in."""
+        desk = self._desk_screen()
+        if desk is not None and step.voter is not None:
+            desk.show_results([step.voter])
+
+    def on_mobile_screen_withdraw(self, message: MobileScreen.Withdraw) -> None:
+        self._run(lambda: self.desk.withdraw_mobile(message.iin))
+
+    def on_mobile_screen_send_team(self, _message: MobileScreen.SendTeam) -> None:
+        def answer(typed: tuple[tuple[str, ...], int, tuple[str, ...]] | None) -> None:
+            if typed is not None:
+                members, ballots, iins = typed
+                self._run(lambda: self.desk.send_mobile_team(members, ballots, iins))
+
+        self.push_screen(SendTeamScreen(self.view), answer)
+
+    def on_mobile_screen_return_team(self, message: MobileScreen.ReturnTeam) -> None:
+        def answer(typed: tuple[int, tuple[str, ...], int, int] | None) -> None:
+            if typed is not None:
+                self._run(lambda: self.desk.return_mobile_team(*typed))
+
+        self.push_screen(ReturnTeamScreen(self.view, message.trip_id), answer)
+
     # -- audit ---------------------------------------------------------------------------------
 
     def action_audit(self) -> None:
@@ -330,6 +430,34 @@ class ClerkApp(App[None]):
 
         self.push_screen(ConfirmScreen.close_polls(), answer)
 
+    def on_close_screen_end_voting(self, _message: CloseScreen.EndVoting) -> None:
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._run(self.desk.end_voting, self._close_screen_step)
+
+        self.push_screen(ConfirmScreen.end_voting(), answer)
+
+    def on_close_screen_open_hand_count(self, _message: CloseScreen.OpenHandCount) -> None:
+        if not isinstance(self.screen, HandCountScreen):
+            self.push_screen(HandCountScreen())
+
+    def on_hand_count_screen_enter(self, message: HandCountScreen.Enter) -> None:
+        """One member's hand count, as the form's lines: the desk checks and keeps it."""
+        figures = message.figures
+
+        def enter() -> DeskStep:
+            try:
+                count = hand_count_from_data(hand_count_data(figures))
+            except HandCountError as exc:  # a figure out of range: nothing is kept
+                return DeskStep(Note("invalid_entry", "error", detail=str(exc)))
+            return self.desk.enter_hand_count(message.member_key_id, count)
+
+        def done(step: DeskStep) -> None:
+            if isinstance(self.screen, HandCountScreen) and step.hand_count is not None:
+                self.screen.clear()  # kept: the next member starts from an empty form
+
+        self._run(enter, done)
+
     def _close(self) -> None:
         if isinstance(self.screen, CloseScreen):
             self.screen.step_done(DeskStep(Note("counting", "info")))
@@ -345,6 +473,18 @@ class ClerkApp(App[None]):
             self.notify(step.note.render(self.t), severity="error")
 
     # -- sending to the commission ---------------------------------------------------------------
+
+    def on_protocol_screen_cosign(self, _message: ProtocolScreen.Cosign) -> None:
+        def answer(typed: tuple[str, str | None] | None) -> None:
+            if typed is not None:
+                path, dissent = typed
+                self._run(lambda: self.desk.cosign(Path(path), dissent), self._cosigned)
+
+        self.push_screen(CosignScreen(), answer)
+
+    def _cosigned(self, step: DeskStep) -> None:
+        if isinstance(self.screen, ProtocolScreen):
+            self.screen.cosigned(step)
 
     def on_protocol_screen_send(self, _message: ProtocolScreen.Send) -> None:
         if isinstance(self.screen, ProtocolScreen):

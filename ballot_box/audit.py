@@ -70,6 +70,9 @@ class AuditKind(str, Enum):
     MOBILE_SENT = "mobile_sent"  # payload: trip, members, taken, requests
     MOBILE_RETURNED = "mobile_returned"  # payload: trip, voted_outside, unused, spoiled
     MOBILE_REFUSED = "mobile_refused"  # payload: step, reason
+    # the count at close (station_members.py, handcount.py)
+    MEMBERS_LOADED = "members_loaded"  # payload: count (the members file's entries)
+    HAND_COUNT_ENTERED = "hand_count_entered"  # payload: member (key id), entry_sha256, state (entered/agreed/differs)
 
 
 # payload keys that would name a voter or carry ballot content

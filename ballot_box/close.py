@@ -73,16 +73,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sailau.election.ballot import AGAINST_ALL, BLANK, BallotEncodingError, decode_ballot
-from sailau.election.paper import UNDECLARABLE_PREFIXES
+from sailau.election.paper import UNDECLARABLE_PREFIXES, combined_contests
 from sailau.election.protocol import (
     AuditAnchor,
     ContestResult,
     PaperCount,
     Protocol,
-    UNDECLARABLE_RELATIONS,
     SignedProtocol,
     Violation,
     sign_protocol,
+    undeclarable,
     validate_protocol,
 )
 from sailau.election.receipts import ReceiptCommitment, commit_receipts
@@ -320,27 +320,6 @@ def paper_count(ledger: PaperLedger, hand: HandCount) -> PaperCount:
                       found_mobile=hand.found_mobile, contests=hand.contests)
 
 
-def combine(electronic: Sequence[ContestResult], paper: PaperCount | None) -> tuple[ContestResult, ...]:
-    """The combined results: the electronic tally plus the paper results, option by option
-    (the protocol's `electronic_contests` gives the electronic part back exactly)."""
-    if paper is None:
-        return tuple(electronic)
-    by_id = {c.contest_id: c for c in paper.contests}
-    out = []
-    for c in electronic:
-        q = by_id.get(c.contest_id)
-        if q is None:
-            out.append(c)
-            continue
-        votes = {oid: n + q.votes.get(oid, 0) for oid, n in c.votes.items()}
-        votes.update({oid: n for oid, n in q.votes.items() if oid not in votes})
-        out.append(ContestResult(c.contest_id, votes, against_all=c.against_all + q.against_all,
-                                 blank=c.blank + q.blank, invalid=c.invalid + q.invalid))
-    known = {c.contest_id for c in electronic}
-    out += [q for q in paper.contests if q.contest_id not in known]  # named by the relations, not hidden
-    return tuple(out)
-
-
 def agreed_hand_count(station: Station, ledger: PaperLedger) -> HandCount | None:
     """The hand count close signs with: None where no paper was used (no receipt, no written
     request); else the count two different members entered alike, or `HandCountRefused`
@@ -355,8 +334,9 @@ def agreed_hand_count(station: Station, ledger: PaperLedger) -> HandCount | None
         lines = ", ".join(d.line_key for d in state.differences)
         raise HandCountRefused(Refusal.HAND_COUNT_MISMATCH, f"the hand count entries differ on {len(state.differences)} "
                                f"line(s) ({lines}): count them again; nothing was signed", state)
+    hint = "" if station.members() else " (no commission members are loaded: sailau station init --members FILE)"
     raise HandCountRefused(Refusal.HAND_COUNT_MISSING, f"paper ballots were used: two different members must enter the "
-                           f"hand count ({len(state.entries)} entered); nothing was signed", state)
+                           f"hand count ({len(state.entries)} entered{hint}); nothing was signed", state)
 
 
 def build_protocol(station: Station, counters: ProtocolCounters, results: Sequence[ContestResult],
@@ -379,7 +359,7 @@ def build_protocol(station: Station, counters: ProtocolCounters, results: Sequen
         cards_cancelled=counters.cancelled,
         cards_replaced=counters.replaced,
         cards_not_returned=counters.not_returned,
-        contests=combine(results, paper),
+        contests=combined_contests(results, paper),
         audit=anchor,
         receipts=receipts,
         voters_additional=0 if ledger is None else ledger.voters_additional,
@@ -426,7 +406,7 @@ def close_and_sign(station: Station, shares: Sequence[Share | str], out_dir: str
         raise ProtocolRefused([Violation("ballots==cast", f"{len(counted.receipt_codes)} ballots read, "
                                                           f"{counters.cast} counted as cast")], protocol)
     violations = validate_protocol(protocol, station.election)
-    own = [v for v in violations if v.name in UNDECLARABLE_RELATIONS]  # never declared: corrected, or read again
+    own = [v for v in violations if undeclarable(v.name)]  # never declared: corrected, or read again
     hand_entered = [v for v in own if v.name.startswith(UNDECLARABLE_PREFIXES)]
     if hand_entered:  # the members correct the hand count (or the day's paper records) and close again
         raise ProtocolRefused(hand_entered, protocol, hand_entered=True)

@@ -23,6 +23,10 @@ least two members entered and every entry is the same; otherwise the state
 lists the differing lines (of the first entry against the first that differs
 from it), and the station refuses to sign (`close.py`).
 
+Each entry is chained in the audit log (`hand_count_entered`: the member's key id,
+the SHA-256 of the entry's canonical JSON, and whether the count now agrees), in
+the transaction that stores it.
+
 Canonical JSON (`to_json_bytes`, what the station stores and what
 `sailau station hand-count --count FILE` reads): sorted keys, no whitespace,
 UTF-8; read back with the bounded strict parser (`parse_hand_count`: size,
@@ -33,6 +37,7 @@ depth, integers only, no duplicate key, every key known, every count in
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +49,8 @@ from sailau.election.canonical import canonical_json
 from sailau.election.definition import Election
 from sailau.election.protocol import ContestResult
 
+from . import audit
+from .audit import AuditDraft, AuditKind
 from .db import StationDB
 from .models import HandCountEntryRow, PollsState, StationMemberRow
 from .store import require_state
@@ -303,8 +310,14 @@ def store_entry(db: StationDB, member_key_id: bytes, count: HandCount) -> HandCo
             session.add(HandCountEntryRow(member_key_id=member_key_id, data=data))
         else:
             row.data = data
+        session.flush()
         rows = session.scalars(select(HandCountEntryRow)).all()
-        return hand_count_state([(bytes(r.member_key_id), _stored(r.data)) for r in rows])
+        state = hand_count_state([(bytes(r.member_key_id), _stored(r.data)) for r in rows])
+        outcome = "agreed" if state.agreed is not None else "differs" if state.differences else "entered"
+        audit.append(session, AuditDraft(AuditKind.HAND_COUNT_ENTERED, {
+            "member": member_key_id.hex(), "entry_sha256": hashlib.sha256(data.encode("utf-8")).hexdigest(),
+            "state": outcome}), db.clock())
+        return state
 
 
 def stored_state(db: StationDB) -> HandCountState:

@@ -473,8 +473,8 @@ class Station:
     @storage_guard(StationOperation.SETUP)
     def load_members(self, members: CommissionMembers) -> tuple[Member, ...]:
         """Store the precinct commission's members (a members file, `election.members`),
-        replacing any loaded before; only before the polls open. `MembersRefused` for
-        another precinct's list (station_members.py)."""
+        replacing any loaded before; a loaded list changes only before the polls open.
+        `MembersRefused` for another precinct's list (station_members.py)."""
         return station_members.load_members(self.db, self.precinct, members)
 
     @storage_guard(StationOperation.READ)

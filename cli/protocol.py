@@ -29,7 +29,7 @@ from sailau.election import crypto, filekind
 from sailau.election.protocol import (
     ProtocolError,
     ProtocolFormatError,
-    UNDECLARABLE_RELATIONS,
+    undeclarable,
     SignedProtocol,
     read_protocol_file,
     undeclared_violations,
@@ -131,7 +131,7 @@ def verify(path: Path, election_path: Path | None, station_key_path: Path | None
         notes.append("co-signatures not checked: pass --registry and --election")
     for violation in undeclared_violations(p, election):
         problems.append(f"{violation.name}: {violation.message}")
-    declared = set(p.discrepancies) - UNDECLARABLE_RELATIONS
+    declared = {name for name in p.discrepancies if not undeclarable(name)}
     for violation in validate_protocol(p, election):
         if violation.name in declared:  # honest, but the count does not add up: a commission refuses it
             problems.append(f"discrepancy (declared by the station): {violation.name}: {violation.message}")

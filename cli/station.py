@@ -74,7 +74,8 @@ def station() -> None:
               help="import this pollbook CSV too")
 @click.option("--members", "members_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="the precinct commission's members file (sailau registry members): who enters the hand count "
-                   "and co-signs on this station, and whose names the wall copies print; before the polls open")
+                   "and co-signs on this station, and whose names the wall copies print (a loaded list changes only "
+                   "before the polls open)")
 def init(db_url: str, election_path: Path, station_key_path: Path, precinct: int, master_path: Path | None,
          voters_csv: Path | None, members_path: Path | None) -> None:
     """Bind the station database to one election, precinct and station key."""

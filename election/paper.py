@@ -131,22 +131,33 @@ def sum_paper(papers: Iterable[PaperCount | None]) -> PaperCount | None:
                       contests=sum_contests(p.contests for p in present))
 
 
+def _offset(c: ContestResult, q: ContestResult, sign: int) -> ContestResult:
+    """Contest `c` with contest `q`'s counts added (sign 1) or taken away (sign -1),
+    option by option; an option only `q` has counts as 0 in `c`."""
+    votes = {oid: n + sign * q.votes.get(oid, 0) for oid, n in c.votes.items()}
+    votes.update({oid: sign * n for oid, n in q.votes.items() if oid not in c.votes})
+    return ContestResult(c.contest_id, votes, *(getattr(c, w) + sign * getattr(q, w) for w in OTHER_COUNTS))
+
+
 def electronic_contests(combined: Sequence[ContestResult], paper: PaperCount | None) -> tuple[ContestResult, ...]:
     """The electronic protocol's results: combined minus paper, option by option (a
     paper option absent from the combined counts as 0 there, so it shows negative)."""
     if paper is None:
         return tuple(combined)
     by_id = {c.contest_id: c for c in paper.contests}
-    out = []
-    for c in combined:
-        pc = by_id.get(c.contest_id)
-        if pc is None:
-            out.append(c)
-            continue
-        votes = {oid: n - pc.votes.get(oid, 0) for oid, n in c.votes.items()}
-        votes.update({oid: -n for oid, n in pc.votes.items() if oid not in c.votes})
-        out.append(ContestResult(c.contest_id, votes, *(getattr(c, w) - getattr(pc, w) for w in OTHER_COUNTS)))
-    return tuple(out)
+    return tuple(c if c.contest_id not in by_id else _offset(c, by_id[c.contest_id], -1) for c in combined)
+
+
+def combined_contests(electronic: Sequence[ContestResult], paper: PaperCount | None) -> tuple[ContestResult, ...]:
+    """The combined results a station signs: the electronic tally plus the paper results,
+    option by option (`electronic_contests` gives the electronic part back exactly). A
+    paper contest the tally does not have is kept, so the relations name it, not hidden."""
+    if paper is None:
+        return tuple(electronic)
+    by_id = {c.contest_id: c for c in paper.contests}
+    known = {c.contest_id for c in electronic}
+    return (tuple(c if c.contest_id not in by_id else _offset(c, by_id[c.contest_id], 1) for c in electronic)
+            + tuple(q for q in paper.contests if q.contest_id not in known))
 
 
 class _Counts(Shape):

@@ -627,30 +627,21 @@ def _election_violations(p: Protocol | ProtocolTotals, election: Election) -> li
     return out
 
 
-class _RelationNames(frozenset):  # type: ignore[type-arg]
-    """Relation names given exactly, plus the families given by a name prefix:
-    `name in UNDECLARABLE_RELATIONS` answers for both (set operations see only
-    the exact names)."""
-
-    prefixes: tuple[str, ...] = ()
-
-    def __new__(cls, names: Iterable[str], prefixes: tuple[str, ...]) -> _RelationNames:
-        self = super().__new__(cls, names)
-        self.prefixes = prefixes
-        return self
-
-    def __contains__(self, name: object) -> bool:
-        return super().__contains__(name) or (isinstance(name, str) and name.startswith(self.prefixes))
-
-
 #: Relations a protocol cannot declare as discrepancies: the receipt commitment is
 #: the station's own output, not a count that can come out wrong, and the format is
 #: signed only with it; every `paper:`, `electronic:` and `voters:` relation is on
 #: hand-entered or pollbook figures, which the members correct before signing (issue
 #: 13 item 5: the station refuses to sign and shows which). Machine-counted card
 #: relations keep the declare-and-sign rule (DESIGN.md section 7). A protocol
-#: declaring one of these is still refused by it.
-UNDECLARABLE_RELATIONS = _RelationNames({"receipts:missing", "receipts==cast"}, UNDECLARABLE_PREFIXES)
+#: declaring one of these is still refused by it. The exact names are here, the
+#: families by prefix in `UNDECLARABLE_PREFIXES`: ask `undeclarable(name)`, which
+#: answers for both.
+UNDECLARABLE_RELATIONS = frozenset({"receipts:missing", "receipts==cast"})
+
+
+def undeclarable(name: str) -> bool:
+    """Whether the relation `name` can never be declared as a discrepancy (see above)."""
+    return name in UNDECLARABLE_RELATIONS or name.startswith(UNDECLARABLE_PREFIXES)
 
 
 def undeclared_violations(protocol: Protocol | ProtocolTotals, election: Election | None = None) -> list[Violation]:
@@ -660,16 +651,16 @@ def undeclared_violations(protocol: Protocol | ProtocolTotals, election: Electio
     such a relation, when it fails, is reported as well)."""
     declared = set(getattr(protocol, "discrepancies", ()))
     violations = validate_protocol(protocol, election)
-    out = [v for v in violations if v.name not in declared or v.name in UNDECLARABLE_RELATIONS]
+    out = [v for v in violations if v.name not in declared or undeclarable(v.name)]
     found = {v.name for v in violations}
-    undeclarable = {name for name in declared if name in UNDECLARABLE_RELATIONS}
+    refused = {name for name in declared if undeclarable(name)}
     out += [Violation(f"discrepancy:{name}",
                       f"{name} cannot be declared: "
                       + ("the receipt commitment is required to sign" if name.startswith("receipts")
                          else "hand-entered and pollbook figures are corrected before signing"))
-            for name in sorted(undeclarable)]
+            for name in sorted(refused)]
     out += [Violation(f"discrepancy:{name}", f"declared violated, but {name} holds")
-            for name in sorted(declared - found - undeclarable)]
+            for name in sorted(declared - found - refused)]
     return out
 
 

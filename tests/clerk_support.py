@@ -8,6 +8,7 @@ voter in, issue a card, vote and cast), each waiting until the app has done its 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +25,8 @@ from sailau.ballot_box.db import StationDB, open_station_db
 from sailau.ballot_box.iin import Sex, make_iin
 from sailau.ballot_box.screens import CancelCardScreen
 from sailau.ballot_box.station import Station
-from sailau.election.crypto import ElectionKeyPair
+from sailau.election.crypto import ElectionKeyPair, ed25519_public_bytes
+from sailau.election.members import CommissionMembers, Member, Role
 from sailau.election.definition import load_election
 from sailau.election.record import new_issue_block
 from sailau.election.shares import split_election_key
@@ -43,6 +45,10 @@ ELECTION_KEY = ElectionKeyPair.from_private_bytes(bytes(range(1, 33)))
 TERMINAL_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x11" * 32)
 STATION_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x22" * 32)
 CARD_MASTER_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+
+#: the precinct commission (fixed keys): chair, secretary, member; loaded at set-up (`make_station(members=True)`)
+MEMBER_KEYS = [ed25519.Ed25519PrivateKey.from_private_bytes(bytes([0x40 + i]) * 32) for i in range(3)]
+MEMBER_ROLES = [("chair", "Бекова Сәуле"), ("secretary", "Ли Виктор"), ("member", "Омаров Арман")]
 
 VOTERS = [  # surname, given name, patronymic, birth date, sex
     ("Абаев", "Нұрлан", "Серікұлы", dt.date(1975, 4, 2), Sex.MALE),
@@ -87,10 +93,19 @@ def open_db(tmp_path: Path) -> StationDB:
     return open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: FIXED_NOW)
 
 
-def make_station(db: StationDB, tmp_path: Path, *, open_polls: bool = True) -> Station:
-    """Set up the station and import the list; open the polls unless told not to."""
+def members() -> list[Member]:
+    """The precinct's commission with the fixed `MEMBER_KEYS`."""
+    return [Member(PRECINCT, Role(role), name, ed25519_public_bytes(key.public_key()))
+            for (role, name), key in zip(MEMBER_ROLES, MEMBER_KEYS)]
+
+
+def make_station(db: StationDB, tmp_path: Path, *, open_polls: bool = True, with_members: bool = False) -> Station:
+    """Set up the station and import the list (and, `with_members`, load the commission, as
+    set-up does); open the polls unless told not to."""
     station = rig().station(db)
     pollbook.import_voters(db, voters_csv(tmp_path / "voters.csv"))
+    if with_members:
+        station.load_members(CommissionMembers(PRECINCT, tuple(members())))
     if open_polls:
         station.open_polls([rig().terminal])
     return station
@@ -111,11 +126,12 @@ def make_desk(station: Station, *, language: str = "en", out_dir: Path | None = 
 
 @asynccontextmanager
 async def running_desk(tmp_path: Path, *, size: tuple[int, int], open_polls: bool = True, language: str = "en",
-                       out_dir: Path | None = None) -> AsyncIterator[tuple[Desk, Pilot]]:
+                       out_dir: Path | None = None, with_members: bool = False) -> AsyncIterator[tuple[Desk, Pilot]]:
     """A clerk app over a fresh station database in `tmp_path`, running under Pilot at
     `size`; the database is closed after the app."""
     with open_db(tmp_path) as db:
-        desk = make_desk(make_station(db, tmp_path, open_polls=open_polls), language=language, out_dir=out_dir)
+        station = make_station(db, tmp_path, open_polls=open_polls, with_members=with_members)
+        desk = make_desk(station, language=language, out_dir=out_dir)
         async with desk.app.run_test(size=size) as pilot:
             yield desk, pilot
 
@@ -241,3 +257,62 @@ async def vote_and_cast(pilot: Pilot, desk: Desk, card: VirtualBallotCard, i: in
     if not keep:
         await remove(pilot, desk)
     return receipt
+
+
+async def close_with_shares(pilot: Pilot) -> None:
+    """F4, the first k shares entered (already checked: the desk's set_shares), Close and
+    Yes: wait for the signed protocol screen."""
+    from sailau.ballot_box.desk import EnteredShare
+    from sailau.ballot_box.screens import CloseScreen, ProtocolScreen
+
+    app = pilot.app
+    await pilot.press("f4")
+    await settle(pilot, lambda: isinstance(app.screen, CloseScreen), "close screen")
+    app.desk.set_shares([EnteredShare(s.index, "file", s) for s in rig().shares[:2]])
+    app.show()
+    await press(pilot, "#close")
+    await press(pilot, "#yes")
+    await settle(pilot, lambda: isinstance(app.screen, ProtocolScreen), "protocol", timeout=60)
+
+
+def on_screen(widget, y: int) -> bool:
+    """Whether row `y` (0 = the widget's top line) of `widget` is drawn on the screen now:
+    inside the screen and the widget is what the screen shows there (not clipped by a
+    container, not under a docked bar)."""
+    region = widget.region
+    x, y = region.x + 1, region.y + y
+    screen = widget.screen
+    if not screen.region.contains(x, y):
+        return False
+    try:
+        found, _ = screen.get_widget_at(x, y)
+    except Exception:  # no widget there at all
+        return False
+    return found is widget
+
+
+def rendered(widget) -> str:
+    """What `widget` draws, as plain text at its present width (a Static given a Rich
+    table draws it in columns; the text is what the clerk reads)."""
+    from rich.console import Console
+
+    console = Console(width=max(widget.content_size.width, 1), record=True, color_system=None,
+                      file=open(os.devnull, "w"), legacy_windows=False)
+    try:
+        console.print(widget.render())
+        return console.export_text()
+    finally:
+        console.file.close()
+
+
+def screen_lines(app) -> list[str]:
+    """The whole screen as the terminal shows it, one string per line."""
+    from rich.console import Console
+
+    width = app.size.width
+    console = Console(width=width, record=True, color_system=None, file=open(os.devnull, "w"))
+    try:
+        console.print(app.screen._compositor.render_update(full=True))
+        return console.export_text().splitlines()
+    finally:
+        console.file.close()

@@ -20,6 +20,7 @@ from clerk_support import (
     blank_card,
     card_note,
     check_in,
+    close_with_shares,
     desk_note,
     foreign_voted_card,
     insert,
@@ -27,9 +28,12 @@ from clerk_support import (
     make_desk,
     make_station,
     offer_cancel,
+    on_screen,
     open_db,
     press,
     remove,
+    rendered,
+    screen_lines,
     rig,
     running_desk,
     settle,
@@ -121,7 +125,7 @@ async def test_search_check_in_issue_cast_and_counters(tmp_path: Path) -> None:
         assert receipt not in card_note(app) and card.state is CardState.BLANK  # the booth's, not the table's
         c = station.counters()
         assert (c.issued, c.cast, c.outstanding) == (1, 1, 0)
-        counters = str(app.screen.query_one("#counters").render())
+        counters = rendered(app.screen.query_one("#counters"))
         assert re.search(r"Ballots cast\s+1", counters) and re.search(r"Cards outstanding\s+0", counters)
 
         # a second check-in of the same voter is refused in plain words
@@ -130,16 +134,23 @@ async def test_search_check_in_issue_cast_and_counters(tmp_path: Path) -> None:
         assert station.counters().checked_in == 1
 
 
-async def test_replace_card_is_on_screen_not_cut_off(tmp_path: Path) -> None:
-    """Before: the third button of the row ("Replace card") lay past the desk's edge."""
-    async with running_desk(tmp_path, size=(110, 34)) as (desk, pilot):
-        await pilot.pause()
-        screen = desk.app.screen
-        left = screen.query_one("#desk-left").region
-        for selector in ("#check-in", "#select", "#replace"):
-            button = screen.query_one(selector, Button)
-            assert left.contains_region(button.region), (selector, button.region, left)
-            assert button.region.width >= len(str(button.label)) + 2
+@pytest.mark.parametrize("language", ["kk", "ru", "en"])
+async def test_replace_card_is_on_screen_not_cut_off(tmp_path: Path, language: str) -> None:
+    """Before: the third button of the row ("Replace card") lay past the desk's edge. Each
+    desk button (the paper and mobile ones too) is whole and drawn, its label not cut (not
+    clipped, not under the hint bar) at the app's sizes."""
+    for size in ((110, 34), (120, 40), (200, 50)):
+        (tmp_path / str(size[0])).mkdir()
+        async with running_desk(tmp_path / str(size[0]), size=size, language=language) as (desk, pilot):
+            await pilot.pause()
+            screen = desk.app.screen
+            left = screen.query_one("#desk-left").region
+            for selector in ("#find", "#add-voter", "#check-in", "#check-in-paper", "#select", "#replace",
+                             "#exchange-paper", "#request-mobile"):
+                button = screen.query_one(selector, Button)
+                assert left.contains_region(button.region), (size, selector, button.region, left)
+                assert button.region.width >= len(str(button.label)) + 2
+                assert on_screen(button, 1) and str(button.label) in screen_lines(desk.app)[button.region.y + 1]
 
 
 async def test_blank_card_waits_for_a_voter_then_is_issued(tmp_path: Path) -> None:
@@ -280,7 +291,7 @@ async def test_replace_a_spoilt_card_in_the_reader(tmp_path: Path) -> None:
         assert card.state is CardState.ISSUED and card.issue_block != first
         c = station.counters()
         assert (c.checked_in, c.issued, c.cancelled, c.outstanding, c.replaced, c.not_returned) == (1, 2, 1, 1, 1, 0)
-        counters = str(app.screen.query_one("#counters").render())
+        counters = rendered(app.screen.query_one("#counters"))
         assert re.search(r"Cards replaced\s+1", counters)
         assert ("card_replaced", {"reason": "damaged", "card_returned": True}) in [
             (e.kind, e.payload) for e in audit.read_events(station.db)]
@@ -366,18 +377,18 @@ async def test_language_switch_retranslates_the_screen(tmp_path: Path) -> None:
     async with running_desk(tmp_path, size=SIZE, language="kk") as (desk, pilot):
         station, app = desk.station, desk.app
         button = app.screen.query_one("#check-in", Button)
-        assert str(button.label) == "Тіркеу"
+        assert str(button.label) == "Тіркеу: карта"
         card = foreign_voted_card()
         await insert(pilot, desk, card, "rejected", lambda: app.card_note is not None)
         assert card_note(app) == "Бұл карта басқа сайлауға тиесілі. Ол есептелмеді және өзгертілмеді."
         await pilot.press("f2")
         await pilot.pause()
-        assert app.language == "ru" and str(button.label) == "Отметить"
+        assert app.language == "ru" and str(button.label) == "Отметить: карта"
         assert "другим выборам" in note_text(app, "#card-note")
         assert "Русский" in str(app.screen.query_one("#header").render())
         await pilot.press("f2")
         await pilot.pause()
-        assert app.language == "en" and str(button.label) == "Check in"
+        assert app.language == "en" and str(button.label) == "Check in: card"
         assert "another election" in note_text(app, "#card-note")
 
 
@@ -414,7 +425,7 @@ async def test_close_polls_with_k_shares_shows_the_signed_protocol(tmp_path: Pat
         assert station.polls_state is PollsState.CLOSED
         protocol = app.closing.protocol
         assert protocol.ballots_cast == 2 and protocol.cards_issued == 2 and protocol.voters_checked_in == 2
-        counts = str(app.screen.query_one("#protocol-counts").render())
+        counts = rendered(app.screen.query_one("#protocol-counts"))
         assert re.search(r"Ballots cast\s+2", counts)
         signature = str(app.screen.query_one("#protocol-signature").render())
         assert app.closing.signed.station_key_id.hex() in signature
@@ -450,7 +461,8 @@ async def test_close_with_a_share_of_another_key_closes_nothing(tmp_path: Path) 
 
 # --- catalogs ---------------------------------------------------------------------------
 
-SOURCES = [Path(i18n.__file__).with_name(n) for n in ("app.py", "screens.py", "widgets.py", "messages.py", "desk.py")]
+SOURCES = [Path(i18n.__file__).with_name(n) for n in ("app.py", "screens.py", "paper_screens.py", "count_screens.py",
+                                                      "widgets.py", "messages.py", "desk.py")]
 MARKERS = {"N_", "t", "Tr", "TrButton"}  # a Note takes a catalogue code (messages.TEXTS), not a message id
 SAME_IN_EVERY_LANGUAGE = {"NIST SP 1500-100 (JSON)", "Hash"}
 
@@ -464,6 +476,7 @@ def _marked_messages() -> set[str]:
                 name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
                 if name in MARKERS and isinstance(node.args[0].value, str):
                     found.add(node.args[0].value)
+    found.discard("")  # Tr("") is an empty line until a message is set, not a message
     return found
 
 
@@ -566,3 +579,126 @@ async def test_a_desk_bug_that_kills_a_worker_is_logged_and_named(tmp_path: Path
         oplog.close_operator_log(handler)
     logged = (tmp_path / "operator.log").read_text()
     assert "clerk app failed: KeyError" in logged and "Traceback" in logged and IINS[2] not in logged
+
+
+async def test_the_protocol_screen_scrolls_to_every_contest_and_its_total(tmp_path: Path) -> None:
+    """Before: the contests sat in a box of one screen's height inside the scrolling body,
+    so at 110x40 and 200x50 the third contest and the Total rows were cut off and the body
+    had nothing to scroll. Now every contest's table is whole and the body scrolls to the
+    last Total."""
+    async with running_desk(tmp_path, size=(110, 40), out_dir=tmp_path / "protocol") as (desk, pilot):
+        app = desk.app
+        card = blank_card(0x30)
+        await issue_card(pilot, desk, "Абаев", card, lambda: card.state is CardState.ISSUED)
+        await vote_and_cast(pilot, desk, card, 0, lambda: card.state is CardState.BLANK)
+        await close_with_shares(pilot)
+        contests = app.closing.protocol.contests
+        assert len(contests) >= 3
+        for size in ((110, 40), (200, 50)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            body = app.screen.query_one("#protocol-body")
+            tables = list(app.screen.query(".contest").results(DataTable))
+            assert [t.name for t in tables] == [c.contest_id for c in contests]
+            for table in tables:  # each table shows all its rows (header + rows), no inner scroll
+                assert table.size.height == table.row_count + 1, (size, table.name, table.size)
+                assert [str(c) for c in table.get_row_at(table.row_count - 1)] == ["Total", "1"]
+            body.scroll_end(animate=False)
+            await pilot.pause()
+            last = tables[-1]
+            assert on_screen(last, last.size.height - 1), (size, last.region, body.region)  # the last Total row
+            send = app.screen.query_one("#send", Button)
+            assert on_screen(send, 1), size
+            assert body.max_scroll_y > 0, size  # more than a screen: it scrolls
+
+
+@pytest.mark.parametrize("language", ["kk", "ru", "en"])
+async def test_every_counter_keeps_its_number_on_its_line(tmp_path: Path, language: str) -> None:
+    """Before: labels were padded to 22 columns, so Kazakh "Тапсырылған бюллетеньдер" (24)
+    shifted its number out of the column, and where the panel is narrower (80 columns) it
+    went to the next line. Now every label's first line ends with its number, at the
+    app's sizes, in each language."""
+    from sailau.ballot_box.widgets import COUNTER_ROWS
+
+    for size in ((110, 34), (120, 40), (80, 24)):
+        (tmp_path / f"{size[0]}x{size[1]}").mkdir()
+        async with running_desk(tmp_path / f"{size[0]}x{size[1]}", size=size, language=language) as (desk, pilot):
+            app = desk.app
+            await pilot.pause()
+            panel = app.screen.query_one("#counters")
+            box = panel.content_region
+            lines = [line[box.x:box.right] for line in screen_lines(app)[box.y:box.bottom]]
+            counters = app.station.counters()
+            rows = [line.rstrip().rsplit(" ", 1) for line in lines if line.strip()]
+            for name, msgid in COUNTER_ROWS:
+                label = app.t(msgid)
+                # the row whose label part (before the number) is this label or its first line
+                first = [(head.strip(), value) for head, value in (r for r in rows if len(r) == 2)
+                         if head.strip() and label.startswith(head.strip()) and len(head.strip()) >= min(len(label), 10)]
+                first = [row for row in first if not any(app.t(m).startswith(row[0]) and len(app.t(m)) < len(label)
+                                                         for _, m in COUNTER_ROWS)] or first
+                assert len(first) == 1, (size, label, lines)
+                assert first[0][1] == str(getattr(counters, name)), (size, label, first[0])
+            columns = {len(line.rstrip()) for line in lines[1:] if line.rstrip()[-1:].isdigit()}
+            assert len(columns) == 1, (size, language, lines)  # the numbers form one column
+
+
+async def test_the_zero_report_shows_the_precincts_local_time_with_its_zone(tmp_path: Path) -> None:
+    """Before: "Polls opened at" showed the audit time as the station clock wrote it (UTC on
+    a machine kept in UTC). Now it is the precinct's local time (Asia/Almaty, the
+    definition naming no other zone) with the zone named."""
+    import datetime as dt
+    import zoneinfo
+
+    from sailau.ballot_box.db import open_station_db
+
+    utc_now = dt.datetime(2026, 11, 30, 3, 5, tzinfo=dt.timezone.utc)  # 08:05 in Almaty
+    with open_station_db(f"sqlite:///{tmp_path / 'station.db'}", clock=lambda: utc_now) as db:
+        desk = make_desk(make_station(db, tmp_path, open_polls=False))
+        async with desk.app.run_test(size=SIZE) as pilot:
+            app = desk.app
+            assert app.time_zone == "Asia/Almaty"
+            await press(pilot, "#open-polls")
+            await settle(pilot, lambda: app.screen.report is not None, "zero report")
+            assert app.screen.report.opened_at.endswith("+00:00")  # the clock's, as the audit chain keeps it
+            local = utc_now.astimezone(zoneinfo.ZoneInfo("Asia/Almaty"))
+            offset = local.strftime("%z")
+            shown = str(app.screen.query_one("#zero-report").render())
+            assert f"Polls opened at {local:%Y-%m-%d %H:%M} (Asia/Almaty, UTC{offset[:3]}:{offset[3:]})" in shown
+            assert "08:05" in shown and "03:05" not in shown and "+00:00" not in shown
+
+
+async def test_the_footer_stops_asking_for_a_card_once_it_is_issued_or_cast(tmp_path: Path) -> None:
+    """Before: "Checked in: ... Insert a blank card." stayed in the footer after the card was
+    issued; a voter checked in while another votes gets the card cleared by that cast, and
+    the footer must stop asking for a card then too."""
+    async with running_desk(tmp_path, size=SIZE) as (desk, pilot):
+        app = desk.app
+        card = blank_card()
+        await check_in(pilot, "Абаев")
+        assert "Insert a blank card" in desk_note(app)
+        await insert(pilot, desk, card, "issue", lambda: "Card issued to Абаев" in card_note(app))
+        assert "Insert a blank card" not in desk_note(app)
+        await remove(pilot, desk)
+        await check_in(pilot, "Иванова")  # waits while Абаев votes
+        assert "Checked in: Иванова Мария. Insert a blank card." in desk_note(app)
+        vote(card, 0)
+        await insert(pilot, desk, card, "cast, then issue to Иванова",
+                     lambda: "Card issued to Иванова Мария" in card_note(app))
+        assert "Insert a blank card" not in desk_note(app)
+        assert "Insert a blank card" not in "\n".join(screen_lines(app))
+        await remove(pilot, desk)
+        vote(card, 1)
+        await insert(pilot, desk, card, "cast", lambda: "Ballot counted" in card_note(app))
+        assert "Insert a blank card" not in "\n".join(screen_lines(app))
+
+
+async def test_the_audit_view_names_every_kind_of_event() -> None:
+    """Every audit event kind (the paper and mobile-box ones too) has its label in kk/ru/en."""
+    from sailau.ballot_box.audit import AuditKind
+    from sailau.ballot_box.screens import AUDIT_KINDS
+
+    assert {kind.value for kind in AuditKind} <= set(AUDIT_KINDS), sorted({k.value for k in AuditKind} - set(AUDIT_KINDS))
+    for language in ("kk", "ru"):
+        labels = {i18n.t(language, label) for label in AUDIT_KINDS.values()}
+        assert len(labels) == len(AUDIT_KINDS) and not labels & set(AUDIT_KINDS.values())

@@ -446,7 +446,7 @@ def _every_note() -> list[Note]:
 def _literal_codes() -> set[str]:
     """Codes written as literals in `Note(...)` calls of the clerk's modules."""
     codes = set()
-    for name in ("desk.py", "app.py", "screens.py", "widgets.py"):
+    for name in ("desk.py", "app.py", "screens.py", "paper_screens.py", "count_screens.py", "widgets.py"):
         for node in ast.walk(ast.parse((BALLOT_BOX / name).read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Note"
                     and node.args and isinstance(node.args[0], ast.Constant)):
@@ -468,7 +468,7 @@ def test_every_code_the_desk_can_emit_has_a_text_in_each_language(language: str)
 
 def test_the_catalogue_has_no_unused_code() -> None:
     named = set()  # every string the clerk's modules write (codes passed on through a variable too)
-    for name in ("desk.py", "app.py", "screens.py", "widgets.py"):
+    for name in ("desk.py", "app.py", "screens.py", "paper_screens.py", "count_screens.py", "widgets.py"):
         tree = ast.parse((BALLOT_BOX / name).read_text(encoding="utf-8"))
         named |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     emitted = {n.code for n in _every_note()} | {n.cause for n in _every_note() if n.cause} | named
@@ -513,7 +513,7 @@ def storage_calls(source: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("module", ["screens.py", "widgets.py"])
+@pytest.mark.parametrize("module", ["screens.py", "paper_screens.py", "count_screens.py", "widgets.py"])
 def test_no_screen_or_widget_calls_into_storage(module: str) -> None:
     problems = storage_calls((BALLOT_BOX / module).read_text(encoding="utf-8"))
     assert not problems, f"{module} reaches past the desk's view:\n" + "\n".join(problems)

@@ -15,6 +15,8 @@ import pytest
 from textual.widgets import Input
 
 from clerk_support import (
+    IINS,
+    PRECINCT,
     blank_card,
     check_in,
     foreign_voted_card,
@@ -22,6 +24,7 @@ from clerk_support import (
     issue_card,
     make_desk,
     make_station,
+    members,
     offer_cancel,
     open_db,
     press,
@@ -145,3 +148,57 @@ def test_protocol_kk(snap_compare, station_dir: Path) -> None:
             await settle(pilot, lambda: isinstance(app.screen, ProtocolScreen), "protocol", timeout=60)
 
         assert snap_compare(desk.app, terminal_size=(110, 48), run_before=run_before)
+
+
+def test_mobile_box_ru(snap_compare, station_dir: Path) -> None:
+    """F6 with two written requests, the team out with one of them, and paper at the table."""
+    from sailau.ballot_box.paper_screens import MobileScreen
+
+    with open_db(station_dir) as db:
+        station = make_station(db, station_dir)
+        station.receive_paper(20, "ТИК № 1", "Бекова С.")
+        station.request_mobile(IINS[5], "болеет", "Бекова С.")
+        station.request_mobile(IINS[4], "пожилой возраст", "Ли В.")
+        station.send_mobile_team(["Бекова С.", "Ли В."], 3, [IINS[5]])
+        desk = make_desk(station, language="ru")
+
+        async def run_before(pilot) -> None:
+            await pilot.press("f6")
+            await settle(pilot, lambda: isinstance(pilot.app.screen, MobileScreen), "mobile screen")
+
+        assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_hand_count_mismatch_kk(snap_compare, station_dir: Path) -> None:
+    """The hand count after two members' entries that differ on two lines: the lines shown."""
+    from sailau.ballot_box.count_screens import HandCountScreen
+    from sailau.ballot_box.handcount import HandCount
+    from sailau.ballot_box.models import BallotForm
+    from sailau.election.protocol import ContestResult
+
+    chair, secretary = members()[:2]
+    with open_db(station_dir) as db:
+        station = make_station(db, station_dir, with_members=True)
+        station.receive_paper(10, "ТИК № 1", "Бекова Сәуле")
+        station.check_in(IINS[0], BallotForm.PAPER)
+        station.end_voting()
+        election = station.election
+        style = election.precinct(PRECINCT).style
+        zero = HandCount.zero(election, style)
+        first = zero.contests[0]
+        option = election.options(first.contest_id)[0].id
+        right = HandCount(9, 1, 0, (ContestResult(first.contest_id, {**first.votes, option: 1}), *zero.contests[1:]))
+        wrong = HandCount(9, 1, 0, (ContestResult(first.contest_id, dict(first.votes), invalid=1), *zero.contests[1:]))
+        station.enter_hand_count(chair.key_id, right)
+        station.enter_hand_count(secretary.key_id, wrong)
+        desk = make_desk(station, language="kk")
+
+        async def run_before(pilot) -> None:
+            await pilot.press("f4")
+            await settle(pilot, lambda: isinstance(pilot.app.screen, CloseScreen), "close screen")
+            await press(pilot, "#hand-count")
+            await settle(pilot, lambda: isinstance(pilot.app.screen, HandCountScreen), "hand count")
+            pilot.app.screen.query_one("#count-body").scroll_end(animate=False)
+            await pilot.pause()
+
+        assert snap_compare(desk.app, terminal_size=(120, 40), run_before=run_before)

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from nist_schema import nist_schema_errors
 
 from sailau.election.nist import nist_results_report
+from sailau.election.paper import combined_contests, electronic_contests
 from sailau.election.protocol import (
     MAX_PRECINCT_COUNT,
-    UNDECLARABLE_RELATIONS,
+    undeclarable,
     ContestResult,
     PaperCount,
     Protocol,
@@ -227,7 +228,7 @@ def test_breaking_one_line_fires_exactly_its_relation(relation):
         broken = BREAKS[relation](p)
         assert names(validate_protocol(broken, ELECTION)) == [relation]
         if relation != "contest:list:sum==cast":  # hand-entered figures: refused, never declared
-            assert relation in UNDECLARABLE_RELATIONS
+            assert undeclarable(relation)
             declared = dataclasses.replace(broken, discrepancies=(relation,))
             with pytest.raises(ProtocolViolationError) as info:
                 sign_protocol(declared, generate_signing_key(), ELECTION)
@@ -315,3 +316,13 @@ def test_nist_export_with_paper_validates(election):
     assert sorted(c["BallotsCast"] for c in counts.values()) == [40, 112]
     units = {u.get("Number"): u for u in report["GpUnit"] if u.get("Type") == "precinct"}
     assert units["101"]["VotersParticipated"] == p.voters_checked_in + 2
+
+
+@given(protocols())
+def test_combined_and_electronic_are_inverse(p):
+    """The station adds its tally and the hand count (`combined_contests`); the protocol
+    gives the tally back (`electronic_contests`) exactly, option by option."""
+    electronic = p.electronic_contests
+    assert combined_contests(electronic, p.paper) == p.contests
+    assert electronic_contests(combined_contests(electronic, p.paper), p.paper) == electronic
+    assert combined_contests(electronic, None) == electronic

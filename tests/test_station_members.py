@@ -5,12 +5,13 @@ count, when, and what."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from sailau.ballot_box import pollbook
+from sailau.ballot_box import audit, pollbook
 from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.handcount import HandCount, HandCountError
 from sailau.ballot_box.refusal import Refusal
@@ -57,8 +58,21 @@ def test_members_are_loaded_at_set_up_in_role_order(rig: Rig, station_db_url: st
             station.load_members(commission(7102)[0])
         station.open_polls([rig.terminal])
         with pytest.raises(WrongPollsState):
-            station.load_members(members)
+            station.load_members(members)  # once the polls are open, who may count does not change
         assert Station.attach(db, rig.election, rig.station_key, None).members() == other.members
+
+
+def test_a_station_set_up_without_members_may_load_them_once_later(rig: Rig, tmp_path: Path) -> None:
+    members, _ = commission()
+    with open_station_db(f"sqlite:///{tmp_path / 's.db'}") as db:
+        station = rig.station(db)
+        pollbook.import_voters(db, rig.voters_csv(tmp_path / "voters.csv"))
+        station.open_polls([rig.terminal])
+        station.end_voting()
+        station.load_members(members)  # else a precinct that used paper could never enter its count and sign
+        assert station.members() == members.members
+        with pytest.raises(WrongPollsState):
+            station.load_members(commission()[0])
 
 
 def test_the_hand_count_is_entered_by_members_after_the_end_of_voting(rig: Rig, tmp_path: Path) -> None:
@@ -84,6 +98,13 @@ def test_the_hand_count_is_entered_by_members_after_the_end_of_voting(rig: Rig, 
         assert first.agreed is None and first.needed == 1
         both = station.enter_hand_count(crypto.key_id(keys[3].public_key()), count)
         assert both.agreed == count and station.hand_count() == both
+        events = [(e.kind, e.payload) for e in audit.read_events(db)]
+        assert ("members_loaded", {"count": 5}) in events
+        digest = hashlib.sha256(count.to_json_bytes()).hexdigest()
+        entered = [p for k, p in events if k == "hand_count_entered"]
+        assert entered == [{"member": crypto.key_id(keys[0].public_key()).hex(), "entry_sha256": digest, "state": "entered"},
+                           {"member": crypto.key_id(keys[3].public_key()).hex(), "entry_sha256": digest, "state": "agreed"}]
+        assert audit.verify_db(db).ok
 
 
 def run(*args: object):  # noqa: ANN201
