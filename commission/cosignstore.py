@@ -88,9 +88,8 @@ class AwaitingMajority:
     checked: CheckedProtocol
 
 
-def _refusal(source: str, precinct: int | None, problem: CosignProblem | str, message: str) -> Refusal:
-    name = problem.value if isinstance(problem, CosignProblem) else problem
-    return Refusal(source, precinct, Reason.COSIGN, f"cosign:{name}: {message}")
+def _refusal(source: str, precinct: int | None, problem: CosignProblem, message: str) -> Refusal:
+    return Refusal(source, precinct, Reason.COSIGN, f"cosign:{problem.value}: {message}")
 
 
 def check_cosignature_file(raw: bytes, source: str, election: Election, registry: StationRegistry) -> CheckedCosignature | Refusal:
@@ -168,7 +167,7 @@ def _keep(conn: Connection, items: Sequence[CheckedCosignature]) -> dict[int, Ke
                                           f"{c.member.name} ({kid}) already co-signed protocol file {target[:16]}... "
                                           "with another co-signature; a member co-signs a file once"))
         elif len(per_member.get(kid, ())) >= MAX_FILES_PER_MEMBER:
-            out[i] = Kept(False, _refusal(c.source, c.precinct, "too_many",
+            out[i] = Kept(False, _refusal(c.source, c.precinct, CosignProblem.TOO_MANY,
                                           f"{c.member.name} ({kid}) co-signed {MAX_FILES_PER_MEMBER} protocol files "
                                           "already, more than any precinct has versions"))
         else:

@@ -34,7 +34,9 @@ that does not is named (`CosignProblem`, printed as ``cosign:<name>``):
 `signature` (the member's signature does not verify: the file, its dissent
 included, was changed), `other_bytes` (a co-signature over another protocol
 file of the precinct), `role` (a role other than the enrolled one),
-`duplicate_member` (the same member twice), and `no_majority` for the protocol.
+`duplicate_member` (the same member twice), and `no_majority` for the protocol;
+the commission's store adds `too_many` (a member's co-signatures past the files a
+precinct can have).
 A precinct with no members enrolled has no rule to apply (`CosignCheck.applies`).
 """
 
@@ -84,6 +86,9 @@ class CosignProblem(str, enum.Enum):
     ROLE = "role"  # names a role other than the member's enrolled role
     DUPLICATE_MEMBER = "duplicate_member"  # the member co-signed twice
     NO_MAJORITY = "no_majority"  # fewer than a majority of the enrolled members co-signed
+    # the member has co-signed as many protocol files of their precinct as a store keeps
+    # (commission/cosignstore.py: MAX_FILES_PER_MEMBER, each recount is one); refused on arrival
+    TOO_MANY = "too_many"
 
 
 class CosignError(ValueError):
