@@ -23,12 +23,13 @@ from sqlalchemy import select
 
 from sailau.cli.main import cli
 from sailau.commission import models
+from sailau.commission.cosignstore import MAX_FILES_PER_MEMBER
 from sailau.commission.db import open_commission_db
 from sailau.commission.netbench import free_port, start_server, stop_server
 from sailau.commission.registry import build_registry, load_registry, sign_registry, write_registry
 from sailau.commission.synth import parse_table, synthesize
 from sailau.election import crypto
-from sailau.election.cosign import MAX_COSIGNATURE_BYTES, cosign, cosignature_file_name, write_cosignature
+from sailau.election.cosign import MAX_COSIGNATURE_BYTES, CosignProblem, cosign, cosignature_file_name, write_cosignature
 from sailau.election.definition import load_election
 from sailau.election.members import Member, Role
 from sailau.election.protocol import SignedProtocol
@@ -181,6 +182,24 @@ def test_every_cosignature_problem_is_refused_by_the_imports_name(server, cset: 
     # nothing refused is kept, and the protocol still lacks its majority
     r = post(base, "protocols", cset.protocol().read_bytes()).json()
     assert r["status"] == "pending" and "1 of the 3" in r["message"]
+
+
+def test_a_members_cosignature_past_the_files_a_precinct_can_have_is_refused_as_too_many(server, cset: CosignSet) -> None:
+    """A member co-signs at most MAX_FILES_PER_MEMBER protocol files of their precinct; the
+    next one is refused on arrival by its `CosignProblem` name, `cosign:too_many`."""
+    base, _ = server
+    signed = cset.signed()
+    # protocol files of precinct 1 that differ only in their bytes (never here: each is kept, waiting)
+    files = [dataclasses.replace(signed, signature=bytes([i]) * 64) for i in range(MAX_FILES_PER_MEMBER + 1)]
+    for f in files[:MAX_FILES_PER_MEMBER]:
+        r = post(base, "cosignatures", cosign(f, cset.keys[1], ROLES[1], when=AT).to_bytes())
+        assert (r.status_code, r.json()["status"]) == (200, "accepted"), r.text
+    r = post(base, "cosignatures", cosign(files[-1], cset.keys[1], ROLES[1], when=AT).to_bytes())
+    body = r.json()
+    assert (r.status_code, body["status"], body["reason"]) == (422, "refused", "cosign"), body
+    assert body["message"].startswith(f"cosign:{CosignProblem.TOO_MANY.value}:") and "cosign:too_many" in body["message"]
+    # another member is not held to this member's count
+    assert post(base, "cosignatures", cosign(files[-1], cset.keys[0], ROLES[0], when=AT).to_bytes()).json()["status"] == "accepted"
 
 
 def test_station_submit_sends_the_cosignatures_beside_the_protocol_first(server, cset: CosignSet, tmp_path: Path) -> None:
