@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from clerk_support import IINS, blank_card, make_station, open_db, vote
 from sailau.ballot_box import desk as desk_module
+from sailau.ballot_box import desk_notes
 from sailau.ballot_box import i18n, oplog, pollbook, store
 from sailau.ballot_box.close import ProtocolRefused, ShareRefusal, ShareRefused
 from sailau.ballot_box.db import StorageProblem
@@ -69,6 +70,9 @@ from sailau.smartcard.errors import CardError, CardRemovedError, NoCardError
 from sailau.smartcard.transport import InProcessTransport
 
 BALLOT_BOX = Path(desk_module.__file__).parent
+#: the clerk's modules: the desk (desk.py and its parts, desk_*.py) and the app's
+CLERK_MODULES = (*sorted(p.name for p in BALLOT_BOX.glob("desk*.py")),
+                 "app.py", "screens.py", "paper_screens.py", "count_screens.py", "widgets.py")
 
 
 class Table:
@@ -430,15 +434,15 @@ def _every_note() -> list[Note]:
         notes += [note_for_error(exc, card=card) for exc in raised for card in (False, True)]
     finally:
         logging.getLogger(oplog.LOGGER_NAME).disabled = False
-    notes += [desk_module._share_refused(ShareRefused(r, 1, "x", k=3), 2) for r in ShareRefusal]
+    notes += [desk_notes.note_for_share_refused(ShareRefused(r, 1, "x", k=3), 2) for r in ShareRefusal]
     # the count at close (issue 13): the double entry's states, its refusals, a close refused on hand-entered figures
-    notes += [desk_module.note_for_hand_count(state) for state in HAND_COUNT_STATES]
+    notes += [desk_notes.note_for_hand_count(state) for state in HAND_COUNT_STATES]
     notes += [note_for_error(HandCountRefused(r, "x", state)) for r in
               (Refusal.NOT_A_MEMBER, Refusal.HAND_COUNT_MISSING, Refusal.HAND_COUNT_MISMATCH)
               for state in (None, HAND_COUNT_STATES[-1])]
     refused = ProtocolRefused([Violation("paper:received==issued+spoiled+unused", "x")], PROTOCOL_STUB, hand_entered=True)
     notes += [note_for_error(refused)]
-    notes += [desk_module.note_for_submit(SubmitResult(Path("protocol.json"), outcome, "x", reason))
+    notes += [desk_notes.note_for_submit(SubmitResult(Path("protocol.json"), outcome, "x", reason))
               for outcome in Outcome for reason in (None, "signature")]
     return notes
 
@@ -446,7 +450,7 @@ def _every_note() -> list[Note]:
 def _literal_codes() -> set[str]:
     """Codes written as literals in `Note(...)` calls of the clerk's modules."""
     codes = set()
-    for name in ("desk.py", "app.py", "screens.py", "paper_screens.py", "count_screens.py", "widgets.py"):
+    for name in CLERK_MODULES:
         for node in ast.walk(ast.parse((BALLOT_BOX / name).read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Note"
                     and node.args and isinstance(node.args[0], ast.Constant)):
@@ -468,7 +472,7 @@ def test_every_code_the_desk_can_emit_has_a_text_in_each_language(language: str)
 
 def test_the_catalogue_has_no_unused_code() -> None:
     named = set()  # every string the clerk's modules write (codes passed on through a variable too)
-    for name in ("desk.py", "app.py", "screens.py", "paper_screens.py", "count_screens.py", "widgets.py"):
+    for name in CLERK_MODULES:
         tree = ast.parse((BALLOT_BOX / name).read_text(encoding="utf-8"))
         named |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     emitted = {n.code for n in _every_note()} | {n.cause for n in _every_note() if n.cause} | named
@@ -478,7 +482,8 @@ def test_the_catalogue_has_no_unused_code() -> None:
 # --- the UI boundary ------------------------------------------------------------------------------
 
 #: modules a screen or widget must not use at run time (annotations only, under TYPE_CHECKING)
-STORAGE_MODULES = {"station", "store", "db", "audit", "pollbook", "close", "desk", "outputs", "models", "submit", "httpx",
+STORAGE_MODULES = {"station", "store", "db", "audit", "pollbook", "close", "desk", "desk_state", "desk_notes",
+                   "desk_paper", "desk_count", "outputs", "models", "submit", "httpx",
                    "sailau.election.shares", "sailau.election.crypto", "sailau.ballot_box.station"}
 #: names a screen or widget must not touch: the station, its storage, the desk's operations, file readers
 FORBIDDEN = {"station", "db", "desk", "counters_now", "selected_voter", "read_share_file", "load_verify_key",
