@@ -43,7 +43,11 @@ Order and why:
    option) and the pollbook's voter lines. A relation that fails on those
    hand-entered or pollbook figures (`paper:`, `electronic:`, `voters:`) is
    never declared: close refuses to sign (`ProtocolRefused(hand_entered=True)`,
-   every failing relation named) so the members correct the count.
+   every failing relation named) so the members correct the count. Once voting
+   has ended, the hand count and these relations are checked FIRST, before the
+   shares are used (`check_hand_figures`): a count that does not add up costs
+   no key rebuild and no decryption. (A close called while the polls are still
+   open closes them, then refuses for want of a hand count, as before.)
 5. Signed, then written by outputs.py: the signed protocol and, beside it, the
    wall copies in kk and ru (wallcopy.py). Everything signed is read from the
    storage (the sealed ballots, the counters, the ledger, the stored hand count
@@ -369,6 +373,26 @@ def build_protocol(station: Station, counters: ProtocolCounters, results: Sequen
     )
 
 
+def check_hand_figures(station: Station, counters: ProtocolCounters, ledger: PaperLedger) -> HandCount | None:
+    """The agreed hand count (`agreed_hand_count`), and the relations on the figures the
+    members entered and the pollbook's voter lines (every `paper:` and `voters:` relation),
+    checked once voting has ended and BEFORE the shares are used: a hand count that does
+    not add up is refused (`HandCountRefused`, or `ProtocolRefused` with `hand_entered`,
+    every failing relation named) without rebuilding the election key or decrypting a
+    ballot, so the members correct it and the trustees' shares are not spent on it.
+    These relations read no card ballot: the draft has no tally, and the card relations
+    it breaks for that reason are not looked at. close_and_sign checks the whole signed
+    protocol again after the tally."""
+    hand = agreed_hand_count(station, ledger)
+    if hand is None:
+        return None
+    draft = build_protocol(station, counters, (), ledger=ledger, hand=hand)
+    failing = [v for v in validate_protocol(draft, station.election) if v.name.startswith(UNDECLARABLE_PREFIXES)]
+    if failing:
+        raise ProtocolRefused(failing, draft, hand_entered=True)
+    return hand
+
+
 def with_discrepancies(protocol: Protocol, violations: Sequence[Violation]) -> Protocol:
     """The protocol naming the relations it violates (none: unchanged)."""
     names = tuple(sorted({v.name for v in violations}))
@@ -379,6 +403,8 @@ def close_and_sign(station: Station, shares: Sequence[Share | str], out_dir: str
     """Close, count, validate, sign and (if `out_dir`) write the outputs. See the module doc."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    if store.station_info(station.db).state is PollsState.CLOSED:  # voting ended: the hand count comes first
+        check_hand_figures(station, store.counters(station.db), station.paper_ledger())
     private_key = reconstruct_election_key(list(shares), station.election.public_key, station.election.id)
     timings["key"] = time.perf_counter() - t0
     info = store.station_info(station.db)

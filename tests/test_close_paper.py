@@ -163,6 +163,8 @@ def test_a_mismatch_blocks_signing_and_shows_the_lines(paper: PaperRig, day: Sta
     assert all(isinstance(d, HandCountDifference) for d in state.differences)
     with pytest.raises(HandCountRefused) as mismatch:
         day.close_polls(rig.shares[:K], out)
+    with pytest.raises(HandCountRefused):  # refused before the shares are used: none given, same refusal
+        day.close_polls([], out)
     assert mismatch.value.reason is Refusal.HAND_COUNT_MISMATCH and not out.exists()
     assert mismatch.value.state is not None and mismatch.value.state.differences == state.differences
     # the second member counts again and corrects their own entry: now they agree and close signs
@@ -213,6 +215,9 @@ def test_a_relation_failing_on_hand_entered_figures_refuses_by_name(
     day.enter_hand_count(paper.key_id(0), wrong)
     day.enter_hand_count(paper.key_id(1), wrong)
     out = tmp_path / "out"
+    with pytest.raises(ProtocolRefused) as early:  # checked before the shares are used: none given, same refusal
+        day.close_polls([], out)
+    assert early.value.hand_entered and relation.format(cid=cid) in {v.name for v in early.value.violations}
     with pytest.raises(ProtocolRefused) as caught:
         day.close_polls(rig.shares[:K], out)
     assert caught.value.hand_entered and relation.format(cid=cid) in {v.name for v in caught.value.violations}
