@@ -55,7 +55,7 @@ from .audit import AuditDraft, AuditKind
 from .db import StationDB
 from .iin import validate_iin
 from .models import BallotForm, MobileRequestRow, MobileRequestState, MobileTripRow, PaperKind, PollsState, TripState, VoterRow
-from .paper import EntryError, check_count, clean_text, local_time, refuse
+from .paper import MAX_PAPER_COUNT, EntryError, check_count, clean_text, local_time, refuse
 from .pollbook import VoterNotFound
 from .refusal import Refusal
 from .store import bump_paper, paper_counts, paper_in_hand, require_state, require_state_exclusive
@@ -111,8 +111,12 @@ def _voter_rows(session: Session, iins: Sequence[str]) -> dict[str, VoterRow]:
 
 
 def _iins(values: Sequence[str], what: str) -> list[str]:
+    """Typed IINs, each valid and named once; at most `MAX_PAPER_COUNT` of them (no trip
+    carries more ballots), counted before any is read or any voter row is locked."""
     if isinstance(values, str):
         raise EntryError(f"{what} must be a list of IINs")
+    if len(values) > MAX_PAPER_COUNT:
+        raise EntryError(f"{what} names {len(values):,} voters: at most {MAX_PAPER_COUNT:,}")
     out = [validate_iin(str(v).strip()).value for v in values]
     if len(set(out)) != len(out):
         raise EntryError(f"{what} names a voter twice")

@@ -15,7 +15,7 @@ from sailau.ballot_box import audit, paper, pollbook, store
 from sailau.ballot_box.db import open_station_db
 from sailau.ballot_box.iin import Sex, make_iin
 from sailau.ballot_box.models import BallotForm, MobileRequestState, TripState
-from sailau.ballot_box.paper import EntryError, ReceiptActError
+from sailau.ballot_box.paper import MAX_PAPER_COUNT, EntryError, ReceiptActError
 from sailau.ballot_box.refusal import PAPER_REFUSALS, Refusal, Refused
 from sailau.ballot_box.station import Station
 from sailau.election.canonical import canonical_json
@@ -174,6 +174,8 @@ def test_the_mobile_box_day(rig: Rig, station: Station) -> None:
         station.send_mobile_team(["Member 1"], 10)  # 9 at the table
     with pytest.raises(EntryError):
         station.send_mobile_team([], 3)
+    with pytest.raises(EntryError, match="at most 100,000"):  # bounded before any IIN is read
+        station.send_mobile_team(["Member 1"], 3, ["not an IIN"] * (MAX_PAPER_COUNT + 1))
     trip = station.send_mobile_team(["Member 1", "Member 2"], 3)
     assert trip.state is TripState.OUT and set(trip.iins) == {a, b} and trip.ballots == 3
     with _Refusal(Refusal.REQUEST_NOT_PENDING):
